@@ -1,0 +1,40 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace osago::http {
+
+/// One outgoing HTTP call (plain http:// only).
+struct ClientRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string content_type = "application/json";
+  std::chrono::milliseconds timeout{1000};
+};
+
+struct ClientResponse {
+  int status = 0;
+  std::string body;
+  std::string content_type;
+  std::string retry_after;
+};
+
+/// Why a call produced no response.
+class ClientError : public std::runtime_error {
+ public:
+  ClientError(bool timed_out, const std::string& message) : std::runtime_error(message), timed_out_(timed_out) {}
+  bool timedOut() const { return timed_out_; }
+
+ private:
+  bool timed_out_;
+};
+
+/// Performs the call on a fresh connection; connect, send and receive are each
+/// bounded by `timeout`. Throws ClientError when no response arrives.
+ClientResponse call(const ClientRequest& request);
+
+}  // namespace osago::http

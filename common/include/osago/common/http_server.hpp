@@ -1,0 +1,70 @@
+#pragma once
+
+#include <osago/common/errors.hpp>
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace osago::http {
+
+/// An error a handler throws to answer with `status` and a JSON error body
+/// {"error": code, "message": message, "fields": [...]}.
+class HttpError : public Error {
+ public:
+  HttpError(int status, std::string code, const std::string& message, nlohmann::json fields = nullptr)
+      : Error(message), status_(status), code_(std::move(code)), fields_(std::move(fields)) {}
+  int status() const { return status_; }
+  const std::string& code() const { return code_; }
+  const nlohmann::json& fields() const { return fields_; }
+
+ private:
+  int status_;
+  std::string code_;
+  nlohmann::json fields_;
+};
+
+/// Named path parameters, e.g. {"id": "…"} for "/osago/requests/{id}".
+using PathParams = std::map<std::string, std::string>;
+using Handler = std::function<void(Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse&, const PathParams&)>;
+
+/// Routes requests by method and path pattern. Every handler runs inside a
+/// boundary that maps HttpError to its status and anything else to a 500 with
+/// a JSON body, so no exception reaches Poco. Configure before the server starts;
+/// afterwards it is read-only and thread-safe.
+class Router : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  /// `pattern` segments in braces are parameters: "/osago/requests/{id}".
+  void add(const std::string& method, const std::string& pattern, Handler handler);
+  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest& request) override;
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;
+    Handler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+/// Writes `body` as application/json with `status`.
+void sendJson(Poco::Net::HTTPServerResponse& response, int status, const nlohmann::json& body);
+
+/// Writes the standard JSON error body.
+void sendError(Poco::Net::HTTPServerResponse& response, int status, const std::string& code,
+               const std::string& message, const nlohmann::json& fields = nullptr);
+
+/// Reads and parses the request body as JSON (at most `max_bytes`); throws HttpError 400/413.
+nlohmann::json readJsonBody(Poco::Net::HTTPServerRequest& request, std::size_t max_bytes = 64 * 1024);
+
+/// The bearer token of the Authorization header, or empty.
+std::string bearerToken(const Poco::Net::HTTPServerRequest& request);
+
+}  // namespace osago::http

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <osago/common/civil_date.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace osago::quote {
+
+/// One rejected field of the quote input: a JSON path such as
+/// "drivers[0].licenseSeries" and a reason a driver can act on.
+struct FieldError {
+  std::string field;
+  std::string reason;
+};
+
+/// The result of validating a quote input. When `errors` is empty, `input`
+/// holds the canonical, normalised quote input (version 1, see docs/api.md).
+struct ValidatedQuote {
+  nlohmann::json input;
+  std::vector<FieldError> errors;
+  bool ok() const { return errors.empty(); }
+};
+
+/// Upper bound on named drivers in one request.
+inline constexpr std::size_t kMaxDrivers = 10;
+/// How far ahead a policy may start (days), as insurers allow.
+inline constexpr int kMaxDaysAhead = 60;
+
+/// Validates `body` (the camelCase quote input: vehicle, owner, drivers,
+/// policy) against what real partners accept, with `today` as the reference
+/// date for ages and the policy start. Unknown fields are rejected. Plates are
+/// normalised (Latin look-alikes to Cyrillic, upper case); VINs to upper case.
+/// Never throws on bad input: every problem becomes a FieldError.
+ValidatedQuote validateQuoteInput(const nlohmann::json& body, const CivilDate& today);
+
+/// Converts Latin look-alike letters (ABEKMHOPCTYX) and lower-case Cyrillic
+/// to the upper-case Cyrillic letters used on Russian plates.
+std::string normalizePlateLetters(const std::string& utf8);
+
+/// Converts field errors to the JSON array used in 400 answers.
+nlohmann::json toJson(const std::vector<FieldError>& errors);
+
+}  // namespace osago::quote

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <osago/common/errors.hpp>
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace osago::config {
+
+/// A strict view of one YAML mapping: every key read is remembered and
+/// finish() rejects the keys nobody read, so a typo is a start-up error
+/// instead of a silently ignored setting. Errors name the file and the full key.
+class Section {
+ public:
+  Section(YAML::Node node, std::string file, std::string path);
+
+  /// Loads `file` and returns its root mapping. Throws ConfigError.
+  static Section loadFile(const std::string& file);
+
+  bool has(const std::string& key) const;
+
+  template <typename T>
+  T get(const std::string& key, const T& fallback) {
+    auto v = optional<T>(key);
+    return v ? *v : fallback;
+  }
+  template <typename T>
+  T require(const std::string& key) {
+    auto v = optional<T>(key);
+    if (!v) throw ConfigError(file_, qualified(key), "is required");
+    return *v;
+  }
+  template <typename T>
+  std::optional<T> optional(const std::string& key) {
+    seen_.insert(key);
+    YAML::Node n = node_[key];
+    if (!n || n.IsNull()) return std::nullopt;
+    try {
+      return n.as<T>();
+    } catch (const YAML::Exception& e) {
+      throw ConfigError(file_, qualified(key), "has the wrong type (" + std::string(e.what()) + ")");
+    }
+  }
+
+  /// The nested mapping under `key`; an empty section if the key is absent.
+  Section child(const std::string& key);
+  /// The sequence of mappings under `key`.
+  std::vector<Section> children(const std::string& key);
+  /// The raw node (for values passed through, e.g. plugin configuration).
+  YAML::Node raw(const std::string& key);
+
+  /// Throws ConfigError for the first key present in the file but never read.
+  void finish() const;
+
+  const std::string& file() const { return file_; }
+  std::string qualified(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+ private:
+  YAML::Node node_;
+  std::string file_;
+  std::string path_;
+  std::set<std::string> seen_;
+};
+
+/// Returns the environment variable `name` if it is set and non-empty.
+std::optional<std::string> env(const char* name);
+
+/// Reads an integer environment override; throws ConfigError naming the variable on garbage.
+std::optional<int> envInt(const char* name);
+
+}  // namespace osago::config

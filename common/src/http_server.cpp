@@ -1,0 +1,130 @@
+#include <osago/common/http_server.hpp>
+
+#include <Poco/Logger.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/URI.h>
+
+#include <istream>
+#include <sstream>
+
+namespace osago::http {
+namespace {
+
+std::vector<std::string> splitPath(const std::string& path) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : path) {
+    if (c == '/') {
+      if (!cur.empty()) out.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  if (!cur.empty()) out.push_back(std::move(cur));
+  return out;
+}
+
+class BoundHandler : public Poco::Net::HTTPRequestHandler {
+ public:
+  BoundHandler(const Handler* handler, PathParams params) : handler_(handler), params_(std::move(params)) {}
+
+  void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
+    try {
+      if (!handler_) {
+        sendError(response, status_, status_ == 404 ? "NOT_FOUND" : "METHOD_NOT_ALLOWED",
+                  status_ == 404 ? "no such resource: " + request.getURI()
+                                 : "method " + request.getMethod() + " is not allowed here");
+        return;
+      }
+      (*handler_)(request, response, params_);
+    } catch (const HttpError& e) {
+      if (!response.sent()) sendError(response, e.status(), e.code(), e.what(), e.fields());
+    } catch (const Poco::Net::NetException& e) {
+      // The client went away mid-answer: nothing left to tell it.
+      Poco::Logger::get("http").debug("connection ended: " + e.displayText());
+    } catch (const std::exception& e) {
+      Poco::Logger::get("http").error(std::string("unhandled error in ") + request.getMethod() + " " +
+                                      Poco::URI(request.getURI()).getPath() + ": " + e.what());
+      if (!response.sent()) sendError(response, 500, "INTERNAL", "internal error; see the service log");
+    }
+  }
+
+  int status_ = 404;
+
+ private:
+  const Handler* handler_;
+  PathParams params_;
+};
+
+}  // namespace
+
+void Router::add(const std::string& method, const std::string& pattern, Handler handler) {
+  routes_.push_back(Route{method, splitPath(pattern), std::move(handler)});
+}
+
+Poco::Net::HTTPRequestHandler* Router::createRequestHandler(const Poco::Net::HTTPServerRequest& request) {
+  auto segments = splitPath(Poco::URI(request.getURI()).getPath());
+  bool path_matched = false;
+  for (const auto& route : routes_) {
+    if (route.segments.size() != segments.size()) continue;
+    PathParams params;
+    bool ok = true;
+    for (std::size_t i = 0; i < segments.size() && ok; ++i) {
+      const auto& s = route.segments[i];
+      if (s.size() > 2 && s.front() == '{' && s.back() == '}') {
+        params[s.substr(1, s.size() - 2)] = segments[i];
+      } else if (s != segments[i]) {
+        ok = false;
+      }
+    }
+    if (!ok) continue;
+    path_matched = true;
+    if (route.method == request.getMethod()) return new BoundHandler(&route.handler, std::move(params));
+  }
+  auto* h = new BoundHandler(nullptr, {});
+  h->status_ = path_matched ? 405 : 404;
+  return h;
+}
+
+void sendJson(Poco::Net::HTTPServerResponse& response, int status, const nlohmann::json& body) {
+  std::string text = body.dump();
+  response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  response.setContentType("application/json; charset=utf-8");
+  response.setContentLength(static_cast<std::streamsize>(text.size()));
+  response.send() << text;
+}
+
+void sendError(Poco::Net::HTTPServerResponse& response, int status, const std::string& code,
+               const std::string& message, const nlohmann::json& fields) {
+  nlohmann::json body{{"error", code}, {"message", message}};
+  if (!fields.is_null()) body["fields"] = fields;
+  sendJson(response, status, body);
+}
+
+nlohmann::json readJsonBody(Poco::Net::HTTPServerRequest& request, std::size_t max_bytes) {
+  if (request.hasContentLength() && request.getContentLength64() > static_cast<Poco::Int64>(max_bytes))
+    throw HttpError(413, "BODY_TOO_LARGE", "request body is larger than " + std::to_string(max_bytes) + " bytes");
+  std::string body;
+  body.resize(max_bytes + 1);
+  request.stream().read(body.data(), static_cast<std::streamsize>(body.size()));
+  body.resize(static_cast<std::size_t>(request.stream().gcount()));
+  if (body.size() > max_bytes)
+    throw HttpError(413, "BODY_TOO_LARGE", "request body is larger than " + std::to_string(max_bytes) + " bytes");
+  if (body.empty()) throw HttpError(400, "INVALID_JSON", "request body is empty; a JSON object is expected");
+  try {
+    return nlohmann::json::parse(body);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw HttpError(400, "INVALID_JSON", std::string("request body is not valid JSON: ") + e.what());
+  }
+}
+
+std::string bearerToken(const Poco::Net::HTTPServerRequest& request) {
+  const std::string& auth = request.get("Authorization", "");
+  static const std::string kPrefix = "Bearer ";
+  if (auth.size() > kPrefix.size() && auth.compare(0, kPrefix.size(), kPrefix) == 0) return auth.substr(kPrefix.size());
+  return {};
+}
+
+}  // namespace osago::http

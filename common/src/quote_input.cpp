@@ -1,0 +1,386 @@
+#include <osago/common/quote_input.hpp>
+
+#include <algorithm>
+#include <set>
+#include <string_view>
+
+namespace osago::quote {
+namespace {
+
+using nlohmann::json;
+
+std::u32string decodeUtf8(const std::string& s, bool& ok) {
+  std::u32string out;
+  ok = true;
+  for (std::size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    int len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size()) {
+      ok = false;
+      return out;
+    }
+    char32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+    for (int k = 1; k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc >> 6) != 0x2) {
+        ok = false;
+        return out;
+      }
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    out.push_back(cp);
+    i += static_cast<std::size_t>(len);
+  }
+  return out;
+}
+
+std::string encodeUtf8(const std::u32string& s) {
+  std::string out;
+  for (char32_t cp : s) {
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+  return out;
+}
+
+// The 12 Cyrillic letters allowed on plates and licences: А В Е К М Н О Р С Т У Х.
+const std::u32string kPlateLetters = U"АВЕКМНОРСТУХ";
+const std::u32string kLatinLookAlikes = U"ABEKMHOPCTYX";
+
+bool isPlateLetter(char32_t c) { return kPlateLetters.find(c) != std::u32string::npos; }
+bool isDigit(char32_t c) { return c >= U'0' && c <= U'9'; }
+
+char32_t toPlateLetter(char32_t c) {
+  if (c >= U'a' && c <= U'z') c = c - U'a' + U'A';
+  if (c >= U'а' && c <= U'я') c = c - U'а' + U'А';
+  auto pos = kLatinLookAlikes.find(c);
+  return pos == std::u32string::npos ? c : kPlateLetters[pos];
+}
+
+/// Collects errors while walking the input; each accessor reports a missing
+/// or mistyped field once and returns a neutral value.
+class Checker {
+ public:
+  explicit Checker(std::vector<FieldError>& errors) : errors_(errors) {}
+
+  void fail(const std::string& field, const std::string& reason) { errors_.push_back({field, reason}); }
+
+  const json* object(const json& parent, const std::string& key, const std::string& path) {
+    auto it = parent.find(key);
+    if (it == parent.end() || it->is_null()) {
+      fail(path, "is required");
+      return nullptr;
+    }
+    if (!it->is_object()) {
+      fail(path, "must be an object");
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  std::optional<std::string> string(const json& parent, const std::string& key, const std::string& path,
+                                    bool required = true, std::size_t max_chars = 64) {
+    auto it = parent.find(key);
+    if (it == parent.end() || it->is_null()) {
+      if (required) fail(path, "is required");
+      return std::nullopt;
+    }
+    if (!it->is_string()) {
+      fail(path, "must be a string");
+      return std::nullopt;
+    }
+    std::string v = it->get<std::string>();
+    bool ok = false;
+    auto chars = decodeUtf8(v, ok);
+    if (!ok) {
+      fail(path, "is not valid UTF-8");
+      return std::nullopt;
+    }
+    auto first = std::find_if(chars.begin(), chars.end(), [](char32_t c) { return c != U' '; });
+    auto last = std::find_if(chars.rbegin(), chars.rend(), [](char32_t c) { return c != U' '; }).base();
+    std::u32string trimmed = first < last ? std::u32string(first, last) : std::u32string();
+    if (trimmed.empty()) {
+      if (required) fail(path, "must not be empty");
+      return required ? std::nullopt : std::optional<std::string>(std::string());
+    }
+    if (trimmed.size() > max_chars) {
+      fail(path, "must be at most " + std::to_string(max_chars) + " characters");
+      return std::nullopt;
+    }
+    return encodeUtf8(trimmed);
+  }
+
+  std::optional<long long> integer(const json& parent, const std::string& key, const std::string& path, long long min,
+                                   long long max) {
+    auto it = parent.find(key);
+    if (it == parent.end() || it->is_null()) {
+      fail(path, "is required");
+      return std::nullopt;
+    }
+    if (!it->is_number_integer()) {
+      fail(path, "must be a whole number");
+      return std::nullopt;
+    }
+    long long v = it->get<long long>();
+    if (v < min || v > max) {
+      fail(path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<CivilDate> date(const json& parent, const std::string& key, const std::string& path) {
+    auto s = string(parent, key, path, true, 10);
+    if (!s) return std::nullopt;
+    auto d = CivilDate::parse(*s);
+    if (!d) fail(path, "must be a date in the form YYYY-MM-DD");
+    return d;
+  }
+
+  std::optional<bool> boolean(const json& parent, const std::string& key, const std::string& path) {
+    auto it = parent.find(key);
+    if (it == parent.end() || it->is_null()) {
+      fail(path, "is required");
+      return std::nullopt;
+    }
+    if (!it->is_boolean()) {
+      fail(path, "must be true or false");
+      return std::nullopt;
+    }
+    return it->get<bool>();
+  }
+
+  void onlyKnown(const json& obj, std::initializer_list<std::string_view> known, const std::string& path) {
+    for (const auto& [key, value] : obj.items()) {
+      if (std::find(known.begin(), known.end(), key) == known.end())
+        fail(path.empty() ? key : path + "." + key, "is not a known field");
+    }
+  }
+
+ private:
+  std::vector<FieldError>& errors_;
+};
+
+bool matchesVin(const std::string& vin) {
+  if (vin.size() != 17) return false;
+  return std::all_of(vin.begin(), vin.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z' && c != 'I' && c != 'O' && c != 'Q');
+  });
+}
+
+// ^[АВЕКМНОРСТУХ]\d{3}[АВЕКМНОРСТУХ]{2}\d{2,3}$
+bool matchesPlate(const std::u32string& p) {
+  if (p.size() != 8 && p.size() != 9) return false;
+  if (!isPlateLetter(p[0]) || !isPlateLetter(p[4]) || !isPlateLetter(p[5])) return false;
+  for (std::size_t i : {1, 2, 3}) if (!isDigit(p[i])) return false;
+  for (std::size_t i = 6; i < p.size(); ++i) if (!isDigit(p[i])) return false;
+  return true;
+}
+
+// \d{2}[\dАВЕКМНОРСТУХ]{2}
+bool matchesLicenseSeries(const std::u32string& s) {
+  return s.size() == 4 && isDigit(s[0]) && isDigit(s[1]) && (isDigit(s[2]) || isPlateLetter(s[2])) &&
+         (isDigit(s[3]) || isPlateLetter(s[3]));
+}
+
+bool allDigits(const std::string& s, std::size_t len) {
+  return s.size() == len && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+json checkPerson(Checker& c, const json& p, const std::string& path, const CivilDate& policy_start, bool is_driver,
+                 std::optional<CivilDate>& birth_out) {
+  json out = json::object();
+  if (is_driver)
+    c.onlyKnown(p, {"lastName", "firstName", "middleName", "birthDate", "licenseSeries", "licenseNumber",
+                    "experienceStartDate"}, path);
+  else
+    c.onlyKnown(p, {"lastName", "firstName", "middleName", "birthDate", "regionCode"}, path);
+  if (auto v = c.string(p, "lastName", path + ".lastName")) out["lastName"] = *v;
+  if (auto v = c.string(p, "firstName", path + ".firstName")) out["firstName"] = *v;
+  if (auto v = c.string(p, "middleName", path + ".middleName", false); v && !v->empty()) out["middleName"] = *v;
+  birth_out = c.date(p, "birthDate", path + ".birthDate");
+  if (birth_out) {
+    int age = fullYearsBetween(*birth_out, policy_start);
+    if (age < 16)
+      c.fail(path + ".birthDate", "the person must be at least 16 years old on the policy start date");
+    else if (age > 120)
+      c.fail(path + ".birthDate", "is too far in the past");
+    else
+      out["birthDate"] = birth_out->toString();
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string normalizePlateLetters(const std::string& utf8) {
+  bool ok = false;
+  auto chars = decodeUtf8(utf8, ok);
+  if (!ok) return utf8;
+  for (auto& ch : chars) ch = toPlateLetter(ch);
+  return encodeUtf8(chars);
+}
+
+json toJson(const std::vector<FieldError>& errors) {
+  json out = json::array();
+  for (const auto& e : errors) out.push_back({{"field", e.field}, {"reason", e.reason}});
+  return out;
+}
+
+ValidatedQuote validateQuoteInput(const json& body, const CivilDate& today) {
+  ValidatedQuote result;
+  Checker c(result.errors);
+  if (!body.is_object()) {
+    c.fail("", "the quote input must be a JSON object");
+    return result;
+  }
+  c.onlyKnown(body, {"vehicle", "owner", "drivers", "policy"}, "");
+
+  // The policy first: its start date is the reference for ages and experience.
+  json policy_out = json::object();
+  CivilDate policy_start = today;
+  bool multidrive = false;
+  if (const json* p = c.object(body, "policy", "policy")) {
+    c.onlyKnown(*p, {"startDate", "usageMonths", "multidrive"}, "policy");
+    if (auto d = c.date(*p, "startDate", "policy.startDate")) {
+      if (*d < today)
+        c.fail("policy.startDate", "must not be in the past");
+      else if (*d > today.plusDays(kMaxDaysAhead))
+        c.fail("policy.startDate", "must be at most " + std::to_string(kMaxDaysAhead) + " days ahead");
+      else
+        policy_start = *d;
+      policy_out["startDate"] = d->toString();
+    }
+    if (auto m = c.integer(*p, "usageMonths", "policy.usageMonths", 3, 12)) policy_out["usageMonths"] = *m;
+    if (auto m = c.boolean(*p, "multidrive", "policy.multidrive")) {
+      multidrive = *m;
+      policy_out["multidrive"] = *m;
+    }
+  }
+
+  json vehicle_out = json::object();
+  if (const json* v = c.object(body, "vehicle", "vehicle")) {
+    c.onlyKnown(*v, {"category", "make", "model", "year", "enginePowerHp", "vin", "plate"}, "vehicle");
+    if (auto cat = c.string(*v, "category", "vehicle.category")) {
+      if (*cat != "B")
+        c.fail("vehicle.category", "only category B (passenger cars) is supported");
+      else
+        vehicle_out["category"] = *cat;
+    }
+    if (auto s = c.string(*v, "make", "vehicle.make")) vehicle_out["make"] = *s;
+    if (auto s = c.string(*v, "model", "vehicle.model")) vehicle_out["model"] = *s;
+    if (auto y = c.integer(*v, "year", "vehicle.year", 1950, today.year + 1)) vehicle_out["year"] = *y;
+    if (auto hp = c.integer(*v, "enginePowerHp", "vehicle.enginePowerHp", 1, 1000)) vehicle_out["enginePowerHp"] = *hp;
+    if (auto vin = c.string(*v, "vin", "vehicle.vin", true, 17 + 8)) {
+      std::string up = *vin;
+      std::transform(up.begin(), up.end(), up.begin(), [](char ch) { return ch >= 'a' && ch <= 'z' ? ch - 32 : ch; });
+      if (!matchesVin(up))
+        c.fail("vehicle.vin", "must be 17 characters: Latin capital letters except I, O, Q, and digits");
+      else
+        vehicle_out["vin"] = up;
+    }
+    if (auto plate = c.string(*v, "plate", "vehicle.plate", true, 16)) {
+      std::string norm = normalizePlateLetters(*plate);
+      bool ok = false;
+      auto chars = decodeUtf8(norm, ok);
+      chars.erase(std::remove(chars.begin(), chars.end(), U' '), chars.end());
+      if (!matchesPlate(chars))
+        c.fail("vehicle.plate", "must look like А123ВЕ777: a letter, 3 digits, 2 letters, a 2- or 3-digit region");
+      else
+        vehicle_out["plate"] = encodeUtf8(chars);
+    }
+  }
+
+  json owner_out = json::object();
+  if (const json* o = c.object(body, "owner", "owner")) {
+    std::optional<CivilDate> birth;
+    owner_out = checkPerson(c, *o, "owner", policy_start, false, birth);
+    if (auto r = c.string(*o, "regionCode", "owner.regionCode", true, 3)) {
+      if (!allDigits(*r, r->size()) || r->size() < 2 || *r == "00" || *r == "000")
+        c.fail("owner.regionCode", "must be a 2- or 3-digit region code such as 77");
+      else
+        owner_out["regionCode"] = *r;
+    }
+  }
+
+  json drivers_out = json::array();
+  auto drivers_it = body.find("drivers");
+  if (drivers_it == body.end() || drivers_it->is_null()) {
+    if (!multidrive) c.fail("drivers", "at least one driver is required unless policy.multidrive is true");
+  } else if (!drivers_it->is_array()) {
+    c.fail("drivers", "must be a list");
+  } else if (multidrive && !drivers_it->empty()) {
+    c.fail("drivers", "must be empty when policy.multidrive is true (any driver may drive)");
+  } else if (!multidrive && drivers_it->empty()) {
+    c.fail("drivers", "at least one driver is required unless policy.multidrive is true");
+  } else if (drivers_it->size() > kMaxDrivers) {
+    c.fail("drivers", "at most " + std::to_string(kMaxDrivers) + " drivers may be listed");
+  } else {
+    std::set<std::string> licences;
+    for (std::size_t i = 0; i < drivers_it->size(); ++i) {
+      const json& d = (*drivers_it)[i];
+      std::string path = "drivers[" + std::to_string(i) + "]";
+      if (!d.is_object()) {
+        c.fail(path, "must be an object");
+        continue;
+      }
+      std::optional<CivilDate> birth;
+      json dout = checkPerson(c, d, path, policy_start, true, birth);
+      std::optional<std::string> series_ok;
+      if (auto s = c.string(d, "licenseSeries", path + ".licenseSeries", true, 8)) {
+        std::string norm = normalizePlateLetters(*s);
+        bool ok = false;
+        auto chars = decodeUtf8(norm, ok);
+        chars.erase(std::remove(chars.begin(), chars.end(), U' '), chars.end());
+        if (!matchesLicenseSeries(chars)) {
+          c.fail(path + ".licenseSeries", "must be 4 characters: 2 digits, then 2 digits or Cyrillic letters");
+        } else {
+          series_ok = encodeUtf8(chars);
+          dout["licenseSeries"] = *series_ok;
+        }
+      }
+      if (auto n = c.string(d, "licenseNumber", path + ".licenseNumber", true, 8)) {
+        if (!allDigits(*n, 6)) {
+          c.fail(path + ".licenseNumber", "must be 6 digits");
+        } else {
+          dout["licenseNumber"] = *n;
+          if (series_ok && !licences.insert(*series_ok + *n).second)
+            c.fail(path + ".licenseNumber", "the same driving licence is listed twice");
+        }
+      }
+      if (auto e = c.date(d, "experienceStartDate", path + ".experienceStartDate")) {
+        if (*e > today)
+          c.fail(path + ".experienceStartDate", "must not be in the future");
+        else if (birth && fullYearsBetween(*birth, *e) < 16)
+          c.fail(path + ".experienceStartDate", "must be on or after the driver's 16th birthday");
+        else
+          dout["experienceStartDate"] = e->toString();
+      }
+      drivers_out.push_back(std::move(dout));
+    }
+  }
+
+  if (result.ok()) {
+    result.input = json{{"v", 1},
+                        {"vehicle", std::move(vehicle_out)},
+                        {"owner", std::move(owner_out)},
+                        {"drivers", std::move(drivers_out)},
+                        {"policy", std::move(policy_out)}};
+  }
+  return result;
+}
+
+}  // namespace osago::quote

@@ -1,0 +1,75 @@
+#include <osago/common/yaml_config.hpp>
+
+#include <charconv>
+
+namespace osago::config {
+
+Section::Section(YAML::Node node, std::string file, std::string path)
+    : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)) {}
+
+Section Section::loadFile(const std::string& file) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file);
+  } catch (const YAML::BadFile&) {
+    throw ConfigError(file, "", "cannot be read (does it exist?)");
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(file, "", std::string("is not valid YAML: ") + e.what());
+  }
+  if (!root.IsMap()) throw ConfigError(file, "", "must be a YAML mapping at the top level");
+  return Section(root, file, "");
+}
+
+bool Section::has(const std::string& key) const { return node_.IsMap() && node_[key] && !node_[key].IsNull(); }
+
+Section Section::child(const std::string& key) {
+  seen_.insert(key);
+  YAML::Node n = node_[key];
+  if (n && !n.IsNull() && !n.IsMap()) throw ConfigError(file_, qualified(key), "must be a mapping");
+  return Section(n && !n.IsNull() ? n : YAML::Node(YAML::NodeType::Map), file_, qualified(key));
+}
+
+std::vector<Section> Section::children(const std::string& key) {
+  seen_.insert(key);
+  std::vector<Section> out;
+  YAML::Node n = node_[key];
+  if (!n || n.IsNull()) return out;
+  if (!n.IsSequence()) throw ConfigError(file_, qualified(key), "must be a list");
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    std::string path = qualified(key) + "[" + std::to_string(i) + "]";
+    if (!n[i].IsMap()) throw ConfigError(file_, path, "must be a mapping");
+    out.emplace_back(n[i], file_, path);
+  }
+  return out;
+}
+
+YAML::Node Section::raw(const std::string& key) {
+  seen_.insert(key);
+  return node_[key];
+}
+
+void Section::finish() const {
+  if (!node_.IsMap()) return;
+  for (const auto& kv : node_) {
+    auto key = kv.first.as<std::string>();
+    if (!seen_.count(key)) throw ConfigError(file_, qualified(key), "unknown key (check the spelling; see docs/configuration.md)");
+  }
+}
+
+std::optional<std::string> env(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return std::nullopt;
+  return std::string(v);
+}
+
+std::optional<int> envInt(const char* name) {
+  auto v = env(name);
+  if (!v) return std::nullopt;
+  int out = 0;
+  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (ec != std::errc() || ptr != v->data() + v->size())
+    throw ConfigError(std::string("environment variable ") + name, "", "must be an integer, got '" + *v + "'");
+  return out;
+}
+
+}  // namespace osago::config

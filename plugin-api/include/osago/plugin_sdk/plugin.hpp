@@ -1,0 +1,257 @@
+// Header-only C++ helpers for writing an insurer plugin against plugin_abi.h.
+//
+// A plugin author writes one class and one macro:
+//
+//   class MyInsurer {
+//    public:
+//     MyInsurer(osago::sdk::Host host, const nlohmann::json& config);
+//     osago::sdk::Outcome submit(const osago::sdk::Call& call, const nlohmann::json& quote);
+//     osago::sdk::Outcome poll(const osago::sdk::Call& call, const std::string& external_id);
+//   };
+//   OSAGO_PLUGIN(MyInsurer, "my-insurer", "My Insurer", "1.0.0")
+//
+// Every exported function is wrapped in a fail-closed barrier: an exception
+// never crosses the ABI; it becomes a status code and a message for the host.
+#pragma once
+
+#include <osago/plugin_abi.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <exception>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace osago::sdk {
+
+inline osago_str toAbi(std::string_view s) { return osago_str{s.data(), s.size()}; }
+inline std::string fromAbi(osago_str s) { return s.data ? std::string(s.data, s.len) : std::string(); }
+
+/// An error a plugin throws to end a call with a given status. `message` is
+/// for operators: say what the partner did and what would fix it.
+class PluginError : public std::runtime_error {
+ public:
+  PluginError(osago_status status, const std::string& message)
+      : std::runtime_error(message), status_(status) {}
+  osago_status status() const noexcept { return status_; }
+  bool isRetryable() const noexcept {
+    return status_ == OSAGO_STATUS_TRANSIENT || status_ == OSAGO_STATUS_TIMEOUT;
+  }
+
+ private:
+  osago_status status_;
+};
+
+/// A copied HTTP response.
+struct HttpResponse {
+  int status_code = 0;
+  std::string body;
+  std::string content_type;
+  std::string retry_after;
+};
+
+/// One outgoing HTTP request.
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::uint32_t timeout_ms = 0;
+};
+
+/// The current submit/poll call: correlation id, deadline, and the host's
+/// per-call services. Valid only during the call.
+class Call {
+ public:
+  explicit Call(const osago_call* call) : call_(call) {}
+  std::string correlationId() const { return fromAbi(call_->correlation_id); }
+  std::int64_t deadlineUnixMs() const { return call_->deadline_unix_ms; }
+  const osago_call* raw() const { return call_; }
+
+ private:
+  const osago_call* call_;
+};
+
+/// The host services table. Copyable; valid for the instance's life.
+class Host {
+ public:
+  explicit Host(const osago_host_api* api) : api_(api) {}
+
+  void log(osago_log_level level, std::string_view message) const {
+    api_->log(api_->host_ctx, level, toAbi(message));
+  }
+  std::int64_t nowUnixMs() const { return api_->now_unix_ms(api_->host_ctx); }
+
+  /// Performs an HTTP call; throws PluginError(TIMEOUT/TRANSIENT) when no
+  /// response arrived. Any HTTP status code is returned, not thrown.
+  HttpResponse http(const Call& call, const HttpRequest& request) const {
+    std::vector<osago_http_header> headers;
+    headers.reserve(request.headers.size());
+    for (const auto& [name, value] : request.headers) headers.push_back({toAbi(name), toAbi(value)});
+    osago_http_request raw{};
+    raw.struct_size = sizeof(raw);
+    raw.method = toAbi(request.method);
+    raw.url = toAbi(request.url);
+    raw.headers = headers.data();
+    raw.header_count = headers.size();
+    raw.body = toAbi(request.body);
+    raw.timeout_ms = request.timeout_ms;
+    osago_http_response response{};
+    response.struct_size = sizeof(response);
+    osago_status status = api_->http_call(call.raw()->host_call_ctx, &raw, &response);
+    if (status != OSAGO_STATUS_OK) {
+      throw PluginError(status, (status == OSAGO_STATUS_TIMEOUT ? "HTTP call timed out: " : "HTTP call failed: ") +
+                                    request.method + " " + request.url);
+    }
+    return HttpResponse{response.status_code, fromAbi(response.body), fromAbi(response.content_type),
+                        fromAbi(response.retry_after)};
+  }
+
+ private:
+  const osago_host_api* api_;
+};
+
+/// What a submit or poll call found out; serialised to the outcome JSON
+/// described in docs/plugin-abi.md.
+class Outcome {
+ public:
+  /// The partner accepted the application and will answer later.
+  static Outcome pending(std::string external_id, std::optional<std::int64_t> retry_after_ms = std::nullopt) {
+    nlohmann::json j{{"v", 1}, {"outcome", "PENDING"}, {"externalId", std::move(external_id)}};
+    if (retry_after_ms) j["retryAfterMs"] = *retry_after_ms;
+    return Outcome(std::move(j));
+  }
+  /// A priced offer. `premium_rub` is a decimal string with two fraction digits, e.g. "11394.00".
+  static Outcome offer(std::string external_id, std::string premium_rub, nlohmann::json details = nlohmann::json::object()) {
+    nlohmann::json offer = std::move(details);
+    offer["premium"] = {{"amount", std::move(premium_rub)}, {"currency", "RUB"}};
+    return Outcome(nlohmann::json{{"v", 1}, {"outcome", "OFFER"}, {"externalId", std::move(external_id)}, {"offer", std::move(offer)}});
+  }
+  /// The partner refused to insure; `reason` is a machine-readable code.
+  static Outcome declined(std::string reason, std::string message) {
+    return Outcome(nlohmann::json{{"v", 1}, {"outcome", "DECLINED"}, {"reason", std::move(reason)}, {"message", std::move(message)}});
+  }
+
+  const nlohmann::json& json() const { return json_; }
+
+ private:
+  explicit Outcome(nlohmann::json j) : json_(std::move(j)) {}
+  nlohmann::json json_;
+};
+
+/// Formats hundredths as a decimal string with two fraction digits: money in
+/// kopecks becomes the canonical rubles string (1139393 → "11393.93").
+inline std::string rublesFromKopecks(std::int64_t kopecks) {
+  std::string sign = kopecks < 0 ? "-" : "";
+  std::int64_t a = kopecks < 0 ? -kopecks : kopecks;
+  std::int64_t cents = a % 100;
+  return sign + std::to_string(a / 100) + (cents < 10 ? ".0" : ".") + std::to_string(cents);
+}
+
+namespace detail {
+
+inline void replyError(const osago_call* call, const char* message) noexcept {
+  try {
+    std::string body = nlohmann::json{{"message", message}}.dump();
+    call->reply(call->host_call_ctx, toAbi(body));
+  } catch (...) {
+    // Out of memory while reporting an error: the status code alone goes back.
+  }
+}
+
+/// The fail-closed barrier: runs `fn`, turning every exception into a status.
+template <typename Fn>
+osago_status barrier(const osago_call* call, Fn&& fn) noexcept {
+  try {
+    return fn();
+  } catch (const PluginError& e) {
+    if (call) replyError(call, e.what());
+    return e.status();
+  } catch (const nlohmann::json::exception& e) {
+    if (call) replyError(call, (std::string("malformed JSON: ") + e.what()).c_str());
+    return OSAGO_STATUS_PERMANENT;
+  } catch (const std::exception& e) {
+    if (call) replyError(call, e.what());
+    return OSAGO_STATUS_INTERNAL;
+  } catch (...) {
+    if (call) replyError(call, "unknown exception in plugin");
+    return OSAGO_STATUS_INTERNAL;
+  }
+}
+
+template <typename Impl>
+struct Exports {
+  static osago_status create(const osago_host_api* host, osago_str config_json, void** instance_out) noexcept {
+    try {
+      if (!host || !instance_out) return OSAGO_STATUS_INVALID_INPUT;
+      auto config = nlohmann::json::parse(fromAbi(config_json));
+      *instance_out = new Impl(Host(host), config);
+      return OSAGO_STATUS_OK;
+    } catch (const std::exception& e) {
+      try {
+        Host(host).log(OSAGO_LOG_ERROR, std::string("plugin create failed: ") + e.what());
+      } catch (...) {
+      }
+      return OSAGO_STATUS_INVALID_INPUT;
+    } catch (...) {
+      return OSAGO_STATUS_INTERNAL;
+    }
+  }
+  static void reply(const osago_call* call, const Outcome& outcome) {
+    std::string body = outcome.json().dump();
+    call->reply(call->host_call_ctx, toAbi(body));
+  }
+  static osago_status submit(void* instance, const osago_call* call, osago_str quote_json) noexcept {
+    return barrier(call, [&] {
+      auto quote = nlohmann::json::parse(fromAbi(quote_json));
+      reply(call, static_cast<Impl*>(instance)->submit(Call(call), quote));
+      return OSAGO_STATUS_OK;
+    });
+  }
+  static osago_status poll(void* instance, const osago_call* call, osago_str external_id) noexcept {
+    return barrier(call, [&] {
+      reply(call, static_cast<Impl*>(instance)->poll(Call(call), fromAbi(external_id)));
+      return OSAGO_STATUS_OK;
+    });
+  }
+  static void destroy(void* instance) noexcept {
+    try {
+      delete static_cast<Impl*>(instance);
+    } catch (...) {
+      // A throwing destructor must not cross the ABI.
+    }
+  }
+};
+
+}  // namespace detail
+}  // namespace osago::sdk
+
+#if defined(__GNUC__)
+#define OSAGO_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define OSAGO_PLUGIN_EXPORT
+#endif
+
+/// Defines the plugin's entry symbol for class `Impl`.
+#define OSAGO_PLUGIN(Impl, id, name, version)                                                   \
+  extern "C" OSAGO_PLUGIN_EXPORT const osago_plugin_api* osago_plugin_entry(uint16_t, uint16_t) { \
+    static const osago_plugin_api api = {                                                         \
+        sizeof(osago_plugin_api),                                                                 \
+        OSAGO_PLUGIN_ABI_MAJOR,                                                                   \
+        OSAGO_PLUGIN_ABI_MINOR,                                                                   \
+        id,                                                                                       \
+        name,                                                                                     \
+        version,                                                                                  \
+        &::osago::sdk::detail::Exports<Impl>::create,                                             \
+        &::osago::sdk::detail::Exports<Impl>::submit,                                             \
+        &::osago::sdk::detail::Exports<Impl>::poll,                                               \
+        &::osago::sdk::detail::Exports<Impl>::destroy,                                            \
+    };                                                                                            \
+    return &api;                                                                                  \
+  }

@@ -1,0 +1,129 @@
+// A fake host services table for plugin unit tests: canned HTTP responses,
+// a fixed clock, captured log lines. No network, no threads.
+#pragma once
+
+#include <osago/plugin_abi.h>
+#include <osago/plugin_sdk/plugin.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <deque>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace osago::testing {
+
+/// One request the plugin made, as the fake host saw it.
+struct RecordedRequest {
+  std::string method;
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  std::string header(const std::string& name) const {
+    for (const auto& [n, v] : headers)
+      if (n == name) return v;
+    return {};
+  }
+};
+
+/// What a plugin call returned: the status and the JSON it replied with.
+struct CallResult {
+  osago_status status = OSAGO_STATUS_INTERNAL;
+  nlohmann::json reply;
+};
+
+/// Not thread-safe: one test drives one plugin instance.
+class FakeHost {
+ public:
+  FakeHost() {
+    api_.struct_size = sizeof(api_);
+    api_.abi_major = OSAGO_PLUGIN_ABI_MAJOR;
+    api_.abi_minor = OSAGO_PLUGIN_ABI_MINOR;
+    api_.host_ctx = this;
+    api_.log = &FakeHost::logThunk;
+    api_.now_unix_ms = &FakeHost::nowThunk;
+    api_.http_call = &FakeHost::httpThunk;
+  }
+  FakeHost(const FakeHost&) = delete;
+  FakeHost& operator=(const FakeHost&) = delete;
+
+  const osago_host_api* api() const { return &api_; }
+
+  /// Queues the next HTTP response; responses are consumed in order.
+  void respond(int status_code, std::string body, std::string retry_after = {}) {
+    responses_.push_back({status_code, std::move(body), "application/json", std::move(retry_after)});
+  }
+  /// Makes the next HTTP call fail with `status` (e.g. OSAGO_STATUS_TIMEOUT).
+  void failNext(osago_status status) { failures_.push_back(status); }
+
+  std::int64_t now_unix_ms = 1'800'000'000'000;
+  std::vector<RecordedRequest> requests;
+  std::vector<std::string> logs;
+
+  /// Calls submit() on `plugin`/`instance` with `quote`.
+  CallResult submit(const osago_plugin_api* plugin, void* instance, const nlohmann::json& quote) {
+    std::string body = quote.dump();
+    return invoke([&](const osago_call* call) { return plugin->submit(instance, call, sdk::toAbi(body)); });
+  }
+  /// Calls poll() on `plugin`/`instance` with `external_id`.
+  CallResult poll(const osago_plugin_api* plugin, void* instance, const std::string& external_id) {
+    return invoke([&](const osago_call* call) { return plugin->poll(instance, call, sdk::toAbi(external_id)); });
+  }
+
+ private:
+  struct CallCtx {
+    FakeHost* host;
+    std::string reply;
+    std::deque<sdk::HttpResponse> kept;  // owns response bodies during the call
+  };
+
+  template <typename Fn>
+  CallResult invoke(Fn fn) {
+    CallCtx ctx{this, {}, {}};
+    osago_call call{};
+    call.struct_size = sizeof(call);
+    call.correlation_id = sdk::toAbi("test-correlation");
+    call.deadline_unix_ms = now_unix_ms + 60'000;
+    call.host_call_ctx = &ctx;
+    call.reply = [](void* c, osago_str json) { static_cast<CallCtx*>(c)->reply = sdk::fromAbi(json); };
+    CallResult result;
+    result.status = fn(&call);
+    if (!ctx.reply.empty()) result.reply = nlohmann::json::parse(ctx.reply);
+    return result;
+  }
+
+  static void logThunk(void* host, osago_log_level, osago_str message) {
+    static_cast<FakeHost*>(host)->logs.push_back(sdk::fromAbi(message));
+  }
+  static std::int64_t nowThunk(void* host) { return static_cast<FakeHost*>(host)->now_unix_ms; }
+  static osago_status httpThunk(void* call_ctx, const osago_http_request* req, osago_http_response* resp) {
+    auto* ctx = static_cast<CallCtx*>(call_ctx);
+    FakeHost* self = ctx->host;
+    RecordedRequest rec{sdk::fromAbi(req->method), sdk::fromAbi(req->url), {}, sdk::fromAbi(req->body)};
+    for (size_t i = 0; i < req->header_count; ++i)
+      rec.headers.emplace_back(sdk::fromAbi(req->headers[i].name), sdk::fromAbi(req->headers[i].value));
+    self->requests.push_back(std::move(rec));
+    if (!self->failures_.empty()) {
+      osago_status s = self->failures_.front();
+      self->failures_.pop_front();
+      return s;
+    }
+    if (self->responses_.empty()) throw std::logic_error("FakeHost: no response queued for " + self->requests.back().url);
+    ctx->kept.push_back(std::move(self->responses_.front()));
+    self->responses_.pop_front();
+    const auto& r = ctx->kept.back();
+    resp->status_code = r.status_code;
+    resp->body = sdk::toAbi(r.body);
+    resp->content_type = sdk::toAbi(r.content_type);
+    resp->retry_after = sdk::toAbi(r.retry_after);
+    return OSAGO_STATUS_OK;
+  }
+
+  osago_host_api api_{};
+  std::deque<sdk::HttpResponse> responses_;
+  std::deque<osago_status> failures_;
+};
+
+}  // namespace osago::testing

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <osago/plugin_sdk/plugin.hpp>
+
+#include <string>
+
+namespace osago::plugins::polisnet {
+
+/// Adapter for insurers on the PolisNet platform: POST an application, then
+/// GET its offer until it is no longer pending. One instance serves one
+/// company; thread-safe (no mutable state).
+class PolisNetInsurer {
+ public:
+  /// `config`: {"baseUrl": "http://host:port/<company>", "timeoutMs": 5000}.
+  /// Throws std::invalid_argument naming the bad key.
+  PolisNetInsurer(sdk::Host host, const nlohmann::json& config);
+
+  sdk::Outcome submit(const sdk::Call& call, const nlohmann::json& quote);
+  sdk::Outcome poll(const sdk::Call& call, const std::string& external_id);
+
+ private:
+  sdk::Host host_;
+  std::string base_url_;
+  std::uint32_t timeout_ms_;
+};
+
+/// Maps the answer to POST /osago/applications. Throws sdk::PluginError.
+sdk::Outcome mapSubmitResponse(const sdk::HttpResponse& response);
+
+/// Maps the answer to GET /osago/applications/{id}/offer. Throws sdk::PluginError.
+sdk::Outcome mapOfferResponse(const std::string& external_id, const sdk::HttpResponse& response);
+
+}  // namespace osago::plugins::polisnet

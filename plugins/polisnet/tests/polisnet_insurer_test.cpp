@@ -1,0 +1,116 @@
+// The PolisNet adapter against recorded partner bodies, through the real ABI
+// table and the fake host: no network.
+#include "polisnet_insurer.hpp"
+
+#include <osago/plugin_testing/fake_host.hpp>
+
+#include <gtest/gtest.h>
+
+extern "C" const osago_plugin_api* osago_plugin_entry(uint16_t, uint16_t);
+
+namespace {
+
+using nlohmann::json;
+
+class PolisNetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    api_ = osago_plugin_entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR);
+    std::string cfg = R"({"baseUrl":"http://sim/severny-shchit/","timeoutMs":1500})";
+    ASSERT_EQ(api_->create(host_.api(), osago::sdk::toAbi(cfg), &instance_), OSAGO_STATUS_OK);
+  }
+  void TearDown() override {
+    if (instance_) api_->destroy(instance_);
+  }
+
+  osago::testing::FakeHost host_;
+  const osago_plugin_api* api_ = nullptr;
+  void* instance_ = nullptr;
+};
+
+TEST_F(PolisNetTest, TableDeclaresItsAbiAndIdentity) {
+  EXPECT_EQ(api_->struct_size, sizeof(osago_plugin_api));
+  EXPECT_EQ(api_->abi_major, OSAGO_PLUGIN_ABI_MAJOR);
+  EXPECT_STREQ(api_->plugin_id, "polisnet");
+}
+
+TEST_F(PolisNetTest, SubmitPostsTheQuoteAndReturnsPendingWithApplicationId) {
+  host_.respond(201, R"({"applicationId":"app-17"})");
+  auto r = host_.submit(api_, instance_, json{{"v", 1}, {"vehicle", {{"vin", "XTA21099043765439"}}}});
+  ASSERT_EQ(r.status, OSAGO_STATUS_OK);
+  EXPECT_EQ(r.reply["outcome"], "PENDING");
+  EXPECT_EQ(r.reply["externalId"], "app-17");
+  ASSERT_EQ(host_.requests.size(), 1u);
+  EXPECT_EQ(host_.requests[0].method, "POST");
+  EXPECT_EQ(host_.requests[0].url, "http://sim/severny-shchit/osago/applications");
+  EXPECT_EQ(host_.requests[0].header("X-Correlation-Id"), "test-correlation");
+  EXPECT_EQ(json::parse(host_.requests[0].body)["vehicle"]["vin"], "XTA21099043765439");
+}
+
+TEST_F(PolisNetTest, PendingOfferStaysPending) {
+  host_.respond(200, R"({"applicationId":"app-17","status":"pending"})");
+  auto r = host_.poll(api_, instance_, "app-17");
+  ASSERT_EQ(r.status, OSAGO_STATUS_OK);
+  EXPECT_EQ(r.reply["outcome"], "PENDING");
+  EXPECT_EQ(host_.requests[0].url, "http://sim/severny-shchit/osago/applications/app-17/offer");
+}
+
+TEST_F(PolisNetTest, OfferMapsPremiumAndFactors) {
+  host_.respond(200, R"({"applicationId":"app-17","status":"offer","offerId":"app-17-1",
+    "premium":{"amount":"12371.81","currency":"RUB"},"factors":{"kt":"1.80","tb":"6500.00"}})");
+  auto r = host_.poll(api_, instance_, "app-17");
+  ASSERT_EQ(r.status, OSAGO_STATUS_OK);
+  EXPECT_EQ(r.reply["outcome"], "OFFER");
+  EXPECT_EQ(r.reply["offer"]["premium"]["amount"], "12371.81");
+  EXPECT_EQ(r.reply["offer"]["premium"]["currency"], "RUB");
+  EXPECT_EQ(r.reply["offer"]["offerId"], "app-17-1");
+  EXPECT_EQ(r.reply["offer"]["factors"]["kt"], "1.80");
+}
+
+TEST_F(PolisNetTest, DeclineKeepsReasonCode) {
+  host_.respond(200, R"({"status":"declined","reason":"DRIVER_TOO_YOUNG","message":"drivers under 23 are not insured"})");
+  auto r = host_.poll(api_, instance_, "app-17");
+  ASSERT_EQ(r.status, OSAGO_STATUS_OK);
+  EXPECT_EQ(r.reply["outcome"], "DECLINED");
+  EXPECT_EQ(r.reply["reason"], "DRIVER_TOO_YOUNG");
+}
+
+TEST_F(PolisNetTest, ServerErrorIsTransient) {
+  host_.respond(503, "<html>busy</html>");
+  auto r = host_.poll(api_, instance_, "app-17");
+  EXPECT_EQ(r.status, OSAGO_STATUS_TRANSIENT);
+  EXPECT_NE(r.reply["message"].get<std::string>().find("503"), std::string::npos);
+}
+
+TEST_F(PolisNetTest, RejectedApplicationIsInvalidInput) {
+  host_.respond(400, R"({"error":"BAD_APPLICATION"})");
+  auto r = host_.submit(api_, instance_, json::object());
+  EXPECT_EQ(r.status, OSAGO_STATUS_INVALID_INPUT);
+}
+
+TEST_F(PolisNetTest, MalformedBodyIsPermanent) {
+  host_.respond(200, R"({"status":"offer","premium":{"amount":12371.81,"currency":"RUB"}})");
+  EXPECT_EQ(host_.poll(api_, instance_, "app-17").status, OSAGO_STATUS_PERMANENT);
+  host_.respond(200, "not json at all");
+  EXPECT_EQ(host_.poll(api_, instance_, "app-17").status, OSAGO_STATUS_PERMANENT);
+  host_.respond(200, R"({"status":"weird"})");
+  EXPECT_EQ(host_.poll(api_, instance_, "app-17").status, OSAGO_STATUS_PERMANENT);
+}
+
+TEST_F(PolisNetTest, HostTimeoutBecomesTimeoutStatus) {
+  host_.failNext(OSAGO_STATUS_TIMEOUT);
+  auto r = host_.poll(api_, instance_, "app-17");
+  EXPECT_EQ(r.status, OSAGO_STATUS_TIMEOUT);
+}
+
+TEST(PolisNetCreate, MissingBaseUrlIsRefusedWithAReason) {
+  osago::testing::FakeHost host;
+  auto* api = osago_plugin_entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR);
+  void* instance = nullptr;
+  EXPECT_EQ(api->create(host.api(), osago::sdk::toAbi("{}"), &instance), OSAGO_STATUS_INVALID_INPUT);
+  EXPECT_EQ(instance, nullptr);
+  ASSERT_FALSE(host.logs.empty());
+  EXPECT_NE(host.logs[0].find("baseUrl"), std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,56 @@
+// The insurer simulator: fictional insurance companies speaking a partner
+// REST API, with premiums from the real OSAGO formula.
+#include "simulator.hpp"
+
+#include <osago/common/logging.hpp>
+
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/ServerApplication.h>
+
+#include <iostream>
+
+namespace osago::simulator {
+
+class SimulatorApp : public Poco::Util::ServerApplication {
+ protected:
+  void defineOptions(Poco::Util::OptionSet& options) override {
+    ServerApplication::defineOptions(options);
+    options.addOption(Poco::Util::Option("config", "c", "YAML configuration file").required(true).argument("file").binding("osago.config"));
+  }
+
+  int main(const std::vector<std::string>&) override {
+    SimulatorConfig cfg;
+    try {
+      cfg = SimulatorConfig::load(config().getString("osago.config"));
+      logging::configure(cfg.log_level);
+    } catch (const std::exception& e) {
+      std::cerr << "insurer-simulator: configuration error: " << e.what() << "\n";
+      return EXIT_CONFIG;
+    }
+    auto& log = Poco::Logger::get("simulator");
+    InsurerSimulator simulator(cfg.insurers);
+    auto* router = new http::Router;
+    simulator.registerRoutes(*router);
+    router->add("GET", "/health", [](auto&, Poco::Net::HTTPServerResponse& resp, const auto&) {
+      http::sendJson(resp, 200, {{"status", "UP"}});
+    });
+    auto* params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(64);
+    params->setMaxQueued(256);
+    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(cfg.host, static_cast<Poco::UInt16>(cfg.port)));
+    Poco::Net::HTTPServer server(router, socket, params);
+    server.start();
+    log.information("insurer simulator listening on http://" + cfg.host + ":" + std::to_string(socket.address().port()) +
+                    " with " + std::to_string(cfg.insurers.size()) + " insurers");
+    waitForTerminationRequest();
+    server.stop();
+    return EXIT_OK;
+  }
+};
+
+}  // namespace osago::simulator
+
+POCO_SERVER_MAIN(osago::simulator::SimulatorApp)
