@@ -88,6 +88,13 @@ Poco::Net::HTTPRequestHandler* Router::createRequestHandler(const Poco::Net::HTT
   return h;
 }
 
+Poco::Net::ServerSocket listen(const std::string& host, int port) {
+  Poco::Net::ServerSocket socket;
+  socket.bind(Poco::Net::SocketAddress(host, static_cast<Poco::UInt16>(port)), /*reuseAddress=*/true, /*reusePort=*/false);
+  socket.listen(128);
+  return socket;
+}
+
 void sendJson(Poco::Net::HTTPServerResponse& response, int status, const nlohmann::json& body) {
   std::string text = body.dump();
   response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));

@@ -40,7 +40,7 @@ class SimulatorApp : public Poco::Util::ServerApplication {
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(64);
     params->setMaxQueued(256);
-    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(cfg.host, static_cast<Poco::UInt16>(cfg.port)));
+    Poco::Net::ServerSocket socket = http::listen(cfg.host, cfg.port);
     Poco::Net::HTTPServer server(router, socket, params);
     server.start();
     log.information("insurer simulator listening on http://" + cfg.host + ":" + std::to_string(socket.address().port()) +

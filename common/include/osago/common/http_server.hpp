@@ -6,6 +6,7 @@
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
 #include <nlohmann/json.hpp>
 
 #include <functional>
@@ -53,6 +54,11 @@ class Router : public Poco::Net::HTTPRequestHandlerFactory {
   };
   std::vector<Route> routes_;
 };
+
+/// A listening socket on host:port (port 0 picks a free one). Unlike Poco's
+/// default it does not set SO_REUSEPORT, so a second instance on the same port
+/// fails loudly instead of silently sharing the port. Throws Poco::Net exceptions.
+Poco::Net::ServerSocket listen(const std::string& host, int port);
 
 /// Writes `body` as application/json with `status`.
 void sendJson(Poco::Net::HTTPServerResponse& response, int status, const nlohmann::json& body);

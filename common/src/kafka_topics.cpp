@@ -1,0 +1,48 @@
+#include <osago/common/errors.hpp>
+#include <osago/common/kafka_topics.hpp>
+
+#include <librdkafka/rdkafka.h>
+
+#include <memory>
+
+namespace osago::kafka {
+
+void ensureTopic(const std::string& brokers, const std::string& topic, int partitions, std::chrono::milliseconds timeout) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+    rd_kafka_conf_destroy(conf);
+    throw Error(std::string("kafka bootstrap.servers: ") + err);
+  }
+  std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err),
+                                                              &rd_kafka_destroy);
+  if (!rk) throw Error(std::string("cannot create a Kafka client: ") + err);
+
+  std::unique_ptr<rd_kafka_NewTopic_t, decltype(&rd_kafka_NewTopic_destroy)> new_topic(
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof err), &rd_kafka_NewTopic_destroy);
+  if (!new_topic) throw Error("invalid topic '" + topic + "': " + err);
+  std::unique_ptr<rd_kafka_queue_t, decltype(&rd_kafka_queue_destroy)> queue(rd_kafka_queue_new(rk.get()),
+                                                                             &rd_kafka_queue_destroy);
+  std::unique_ptr<rd_kafka_AdminOptions_t, decltype(&rd_kafka_AdminOptions_destroy)> options(
+      rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS), &rd_kafka_AdminOptions_destroy);
+  rd_kafka_AdminOptions_set_operation_timeout(options.get(), static_cast<int>(timeout.count()), err, sizeof err);
+  rd_kafka_AdminOptions_set_request_timeout(options.get(), static_cast<int>(timeout.count()), err, sizeof err);
+  rd_kafka_NewTopic_t* topics[] = {new_topic.get()};
+  rd_kafka_CreateTopics(rk.get(), topics, 1, options.get(), queue.get());
+
+  std::unique_ptr<rd_kafka_event_t, decltype(&rd_kafka_event_destroy)> event(
+      rd_kafka_queue_poll(queue.get(), static_cast<int>(timeout.count()) + 1000), &rd_kafka_event_destroy);
+  if (!event) throw Error("Kafka at " + brokers + " did not answer within " + std::to_string(timeout.count()) + " ms", true);
+  if (rd_kafka_event_error(event.get()))
+    throw Error("creating Kafka topic '" + topic + "' failed: " + rd_kafka_event_error_string(event.get()), true);
+  const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event.get());
+  size_t n = 0;
+  const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(result, &n);
+  for (size_t i = 0; i < n; ++i) {
+    auto code = rd_kafka_topic_result_error(results[i]);
+    if (code != RD_KAFKA_RESP_ERR_NO_ERROR && code != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+      throw Error("creating Kafka topic '" + topic + "' failed: " + rd_kafka_topic_result_error_string(results[i]), true);
+  }
+}
+
+}  // namespace osago::kafka

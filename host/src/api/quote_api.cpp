@@ -1,0 +1,106 @@
+#include "api/quote_api.hpp"
+
+#include <osago/common/quote_input.hpp>
+
+#include <Poco/Logger.h>
+
+#include <algorithm>
+
+namespace osago::host {
+namespace {
+
+bool isUuid(const std::string& s) {
+  if (s.size() != 36) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? c != '-' : !std::isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+std::optional<std::string> idField(const nlohmann::json& body, const char* key, std::vector<quote::FieldError>& errors) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) {
+    errors.push_back({key, "is required"});
+  } else if (!it->is_string() || it->get<std::string>().empty() || it->get<std::string>().size() > 128) {
+    errors.push_back({key, "must be a non-empty string of at most 128 characters"});
+  } else {
+    return it->get<std::string>();
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+nlohmann::json toJson(const QuoteRequestView& v) {
+  nlohmann::json companies = nlohmann::json::array();
+  for (const auto& c : v.companies) {
+    nlohmann::json j{{"companyId", c.company_id}, {"companyName", c.company_name}, {"status", c.status},
+                     {"updatedAt", c.updated_at}};
+    if (!c.offer.is_null()) j["offer"] = c.offer;
+    if (!c.error.is_null()) j["error"] = c.error;
+    companies.push_back(std::move(j));
+  }
+  return {{"osagoRequestId", v.id},  {"userId", v.user_id},     {"correlationId", v.correlation_id},
+          {"status", v.status},      {"lastSeq", v.last_seq},   {"createdAt", v.created_at},
+          {"deadlineAt", v.deadline_at}, {"insuranceCompanies", std::move(companies)}};
+}
+
+QuoteApi::QuoteApi(QuoteStore& store, const PluginRegistry& plugins, std::chrono::seconds deadline,
+                   std::function<CivilDate()> today, std::function<void()> on_created)
+    : store_(store), plugins_(plugins), deadline_(deadline), today_(std::move(today)), on_created_(std::move(on_created)) {}
+
+void QuoteApi::registerRoutes(http::Router& router) {
+  router.add("POST", "/osago/requests", [this](auto& req, auto& resp, const auto&) { create(req, resp); });
+  router.add("GET", "/osago/requests/{id}", [this](auto&, auto& resp, const auto& p) { get(resp, p.at("id")); });
+}
+
+void QuoteApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
+  nlohmann::json body = http::readJsonBody(request);
+  if (!body.is_object()) throw http::HttpError(400, "VALIDATION_FAILED", "the body must be a JSON object");
+  std::vector<quote::FieldError> errors;
+  auto correlation_id = idField(body, "correlationId", errors);
+  auto user_id = idField(body, "userId", errors);
+  nlohmann::json quote_body = body;
+  quote_body.erase("correlationId");
+  quote_body.erase("userId");
+  auto validated = quote::validateQuoteInput(quote_body, today_());
+  errors.insert(errors.end(), validated.errors.begin(), validated.errors.end());
+  if (!errors.empty())
+    throw http::HttpError(400, "VALIDATION_FAILED", "the quote request has invalid fields", quote::toJson(errors));
+
+  NewQuoteRequest r;
+  r.user_id = *user_id;
+  r.correlation_id = *correlation_id;
+  r.input = validated.input;
+  r.deadline = deadline_;
+  for (const auto& c : plugins_.enabledCompanies()) r.companies.emplace_back(c.id, c.name);
+  if (r.companies.empty())
+    throw http::HttpError(503, "NO_COMPANIES", "no insurance company is enabled; ask an operator to enable one");
+
+  CreateResult created = store_.create(r);
+  if (created.kind == CreateResult::Kind::KeyReused)
+    throw http::HttpError(422, "IDEMPOTENCY_KEY_REUSED",
+                          "correlationId " + r.correlation_id + " was already used with a different quote input");
+  if (created.kind == CreateResult::Kind::Created) {
+    Poco::Logger::get("api").information("[" + r.correlation_id + "] created request " + created.request_id + " for " +
+                                         std::to_string(r.companies.size()) + " companies");
+    on_created_();
+  }
+  auto view = store_.find(created.request_id);
+  if (!view) throw Error("request " + created.request_id + " vanished right after it was stored");
+  nlohmann::json answer{{"osagoRequestId", view->id}, {"insuranceCompanies", nlohmann::json::array()}};
+  for (const auto& c : view->companies)
+    answer["insuranceCompanies"].push_back({{"companyId", c.company_id}, {"companyName", c.company_name}, {"status", c.status}});
+  http::sendJson(response, created.kind == CreateResult::Kind::Created ? 201 : 200, answer);
+}
+
+void QuoteApi::get(Poco::Net::HTTPServerResponse& response, const std::string& id) {
+  if (!isUuid(id)) throw http::HttpError(404, "NOT_FOUND", "no quote request " + id);
+  auto view = store_.find(id);
+  if (!view) throw http::HttpError(404, "NOT_FOUND", "no quote request " + id);
+  http::sendJson(response, 200, toJson(*view));
+}
+
+}  // namespace osago::host

@@ -1,0 +1,38 @@
+#pragma once
+
+#include "plugins/plugin_registry.hpp"
+#include "store/quote_store.hpp"
+
+#include <osago/common/civil_date.hpp>
+#include <osago/common/http_server.hpp>
+
+#include <chrono>
+#include <functional>
+
+namespace osago::host {
+
+/// The REST API core-app calls: create a quote request, read its state.
+class QuoteApi {
+ public:
+  /// `today` supplies the reference date for validation (injected in tests);
+  /// `on_created` runs after a new request was committed (wakes the workers).
+  QuoteApi(QuoteStore& store, const PluginRegistry& plugins, std::chrono::seconds deadline,
+           std::function<CivilDate()> today, std::function<void()> on_created);
+
+  void registerRoutes(http::Router& router);
+
+ private:
+  void create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
+  void get(Poco::Net::HTTPServerResponse& response, const std::string& id);
+
+  QuoteStore& store_;
+  const PluginRegistry& plugins_;
+  std::chrono::seconds deadline_;
+  std::function<CivilDate()> today_;
+  std::function<void()> on_created_;
+};
+
+/// The JSON shape of a stored request (GET /osago/requests/{id}, see docs/api.md).
+nlohmann::json toJson(const QuoteRequestView& view);
+
+}  // namespace osago::host

@@ -1,0 +1,125 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <Poco/Data/SessionPool.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace osago::host {
+
+/// Company statuses, as stored and as shown in the API and events.
+namespace status {
+inline constexpr const char* kCreated = "CREATED";
+inline constexpr const char* kInProgress = "IN_PROGRESS";
+inline constexpr const char* kCompleted = "COMPLETED";
+inline constexpr const char* kFailed = "FAILED";
+inline constexpr const char* kTimeout = "TIMEOUT";
+bool isFinal(const std::string& s);
+}  // namespace status
+
+/// One company's state within a request.
+struct CompanyQuote {
+  std::string company_id;
+  std::string company_name;
+  std::string status;
+  nlohmann::json offer;   ///< null unless COMPLETED
+  nlohmann::json error;   ///< null unless FAILED/TIMEOUT: {"code", "message"}
+  std::string updated_at; ///< ISO 8601 UTC
+};
+
+/// A stored quote request with every company's state.
+struct QuoteRequestView {
+  std::string id;
+  std::string user_id;
+  std::string correlation_id;
+  std::string status;       ///< IN_PROGRESS until every company is final, then COMPLETED
+  long long last_seq = 0;   ///< seq of the last event emitted for this request
+  std::string created_at;
+  std::string deadline_at;
+  std::vector<CompanyQuote> companies;
+};
+
+struct NewQuoteRequest {
+  std::string user_id;
+  std::string correlation_id;
+  nlohmann::json input;  ///< validated canonical quote input
+  std::vector<std::pair<std::string, std::string>> companies;  ///< (id, name)
+  std::chrono::seconds deadline{60};
+};
+
+/// Result of an idempotent create.
+struct CreateResult {
+  enum class Kind { Created, Replayed, KeyReused };
+  Kind kind = Kind::Created;
+  std::string request_id;
+};
+
+/// One (request, company) pair claimed by this instance under a lease.
+struct WorkItem {
+  std::string request_id;
+  std::string company_id;
+  std::string company_name;
+  std::string correlation_id;
+  std::string external_id;  ///< empty until submitted
+  int attempts = 0;
+  std::chrono::system_clock::time_point deadline;
+  std::string input;        ///< the canonical quote input JSON
+};
+
+/// The new state of a work item after a partner call.
+struct CompanyUpdate {
+  std::string status;
+  std::string external_id;
+  int attempts = 0;
+  std::chrono::system_clock::time_point next_poll_at;
+  nlohmann::json offer;
+  nlohmann::json error;
+};
+
+/// An event waiting in the outbox.
+struct OutboxEvent {
+  long long id = 0;
+  std::string request_id;
+  std::string payload;
+};
+
+/// PostgreSQL persistence of quote requests, the work queue and the outbox.
+/// Every state change and its event commit in one transaction. Thread-safe
+/// (a session pool); every method throws Poco::Data exceptions when the
+/// database is unreachable (callers retry).
+class QuoteStore {
+ public:
+  QuoteStore(const std::string& dsn, int pool_size);
+
+  /// Stores the request, one row per company and one IN_PROGRESS event per
+  /// company. The same (user, correlation id) with the same input replays the
+  /// first request; with another input it is KeyReused and nothing is stored.
+  CreateResult create(const NewQuoteRequest& request);
+
+  std::optional<QuoteRequestView> find(const std::string& request_id);
+
+  /// Claims up to `limit` due items (due for a call, or past their deadline)
+  /// for `owner` until now + `lease`, skipping rows other instances hold.
+  std::vector<WorkItem> claimDue(const std::string& owner, int limit, std::chrono::seconds lease);
+
+  /// Writes the new state, releases the lease and, when the status changed,
+  /// emits the event (and completes the request when every company is final).
+  /// Returns false when `owner` no longer holds the lease (nothing written).
+  bool record(const WorkItem& item, const CompanyUpdate& update, const std::string& owner);
+
+  /// Claims unpublished outbox rows, hands them to `publish` (which returns
+  /// the ids the broker acknowledged) and marks those published, in one
+  /// transaction. Returns how many were published.
+  std::size_t publishOutbox(std::size_t limit,
+                            const std::function<std::vector<long long>(const std::vector<OutboxEvent>&)>& publish);
+
+ private:
+  Poco::Data::SessionPool pool_;
+};
+
+}  // namespace osago::host

@@ -1,0 +1,186 @@
+# The local development stack: dependencies, build, PostgreSQL, Kafka and the
+# project's own services. Sourced by ./osago; every function is idempotent.
+# shellcheck shell=bash
+
+OSAGO_ROOT=${OSAGO_ROOT:?}
+OSAGO_BUILD_DIR=${OSAGO_BUILD_DIR:-$OSAGO_ROOT/build}
+KAFKA_VERSION_DIR=$OSAGO_ROOT/.local/kafka-jars
+
+APT_PACKAGES=(build-essential cmake ninja-build pkg-config libpoco-dev librdkafka-dev libboost-dev
+  libboost-filesystem-dev libyaml-cpp-dev libgtest-dev libgmock-dev nlohmann-json3-dev libpq-dev
+  postgresql kcat default-jre-headless maven curl python3)
+
+log() { printf '\033[1m[osago]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[osago] %s\033[0m\n' "$*" >&2; exit 1; }
+
+# State of one stack (up and test keep separate ones so they can run side by side).
+stack_init() {
+  local name=$1
+  STATE_DIR=$OSAGO_ROOT/.local/$name
+  LOG_DIR=$STATE_DIR/logs
+  RUN_DIR=$STATE_DIR/run
+  mkdir -p "$LOG_DIR" "$RUN_DIR"
+}
+
+ensure_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    [ "$(id -u)" = 0 ] || die "missing packages (${missing[*]}); run as root so they can be installed"
+    log "installing packages: ${missing[*]}"
+    apt-get update -q >"$OSAGO_ROOT/.local/apt.log" 2>&1 || die "apt-get update failed (see .local/apt.log)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+      >>"$OSAGO_ROOT/.local/apt.log" 2>&1 || die "apt-get install failed (see .local/apt.log)"
+  fi
+}
+
+# The Kafka broker jars, fetched once with Maven into .local/kafka-jars (cached).
+ensure_kafka_jars() {
+  local stamp=$KAFKA_VERSION_DIR/.complete pom=$OSAGO_ROOT/packaging/dev/kafka/pom.xml
+  if [ -f "$stamp" ] && [ "$stamp" -nt "$pom" ]; then return; fi
+  log "fetching the Apache Kafka broker jars with Maven (once)"
+  rm -rf "$KAFKA_VERSION_DIR"
+  mkdir -p "$KAFKA_VERSION_DIR"
+  mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$KAFKA_VERSION_DIR" >"$OSAGO_ROOT/.local/maven.log" 2>&1 ||
+    die "could not fetch Kafka jars (see .local/maven.log)"
+  touch "$stamp"
+}
+
+build_project() {
+  log "building (${OSAGO_BUILD_DIR#"$OSAGO_ROOT"/})"
+  cmake -S "$OSAGO_ROOT" -B "$OSAGO_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$OSAGO_ROOT/.local/cmake.log" 2>&1 ||
+    { tail -30 "$OSAGO_ROOT/.local/cmake.log"; die "cmake configure failed (see .local/cmake.log)"; }
+  cmake --build "$OSAGO_BUILD_DIR" -j "$(nproc)" 2>&1 | tail -n 40 >"$OSAGO_ROOT/.local/build.log"
+  [ "${PIPESTATUS[0]}" = 0 ] || { cat "$OSAGO_ROOT/.local/build.log"; die "build failed"; }
+}
+
+# --- processes ---------------------------------------------------------------
+
+# start_bg NAME CMD...: runs CMD in the background, logs to $LOG_DIR/NAME.log.
+start_bg() {
+  local name=$1
+  shift
+  "$@" >"$LOG_DIR/$name.log" 2>&1 &
+  echo $! >"$RUN_DIR/$name.pid"
+}
+
+stop_pidfile() {
+  local name=$1 pidfile=$RUN_DIR/$1.pid pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$pid" 2>/dev/null && { log "$name did not stop in 10 s; killing it"; kill -KILL "$pid" 2>/dev/null; }
+  fi
+  rm -f "$pidfile"
+}
+
+# wait_for NAME SECONDS CMD...: polls CMD until it succeeds.
+wait_for() {
+  local name=$1 seconds=$2
+  shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if [ -f "$RUN_DIR/$name.pid" ] && ! kill -0 "$(cat "$RUN_DIR/$name.pid")" 2>/dev/null; then
+      tail -20 "$LOG_DIR/$name.log" >&2
+      die "$name exited during start-up (log: ${LOG_DIR#"$OSAGO_ROOT"/}/$name.log)"
+    fi
+    ((SECONDS < deadline)) || { tail -20 "$LOG_DIR/$name.log" >&2; die "$name not ready after ${seconds}s"; }
+    sleep 0.3
+  done
+}
+
+# --- PostgreSQL ---------------------------------------------------------------
+
+PG_BIN=/usr/lib/postgresql/15/bin
+
+# Runs a command as the postgres system user (PostgreSQL refuses to run as root).
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_postgres() {
+  local port=$1 data=$STATE_DIR/pgdata
+  stop_postgres
+  if [ ! -f "$data/PG_VERSION" ]; then
+    log "initialising PostgreSQL data directory ${data#"$OSAGO_ROOT"/}"
+    rm -rf "$data"
+    mkdir -p "$data"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$data"
+    chmod 700 "$data"
+    as_pg "$PG_BIN/initdb" -D "$data" -U osago --auth=trust -E UTF8 --locale=C.UTF-8 >"$LOG_DIR/initdb.log" 2>&1 ||
+      die "initdb failed (see ${LOG_DIR#"$OSAGO_ROOT"/}/initdb.log)"
+  fi
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$LOG_DIR" && touch "$LOG_DIR/postgres.log" && chown postgres "$LOG_DIR/postgres.log"
+  as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$LOG_DIR/postgres.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='' -c max_connections=200 -c fsync=${OSAGO_PG_FSYNC:-on}" \
+    start >/dev/null || { tail -20 "$LOG_DIR/postgres.log"; die "PostgreSQL did not start on port $port"; }
+  wait_for postgres 30 "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$port"
+  psql -h 127.0.0.1 -p "$port" -U osago -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='osago'" | grep -q 1 ||
+    psql -h 127.0.0.1 -p "$port" -U osago -d postgres -qc "CREATE DATABASE osago" || die "could not create database osago"
+}
+
+stop_postgres() {
+  local data=$STATE_DIR/pgdata
+  [ -f "$data/postmaster.pid" ] || return 0
+  as_pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w -t 30 stop >/dev/null 2>&1 || true
+}
+
+# --- Kafka (KRaft, one combined broker + controller node) ------------------------
+
+start_kafka() {
+  local port=$1 controller_port=$(($1 + 1)) dir=$STATE_DIR/kafka
+  stop_pidfile kafka
+  mkdir -p "$dir/data"
+  cat >"$dir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$controller_port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$dir/data
+num.partitions=6
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.retention.hours=24
+EOF
+  cat >"$dir/log4j2.properties" <<'EOF'
+rootLogger.level=WARN
+rootLogger.appenderRef.stdout.ref=STDOUT
+logger.kafka.name=kafka
+logger.kafka.level=INFO
+appender.stdout.type=Console
+appender.stdout.name=STDOUT
+appender.stdout.layout.type=PatternLayout
+appender.stdout.layout.pattern=[%d] %p %m (%c)%n
+EOF
+  local java=(java -Xms256m -Xmx768m -XX:+UseG1GC -cp "$KAFKA_VERSION_DIR/*" -Dlog4j2.configurationFile="$dir/log4j2.properties")
+  if [ ! -f "$dir/data/meta.properties" ]; then
+    log "formatting Kafka storage ${dir#"$OSAGO_ROOT"/}/data"
+    local cluster_id
+    cluster_id=$("${java[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+    "${java[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
+      -c "$dir/server.properties" --ignore-formatted >"$LOG_DIR/kafka-format.log" 2>&1 ||
+      { tail -20 "$LOG_DIR/kafka-format.log"; die "Kafka storage format failed"; }
+  fi
+  start_bg kafka "${java[@]}" kafka.Kafka "$dir/server.properties"
+  wait_for kafka 90 kcat -b "127.0.0.1:$port" -L -m 2
+}
+
+stop_kafka() { stop_pidfile kafka; }
+
+# --- the project's services -----------------------------------------------------
+
+stop_services() {
+  for name in core-app osago-aggregator insurer-simulator; do stop_pidfile "$name"; done
+}
