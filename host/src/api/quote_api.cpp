@@ -1,5 +1,6 @@
 #include "api/quote_api.hpp"
 
+#include <osago/common/ids.hpp>
 #include <osago/common/quote_input.hpp>
 
 #include <Poco/Logger.h>
@@ -8,16 +9,6 @@
 
 namespace osago::host {
 namespace {
-
-bool isUuid(const std::string& s) {
-  if (s.size() != 36) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? c != '-' : !std::isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
 
 std::optional<std::string> idField(const nlohmann::json& body, const char* key, std::vector<quote::FieldError>& errors) {
   auto it = body.find(key);

@@ -1,5 +1,7 @@
 #include "store/quote_store.hpp"
 
+#include <osago/common/ids.hpp>
+
 #include <Poco/Data/PostgreSQL/Connector.h>
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/Session.h>
@@ -7,7 +9,6 @@
 #include <Poco/DigestEngine.h>
 #include <Poco/Nullable.h>
 #include <Poco/SHA2Engine.h>
-#include <Poco/UUIDGenerator.h>
 
 using namespace Poco::Data::Keywords;
 
@@ -24,8 +25,6 @@ std::string iso(const char* column) {
   std::snprintf(buf, sizeof buf, kIso, column);
   return buf;
 }
-
-std::string newUuid() { return Poco::UUIDGenerator::defaultGenerator().createRandom().toString(); }
 
 Poco::Int64 unixMs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();

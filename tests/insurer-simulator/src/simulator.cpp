@@ -3,10 +3,10 @@
 #include "tariff.hpp"
 
 #include <osago/common/civil_date.hpp>
+#include <osago/common/ids.hpp>
 #include <osago/common/yaml_config.hpp>
 #include <osago/plugin_sdk/plugin.hpp>
 
-#include <Poco/UUIDGenerator.h>
 
 #include <cmath>
 
@@ -71,7 +71,7 @@ void InsurerSimulator::registerRoutes(http::Router& router) {
              [this](Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, const http::PathParams& p) {
                const InsurerProfile& ins = insurer(p.at("insurer"));
                json quote = http::readJsonBody(req, 64 * 1024);
-               std::string id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+               std::string id = newUuid();
                json outcome;
                try {
                  outcome = decide(ins, quote, id);

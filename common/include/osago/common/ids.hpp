@@ -1,0 +1,13 @@
+#pragma once
+
+#include <string>
+
+namespace osago {
+
+/// A new random (version 4) UUID in canonical lower-case form.
+std::string newUuid();
+
+/// Whether `s` is a UUID in canonical 8-4-4-4-12 hex form.
+bool isUuid(const std::string& s);
+
+}  // namespace osago

@@ -1,0 +1,235 @@
+#include "api/core_api.hpp"
+
+#include <osago/common/ids.hpp>
+
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPCookie.h>
+#include <Poco/Net/NameValueCollection.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace osago::core {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::system_clock;
+
+constexpr const char* kCookie = "osago_token";
+
+bool validUserId(const std::string& s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  });
+}
+
+/// Calls the aggregator, turning "no answer" into a 503 the browser can retry.
+template <typename Fn>
+auto callAggregator(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const http::ClientError& e) {
+    Poco::Logger::get("api").warning(std::string("osago-aggregator: ") + e.what());
+    throw http::HttpError(503, "AGGREGATOR_UNAVAILABLE", "the quote service is not answering; try again in a few seconds");
+  }
+}
+
+void writeEvent(std::ostream& out, const std::string& type, long long id, const json& data) {
+  out << "id: " << id << "\nevent: " << type << "\ndata: " << data.dump() << "\n\n";
+  out.flush();
+}
+
+}  // namespace
+
+json publicView(const json& view) {
+  json v = view;
+  v.erase("userId");
+  return v;
+}
+
+CoreApi::CoreApi(const CoreConfig& config, TokenService& tokens, AggregatorClient& aggregator, EventHub& hub,
+                 std::function<bool()> ready)
+    : config_(config), tokens_(tokens), aggregator_(aggregator), hub_(hub), ready_(std::move(ready)) {}
+
+void CoreApi::registerRoutes(http::Router& router) {
+  if (config_.dev_login_enabled)
+    router.add("POST", "/api/dev/login", [this](auto& req, auto& resp, const auto&) { login(req, resp); });
+  router.add("POST", "/api/osago/requests", [this](auto& req, auto& resp, const auto&) { create(req, resp); });
+  router.add("GET", "/api/osago/requests/{id}", [this](auto& req, auto& resp, const auto& p) { get(req, resp, p.at("id")); });
+  router.add("GET", "/api/osago/requests/{id}/stream",
+             [this](auto& req, auto& resp, const auto& p) { stream(req, resp, p.at("id")); });
+  router.add("GET", "/", [this](auto&, auto& resp, const auto&) { staticFile(resp, "index.html"); });
+  router.add("GET", "/static/{file}", [this](auto&, auto& resp, const auto& p) { staticFile(resp, p.at("file")); });
+  router.add("GET", "/health/live", [](auto&, auto& resp, const auto&) { http::sendJson(resp, 200, {{"status", "UP"}}); });
+  router.add("GET", "/health/ready", [this](auto&, auto& resp, const auto&) {
+    bool ok = ready_();
+    http::sendJson(resp, ok ? 200 : 503, {{"status", ok ? "UP" : "DOWN"}, {"kafkaConsumer", ok ? "assigned" : "waiting"}});
+  });
+}
+
+UserIdentity CoreApi::authenticate(const Poco::Net::HTTPServerRequest& request) const {
+  std::string token = http::bearerToken(request);
+  if (token.empty()) {
+    Poco::Net::NameValueCollection cookies;
+    request.getCookies(cookies);
+    token = cookies.get(kCookie, "");
+  }
+  if (token.empty()) throw http::HttpError(401, "UNAUTHORIZED", "sign in first: no token in the Authorization header or cookie");
+  try {
+    return tokens_.verify(token);
+  } catch (const Error& e) {
+    throw http::HttpError(401, "UNAUTHORIZED", std::string(e.what()) + "; sign in again");
+  }
+}
+
+json CoreApi::fetchOwned(const std::string& request_id, const UserIdentity& user) {
+  if (!isUuid(request_id)) throw http::HttpError(404, "NOT_FOUND", "no quote request " + request_id);
+  auto view = callAggregator([&] { return aggregator_.getRequest(request_id); });
+  // Someone else's request is answered exactly like a missing one: no data, no hint.
+  if (!view || view->value("userId", "") != user.user_id)
+    throw http::HttpError(404, "NOT_FOUND", "no quote request " + request_id);
+  return *view;
+}
+
+void CoreApi::login(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
+  json body = http::readJsonBody(request, 4096);
+  std::string user = body.is_object() ? body.value("userId", "") : "";
+  if (!validUserId(user))
+    throw http::HttpError(400, "VALIDATION_FAILED", "userId is invalid",
+                          json::array({{{"field", "userId"}, {"reason", "1-64 characters: letters, digits, '.', '_', '-'"}}}));
+  std::string token = tokens_.issue(user);
+  Poco::Net::HTTPCookie cookie(kCookie, token);
+  cookie.setPath("/");
+  cookie.setHttpOnly(true);
+  cookie.setMaxAge(static_cast<int>(tokens_.ttl().count()));
+  cookie.setSameSite(Poco::Net::HTTPCookie::SAME_SITE_STRICT);
+  response.addCookie(cookie);
+  http::sendJson(response, 200, {{"token", token}, {"userId", user}, {"expiresInSeconds", tokens_.ttl().count()}});
+}
+
+void CoreApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
+  UserIdentity user = authenticate(request);
+  json body = http::readJsonBody(request);
+  if (!body.is_object()) throw http::HttpError(400, "VALIDATION_FAILED", "the body must be a JSON object with the quote input");
+  // The user comes from the token, never from the body; a retried submit may carry its own key.
+  std::string key = request.get("Idempotency-Key", "");
+  if (key.size() > 128) throw http::HttpError(400, "VALIDATION_FAILED", "Idempotency-Key is longer than 128 characters");
+  body["userId"] = user.user_id;
+  body["correlationId"] = key.empty() ? newUuid() : key;
+  AggregatorAnswer answer = callAggregator([&] { return aggregator_.createRequest(body); });
+  if (answer.status >= 500)
+    throw http::HttpError(503, "AGGREGATOR_UNAVAILABLE", "the quote service failed; try again in a few seconds");
+  http::sendJson(response, answer.status, answer.body);
+}
+
+void CoreApi::get(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, const std::string& id) {
+  UserIdentity user = authenticate(request);
+  http::sendJson(response, 200, publicView(fetchOwned(id, user)));
+}
+
+void CoreApi::stream(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
+                     const std::string& id) {
+  UserIdentity user = authenticate(request);
+  if (!isUuid(id)) throw http::HttpError(404, "NOT_FOUND", "no quote request " + id);
+  // Subscribe before reading the state, so no event can fall between the two.
+  auto sub = hub_.subscribe(id);
+  struct Unsubscribe {
+    EventHub& hub;
+    std::shared_ptr<Subscription> sub;
+    ~Unsubscribe() { hub.unsubscribe(sub); }
+  } guard{hub_, sub};
+  json view = fetchOwned(id, user);
+
+  long long sent = -1;
+  std::string last_event_id = request.get("Last-Event-ID", "");
+  if (!last_event_id.empty()) {
+    try {
+      sent = std::stoll(last_event_id);
+    } catch (const std::exception&) {
+      sent = -1;  // unreadable: start over with a snapshot
+    }
+  }
+
+  response.setChunkedTransferEncoding(true);
+  response.setContentType("text/event-stream; charset=utf-8");
+  response.set("Cache-Control", "no-cache");
+  response.set("X-Accel-Buffering", "no");
+  std::ostream& out = response.send();
+  out << "retry: 2000\n\n";
+
+  auto send_snapshot_if_newer = [&](const json& v) {
+    long long seq = v.value("lastSeq", 0LL);
+    if (seq > sent) {
+      writeEvent(out, "snapshot", seq, publicView(v));
+      sent = seq;
+    }
+  };
+  auto finished = [](const json& v) { return v.value("status", "") == "COMPLETED"; };
+  auto end = [&](const std::string& reason) { writeEvent(out, "end", std::max(sent, 0LL), {{"reason", reason}}); };
+
+  send_snapshot_if_newer(view);
+  if (finished(view)) return end("COMPLETED");
+
+  std::map<long long, json> held;  // events that arrived ahead of a missing one
+  auto last_activity = Clock::now();
+  auto held_since = Clock::time_point::max();
+  while (out.good()) {
+    if (Clock::now() >= user.expires_at) return end("TOKEN_EXPIRED");
+    std::vector<json> events;
+    sub->waitPop(events, std::chrono::seconds(1));
+    for (auto& e : events)
+      if (long long seq = e.value("seq", 0LL); seq > sent) held.emplace(seq, std::move(e));
+    while (!held.empty() && held.begin()->first == sent + 1) {
+      json e = std::move(held.begin()->second);
+      held.erase(held.begin());
+      writeEvent(out, "company", ++sent, e);
+      last_activity = Clock::now();
+      if (e.value("requestStatus", "") == "COMPLETED") return end("COMPLETED");
+    }
+    held_since = held.empty() ? Clock::time_point::max() : std::min(held_since, Clock::now());
+    // A gap that does not fill, or a long silence: reconcile with the stored state.
+    bool gap = Clock::now() - held_since > std::chrono::seconds(2);
+    bool silent = Clock::now() - last_activity > config_.stream_heartbeat;
+    if (gap || silent) {
+      json fresh;
+      try {
+        fresh = fetchOwned(id, user);
+      } catch (const http::HttpError&) {
+        out << ": aggregator unavailable\n\n";
+        out.flush();
+        last_activity = Clock::now();
+        continue;
+      }
+      send_snapshot_if_newer(fresh);
+      held.erase(held.begin(), held.upper_bound(sent));
+      held_since = Clock::time_point::max();
+      last_activity = Clock::now();
+      if (finished(fresh)) return end("COMPLETED");
+      out << ": keep-alive\n\n";
+      out.flush();
+    }
+  }
+}
+
+void CoreApi::staticFile(Poco::Net::HTTPServerResponse& response, const std::string& name) {
+  static const std::map<std::string, std::string> kTypes = {
+      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},   {".svg", "image/svg+xml"}, {".png", "image/png"}};
+  auto dot = name.rfind('.');
+  auto type = dot == std::string::npos ? kTypes.end() : kTypes.find(name.substr(dot));
+  if (type == kTypes.end() || name.find('/') != std::string::npos || name.find("..") != std::string::npos)
+    throw http::HttpError(404, "NOT_FOUND", "no such file");
+  std::ifstream file(config_.web_root + "/" + name, std::ios::binary);
+  if (!file) throw http::HttpError(404, "NOT_FOUND", "no such file");
+  std::ostringstream content;
+  content << file.rdbuf();
+  std::string text = content.str();
+  response.setContentType(type->second);
+  response.set("Cache-Control", "no-cache");
+  response.setContentLength(static_cast<std::streamsize>(text.size()));
+  response.send() << text;
+}
+
+}  // namespace osago::core

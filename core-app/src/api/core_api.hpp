@@ -1,0 +1,44 @@
+#pragma once
+
+#include "auth/token_service.hpp"
+#include "clients/aggregator_client.hpp"
+#include "config/core_config.hpp"
+#include "streaming/event_hub.hpp"
+
+#include <osago/common/http_server.hpp>
+
+#include <functional>
+
+namespace osago::core {
+
+/// core-app's HTTP API for the browser: dev login, quote requests, the SSE
+/// stream of a request's events, and the static web UI.
+class CoreApi {
+ public:
+  CoreApi(const CoreConfig& config, TokenService& tokens, AggregatorClient& aggregator, EventHub& hub,
+          std::function<bool()> ready);
+
+  void registerRoutes(http::Router& router);
+
+ private:
+  UserIdentity authenticate(const Poco::Net::HTTPServerRequest& request) const;
+  /// The request as the aggregator stores it, if `user` owns it; 404 otherwise.
+  nlohmann::json fetchOwned(const std::string& request_id, const UserIdentity& user);
+
+  void login(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
+  void create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
+  void get(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, const std::string& id);
+  void stream(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, const std::string& id);
+  void staticFile(Poco::Net::HTTPServerResponse& response, const std::string& name);
+
+  const CoreConfig& config_;
+  TokenService& tokens_;
+  AggregatorClient& aggregator_;
+  EventHub& hub_;
+  std::function<bool()> ready_;
+};
+
+/// The request as the browser sees it: the aggregator's view without internal fields.
+nlohmann::json publicView(const nlohmann::json& view);
+
+}  // namespace osago::core

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <osago/common/errors.hpp>
+
+#include <chrono>
+#include <string>
+
+namespace osago::core {
+
+/// A verified user identity taken from a token.
+struct UserIdentity {
+  std::string user_id;
+  std::chrono::system_clock::time_point expires_at;
+};
+
+/// Issues and verifies the users' signed tokens (JWT, HS256, key from the
+/// environment). Immutable; thread-safe.
+class TokenService {
+ public:
+  TokenService(std::string secret, std::chrono::seconds ttl);
+
+  std::string issue(const std::string& user_id) const;
+  /// Throws osago::Error when the token is malformed, forged or expired.
+  UserIdentity verify(const std::string& token) const;
+  std::chrono::seconds ttl() const { return ttl_; }
+
+ private:
+  std::string secret_;
+  std::chrono::seconds ttl_;
+};
+
+}  // namespace osago::core

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <osago/common/http_client.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace osago::core {
+
+/// A response of osago-aggregator passed on as it is.
+struct AggregatorAnswer {
+  int status = 0;
+  nlohmann::json body;
+};
+
+/// Calls osago-aggregator's REST API with a short timeout. Thread-safe.
+/// Throws http::ClientError when the aggregator does not answer in time.
+class AggregatorClient {
+ public:
+  AggregatorClient(std::string base_url, std::chrono::milliseconds timeout);
+
+  AggregatorAnswer createRequest(const nlohmann::json& body);
+  /// The stored request, or nullopt when the aggregator does not know it.
+  std::optional<nlohmann::json> getRequest(const std::string& request_id);
+
+ private:
+  std::string base_url_;
+  std::chrono::milliseconds timeout_;
+};
+
+}  // namespace osago::core

@@ -1,0 +1,61 @@
+#include "config/core_config.hpp"
+
+#include <osago/common/yaml_config.hpp>
+
+#include <filesystem>
+
+namespace osago::core {
+
+CoreConfig CoreConfig::load(const std::string& file) {
+  auto root = config::Section::loadFile(file);
+  CoreConfig cfg;
+  auto listen = root.child("listen");
+  cfg.listen_host = listen.get<std::string>("host", cfg.listen_host);
+  cfg.listen_port = listen.get<int>("port", cfg.listen_port);
+  cfg.max_connections = listen.get<int>("max_connections", cfg.max_connections);
+  listen.finish();
+  cfg.log_level = root.get<std::string>("log_level", cfg.log_level);
+
+  auto agg = root.child("aggregator");
+  cfg.aggregator_url = agg.get<std::string>("url", cfg.aggregator_url);
+  cfg.aggregator_timeout = std::chrono::milliseconds(agg.get<int>("timeout_ms", 300));
+  agg.finish();
+
+  auto kafka = root.child("kafka");
+  cfg.kafka_brokers = kafka.get<std::string>("brokers", cfg.kafka_brokers);
+  cfg.kafka_topic = kafka.get<std::string>("topic", cfg.kafka_topic);
+  kafka.finish();
+
+  auto auth = root.child("auth");
+  cfg.dev_login_enabled = auth.get<bool>("dev_login_enabled", false);
+  cfg.token_ttl = std::chrono::seconds(auth.get<int>("token_ttl_seconds", 3600));
+  auth.finish();
+
+  auto web = root.child("web");
+  cfg.web_root = web.get<std::string>("root", cfg.web_root);
+  web.finish();
+
+  auto streams = root.child("streams");
+  cfg.stream_heartbeat = std::chrono::seconds(streams.get<int>("heartbeat_seconds", 15));
+  streams.finish();
+  root.finish();
+
+  if (auto v = config::envInt("OSAGO_CORE_PORT")) cfg.listen_port = *v;
+  if (auto v = config::env("OSAGO_AGGREGATOR_URL")) cfg.aggregator_url = *v;
+  if (auto v = config::env("OSAGO_KAFKA_BROKERS")) cfg.kafka_brokers = *v;
+  if (auto v = config::env("OSAGO_KAFKA_TOPIC")) cfg.kafka_topic = *v;
+  if (auto v = config::env("OSAGO_LOG_LEVEL")) cfg.log_level = *v;
+  auto secret = config::env("OSAGO_TOKEN_SECRET");
+  if (!secret || secret->size() < 32)
+    throw ConfigError("environment variable OSAGO_TOKEN_SECRET", "",
+                      "must be set to at least 32 characters: it signs the users' tokens (./osago up generates one)");
+  cfg.token_secret = *secret;
+  if (cfg.aggregator_timeout.count() < 10 || cfg.aggregator_timeout.count() > 10000)
+    throw ConfigError(file, "aggregator.timeout_ms", "must be between 10 and 10000");
+
+  std::filesystem::path web_root(cfg.web_root);
+  if (web_root.is_relative()) cfg.web_root = (std::filesystem::path(file).parent_path() / web_root).lexically_normal().string();
+  return cfg;
+}
+
+}  // namespace osago::core

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace osago::core {
+
+/// The whole configuration of core-app (config/core-app.yaml).
+struct CoreConfig {
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 8080;
+  int max_connections = 256;                      ///< HTTP threads, streams included
+  std::string log_level = "information";
+  std::string aggregator_url = "http://127.0.0.1:8081";
+  std::chrono::milliseconds aggregator_timeout{300};
+  std::string kafka_brokers = "127.0.0.1:19092";
+  std::string kafka_topic = "osago.quote-events";
+  bool dev_login_enabled = false;                 ///< POST /api/dev/login exists only when true
+  std::chrono::seconds token_ttl{3600};
+  std::string token_secret;                       ///< from OSAGO_TOKEN_SECRET only
+  std::string web_root = "web";                   ///< static files of the browser UI
+  std::chrono::seconds stream_heartbeat{15};
+
+  /// Parses `file` (unknown keys are errors), then applies environment
+  /// overrides (docs/configuration.md). Throws ConfigError.
+  static CoreConfig load(const std::string& file);
+};
+
+}  // namespace osago::core
