@@ -181,6 +181,33 @@ stop_kafka() { stop_pidfile kafka; }
 
 # --- the project's services -----------------------------------------------------
 
+# A per-stack secret that signs the users' tokens; generated once, never committed.
+token_secret() {
+  local f=$STATE_DIR/token-secret
+  [ -s "$f" ] || (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$f")
+  cat "$f"
+}
+
+# start_services CORE_PORT AGGREGATOR_PORT SIMULATOR_PORT PG_PORT KAFKA_PORT
+start_services() {
+  local core=$1 agg=$2 sim=$3 pg=$4 kafka=$5 bin=$OSAGO_BUILD_DIR
+  stop_services
+  OSAGO_SIMULATOR_PORT=$sim start_bg insurer-simulator \
+    "$bin/tests/insurer-simulator/insurer-simulator" --config="$OSAGO_ROOT/config/insurer-simulator.yaml"
+  wait_for insurer-simulator 20 curl -sf "http://127.0.0.1:$sim/health"
+
+  OSAGO_AGGREGATOR_PORT=$agg OSAGO_PG_DSN="host=127.0.0.1 port=$pg dbname=osago user=osago" \
+    OSAGO_KAFKA_BROKERS="127.0.0.1:$kafka" OSAGO_PLUGIN_DIR="$bin/plugins" \
+    OSAGO_SIMULATOR_URL="http://127.0.0.1:$sim" start_bg osago-aggregator \
+    "$bin/host/osago-aggregator" --config="$OSAGO_ROOT/config/osago-aggregator.yaml"
+  wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$agg/health/live"
+
+  OSAGO_CORE_PORT=$core OSAGO_AGGREGATOR_URL="http://127.0.0.1:$agg" OSAGO_KAFKA_BROKERS="127.0.0.1:$kafka" \
+    OSAGO_TOKEN_SECRET="$(token_secret)" start_bg core-app \
+    "$bin/core-app/core-app" --config="$OSAGO_ROOT/config/core-app.yaml"
+  wait_for core-app 90 curl -sf "http://127.0.0.1:$core/health/ready"
+}
+
 stop_services() {
   for name in core-app osago-aggregator insurer-simulator; do stop_pidfile "$name"; done
 }

@@ -2,25 +2,14 @@
 
 #include <Poco/Logger.h>
 
-#include <algorithm>
-
 namespace osago::host {
-namespace {
 
 using Clock = std::chrono::system_clock;
-
-nlohmann::json errorJson(const std::string& code, const std::string& message, const std::string& reason = {}) {
-  nlohmann::json e{{"code", code}, {"message", message}};
-  if (!reason.empty()) e["reason"] = reason;
-  return e;
-}
-
-}  // namespace
 
 QuoteScheduler::QuoteScheduler(QuoteStore& store, const PluginRegistry& plugins, QuotesConfig config,
                                std::string instance_id, std::function<void()> on_change)
     : store_(store), plugins_(plugins), config_(config), instance_id_(std::move(instance_id)),
-      on_change_(std::move(on_change)) {}
+      on_change_(std::move(on_change)), poll_policy_(config_.poll_initial, config_.poll_max) {}
 
 QuoteScheduler::~QuoteScheduler() { stop(); }
 
@@ -73,7 +62,7 @@ void QuoteScheduler::process(const WorkItem& item) {
   } else {
     outcome = PartnerOutcome::failed("PLUGIN_UNAVAILABLE", plugins_.unavailableReason(item.company_id));
   }
-  CompanyUpdate update = decide(item, outcome, Clock::now());
+  CompanyUpdate update = decideUpdate(item, outcome, Clock::now(), poll_policy_);
   if (outcome.kind == PartnerOutcome::Kind::Failed)
     log.warning(tag + outcome.code + ": " + outcome.message + (update.status == status::kInProgress ? " (will retry)" : ""));
   else
@@ -87,58 +76,6 @@ void QuoteScheduler::process(const WorkItem& item) {
     // The lease expires and the work is retried: the call is repeated, never lost.
     log.error(tag + "cannot store the result: " + e.what());
   }
-}
-
-CompanyUpdate QuoteScheduler::decide(const WorkItem& item, const PartnerOutcome& outcome, Clock::time_point now) {
-  CompanyUpdate u;
-  u.external_id = outcome.external_id.empty() ? item.external_id : outcome.external_id;
-  u.attempts = item.attempts + 1;
-  auto keep_polling = [&](std::optional<std::chrono::milliseconds> retry_after) {
-    u.status = status::kInProgress;
-    u.next_poll_at = std::min(now + backoff(u.attempts, retry_after), item.deadline);
-  };
-  switch (outcome.kind) {
-    case PartnerOutcome::Kind::Pending:
-      keep_polling(outcome.retry_after);
-      break;
-    case PartnerOutcome::Kind::Offer:
-      u.status = status::kCompleted;
-      u.offer = outcome.offer;
-      break;
-    case PartnerOutcome::Kind::Declined:
-      u.status = status::kFailed;
-      u.error = errorJson("DECLINED", outcome.message.empty() ? "the insurer declined" : outcome.message, outcome.code);
-      break;
-    case PartnerOutcome::Kind::Failed:
-      if (outcome.code == "DEADLINE_EXCEEDED") {
-        u.status = status::kTimeout;
-        u.error = errorJson("DEADLINE_EXCEEDED", "the insurer did not answer within the deadline");
-      } else if (outcome.retryable && !item.external_id.empty()) {
-        keep_polling(outcome.retry_after);  // polling is idempotent: try again
-      } else {
-        // A failed submit is not retried: it is not idempotent for this partner.
-        u.status = status::kFailed;
-        u.error = errorJson(outcome.code, outcome.message);
-      }
-      break;
-  }
-  if (u.status == status::kInProgress && now >= item.deadline) {
-    u.status = status::kTimeout;
-    u.error = errorJson("DEADLINE_EXCEEDED", "the insurer did not answer within the deadline");
-  }
-  if (u.status == status::kInProgress) u.next_poll_at = std::max(u.next_poll_at, now);
-  else u.next_poll_at = now;
-  return u;
-}
-
-std::chrono::milliseconds QuoteScheduler::backoff(int attempt, std::optional<std::chrono::milliseconds> retry_after) {
-  if (retry_after) return std::clamp(*retry_after, std::chrono::milliseconds(100), config_.poll_max);
-  long long d = config_.poll_initial.count();
-  for (int i = 1; i < attempt && d < config_.poll_max.count(); ++i) d *= 2;
-  d = std::min<long long>(d, config_.poll_max.count());
-  std::lock_guard lock(rng_mutex_);
-  std::uniform_int_distribution<long long> jitter(0, d / 2);
-  return std::chrono::milliseconds(d - d / 2 + jitter(rng_));
 }
 
 }  // namespace osago::host

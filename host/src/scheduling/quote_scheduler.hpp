@@ -2,13 +2,13 @@
 
 #include "config/aggregator_config.hpp"
 #include "plugins/plugin_registry.hpp"
+#include "scheduling/poll_policy.hpp"
 #include "store/quote_store.hpp"
 
 #include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,11 +32,6 @@ class QuoteScheduler {
   /// Tells idle workers that new work may be due now.
   void wake();
 
-  /// The decision for one partner answer; public for unit tests.
-  CompanyUpdate decide(const WorkItem& item, const PartnerOutcome& outcome, std::chrono::system_clock::time_point now);
-  /// The delay before re-poll number `attempt` (1-based): min(cap, initial·2^(n-1)), half of it jittered.
-  std::chrono::milliseconds backoff(int attempt, std::optional<std::chrono::milliseconds> retry_after);
-
  private:
   void workerLoop();
   void process(const WorkItem& item);
@@ -49,8 +44,7 @@ class QuoteScheduler {
   std::atomic<bool> running_{false};
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::mutex rng_mutex_;
-  std::mt19937_64 rng_{std::random_device{}()};
+  PollPolicy poll_policy_;
   std::vector<std::thread> workers_;
 };
 

@@ -1,0 +1,71 @@
+#include "scheduling/poll_policy.hpp"
+
+#include <algorithm>
+
+namespace osago::host {
+namespace {
+
+nlohmann::json errorJson(const std::string& code, const std::string& message, const std::string& reason = {}) {
+  nlohmann::json e{{"code", code}, {"message", message}};
+  if (!reason.empty()) e["reason"] = reason;
+  return e;
+}
+
+}  // namespace
+
+PollPolicy::PollPolicy(std::chrono::milliseconds initial, std::chrono::milliseconds cap, std::uint64_t seed)
+    : initial_(initial), cap_(cap), rng_(seed) {}
+
+std::chrono::milliseconds PollPolicy::delay(int attempt, std::optional<std::chrono::milliseconds> retry_after) {
+  if (retry_after) return std::clamp(*retry_after, std::chrono::milliseconds(100), cap_);
+  long long d = initial_.count();
+  for (int i = 1; i < attempt && d < cap_.count(); ++i) d *= 2;
+  d = std::min<long long>(d, cap_.count());
+  std::lock_guard lock(mutex_);
+  std::uniform_int_distribution<long long> jitter(0, d / 2);
+  return std::chrono::milliseconds(d - d / 2 + jitter(rng_));
+}
+
+CompanyUpdate decideUpdate(const WorkItem& item, const PartnerOutcome& outcome,
+                           std::chrono::system_clock::time_point now, PollPolicy& policy) {
+  CompanyUpdate u;
+  u.external_id = outcome.external_id.empty() ? item.external_id : outcome.external_id;
+  u.attempts = item.attempts + 1;
+  auto keep_polling = [&](std::optional<std::chrono::milliseconds> retry_after) {
+    u.status = status::kInProgress;
+    u.next_poll_at = std::min(now + policy.delay(u.attempts, retry_after), item.deadline);
+  };
+  switch (outcome.kind) {
+    case PartnerOutcome::Kind::Pending:
+      keep_polling(outcome.retry_after);
+      break;
+    case PartnerOutcome::Kind::Offer:
+      u.status = status::kCompleted;
+      u.offer = outcome.offer;
+      break;
+    case PartnerOutcome::Kind::Declined:
+      u.status = status::kFailed;
+      u.error = errorJson("DECLINED", outcome.message.empty() ? "the insurer declined" : outcome.message, outcome.code);
+      break;
+    case PartnerOutcome::Kind::Failed:
+      if (outcome.code == "DEADLINE_EXCEEDED") {
+        u.status = status::kTimeout;
+      } else if (outcome.retryable && !item.external_id.empty()) {
+        keep_polling(outcome.retry_after);  // polling is idempotent: try again
+      } else {
+        // A failed submit is not retried: it is not idempotent for this partner.
+        u.status = status::kFailed;
+        u.error = errorJson(outcome.code, outcome.message);
+      }
+      break;
+  }
+  if (u.status == status::kInProgress && now >= item.deadline) u.status = status::kTimeout;
+  if (u.status == status::kTimeout) {
+    u.offer = nullptr;
+    u.error = errorJson("DEADLINE_EXCEEDED", "the insurer did not answer within the deadline");
+  }
+  u.next_poll_at = u.status == status::kInProgress ? std::max(u.next_poll_at, now) : now;
+  return u;
+}
+
+}  // namespace osago::host
