@@ -108,12 +108,15 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   cfg.quotes.workers = quotes.get<int>("workers", cfg.quotes.workers);
   cfg.quotes.poll_initial = std::chrono::milliseconds(quotes.get<int>("poll_initial_ms", 500));
   cfg.quotes.poll_max = std::chrono::milliseconds(quotes.get<int>("poll_max_ms", 5000));
-  cfg.quotes.lease = std::chrono::seconds(quotes.get<int>("lease_seconds", 30));
+  cfg.quotes.lease = std::chrono::seconds(quotes.get<int>("lease_seconds", 15));
   quotes.finish();
   if (cfg.quotes.deadline.count() < 1 || cfg.quotes.deadline.count() > 600)
     throw ConfigError(file, "quotes.deadline_seconds", "must be between 1 and 600");
   if (cfg.quotes.workers < 1 || cfg.quotes.workers > 256)
     throw ConfigError(file, "quotes.workers", "must be between 1 and 256");
+
+  if (cfg.postgres_pool_size < 2 || cfg.postgres_pool_size > 500)
+    throw ConfigError(file, "postgres.pool_size", "must be between 2 and 500");
 
   std::set<std::string> ids;
   for (auto& c : root.children("companies")) {
@@ -124,6 +127,9 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
     company.plugin = c.require<std::string>("plugin");
     company.enabled = c.get<bool>("enabled", true);
     company.call_timeout = std::chrono::milliseconds(c.get<int>("call_timeout_ms", 5000));
+    if (company.call_timeout.count() < 100 || company.call_timeout > cfg.quotes.lease / 2)
+      throw ConfigError(file, c.qualified("call_timeout_ms"),
+                        "must be between 100 and half of quotes.lease_seconds (a call must end well inside its lease)");
     auto settings = c.raw("settings");
     if (settings && !settings.IsNull()) {
       if (!settings.IsMap()) throw ConfigError(file, c.qualified("settings"), "must be a mapping");

@@ -24,7 +24,7 @@ struct QuotesConfig {
   int workers = 8;                               ///< threads calling partners
   std::chrono::milliseconds poll_initial{500};   ///< first re-poll delay
   std::chrono::milliseconds poll_max{5000};      ///< backoff cap
-  std::chrono::seconds lease{30};                ///< how long a claimed work item stays ours
+  std::chrono::seconds lease{15};                ///< how long a claimed work item stays ours
 };
 
 /// The whole configuration of osago-aggregator (config/osago-aggregator.yaml).

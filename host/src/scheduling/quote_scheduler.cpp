@@ -67,14 +67,22 @@ void QuoteScheduler::process(const WorkItem& item) {
     log.warning(tag + outcome.code + ": " + outcome.message + (update.status == status::kInProgress ? " (will retry)" : ""));
   else
     log.debug(tag + update.status);
-  try {
-    if (!store_.record(item, update, instance_id_))
-      log.warning(tag + "lease lost before the result was stored; another instance continues");
-    else if (update.status != status::kInProgress)
-      on_change_();
-  } catch (const std::exception& e) {
-    // The lease expires and the work is retried: the call is repeated, never lost.
-    log.error(tag + "cannot store the result: " + e.what());
+  for (int attempt = 1;; ++attempt) {
+    try {
+      if (!store_.record(item, update, instance_id_))
+        log.warning(tag + "lease lost before the result was stored; another instance continues");
+      else if (update.status != status::kInProgress)
+        on_change_();
+      return;
+    } catch (const std::exception& e) {
+      if (attempt == 3 || !running_) {
+        // The lease expires and the work is taken again: the call is repeated, never lost.
+        log.error(tag + "cannot store the result: " + e.what());
+        return;
+      }
+      log.warning(tag + "storing the result failed, retrying: " + e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+    }
   }
 }
 

@@ -5,10 +5,13 @@
 #include <Poco/Data/PostgreSQL/Connector.h>
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/Session.h>
+#include <Poco/Data/DataException.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/DigestEngine.h>
 #include <Poco/Nullable.h>
 #include <Poco/SHA2Engine.h>
+
+#include <thread>
 
 using namespace Poco::Data::Keywords;
 
@@ -89,8 +92,22 @@ void insertEvent(Poco::Data::Session& s, const nlohmann::json& e) {
 QuoteStore::QuoteStore(const std::string& dsn, int pool_size)
     : pool_((Poco::Data::PostgreSQL::Connector::registerConnector(), "PostgreSQL"), dsn, 1, pool_size, 60) {}
 
+Poco::Data::Session QuoteStore::session() {
+  // Under load every pooled connection may be busy for a moment: wait for one
+  // (bounded) rather than fail the caller's work.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (true) {
+    try {
+      return pool_.get();
+    } catch (const Poco::Data::SessionPoolExhaustedException&) {
+      if (std::chrono::steady_clock::now() > deadline) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+}
+
 CreateResult QuoteStore::create(const NewQuoteRequest& r) {
-  Poco::Data::Session s = pool_.get();
+  Poco::Data::Session s = session();
   std::string input = r.input.dump();
   std::string hash = sha256(input);
   std::string id = newUuid();
@@ -125,7 +142,7 @@ CreateResult QuoteStore::create(const NewQuoteRequest& r) {
 }
 
 std::optional<QuoteRequestView> QuoteStore::find(const std::string& request_id) {
-  Poco::Data::Session s = pool_.get();
+  Poco::Data::Session s = session();
   std::string id = request_id;
   QuoteRequestView v;
   Poco::Int64 last_seq = 0;
@@ -162,7 +179,7 @@ std::optional<QuoteRequestView> QuoteStore::find(const std::string& request_id) 
 }
 
 std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, std::chrono::seconds lease) {
-  Poco::Data::Session s = pool_.get();
+  Poco::Data::Session s = session();
   std::string o = owner;
   Poco::Int64 lease_s = lease.count();
   Poco::Data::Statement st(s);
@@ -195,7 +212,7 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
 }
 
 bool QuoteStore::record(const WorkItem& item, const CompanyUpdate& u, const std::string& owner) {
-  Poco::Data::Session s = pool_.get();
+  Poco::Data::Session s = session();
   std::string rid = item.request_id, cid = item.company_id, o = owner;
   std::string st = u.status, ext = u.external_id;
   std::string offer = u.offer.is_null() ? std::string() : u.offer.dump();
@@ -234,7 +251,7 @@ bool QuoteStore::record(const WorkItem& item, const CompanyUpdate& u, const std:
 
 std::size_t QuoteStore::publishOutbox(
     std::size_t limit, const std::function<std::vector<long long>(const std::vector<OutboxEvent>&)>& publish) {
-  Poco::Data::Session s = pool_.get();
+  Poco::Data::Session s = session();
   Transaction tx(s);
   Poco::Int64 lim = static_cast<Poco::Int64>(limit);
   Poco::Data::Statement st(s);

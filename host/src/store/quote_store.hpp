@@ -119,6 +119,9 @@ class QuoteStore {
                             const std::function<std::vector<long long>(const std::vector<OutboxEvent>&)>& publish);
 
  private:
+  /// A pooled session; waits up to 5 s for one to come free, then throws.
+  Poco::Data::Session session();
+
   Poco::Data::SessionPool pool_;
 };
 

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace osago::testing {
+
+/// One Server-Sent Event as a browser's EventSource would see it.
+struct SseEvent {
+  std::string id;
+  std::string type;
+  nlohmann::json data;
+};
+
+/// An HTTP exchange with a JSON body (or none).
+struct JsonResponse {
+  int status = 0;
+  nlohmann::json body;
+};
+
+JsonResponse httpJson(const std::string& method, const std::string& url, const nlohmann::json& body = nullptr,
+                      const std::string& bearer = {}, const std::vector<std::pair<std::string, std::string>>& headers = {});
+
+/// Opens `url` as an event stream and reads events until an `end` event, the
+/// server closing, or `timeout`. Returns the HTTP status and the events.
+std::pair<int, std::vector<SseEvent>> readEventStream(const std::string& url, const std::string& bearer,
+                                                      std::chrono::seconds timeout, const std::string& last_event_id = {});
+
+/// Every message of `topic` whose key is `key`, read from the beginning until
+/// `expected` were found or `timeout` passed.
+std::vector<nlohmann::json> readKafkaEvents(const std::string& brokers, const std::string& topic,
+                                            const std::string& key, std::size_t expected, std::chrono::seconds timeout);
+
+}  // namespace osago::testing

@@ -1,0 +1,204 @@
+#include "test_stack.hpp"
+
+#include <osago/common/http_client.hpp>
+#include <osago/common/ids.hpp>
+
+#include <Poco/Net/ServerSocket.h>
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace osago::testing {
+namespace {
+
+std::string requireEnv(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v)
+    throw std::runtime_error(std::string(name) + " is not set: run the integration tests through ./osago test, "
+                             "which starts PostgreSQL and Kafka for them");
+  return v;
+}
+
+int freePort() {
+  Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
+  return s.address().port();
+}
+
+void exec(const std::string& dsn, const std::string& sql) {
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(dsn.c_str()), &PQfinish);
+  if (PQstatus(conn.get()) != CONNECTION_OK) throw std::runtime_error(std::string("PostgreSQL: ") + PQerrorMessage(conn.get()));
+  std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn.get(), sql.c_str()), &PQclear);
+  if (PQresultStatus(r.get()) != PGRES_COMMAND_OK)
+    throw std::runtime_error(sql + ": " + PQresultErrorMessage(r.get()));
+}
+
+std::string tail(const std::string& file) {
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::string out;
+  for (std::size_t i = lines.size() > 15 ? lines.size() - 15 : 0; i < lines.size(); ++i) out += lines[i] + "\n";
+  return out;
+}
+
+}  // namespace
+
+const std::map<std::string, long long>& TestStack::offeringInsurers() {
+  static const std::map<std::string, long long> kInsurers = {
+      {"severny-shchit", 650000}, {"volga-garant", 720000}, {"ural-polis", 590000},
+      {"baltiyskaya", 810000},    {"sibir-rezerv", 690000}};
+  return kInsurers;
+}
+
+TestStack::TestStack() {
+  base_dsn_ = requireEnv("OSAGO_TEST_PG_DSN");
+  kafka_brokers_ = requireEnv("OSAGO_TEST_KAFKA_BROKERS");
+  std::string suffix = newUuid().substr(0, 8);
+  db_name_ = "it_" + suffix;
+  topic_ = "it-" + suffix + ".quote-events";
+  work_dir_ = std::string(OSAGO_TEST_WORK_DIR) + "/" + suffix;
+  log_dir_ = work_dir_ + "/logs";
+  std::filesystem::create_directories(log_dir_);
+  exec(base_dsn_, "CREATE DATABASE " + db_name_);
+  db_dsn_ = base_dsn_ + " dbname=" + db_name_;  // a later dbname wins in a libpq conninfo
+
+  simulator_port_ = freePort();
+  aggregator_port_ = freePort();
+  core_port_ = freePort();
+
+  std::ofstream(work_dir_ + "/insurer-simulator.yaml") << R"(listen: {host: 127.0.0.1, port: )" << simulator_port_ << R"(}
+log_level: information
+insurers:
+  - {id: severny-shchit, name: "Северный щит", base_rate_rub: 6500, pending_ms: 300}
+  - {id: volga-garant, name: "Волга-Гарант", base_rate_rub: 7200, pending_ms: 1200}
+  - {id: ural-polis, name: "Уральский полис", base_rate_rub: 5900, pending_ms: 800, decline_under_age: 23}
+  - {id: baltiyskaya, name: "Балтийская страховая", base_rate_rub: 8100, pending_ms: 2000}
+  - {id: sibir-rezerv, name: "Сибирь-Резерв", base_rate_rub: 6900, pending_ms: 500}
+  - {id: slow, name: "Медленная", base_rate_rub: 7000, pending_ms: 600000}
+)";
+  std::string sim = "http://127.0.0.1:" + std::to_string(simulator_port_);
+  std::ofstream agg(work_dir_ + "/osago-aggregator.yaml");
+  agg << "listen: {host: 127.0.0.1, port: " << aggregator_port_ << "}\n"
+      << "log_level: debug\n"
+      << "postgres: {dsn: \"" << db_dsn_ << "\", pool_size: 8}\n"
+      << "kafka: {brokers: \"" << kafka_brokers_ << "\", topic: \"" << topic_ << "\"}\n"
+      << "plugins: {directory: \"" << OSAGO_TEST_PLUGIN_DIR << "\"}\n"
+      << "quotes: {deadline_seconds: " << kDeadlineSeconds << ", workers: 8, poll_initial_ms: 200, poll_max_ms: 1000}\n"
+      << "companies:\n";
+  for (const auto& [id, rate] : offeringInsurers())
+    agg << "  - {id: " << id << ", name: \"" << id << "\", plugin: polisnet, settings: {baseUrl: \"" << sim << "/" << id << "\"}}\n";
+  agg << "  - {id: slow, name: \"slow\", plugin: polisnet, settings: {baseUrl: \"" << sim << "/slow\"}}\n"
+      << "  - {id: ghost, name: \"ghost\", plugin: not-installed}\n";
+  agg.close();
+  std::ofstream(work_dir_ + "/core-app.yaml")
+      << "listen: {host: 127.0.0.1, port: " << core_port_ << "}\n"
+      << "aggregator: {url: \"http://127.0.0.1:" << aggregator_port_ << "\", timeout_ms: 2000}\n"
+      << "kafka: {brokers: \"" << kafka_brokers_ << "\", topic: \"" << topic_ << "\"}\n"
+      << "auth: {dev_login_enabled: true, token_ttl_seconds: 600}\n"
+      << "web: {root: \"" << OSAGO_TEST_WEB_ROOT << "\"}\n"
+      << "streams: {heartbeat_seconds: 3}\n";
+
+  try {
+    pid_t pid = spawn("insurer-simulator", {OSAGO_TEST_SIMULATOR_BIN, "--config=" + work_dir_ + "/insurer-simulator.yaml"}, {});
+    waitReady("insurer-simulator", pid, sim + "/health");
+    pid = spawn("osago-aggregator", {OSAGO_TEST_AGGREGATOR_BIN, "--config=" + work_dir_ + "/osago-aggregator.yaml"}, {});
+    waitReady("osago-aggregator", pid, aggregatorUrl() + "/health/live");
+    pid = spawn("core-app", {OSAGO_TEST_CORE_BIN, "--config=" + work_dir_ + "/core-app.yaml"},
+                {{"OSAGO_TOKEN_SECRET", "integration-test-secret-" + newUuid()}});
+    waitReady("core-app", pid, coreUrl() + "/health/ready");
+  } catch (...) {
+    stopAll();
+    throw;
+  }
+}
+
+TestStack::~TestStack() {
+  stopAll();
+  try {
+    exec(base_dsn_, "DROP DATABASE IF EXISTS " + db_name_ + " WITH (FORCE)");
+  } catch (const std::exception&) {
+    // Leaving a scratch database behind is harmless; the PostgreSQL of the test stack is private.
+  }
+}
+
+pid_t TestStack::spawn(const std::string& name, const std::vector<std::string>& argv,
+                       const std::map<std::string, std::string>& env) {
+  std::string log = log_dir_ + "/" + name + ".log";
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  children_.emplace_back(name, pid);
+  return pid;
+}
+
+void TestStack::waitReady(const std::string& name, pid_t pid, const std::string& url) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid)
+      throw std::runtime_error(name + " exited during start-up; its log " + log_dir_ + "/" + name + ".log ends:\n" +
+                               tail(log_dir_ + "/" + name + ".log"));
+    try {
+      http::ClientRequest req;
+      req.url = url;
+      req.timeout = std::chrono::milliseconds(500);
+      if (http::call(req).status == 200) return;
+    } catch (const http::ClientError&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  throw std::runtime_error(name + " not ready after 60 s; log:\n" + tail(log_dir_ + "/" + name + ".log"));
+}
+
+void TestStack::stopAll() {
+  // In reverse start order, each after the one before has gone: core-app, aggregator, simulator.
+  for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
+    ::kill(it->second, SIGTERM);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    int status = 0;
+    while (::waitpid(it->second, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ::kill(it->second, SIGKILL);
+        ::waitpid(it->second, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  children_.clear();
+}
+
+std::vector<std::string> TestStack::query(const std::string& sql) const {
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(db_dsn_.c_str()), &PQfinish);
+  if (PQstatus(conn.get()) != CONNECTION_OK) throw std::runtime_error(std::string("PostgreSQL: ") + PQerrorMessage(conn.get()));
+  std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn.get(), sql.c_str()), &PQclear);
+  if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) throw std::runtime_error(sql + ": " + PQresultErrorMessage(r.get()));
+  std::vector<std::string> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i) out.emplace_back(PQgetvalue(r.get(), i, 0));
+  return out;
+}
+
+}  // namespace osago::testing

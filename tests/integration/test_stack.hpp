@@ -1,0 +1,52 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace osago::testing {
+
+/// The real binaries (insurer simulator, osago-aggregator, core-app) started
+/// for one test binary against the PostgreSQL and Kafka that ./osago test runs,
+/// each stack with its own database, topic, ports and configuration files.
+class TestStack {
+ public:
+  /// Starts everything; throws std::runtime_error with the log to read on failure.
+  TestStack();
+  ~TestStack();
+
+  std::string coreUrl() const { return "http://127.0.0.1:" + std::to_string(core_port_); }
+  std::string aggregatorUrl() const { return "http://127.0.0.1:" + std::to_string(aggregator_port_); }
+  const std::string& topic() const { return topic_; }
+  const std::string& kafkaBrokers() const { return kafka_brokers_; }
+  const std::string& logDir() const { return log_dir_; }
+
+  /// Runs `sql` on the stack's own database and returns the first column of every row.
+  std::vector<std::string> query(const std::string& sql) const;
+
+  /// The insurers the simulator serves: id → base rate in kopecks (offering ones only).
+  static const std::map<std::string, long long>& offeringInsurers();
+  static constexpr int kDeadlineSeconds = 8;
+
+ private:
+  pid_t spawn(const std::string& name, const std::vector<std::string>& argv, const std::map<std::string, std::string>& env);
+  void waitReady(const std::string& name, pid_t pid, const std::string& url);
+  void stopAll();
+
+  std::string base_dsn_;
+  std::string db_dsn_;
+  std::string db_name_;
+  std::string kafka_brokers_;
+  std::string topic_;
+  std::string work_dir_;
+  std::string log_dir_;
+  int core_port_ = 0;
+  int aggregator_port_ = 0;
+  int simulator_port_ = 0;
+  std::vector<std::pair<std::string, pid_t>> children_;
+};
+
+}  // namespace osago::testing
