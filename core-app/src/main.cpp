@@ -9,50 +9,24 @@
 #include "streaming/quote_event_consumer.hpp"
 
 #include <osago/common/kafka_topics.hpp>
-#include <osago/common/logging.hpp>
+#include <osago/common/service_app.hpp>
 
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Util/ServerApplication.h>
-
-#include <iostream>
-#include <thread>
 
 namespace osago::core {
 
-class CoreApp : public Poco::Util::ServerApplication {
+class CoreApp : public ServiceApplication {
  protected:
-  void defineOptions(Poco::Util::OptionSet& options) override {
-    ServerApplication::defineOptions(options);
-    options.addOption(Poco::Util::Option("config", "c", "YAML configuration file")
-                          .required(true)
-                          .argument("file")
-                          .binding("osago.config"));
-  }
-
   int main(const std::vector<std::string>&) override {
     CoreConfig cfg;
-    try {
-      cfg = CoreConfig::load(config().getString("osago.config"));
-      logging::configure(cfg.log_level);
-    } catch (const std::exception& e) {
-      std::cerr << "core-app: configuration error: " << e.what() << "\n";
-      return EXIT_CONFIG;
-    }
+    if (!loadConfig("core-app", cfg, &CoreConfig::load)) return EXIT_CONFIG;
     auto& log = Poco::Logger::get("core-app");
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    for (int attempt = 1;; ++attempt) {
-      try {
-        kafka::ensureTopic(cfg.kafka_brokers, cfg.kafka_topic, 6);
-        break;
-      } catch (const std::exception& e) {
-        if (std::chrono::steady_clock::now() > deadline) {
-          log.fatal(std::string("Kafka is not usable after 60 s: ") + e.what());
-          return EXIT_UNAVAILABLE;
-        }
-        if (attempt == 1) log.warning(std::string("Kafka not ready yet: ") + e.what());
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-      }
+    try {
+      retryWhileStarting("Kafka", [&] { kafka::ensureTopic(cfg.kafka_brokers, cfg.kafka_topic, 6); });
+    } catch (const std::exception& e) {
+      log.fatal(e.what());
+      return EXIT_UNAVAILABLE;
     }
 
     TokenService tokens(cfg.token_secret, cfg.token_ttl);

@@ -9,7 +9,7 @@
 #include "store/quote_store.hpp"
 
 #include <osago/common/kafka_topics.hpp>
-#include <osago/common/logging.hpp>
+#include <osago/common/service_app.hpp>
 
 #include <Poco/Environment.h>
 #include <Poco/Net/HTTPServer.h>
@@ -17,38 +17,20 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Process.h>
 #include <Poco/UUIDGenerator.h>
-#include <Poco/Util/ServerApplication.h>
-
-#include <iostream>
-#include <thread>
 
 namespace osago::host {
 
-class AggregatorApp : public Poco::Util::ServerApplication {
+class AggregatorApp : public ServiceApplication {
  protected:
-  void defineOptions(Poco::Util::OptionSet& options) override {
-    ServerApplication::defineOptions(options);
-    options.addOption(Poco::Util::Option("config", "c", "YAML configuration file")
-                          .required(true)
-                          .argument("file")
-                          .binding("osago.config"));
-  }
-
   int main(const std::vector<std::string>&) override {
     AggregatorConfig cfg;
-    try {
-      cfg = AggregatorConfig::load(config().getString("osago.config"));
-      logging::configure(cfg.log_level);
-    } catch (const std::exception& e) {
-      std::cerr << "osago-aggregator: configuration error: " << e.what() << "\n";
-      return EXIT_CONFIG;
-    }
+    if (!loadConfig("osago-aggregator", cfg, &AggregatorConfig::load)) return EXIT_CONFIG;
     auto& log = Poco::Logger::get("aggregator");
     std::string instance_id = Poco::Environment::nodeName() + "-" + std::to_string(Poco::Process::id()) + "-" +
                               Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 8);
     try {
-      waitFor("PostgreSQL", [&] { applyMigrations(cfg.postgres_dsn); });
-      waitFor("Kafka", [&] { kafka::ensureTopic(cfg.kafka_brokers, cfg.kafka_topic, 6); });
+      retryWhileStarting("PostgreSQL", [&] { applyMigrations(cfg.postgres_dsn); });
+      retryWhileStarting("Kafka", [&] { kafka::ensureTopic(cfg.kafka_brokers, cfg.kafka_topic, 6); });
     } catch (const std::exception& e) {
       log.fatal(e.what());
       return EXIT_UNAVAILABLE;
@@ -88,24 +70,6 @@ class AggregatorApp : public Poco::Util::ServerApplication {
     return EXIT_OK;
   }
 
- private:
-  /// Retries `fn` for up to a minute while its dependency is starting.
-  template <typename Fn>
-  static void waitFor(const std::string& what, Fn&& fn) {
-    auto& log = Poco::Logger::get("aggregator");
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    for (int attempt = 1;; ++attempt) {
-      try {
-        fn();
-        return;
-      } catch (const std::exception& e) {
-        if (std::chrono::steady_clock::now() > deadline)
-          throw Error(what + " is not usable after 60 s: " + e.what());
-        if (attempt == 1 || attempt % 10 == 0) log.warning(what + " not ready yet: " + e.what());
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-      }
-    }
-  }
 };
 
 }  // namespace osago::host

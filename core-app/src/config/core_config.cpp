@@ -9,11 +9,11 @@ namespace osago::core {
 CoreConfig CoreConfig::load(const std::string& file) {
   auto root = config::Section::loadFile(file);
   CoreConfig cfg;
-  auto listen = root.child("listen");
-  cfg.listen_host = listen.get<std::string>("host", cfg.listen_host);
-  cfg.listen_port = listen.get<int>("port", cfg.listen_port);
-  cfg.max_connections = listen.get<int>("max_connections", cfg.max_connections);
-  listen.finish();
+  auto listen = config::readListen(root, cfg.listen_port, [&](config::Section& s) {
+    cfg.max_connections = s.get<int>("max_connections", cfg.max_connections);
+  });
+  cfg.listen_host = listen.host;
+  cfg.listen_port = listen.port;
   cfg.log_level = root.get<std::string>("log_level", cfg.log_level);
 
   auto agg = root.child("aggregator");

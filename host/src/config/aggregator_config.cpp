@@ -83,10 +83,9 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   auto root = config::Section::loadFile(file);
   AggregatorConfig cfg;
 
-  auto listen = root.child("listen");
-  cfg.listen_host = listen.get<std::string>("host", cfg.listen_host);
-  cfg.listen_port = listen.get<int>("port", cfg.listen_port);
-  listen.finish();
+  auto listen = config::readListen(root, cfg.listen_port);
+  cfg.listen_host = listen.host;
+  cfg.listen_port = listen.port;
   cfg.log_level = root.get<std::string>("log_level", cfg.log_level);
 
   auto pg = root.child("postgres");

@@ -2,34 +2,19 @@
 // REST API, with premiums from the real OSAGO formula.
 #include "simulator.hpp"
 
-#include <osago/common/logging.hpp>
+#include <osago/common/service_app.hpp>
 
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/ServerSocket.h>
-#include <Poco/Util/HelpFormatter.h>
-#include <Poco/Util/ServerApplication.h>
-
-#include <iostream>
 
 namespace osago::simulator {
 
-class SimulatorApp : public Poco::Util::ServerApplication {
+class SimulatorApp : public ServiceApplication {
  protected:
-  void defineOptions(Poco::Util::OptionSet& options) override {
-    ServerApplication::defineOptions(options);
-    options.addOption(Poco::Util::Option("config", "c", "YAML configuration file").required(true).argument("file").binding("osago.config"));
-  }
-
   int main(const std::vector<std::string>&) override {
     SimulatorConfig cfg;
-    try {
-      cfg = SimulatorConfig::load(config().getString("osago.config"));
-      logging::configure(cfg.log_level);
-    } catch (const std::exception& e) {
-      std::cerr << "insurer-simulator: configuration error: " << e.what() << "\n";
-      return EXIT_CONFIG;
-    }
+    if (!loadConfig("insurer-simulator", cfg, &SimulatorConfig::load)) return EXIT_CONFIG;
     auto& log = Poco::Logger::get("simulator");
     InsurerSimulator simulator(cfg.insurers);
     auto* router = new http::Router;

@@ -17,10 +17,9 @@ using nlohmann::json;
 SimulatorConfig SimulatorConfig::load(const std::string& file) {
   auto root = config::Section::loadFile(file);
   SimulatorConfig cfg;
-  auto listen = root.child("listen");
-  cfg.host = listen.get<std::string>("host", cfg.host);
-  cfg.port = listen.get<int>("port", cfg.port);
-  listen.finish();
+  auto listen = config::readListen(root, cfg.port);
+  cfg.host = listen.host;
+  cfg.port = listen.port;
   cfg.log_level = root.get<std::string>("log_level", cfg.log_level);
   for (auto& s : root.children("insurers")) {
     InsurerProfile p;

@@ -74,3 +74,30 @@ std::optional<std::string> env(const char* name);
 std::optional<int> envInt(const char* name);
 
 }  // namespace osago::config
+
+namespace osago::config {
+
+/// The `listen:` section every service has: host and port.
+struct Listen {
+  std::string host = "127.0.0.1";
+  int port = 0;
+};
+
+/// Reads `listen: {host, port}` from `root` with `default_port`; other keys of
+/// the section are left to `extra` (called with the section before it is finished).
+template <typename Extra>
+Listen readListen(Section& root, int default_port, Extra&& extra) {
+  auto s = root.child("listen");
+  Listen l;
+  l.host = s.get<std::string>("host", l.host);
+  l.port = s.get<int>("port", default_port);
+  if (l.port < 0 || l.port > 65535) throw ConfigError(s.file(), s.qualified("port"), "must be 0..65535");
+  extra(s);
+  s.finish();
+  return l;
+}
+inline Listen readListen(Section& root, int default_port) {
+  return readListen(root, default_port, [](Section&) {});
+}
+
+}  // namespace osago::config

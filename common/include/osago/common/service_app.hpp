@@ -1,0 +1,46 @@
+#pragma once
+
+#include <Poco/Util/ServerApplication.h>
+
+#include <chrono>
+#include <functional>
+#include <iostream>  // POCO_SERVER_MAIN reports to std::cerr
+#include <string>
+
+namespace osago {
+
+/// Base of every osago binary: a Poco ServerApplication with the required
+/// `--config=<file>` option and the start-up helpers all services share.
+class ServiceApplication : public Poco::Util::ServerApplication {
+ protected:
+  void defineOptions(Poco::Util::OptionSet& options) override;
+
+  /// The YAML file given with --config.
+  std::string configFile() const;
+
+  /// Loads the typed configuration with `load(file)` and configures logging
+  /// at the level `level_of(config)`. On a bad configuration prints
+  /// "<binary>: configuration error: …" to stderr and returns false.
+  template <typename Config, typename Load>
+  bool loadConfig(const char* binary, Config& out, Load&& load) {
+    try {
+      out = load(configFile());
+      configureLogging(out.log_level);
+      return true;
+    } catch (const std::exception& e) {
+      reportConfigError(binary, e);
+      return false;
+    }
+  }
+
+  /// Runs `step` until it stops throwing, for up to `limit` (a dependency that
+  /// is still starting); then throws osago::Error naming `what`.
+  static void retryWhileStarting(const std::string& what, const std::function<void()>& step,
+                                 std::chrono::seconds limit = std::chrono::seconds(60));
+
+ private:
+  static void configureLogging(const std::string& level);
+  static void reportConfigError(const char* binary, const std::exception& e);
+};
+
+}  // namespace osago
