@@ -1,11 +1,13 @@
 // osago-aggregator: fans each quote request out to every insurer plugin and
 // keeps the whole process in PostgreSQL, publishing every change to Kafka.
+#include "api/admin_api.hpp"
 #include "api/quote_api.hpp"
 #include "config/aggregator_config.hpp"
 #include "events/outbox_relay.hpp"
 #include "plugins/plugin_registry.hpp"
 #include "scheduling/quote_scheduler.hpp"
 #include "store/migrations.hpp"
+#include "store/plugin_switch_store.hpp"
 #include "store/quote_store.hpp"
 
 #include <osago/common/kafka_topics.hpp>
@@ -36,8 +38,16 @@ class AggregatorApp : public ServiceApplication {
       return EXIT_UNAVAILABLE;
     }
 
-    QuoteStore store(cfg.postgres_dsn, cfg.postgres_pool_size);
-    PluginRegistry plugins(cfg.plugin_directory, cfg.companies);
+    Database db(cfg.postgres_dsn, cfg.postgres_pool_size);
+    QuoteStore store(db);
+    PluginSwitchStore switches(db);
+    PluginRegistry plugins(cfg.plugins, cfg.quotes.lease, &switches, instance_id);
+    try {
+      plugins.refreshSwitches();
+    } catch (const std::exception& e) {
+      log.warning(std::string("cannot read plugin switches yet: ") + e.what());
+    }
+    plugins.rescan();
     KafkaEventPublisher publisher(cfg.kafka_brokers, cfg.kafka_topic);
     OutboxRelay relay(store, publisher);
     QuoteScheduler scheduler(store, plugins, cfg.quotes, instance_id, [&] { relay.wake(); });
@@ -45,9 +55,12 @@ class AggregatorApp : public ServiceApplication {
       relay.wake();
       scheduler.wake();
     });
+    AdminApi admin(plugins, cfg.admin_token);
+    if (cfg.admin_token.empty()) log.warning("OSAGO_ADMIN_TOKEN is not set: the admin API refuses every call");
 
     auto* router = new http::Router;
     api.registerRoutes(*router);
+    admin.registerRoutes(*router);
     router->add("GET", "/health/live", [](auto&, auto& resp, const auto&) { http::sendJson(resp, 200, {{"status", "UP"}}); });
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(64);
@@ -56,15 +69,17 @@ class AggregatorApp : public ServiceApplication {
     Poco::Net::HTTPServer server(router, socket, params);
 
     relay.start();
+    plugins.start();
     scheduler.start();
     server.start();
     log.information("osago-aggregator " + instance_id + " listening on http://" + cfg.listen_host + ":" +
-                    std::to_string(socket.address().port()) + " with " + std::to_string(plugins.enabledCompanies().size()) +
-                    " enabled companies, " + std::to_string(plugins.libraries().size()) + " plugins loaded");
+                    std::to_string(socket.address().port()) + " with " + std::to_string(plugins.companies().size()) +
+                    " companies from " + std::to_string(plugins.snapshot()->plugins.size()) + " plugins");
     waitForTerminationRequest();
     log.information("stopping: no new requests; finishing calls in flight");
     server.stop();
     scheduler.stop();
+    plugins.stop();
     relay.stop();
     log.information("stopped");
     return EXIT_OK;

@@ -1,5 +1,6 @@
-// Configuration errors name the file, the key and the reason.
+// Configuration and plugin-manifest errors name the file, the key and the reason.
 #include "config/aggregator_config.hpp"
+#include "plugins/plugin_manifest.hpp"
 
 #include <osago/common/errors.hpp>
 
@@ -11,71 +12,88 @@
 
 namespace {
 
-class AggregatorConfigTest : public ::testing::Test {
- protected:
-  std::string write(const std::string& yaml) {
-    auto dir = std::filesystem::temp_directory_path() / ("osago-cfg-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    auto path = dir / (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ".yaml");
-    std::ofstream(path) << yaml;
-    return path.string();
-  }
-  static constexpr const char* kMinimal = R"(
-companies:
-  - id: a
-    name: "A"
-    plugin: polisnet
-    settings:
-      baseUrl: "${OSAGO_TEST_SIM_URL:-http://127.0.0.1:1}/a"
-)";
-};
+using osago::host::AggregatorConfig;
+using osago::host::PluginManifest;
 
-TEST_F(AggregatorConfigTest, DefaultsAndEnvironmentExpansion) {
-  ::unsetenv("OSAGO_TEST_SIM_URL");
-  auto cfg = osago::host::AggregatorConfig::load(write(kMinimal));
+std::string write(const std::string& yaml) {
+  auto dir = std::filesystem::temp_directory_path() / ("osago-cfg-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto path = dir / (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ".yaml");
+  std::ofstream(path) << yaml;
+  return path.string();
+}
+
+std::string errorOf(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const osago::ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(AggregatorConfig, DefaultsFromAnEmptyFile) {
+  auto file = write("log_level: information\n");
+  auto cfg = AggregatorConfig::load(file);
   EXPECT_EQ(cfg.listen_port, 8081);
   EXPECT_EQ(cfg.quotes.deadline.count(), 60);
-  ASSERT_EQ(cfg.companies.size(), 1u);
-  EXPECT_EQ(cfg.companies[0].settings["baseUrl"], "http://127.0.0.1:1/a");
-  ::setenv("OSAGO_TEST_SIM_URL", "http://sim:9", 1);
-  cfg = osago::host::AggregatorConfig::load(write(kMinimal));
-  EXPECT_EQ(cfg.companies[0].settings["baseUrl"], "http://sim:9/a");
+  EXPECT_FALSE(cfg.plugins.enable_new);
+  EXPECT_EQ(cfg.plugins.directory, (std::filesystem::path(file).parent_path() / "plugins").string())
+      << "a relative plugin directory is relative to the config file";
+  EXPECT_FALSE(cfg.plugins.cache_directory.empty());
+}
+
+TEST(AggregatorConfig, UnknownKeyIsAnErrorNamingFileAndKey) {
+  auto file = write("quotes:\n  deadline_secnds: 30\n");
+  std::string msg = errorOf([&] { AggregatorConfig::load(file); });
+  EXPECT_NE(msg.find(file), std::string::npos) << msg;
+  EXPECT_NE(msg.find("quotes.deadline_secnds"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unknown key"), std::string::npos) << msg;
+}
+
+TEST(AggregatorConfig, WrongTypeAndRangeAreErrors) {
+  EXPECT_NE(errorOf([] { AggregatorConfig::load(write("listen:\n  port: eighty\n")); }).find("listen.port"), std::string::npos);
+  EXPECT_NE(errorOf([] { AggregatorConfig::load(write("quotes:\n  workers: 0\n")); }).find("quotes.workers"), std::string::npos);
+  EXPECT_NE(errorOf([] { AggregatorConfig::load(write("plugins:\n  allowed_sha256: [abc]\n")); }).find("allowed_sha256"),
+            std::string::npos);
+}
+
+TEST(PluginManifest, CompaniesWithEnvironmentExpansion) {
   ::unsetenv("OSAGO_TEST_SIM_URL");
+  ::setenv("OSAGO_TEST_API_KEY", "k-123", 1);
+  std::string yaml = R"(
+companies:
+  - id: a-company
+    name: "А"
+    call_timeout_ms: 3000
+    settings: {baseUrl: "${OSAGO_TEST_SIM_URL:-http://127.0.0.1:1}/a"}
+    secrets: {apiKey: "${OSAGO_TEST_API_KEY}"}
+)";
+  auto m = PluginManifest::load(write(yaml));
+  ASSERT_EQ(m.companies.size(), 1u);
+  EXPECT_EQ(m.companies[0].settings["baseUrl"], "http://127.0.0.1:1/a");
+  EXPECT_EQ(m.companies[0].secrets.at("apiKey"), "k-123");
+  EXPECT_EQ(m.companies[0].call_timeout.count(), 3000);
+  ::setenv("OSAGO_TEST_SIM_URL", "http://sim:9", 1);
+  EXPECT_EQ(PluginManifest::load(write(yaml)).companies[0].settings["baseUrl"], "http://sim:9/a");
+  ::unsetenv("OSAGO_TEST_SIM_URL");
+  ::unsetenv("OSAGO_TEST_API_KEY");
 }
 
-TEST_F(AggregatorConfigTest, UnknownKeyIsAnErrorNamingFileAndKey) {
-  auto file = write(std::string(kMinimal) + "quotes:\n  deadline_secnds: 30\n");
-  try {
-    osago::host::AggregatorConfig::load(file);
-    FAIL() << "an unknown key must be rejected";
-  } catch (const osago::ConfigError& e) {
-    std::string msg = e.what();
-    EXPECT_NE(msg.find(file), std::string::npos) << msg;
-    EXPECT_NE(msg.find("quotes.deadline_secnds"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("unknown key"), std::string::npos) << msg;
-  }
-}
-
-TEST_F(AggregatorConfigTest, WrongTypeAndRangeAreErrors) {
-  EXPECT_THROW(osago::host::AggregatorConfig::load(write(std::string(kMinimal) + "listen:\n  port: eighty\n")),
-               osago::ConfigError);
-  EXPECT_THROW(osago::host::AggregatorConfig::load(write(std::string(kMinimal) + "quotes:\n  workers: 0\n")),
-               osago::ConfigError);
-  EXPECT_THROW(osago::host::AggregatorConfig::load(write("companies: []\n")), osago::ConfigError);
-}
-
-TEST_F(AggregatorConfigTest, DuplicateCompanyAndMissingVariable) {
-  EXPECT_THROW(osago::host::AggregatorConfig::load(
-                   write("companies:\n  - {id: a, name: A, plugin: p}\n  - {id: a, name: B, plugin: p}\n")),
-               osago::ConfigError);
+TEST(PluginManifest, MistakesAreNamed) {
+  EXPECT_NE(errorOf([] { PluginManifest::load(write("companies:\n  - {id: a, name: A, colour: red}\n")); })
+                .find("companies[0].colour"),
+            std::string::npos);
+  EXPECT_NE(errorOf([] { PluginManifest::load(write("companies:\n  - {id: a, name: A}\n  - {id: a, name: B}\n")); })
+                .find("duplicate company id"),
+            std::string::npos);
+  EXPECT_NE(errorOf([] { PluginManifest::load(write("companies:\n  - {id: Bad Id, name: A}\n")); }).find("companies[0].id"),
+            std::string::npos);
   ::unsetenv("OSAGO_TEST_UNSET_VARIABLE");
-  try {
-    osago::host::AggregatorConfig::load(
-        write("companies:\n  - {id: a, name: A, plugin: p, settings: {key: \"${OSAGO_TEST_UNSET_VARIABLE}\"}}\n"));
-    FAIL();
-  } catch (const osago::ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("OSAGO_TEST_UNSET_VARIABLE"), std::string::npos);
-  }
+  EXPECT_NE(errorOf([] {
+              PluginManifest::load(write("companies:\n  - {id: a, name: A, secrets: {k: \"${OSAGO_TEST_UNSET_VARIABLE}\"}}\n"));
+            }).find("OSAGO_TEST_UNSET_VARIABLE"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -66,9 +66,22 @@ void QuoteApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServ
   r.correlation_id = *correlation_id;
   r.input = validated.input;
   r.deadline = deadline_;
-  for (const auto& c : plugins_.enabledCompanies()) r.companies.emplace_back(c.id, c.name);
+  // Every known company is listed; one that cannot be asked says why instead of vanishing.
+  for (const auto& route : plugins_.companies()) {
+    NewCompany c;
+    c.id = route.company.id;
+    c.name = route.company.name;
+    if (!route.enabled) {
+      c.status = status::kFailed;
+      c.error = companyError("COMPANY_DISABLED", route.company.name + " is switched off by an operator");
+    } else if (!route.adapter) {
+      c.status = status::kFailed;
+      c.error = companyError("PLUGIN_UNAVAILABLE", route.unavailable);
+    }
+    r.companies.push_back(std::move(c));
+  }
   if (r.companies.empty())
-    throw http::HttpError(503, "NO_COMPANIES", "no insurance company is enabled; ask an operator to enable one");
+    throw http::HttpError(503, "NO_COMPANIES", "no insurance company is installed; install a plugin with its manifest");
 
   CreateResult created = store_.create(r);
   if (created.kind == CreateResult::Kind::KeyReused)

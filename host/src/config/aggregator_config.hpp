@@ -1,21 +1,18 @@
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <string>
 #include <vector>
 
 namespace osago::host {
 
-/// One insurance company the aggregator asks for quotes.
-struct CompanyConfig {
-  std::string id;                               ///< stable id used in the API and events
-  std::string name;                             ///< shown to drivers
-  std::string plugin;                           ///< plugin_id of the adapter that serves it
-  bool enabled = true;
-  std::chrono::milliseconds call_timeout{5000}; ///< cap of one partner HTTP call
-  nlohmann::json settings = nlohmann::json::object();  ///< passed to the plugin's create(); ${ENV} expanded
+/// Where plugins come from and how they are admitted.
+struct PluginsConfig {
+  std::string directory = "plugins";            ///< watched for *.so files and their manifests
+  std::string cache_directory;                  ///< content-addressed copies that are really loaded
+  std::vector<std::string> allowed_sha256;      ///< when non-empty, only these files load
+  std::chrono::seconds rescan{2};               ///< how often the directory is looked at (0: only on request)
+  bool enable_new = false;                      ///< the switch of a plugin never seen before
 };
 
 /// How quote requests are worked on.
@@ -36,17 +33,13 @@ struct AggregatorConfig {
   int postgres_pool_size = 16;
   std::string kafka_brokers = "127.0.0.1:19092";
   std::string kafka_topic = "osago.quote-events";
-  std::string plugin_directory = "plugins";
+  PluginsConfig plugins;
+  std::string admin_token;                       ///< from OSAGO_ADMIN_TOKEN; empty: admin API refuses everyone
   QuotesConfig quotes;
-  std::vector<CompanyConfig> companies;
 
   /// Parses `file` (unknown keys are errors), then applies the environment
   /// overrides listed in docs/configuration.md. Throws ConfigError.
   static AggregatorConfig load(const std::string& file);
 };
-
-/// Expands ${NAME} and ${NAME:-default} in every string of `value` from the
-/// environment. Throws ConfigError (naming `where`) for an unset variable without default.
-nlohmann::json expandEnvironment(const nlohmann::json& value, const std::string& file, const std::string& where);
 
 }  // namespace osago::host

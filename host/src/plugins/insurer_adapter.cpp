@@ -5,6 +5,7 @@
 #include <Poco/Logger.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <deque>
 
 namespace osago::host {
@@ -13,63 +14,179 @@ namespace {
 std::string str(osago_str s) { return s.data ? std::string(s.data, s.len) : std::string(); }
 osago_str abi(const std::string& s) { return osago_str{s.data(), s.size()}; }
 
+using SystemClock = std::chrono::system_clock;
+
 }  // namespace
 
-struct InsurerAdapter::CallState {
-  InsurerAdapter* adapter;
-  std::chrono::system_clock::time_point deadline;
-  std::string correlation_id;
-  std::string reply;
-  bool replied = false;
-  std::deque<http::ClientResponse> responses;  // keeps bodies alive until the plugin call returns
+/// A created plugin instance for one company with the host services it
+/// sees. Shared by the adapter and by calls in flight, so that a call that
+/// outlives its adapter (a hanging plugin) still has a live instance and library.
+class PluginInstance {
+ public:
+  PluginInstance(CompanyConfig company, std::shared_ptr<PluginLibrary> library)
+      : company_(std::move(company)), library_(std::move(library)), log_(Poco::Logger::get("plugin." + company_.id)) {
+    host_api_.struct_size = sizeof(host_api_);
+    host_api_.abi_major = OSAGO_PLUGIN_ABI_MAJOR;
+    host_api_.abi_minor = OSAGO_PLUGIN_ABI_MINOR;
+    host_api_.host_ctx = this;
+    host_api_.log = &PluginInstance::hostLog;
+    host_api_.now_unix_ms = &PluginInstance::hostNow;
+    host_api_.http_call = &PluginInstance::hostHttp;
+    host_api_.secret_get = &PluginInstance::hostSecret;
+    std::string settings = company_.settings.dump();
+    osago_status status = library_->api().create(&host_api_, abi(settings), &instance_);
+    if (status != OSAGO_STATUS_OK || !instance_)
+      throw PluginLoadError("company " + company_.id + ": plugin " + library_->id() + " refused its settings (status " +
+                            std::to_string(status) + "; see the plugin." + company_.id + " log lines)");
+  }
+  ~PluginInstance() { library_->api().destroy(instance_); }
+
+  /// Per-call state, shared with the task that runs the call.
+  struct CallState {
+    PluginInstance* instance = nullptr;
+    SystemClock::time_point call_deadline;
+    std::string correlation_id;
+    std::string reply;
+    bool replied = false;
+    osago_status status = OSAGO_STATUS_INTERNAL;
+    std::deque<http::ClientResponse> responses;  // keeps bodies alive until the plugin call returns
+  };
+
+  /// Runs submit or poll on the calling thread, filling `state`.
+  void call(CallState& state, bool is_submit, const std::string& argument) {
+    osago_call c{};
+    c.struct_size = sizeof(c);
+    c.correlation_id = abi(state.correlation_id);
+    c.deadline_unix_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(state.call_deadline.time_since_epoch()).count();
+    c.host_call_ctx = &state;
+    c.reply = [](void* ctx, osago_str json) {
+      auto* s = static_cast<CallState*>(ctx);
+      s->reply = str(json);
+      s->replied = true;
+    };
+    state.status = is_submit ? library_->api().submit(instance_, &c, abi(argument))
+                             : library_->api().poll(instance_, &c, abi(argument));
+  }
+
+  const CompanyConfig& company() const { return company_; }
+  const PluginLibrary& library() const { return *library_; }
+  Poco::Logger& log() { return log_; }
+
+ private:
+  static void hostLog(void* host_ctx, osago_log_level level, osago_str message) {
+    auto* self = static_cast<PluginInstance*>(host_ctx);
+    std::string text = str(message);
+    switch (level) {
+      case OSAGO_LOG_DEBUG: self->log_.debug(text); break;
+      case OSAGO_LOG_INFO: self->log_.information(text); break;
+      case OSAGO_LOG_WARNING: self->log_.warning(text); break;
+      default: self->log_.error(text); break;
+    }
+  }
+
+  static std::int64_t hostNow(void*) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(SystemClock::now().time_since_epoch()).count();
+  }
+
+  static osago_status hostSecret(void* host_ctx, osago_str name, osago_str* value) {
+    auto* self = static_cast<PluginInstance*>(host_ctx);
+    if (!value) return OSAGO_STATUS_INVALID_INPUT;
+    auto it = self->company_.secrets.find(str(name));
+    if (it == self->company_.secrets.end()) return OSAGO_STATUS_INVALID_INPUT;
+    *value = abi(it->second);
+    return OSAGO_STATUS_OK;
+  }
+
+  static osago_status hostHttp(void* call_ctx, const osago_http_request* request, osago_http_response* response) {
+    auto* state = static_cast<CallState*>(call_ctx);
+    if (!state || !request || !response) return OSAGO_STATUS_INVALID_INPUT;
+    // The timeout is the smaller of the plugin's wish and what is left of this call's budget,
+    // which itself never reaches past the request's deadline.
+    auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(state->call_deadline - SystemClock::now());
+    if (request->timeout_ms > 0) timeout = std::min(timeout, std::chrono::milliseconds(request->timeout_ms));
+    if (timeout.count() <= 0) return OSAGO_STATUS_TIMEOUT;
+    http::ClientRequest req;
+    req.method = str(request->method);
+    req.url = str(request->url);
+    for (std::size_t i = 0; i < request->header_count; ++i) {
+      std::string name = str(request->headers[i].name);
+      if (name == "Content-Type")
+        req.content_type = str(request->headers[i].value);
+      else
+        req.headers.emplace_back(std::move(name), str(request->headers[i].value));
+    }
+    req.body = str(request->body);
+    req.timeout = timeout;
+    try {
+      state->responses.push_back(http::call(req));
+    } catch (const http::ClientError& e) {
+      state->instance->log_.warning("[" + state->correlation_id + "] " + e.what());
+      return e.timedOut() ? OSAGO_STATUS_TIMEOUT : OSAGO_STATUS_TRANSIENT;
+    }
+    const auto& r = state->responses.back();
+    response->status_code = r.status;
+    response->body = abi(r.body);
+    if (response->struct_size >= offsetof(osago_http_response, retry_after) + sizeof(osago_str)) {
+      response->content_type = abi(r.content_type);
+      response->retry_after = abi(r.retry_after);
+    }
+    return OSAGO_STATUS_OK;
+  }
+
+  CompanyConfig company_;
+  std::shared_ptr<PluginLibrary> library_;
+  osago_host_api host_api_{};
+  void* instance_ = nullptr;
+  Poco::Logger& log_;
 };
 
 InsurerAdapter::InsurerAdapter(CompanyConfig company, std::shared_ptr<PluginLibrary> library)
-    : company_(std::move(company)), library_(std::move(library)), log_(Poco::Logger::get("plugin." + company_.id)) {
-  host_api_.struct_size = sizeof(host_api_);
-  host_api_.abi_major = OSAGO_PLUGIN_ABI_MAJOR;
-  host_api_.abi_minor = OSAGO_PLUGIN_ABI_MINOR;
-  host_api_.host_ctx = this;
-  host_api_.log = &InsurerAdapter::hostLog;
-  host_api_.now_unix_ms = &InsurerAdapter::hostNow;
-  host_api_.http_call = &InsurerAdapter::hostHttp;
-  std::string settings = company_.settings.dump();
-  osago_status status = library_->api().create(&host_api_, abi(settings), &instance_);
-  if (status != OSAGO_STATUS_OK || !instance_)
-    throw PluginLoadError("company " + company_.id + ": plugin " + library_->id() +
-                          " refused its settings (status " + std::to_string(status) + "; see the plugin." +
-                          company_.id + " log lines)");
-}
+    : instance_(std::make_shared<PluginInstance>(company, std::move(library))),
+      executor_(company.id, company.max_concurrent_calls, company.max_queued_calls) {}
 
-InsurerAdapter::~InsurerAdapter() {
-  if (instance_) library_->api().destroy(instance_);
-}
+InsurerAdapter::~InsurerAdapter() = default;
 
-template <typename Fn>
-PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operation, Fn&& fn) {
-  CallState state{this, ctx.deadline, ctx.correlation_id, {}, false, {}};
-  osago_call call{};
-  call.struct_size = sizeof(call);
-  call.correlation_id = abi(state.correlation_id);
-  call.deadline_unix_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline.time_since_epoch()).count();
-  call.host_call_ctx = &state;
-  call.reply = [](void* c, osago_str json) {
-    auto* s = static_cast<CallState*>(c);
-    s->reply = str(json);
-    s->replied = true;
-  };
-  osago_status status = fn(&call);
-  std::string detail;
-  if (!state.reply.empty()) {
-    auto j = nlohmann::json::parse(state.reply, nullptr, false);
-    detail = j.is_object() && j.contains("message") && j["message"].is_string() ? j["message"].get<std::string>() : state.reply;
+const CompanyConfig& InsurerAdapter::company() const { return instance_->company(); }
+const PluginLibrary& InsurerAdapter::library() const { return instance_->library(); }
+
+PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operation, bool is_submit, std::string argument) {
+  const auto& company = instance_->company();
+  auto state = std::make_shared<PluginInstance::CallState>();
+  state->instance = instance_.get();
+  state->call_deadline = std::min(SystemClock::now() + company.call_timeout, ctx.deadline);
+  state->correlation_id = ctx.correlation_id;
+  std::string where = std::string(operation) + " via plugin " + instance_->library().id();
+
+  // The call runs on the company's own threads; the task owns what it touches,
+  // so a plugin that never returns cannot take the caller or the host with it.
+  auto instance = instance_;
+  auto task = [instance, state, is_submit, argument = std::move(argument)] { instance->call(*state, is_submit, argument); };
+  auto grace = std::chrono::milliseconds(500);  // the host's own HTTP timeouts end inside the budget
+  auto wait_until = std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(state->call_deadline - SystemClock::now()) +
+                    grace;
+  switch (executor_.run(std::move(task), wait_until)) {
+    case CompanyExecutor::Result::kRejected:
+      return PartnerOutcome::failed("BULKHEAD_FULL", where + ": all " + std::to_string(company.max_concurrent_calls) +
+                                                         " call slots and the queue of this company are taken", true);
+    case CompanyExecutor::Result::kTimedOut:
+      instance_->log().error("[" + ctx.correlation_id + "] " + where + " did not return within its budget of " +
+                             std::to_string(company.call_timeout.count()) + " ms; the call is abandoned");
+      return PartnerOutcome::failed("PLUGIN_HUNG", where + ": the plugin did not return in time", true);
+    case CompanyExecutor::Result::kDone:
+      break;
   }
-  std::string where = std::string(operation) + " via plugin " + library_->id();
-  switch (status) {
+
+  std::string detail;
+  if (!state->reply.empty()) {
+    auto j = nlohmann::json::parse(state->reply, nullptr, false);
+    detail = j.is_object() && j.contains("message") && j["message"].is_string() ? j["message"].get<std::string>() : state->reply;
+  }
+  switch (state->status) {
     case OSAGO_STATUS_OK:
-      if (!state.replied) return PartnerOutcome::failed("PLUGIN_ERROR", where + ": returned OK without an outcome");
-      return parseOutcome(state.reply);
+      if (!state->replied) return PartnerOutcome::failed("PLUGIN_ERROR", where + ": returned OK without an outcome");
+      return parseOutcome(state->reply);
     case OSAGO_STATUS_TRANSIENT:
       return PartnerOutcome::failed("PARTNER_UNAVAILABLE", where + ": " + detail, true);
     case OSAGO_STATUS_TIMEOUT:
@@ -79,77 +196,21 @@ PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operat
     case OSAGO_STATUS_PERMANENT:
       return PartnerOutcome::failed("PARTNER_ERROR", where + ": " + detail);
     default:
-      return PartnerOutcome::failed("PLUGIN_ERROR", where + ": status " + std::to_string(status) + ": " + detail);
+      return PartnerOutcome::failed("PLUGIN_ERROR", where + ": status " + std::to_string(state->status) + ": " + detail);
   }
 }
 
 PartnerOutcome InsurerAdapter::submit(const CallContext& ctx, const std::string& quote_json) {
-  auto out = invoke(ctx, "submit", [&](const osago_call* call) {
-    return library_->api().submit(instance_, call, abi(quote_json));
-  });
+  auto out = invoke(ctx, "submit", true, quote_json);
   if ((out.kind == PartnerOutcome::Kind::Pending || out.kind == PartnerOutcome::Kind::Offer) && out.external_id.empty())
-    return PartnerOutcome::failed("PLUGIN_ERROR", "submit via plugin " + library_->id() + ": outcome has no externalId");
+    return PartnerOutcome::failed("PLUGIN_ERROR", "submit via plugin " + library().id() + ": outcome has no externalId");
   return out;
 }
 
 PartnerOutcome InsurerAdapter::poll(const CallContext& ctx, const std::string& external_id) {
-  auto out = invoke(ctx, "poll", [&](const osago_call* call) {
-    return library_->api().poll(instance_, call, abi(external_id));
-  });
+  auto out = invoke(ctx, "poll", false, external_id);
   if (out.external_id.empty()) out.external_id = external_id;
   return out;
-}
-
-void InsurerAdapter::hostLog(void* host_ctx, osago_log_level level, osago_str message) {
-  auto* self = static_cast<InsurerAdapter*>(host_ctx);
-  std::string text = str(message);
-  switch (level) {
-    case OSAGO_LOG_DEBUG: self->log_.debug(text); break;
-    case OSAGO_LOG_INFO: self->log_.information(text); break;
-    case OSAGO_LOG_WARNING: self->log_.warning(text); break;
-    default: self->log_.error(text); break;
-  }
-}
-
-std::int64_t InsurerAdapter::hostNow(void*) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-osago_status InsurerAdapter::hostHttp(void* call_ctx, const osago_http_request* request, osago_http_response* response) {
-  auto* state = static_cast<CallState*>(call_ctx);
-  if (!state || !request || !response) return OSAGO_STATUS_INVALID_INPUT;
-  // The timeout is the smallest of the plugin's wish, the company's cap and the time left.
-  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(state->deadline - std::chrono::system_clock::now());
-  auto timeout = state->adapter->company_.call_timeout;
-  if (request->timeout_ms > 0) timeout = std::min(timeout, std::chrono::milliseconds(request->timeout_ms));
-  timeout = std::min(timeout, remaining);
-  if (timeout.count() <= 0) return OSAGO_STATUS_TIMEOUT;
-  http::ClientRequest req;
-  req.method = str(request->method);
-  req.url = str(request->url);
-  for (std::size_t i = 0; i < request->header_count; ++i) {
-    std::string name = str(request->headers[i].name);
-    if (name == "Content-Type")
-      req.content_type = str(request->headers[i].value);
-    else
-      req.headers.emplace_back(std::move(name), str(request->headers[i].value));
-  }
-  req.body = str(request->body);
-  req.timeout = timeout;
-  try {
-    state->responses.push_back(http::call(req));
-  } catch (const http::ClientError& e) {
-    state->adapter->log_.warning("[" + state->correlation_id + "] " + e.what());
-    return e.timedOut() ? OSAGO_STATUS_TIMEOUT : OSAGO_STATUS_TRANSIENT;
-  }
-  const auto& r = state->responses.back();
-  response->status_code = r.status;
-  response->body = abi(r.body);
-  if (response->struct_size >= offsetof(osago_http_response, retry_after) + sizeof(osago_str)) {
-    response->content_type = abi(r.content_type);
-    response->retry_after = abi(r.retry_after);
-  }
-  return OSAGO_STATUS_OK;
 }
 
 PartnerOutcome parseOutcome(const std::string& json_text) {
@@ -167,10 +228,10 @@ PartnerOutcome parseOutcome(const std::string& json_text) {
   if (kind == "OFFER") {
     out.kind = PartnerOutcome::Kind::Offer;
     out.offer = j.value("offer", nlohmann::json());
-    const auto* amount = out.offer.is_object() && out.offer.contains("premium") && out.offer["premium"].is_object()
-                             ? &out.offer["premium"]
-                             : nullptr;
-    if (!amount || !(*amount).value("amount", nlohmann::json()).is_string())
+    const auto* premium = out.offer.is_object() && out.offer.contains("premium") && out.offer["premium"].is_object()
+                              ? &out.offer["premium"]
+                              : nullptr;
+    if (!premium || !premium->value("amount", nlohmann::json()).is_string())
       return PartnerOutcome::failed("PLUGIN_ERROR", "plugin offer has no premium.amount string");
     return out;
   }

@@ -1,7 +1,8 @@
 #pragma once
 
-#include "config/aggregator_config.hpp"
+#include "plugins/company_executor.hpp"
 #include "plugins/plugin_library.hpp"
+#include "plugins/plugin_manifest.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -9,8 +10,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-
-namespace Poco { class Logger; }
 
 namespace osago::host {
 
@@ -40,10 +39,11 @@ struct CallContext {
   std::chrono::system_clock::time_point deadline;
 };
 
-/// One insurance company served by a plugin instance. Owns the instance
-/// (created in the constructor, destroyed in the destructor) and keeps the
-/// library loaded. submit/poll are thread-safe as the ABI requires of plugins;
-/// they never throw: every failure becomes a Failed outcome.
+class PluginInstance;
+
+/// One insurance company served by a plugin instance, behind its own bulkhead.
+/// submit/poll are thread-safe and never throw: every failure, a hanging or a
+/// crashing-by-exception plugin included, becomes a Failed outcome.
 class InsurerAdapter {
  public:
   /// Calls the plugin's create() with the company's settings. Throws PluginLoadError.
@@ -55,23 +55,16 @@ class InsurerAdapter {
   PartnerOutcome submit(const CallContext& ctx, const std::string& quote_json);
   PartnerOutcome poll(const CallContext& ctx, const std::string& external_id);
 
-  const CompanyConfig& company() const { return company_; }
-  const PluginLibrary& library() const { return *library_; }
+  const CompanyConfig& company() const;
+  const PluginLibrary& library() const;
+  int callsRunning() const { return executor_.busy(); }
+  int callsQueued() const { return executor_.queued(); }
 
  private:
-  struct CallState;
-  template <typename Fn>
-  PartnerOutcome invoke(const CallContext& ctx, const char* operation, Fn&& fn);
+  PartnerOutcome invoke(const CallContext& ctx, const char* operation, bool is_submit, std::string argument);
 
-  static void hostLog(void* host_ctx, osago_log_level level, osago_str message);
-  static std::int64_t hostNow(void* host_ctx);
-  static osago_status hostHttp(void* call_ctx, const osago_http_request* request, osago_http_response* response);
-
-  CompanyConfig company_;
-  std::shared_ptr<PluginLibrary> library_;
-  osago_host_api host_api_{};
-  void* instance_ = nullptr;
-  Poco::Logger& log_;
+  std::shared_ptr<PluginInstance> instance_;
+  CompanyExecutor executor_;
 };
 
 /// Parses a plugin's outcome JSON (docs/plugin-abi.md); a malformed one is a Failed PLUGIN_ERROR.

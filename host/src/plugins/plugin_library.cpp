@@ -2,7 +2,13 @@
 
 #include <boost/dll/import.hpp>
 
+#include <Poco/DigestEngine.h>
+#include <Poco/SHA2Engine.h>
+
+#include <algorithm>
 #include <cstddef>
+#include <fstream>
+#include <iterator>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,11 +30,50 @@ void verifyFile(const std::filesystem::path& path) {
 
 }  // namespace
 
-std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& path) {
+std::string PluginLibrary::fileSha256(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw PluginLoadError(path.string() + ": cannot be read");
+  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) engine.update(buf, static_cast<unsigned>(in.gcount()));
+  return Poco::DigestEngine::digestToHex(engine.digest());
+}
+
+std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& path, const Admission& admission) {
   verifyFile(path);
+  // Read once: the digest is of exactly the bytes that are copied and loaded.
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) throw PluginLoadError(path.string() + ": cannot be read");
+  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+  engine.update(bytes);
+  std::string sha256 = Poco::DigestEngine::digestToHex(engine.digest());
+  if (!admission.allowed_sha256.empty() &&
+      std::find(admission.allowed_sha256.begin(), admission.allowed_sha256.end(), sha256) == admission.allowed_sha256.end())
+    throw PluginLoadError(path.string() + ": refused: SHA-256 " + sha256 +
+                          " is not in plugins.allowed_sha256 (add it there to admit this build)");
+
+  std::filesystem::path copy = admission.cache_directory / (sha256 + ".so");
+  std::error_code ec;
+  std::filesystem::create_directories(admission.cache_directory, ec);
+  ::chmod(admission.cache_directory.c_str(), 0700);
+  if (!std::filesystem::exists(copy)) {
+    std::filesystem::path tmp = copy;
+    tmp += ".tmp" + std::to_string(::getpid());
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      if (!out) throw PluginLoadError("cannot write the plugin copy " + tmp.string() + " (plugins.cache_directory)");
+    }
+    ::chmod(tmp.c_str(), 0500);
+    std::filesystem::rename(tmp, copy, ec);
+    if (ec) throw PluginLoadError("cannot place the plugin copy " + copy.string() + ": " + ec.message());
+  }
+  verifyFile(copy);
+
   boost::dll::shared_library lib;
   try {
-    lib.load(boost::dll::fs::path(path.string()),
+    lib.load(boost::dll::fs::path(copy.string()),
              boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now);
   } catch (const std::exception& e) {
     throw PluginLoadError(path.string() + ": cannot be loaded: " + e.what());
@@ -49,7 +94,7 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& 
   if (!api->plugin_id || !*api->plugin_id || !api->plugin_name || !api->plugin_version || !api->create ||
       !api->submit || !api->poll || !api->destroy)
     throw PluginLoadError(path.string() + ": plugin table has empty fields (id, name, version and every function are required)");
-  return std::shared_ptr<PluginLibrary>(new PluginLibrary(std::move(lib), api, path));
+  return std::shared_ptr<PluginLibrary>(new PluginLibrary(std::move(lib), api, path, sha256, copy));
 }
 
 }  // namespace osago::host

@@ -1,66 +1,301 @@
 #include "plugins/plugin_registry.hpp"
 
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeFormatter.h>
 #include <Poco/Logger.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 namespace osago::host {
+namespace {
 
-PluginRegistry::PluginRegistry(const std::string& directory, const std::vector<CompanyConfig>& companies) {
+namespace fs = std::filesystem;
+
+std::string nowIso() {
+  return Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y-%m-%dT%H:%M:%S.%iZ");
+}
+
+fs::path manifestFor(const fs::path& so) {
+  fs::path m = so;
+  m.replace_extension(".yaml");
+  return m;
+}
+
+}  // namespace
+
+PluginRegistry::PluginRegistry(PluginsConfig config, std::chrono::seconds lease, PluginSwitchStore* switches,
+                               std::string instance_id)
+    : config_(std::move(config)), lease_(lease), switches_store_(switches), instance_id_(std::move(instance_id)),
+      snapshot_(std::make_shared<RegistrySnapshot>()) {}
+
+PluginRegistry::~PluginRegistry() { stop(); }
+
+std::shared_ptr<const RegistrySnapshot> PluginRegistry::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return snapshot_;
+}
+
+RescanReport PluginRegistry::rescan() {
+  std::lock_guard rescan_lock(rescan_mutex_);
   auto& log = Poco::Logger::get("plugins");
-  std::vector<std::filesystem::path> files;
+  auto old = snapshot();
+  auto next = std::make_shared<RegistrySnapshot>();
+  RescanReport report;
+
+  std::vector<fs::path> files;
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(directory, ec))
+  for (const auto& entry : fs::directory_iterator(config_.directory, ec))
     if (entry.path().extension() == ".so") files.push_back(entry.path());
-  if (ec) log.error("plugin directory " + directory + " cannot be read: " + ec.message());
+  if (ec) {
+    log.error("plugin directory " + config_.directory + " cannot be read: " + ec.message());
+    return report;  // keep serving what is loaded
+  }
   std::sort(files.begin(), files.end());
 
+  // Which loaded plugin came from which file, to reuse unchanged ones.
+  std::map<std::string, std::shared_ptr<const LoadedPlugin>> by_file;
+  for (const auto& [id, p] : old->plugins) by_file[p->library->path().string()] = p;
+
+  std::set<std::string> companies_taken;
+  PluginLibrary::Admission admission{config_.cache_directory, config_.allowed_sha256};
   for (const auto& file : files) {
-    try {
-      auto lib = PluginLibrary::load(file);
-      auto [it, inserted] = libraries_.emplace(lib->id(), lib);
-      if (!inserted) {
-        log.error(file.string() + ": plugin id '" + lib->id() + "' is already served by " + it->second->path().string() +
-                  "; this file is ignored");
+    auto reject = [&](const std::string& error) {
+      next->rejected.push_back({file.string(), error});
+      report.rejected.push_back({file.string(), error});
+    };
+    std::string manifest_file = manifestFor(file).string();
+    std::string manifest_sha;
+    if (fs::exists(manifestFor(file))) {
+      try {
+        manifest_sha = PluginLibrary::fileSha256(manifestFor(file));
+      } catch (const PluginLoadError& e) {
+        manifest_sha = "unreadable";
+      }
+    }
+    std::shared_ptr<const LoadedPlugin> reuse;
+    if (auto it = by_file.find(file.string()); it != by_file.end()) {
+      try {
+        if (PluginLibrary::fileSha256(file) == it->second->library->sha256() && it->second->manifest_sha256 == manifest_sha)
+          reuse = it->second;
+      } catch (const PluginLoadError& e) {
+        reject(e.what());
         continue;
       }
-      log.information("loaded plugin " + lib->id() + " " + lib->version() + " (ABI " + lib->abiVersion() + ") from " +
-                      file.string());
-    } catch (const PluginLoadError& e) {
-      log.error(e.what());
     }
-  }
+    if (reuse) {
+      if (next->plugins.count(reuse->library->id())) {
+        reject("plugin id '" + reuse->library->id() + "' is already served by another file");
+        continue;
+      }
+      for (const auto& c : reuse->companies) companies_taken.insert(c.id);
+      next->plugins[reuse->library->id()] = reuse;
+      continue;
+    }
 
-  for (const auto& company : companies) {
-    if (!company.enabled) {
-      log.information("company " + company.id + " is disabled in the configuration");
-      continue;
-    }
-    enabled_.push_back(company);
-    auto lib = libraries_.find(company.plugin);
-    if (lib == libraries_.end()) {
-      unavailable_[company.id] = "plugin '" + company.plugin + "' is not loaded (is its .so in " + directory + "?)";
-      log.error("company " + company.id + ": " + unavailable_[company.id]);
-      continue;
-    }
+    std::shared_ptr<PluginLibrary> lib;
     try {
-      adapters_[company.id] = std::make_shared<InsurerAdapter>(company, lib->second);
+      lib = PluginLibrary::load(file, admission);
     } catch (const PluginLoadError& e) {
-      unavailable_[company.id] = e.what();
+      log.error(e.what());
+      reject(e.what());
+      continue;
+    }
+    if (next->plugins.count(lib->id())) {
+      reject("plugin id '" + lib->id() + "' is already served by " + next->plugins[lib->id()]->library->path().string());
+      retired_.push_back(lib);
+      continue;
+    }
+    auto loaded = std::make_shared<LoadedPlugin>();
+    loaded->library = lib;
+    loaded->manifest_sha256 = manifest_sha;
+    loaded->loaded_at = nowIso();
+    try {
+      if (manifest_sha.empty())
+        throw ConfigError(manifest_file, "", "no manifest: the plugin serves no company until one is installed beside it");
+      loaded->companies = PluginManifest::load(manifest_file).companies;
+    } catch (const ConfigError& e) {
+      loaded->manifest_error = e.what();
       log.error(e.what());
     }
+    for (auto& company : loaded->companies) {
+      company.plugin = lib->id();
+      if (!companies_taken.insert(company.id).second) {
+        loaded->company_errors[company.id] = "company id '" + company.id + "' is already served by another plugin";
+      } else if (company.call_timeout > lease_ / 2) {
+        loaded->company_errors[company.id] = "call_timeout_ms " + std::to_string(company.call_timeout.count()) +
+                                             " must be at most half of quotes.lease_seconds";
+      } else {
+        try {
+          loaded->adapters[company.id] = std::make_shared<InsurerAdapter>(company, lib);
+        } catch (const PluginLoadError& e) {
+          loaded->company_errors[company.id] = e.what();
+        }
+      }
+      if (loaded->company_errors.count(company.id))
+        log.error("company " + company.id + ": " + loaded->company_errors[company.id]);
+    }
+    bool upgrade = old->plugins.count(lib->id()) > 0;
+    (upgrade ? report.upgraded : report.loaded).push_back(lib->id());
+    log.information(std::string(upgrade ? "upgraded" : "loaded") + " plugin " + lib->id() + " " + lib->version() +
+                    " (ABI " + lib->abiVersion() + ", sha256 " + lib->sha256().substr(0, 12) + ") from " +
+                    file.string() + " serving " + std::to_string(loaded->adapters.size()) + " companies");
+    if (switches_store_) {
+      try {
+        bool on = switches_store_->ensure(lib->id(), config_.enable_new, "first seen by " + instance_id_);
+        std::lock_guard lock(mutex_);
+        switches_[lib->id()] = on;
+      } catch (const std::exception& e) {
+        log.error("cannot record the switch of plugin " + lib->id() + ": " + e.what());
+      }
+    }
+    next->plugins[lib->id()] = loaded;
   }
+
+  for (const auto& [id, p] : old->plugins) {
+    auto it = next->plugins.find(id);
+    if (it == next->plugins.end()) {
+      report.removed.push_back(id);
+      log.warning("plugin " + id + " is gone from " + config_.directory + "; its companies are no longer asked");
+    }
+    if (it == next->plugins.end() || it->second != p) retired_.push_back(p->library);
+  }
+  std::lock_guard lock(mutex_);
+  snapshot_ = next;
+  return report;
 }
 
-std::shared_ptr<InsurerAdapter> PluginRegistry::adapter(const std::string& company_id) const {
-  auto it = adapters_.find(company_id);
-  return it == adapters_.end() ? nullptr : it->second;
+void PluginRegistry::start() {
+  running_ = true;
+  thread_ = std::thread([this] {
+    auto next_rescan = std::chrono::steady_clock::now() + config_.rescan;
+    while (running_) {
+      {
+        std::unique_lock lock(wake_mutex_);
+        wake_.wait_for(lock, std::chrono::seconds(1), [this] { return !running_.load(); });
+      }
+      if (!running_) break;
+      try {
+        refreshSwitches();
+      } catch (const std::exception& e) {
+        Poco::Logger::get("plugins").warning(std::string("cannot read plugin switches: ") + e.what());
+      }
+      if (config_.rescan.count() > 0 && std::chrono::steady_clock::now() >= next_rescan) {
+        rescan();
+        next_rescan = std::chrono::steady_clock::now() + config_.rescan;
+      }
+    }
+  });
 }
 
-std::string PluginRegistry::unavailableReason(const std::string& company_id) const {
-  auto it = unavailable_.find(company_id);
-  return it == unavailable_.end() ? "company '" + company_id + "' is not configured or disabled" : it->second;
+void PluginRegistry::stop() {
+  if (!running_.exchange(false)) return;
+  wake_.notify_all();
+  thread_.join();
+}
+
+void PluginRegistry::refreshSwitches() {
+  if (!switches_store_) return;
+  auto stored = switches_store_->load();
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, on] : stored) switches_[id] = on;
+}
+
+bool PluginRegistry::isEnabled(const std::string& plugin_id) const {
+  if (!switches_store_) return true;
+  auto it = switches_.find(plugin_id);
+  return it == switches_.end() ? config_.enable_new : it->second;
+}
+
+std::vector<CompanyRoute> PluginRegistry::companies() const {
+  std::lock_guard lock(mutex_);
+  std::vector<CompanyRoute> out;
+  for (const auto& [id, p] : snapshot_->plugins) {
+    for (const auto& company : p->companies) {
+      CompanyRoute r{company, id, nullptr, "", isEnabled(id)};
+      if (auto a = p->adapters.find(company.id); a != p->adapters.end())
+        r.adapter = a->second;
+      else if (auto e = p->company_errors.find(company.id); e != p->company_errors.end())
+        r.unavailable = e->second;
+      else
+        continue;  // not this plugin's to serve
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+std::optional<CompanyRoute> PluginRegistry::route(const std::string& company_id) const {
+  for (auto& r : companies())
+    if (r.company.id == company_id && (r.adapter || !r.unavailable.empty())) return r;
+  return std::nullopt;
+}
+
+void PluginRegistry::setEnabled(const std::string& plugin_id, bool enabled, const std::string& by) {
+  bool loaded = false;
+  bool known = false;
+  {
+    std::lock_guard lock(mutex_);
+    loaded = snapshot_->plugins.count(plugin_id) > 0;
+    known = loaded || switches_.count(plugin_id) > 0;
+  }
+  if (!known) throw UnknownPluginError("no plugin '" + plugin_id + "' (GET /admin/plugins lists them)");
+  if (enabled && !loaded)
+    throw PluginStateError("plugin '" + plugin_id + "' is not loaded on this instance; install its .so and rescan first");
+  if (switches_store_) switches_store_->set(plugin_id, enabled, by);
+  std::lock_guard lock(mutex_);
+  switches_[plugin_id] = enabled;
+}
+
+nlohmann::json PluginRegistry::describe(const LoadedPlugin& p) const {
+  const auto& lib = *p.library;
+  nlohmann::json companies = nlohmann::json::array();
+  for (const auto& c : p.companies) {
+    nlohmann::json j{{"id", c.id}, {"name", c.name}};
+    if (auto a = p.adapters.find(c.id); a != p.adapters.end()) {
+      j["state"] = "READY";
+      j["callsRunning"] = a->second->callsRunning();
+      j["callsQueued"] = a->second->callsQueued();
+    } else {
+      j["state"] = "UNAVAILABLE";
+      j["error"] = p.company_errors.count(c.id) ? p.company_errors.at(c.id) : "";
+    }
+    companies.push_back(std::move(j));
+  }
+  nlohmann::json j{{"id", lib.id()},
+                   {"name", lib.name()},
+                   {"version", lib.version()},
+                   {"abiVersion", lib.abiVersion()},
+                   {"file", lib.path().string()},
+                   {"sha256", lib.sha256()},
+                   {"enabled", isEnabled(lib.id())},
+                   {"state", "LOADED"},
+                   {"loadedAt", p.loaded_at},
+                   {"companies", std::move(companies)}};
+  if (!p.manifest_error.empty()) j["manifestError"] = p.manifest_error;
+  return j;
+}
+
+nlohmann::json PluginRegistry::describe() const {
+  std::lock_guard lock(mutex_);
+  nlohmann::json plugins = nlohmann::json::array();
+  for (const auto& [id, p] : snapshot_->plugins) plugins.push_back(describe(*p));
+  for (const auto& [id, on] : switches_) {
+    if (!snapshot_->plugins.count(id))
+      plugins.push_back({{"id", id}, {"enabled", on}, {"state", "NOT_LOADED"}, {"companies", nlohmann::json::array()}});
+  }
+  nlohmann::json rejected = nlohmann::json::array();
+  for (const auto& r : snapshot_->rejected) rejected.push_back({{"file", r.file}, {"state", "REJECTED"}, {"error", r.error}});
+  return {{"instance", instance_id_}, {"directory", config_.directory}, {"plugins", plugins}, {"rejected", rejected}};
+}
+
+nlohmann::json PluginRegistry::describePlugin(const std::string& plugin_id) const {
+  std::lock_guard lock(mutex_);
+  if (auto it = snapshot_->plugins.find(plugin_id); it != snapshot_->plugins.end()) return describe(*it->second);
+  if (auto it = switches_.find(plugin_id); it != switches_.end())
+    return {{"id", plugin_id}, {"enabled", it->second}, {"state", "NOT_LOADED"}, {"companies", nlohmann::json::array()}};
+  throw UnknownPluginError("no plugin '" + plugin_id + "' (GET /admin/plugins lists them)");
 }
 
 }  // namespace osago::host

@@ -3,35 +3,128 @@
 #include "config/aggregator_config.hpp"
 #include "plugins/insurer_adapter.hpp"
 #include "plugins/plugin_library.hpp"
+#include "plugins/plugin_manifest.hpp"
+#include "store/plugin_switch_store.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace osago::host {
 
-/// The plugins found in the plugin directory and the company adapters built
-/// from them. Built once at start-up; read-only and thread-safe afterwards.
-/// A plugin or company that fails never stops the others: it is recorded with
-/// its reason and its company answers FAILED/PLUGIN_UNAVAILABLE.
+/// One plugin file as loaded, with the companies its manifest declares.
+struct LoadedPlugin {
+  std::shared_ptr<PluginLibrary> library;
+  std::string manifest_sha256;                                   // with the .so digest: what makes a version
+  std::string loaded_at;                                          // ISO 8601 UTC
+  std::vector<CompanyConfig> companies;                           // manifest order
+  std::map<std::string, std::shared_ptr<InsurerAdapter>> adapters;  // company id → adapter
+  std::map<std::string, std::string> company_errors;              // company id → why it has no adapter
+  std::string manifest_error;
+};
+
+/// A file in the plugin directory that could not be used.
+struct RejectedPlugin {
+  std::string file;
+  std::string error;
+};
+
+/// An immutable view of what is loaded; replaced whole on every change.
+struct RegistrySnapshot {
+  std::map<std::string, std::shared_ptr<const LoadedPlugin>> plugins;  // by plugin id
+  std::vector<RejectedPlugin> rejected;
+};
+
+/// Where a company's calls go right now.
+struct CompanyRoute {
+  CompanyConfig company;
+  std::string plugin_id;
+  std::shared_ptr<InsurerAdapter> adapter;  // null when the company cannot be served (see unavailable)
+  std::string unavailable;
+  bool enabled = false;                     // the operators' switch of its plugin
+};
+
+/// What a rescan changed.
+struct RescanReport {
+  std::vector<std::string> loaded;    // plugin ids new on this instance
+  std::vector<std::string> upgraded;  // plugin ids whose file or manifest changed (blue/green)
+  std::vector<std::string> removed;   // plugin ids whose file disappeared
+  std::vector<RejectedPlugin> rejected;
+};
+
+class UnknownPluginError : public Error {
+ public:
+  using Error::Error;
+};
+class PluginStateError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// The plugins of the plugin directory and the routing of companies to them.
+/// The directory is rescanned on request and every `rescan` seconds: a new
+/// .so becomes available with no restart; a replaced one is loaded beside the
+/// old version and takes new calls while calls in flight finish on the old one
+/// (old libraries stay resident: unloading code that may still run is unsafe).
+/// The on/off switch of each plugin lives in PostgreSQL and is re-read every
+/// second, so every instance follows an operator's change within seconds.
+/// Thread-safe.
 class PluginRegistry {
  public:
-  PluginRegistry(const std::string& directory, const std::vector<CompanyConfig>& companies);
+  /// `switches` may be null (tests): then every plugin is on.
+  PluginRegistry(PluginsConfig config, std::chrono::seconds lease, PluginSwitchStore* switches, std::string instance_id);
+  ~PluginRegistry();
 
-  /// The adapter for `company_id`, or nullptr (then unavailableReason() says why).
-  std::shared_ptr<InsurerAdapter> adapter(const std::string& company_id) const;
-  std::string unavailableReason(const std::string& company_id) const;
+  /// Looks at the directory now and applies what changed. Serialised with other rescans.
+  RescanReport rescan();
+  /// Starts the background rescans and switch refreshes.
+  void start();
+  void stop();
 
-  /// Enabled companies, in configuration order: every new request asks each.
-  const std::vector<CompanyConfig>& enabledCompanies() const { return enabled_; }
-  const std::map<std::string, std::shared_ptr<PluginLibrary>>& libraries() const { return libraries_; }
+  /// Every company a new request must list, in a stable order.
+  std::vector<CompanyRoute> companies() const;
+  /// The route of one company; nullopt when no loaded plugin declares it.
+  std::optional<CompanyRoute> route(const std::string& company_id) const;
+
+  /// Flips a plugin's switch for every instance. Throws UnknownPluginError
+  /// (never seen) or PluginStateError (enabling a plugin that is not loaded here).
+  void setEnabled(const std::string& plugin_id, bool enabled, const std::string& by);
+  /// Re-reads the switches from PostgreSQL.
+  void refreshSwitches();
+
+  /// The admin view: every plugin with its state and companies, and the rejected files.
+  nlohmann::json describe() const;
+  nlohmann::json describePlugin(const std::string& plugin_id) const;
+
+  std::shared_ptr<const RegistrySnapshot> snapshot() const;
 
  private:
-  std::map<std::string, std::shared_ptr<PluginLibrary>> libraries_;   // by plugin id
-  std::map<std::string, std::shared_ptr<InsurerAdapter>> adapters_;   // by company id
-  std::map<std::string, std::string> unavailable_;                    // company id → reason
-  std::vector<CompanyConfig> enabled_;
+  bool isEnabled(const std::string& plugin_id) const;
+  nlohmann::json describe(const LoadedPlugin& plugin) const;
+
+  PluginsConfig config_;
+  std::chrono::seconds lease_;
+  PluginSwitchStore* switches_store_;
+  std::string instance_id_;
+
+  mutable std::mutex mutex_;                         // guards snapshot_ and switches_
+  std::shared_ptr<const RegistrySnapshot> snapshot_;
+  std::map<std::string, bool> switches_;
+  std::vector<std::shared_ptr<PluginLibrary>> retired_;  // replaced versions, kept resident
+  std::mutex rescan_mutex_;
+
+  std::atomic<bool> running_{false};
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  std::thread thread_;
 };
 
 }  // namespace osago::host

@@ -3,16 +3,6 @@
 #include <algorithm>
 
 namespace osago::host {
-namespace {
-
-nlohmann::json errorJson(const std::string& code, const std::string& message, const std::string& reason = {}) {
-  nlohmann::json e{{"code", code}, {"message", message}};
-  if (!reason.empty()) e["reason"] = reason;
-  return e;
-}
-
-}  // namespace
-
 PollPolicy::PollPolicy(std::chrono::milliseconds initial, std::chrono::milliseconds cap, std::uint64_t seed)
     : initial_(initial), cap_(cap), rng_(seed) {}
 
@@ -45,7 +35,7 @@ CompanyUpdate decideUpdate(const WorkItem& item, const PartnerOutcome& outcome,
       break;
     case PartnerOutcome::Kind::Declined:
       u.status = status::kFailed;
-      u.error = errorJson("DECLINED", outcome.message.empty() ? "the insurer declined" : outcome.message, outcome.code);
+      u.error = companyError("DECLINED", outcome.message.empty() ? "the insurer declined" : outcome.message, outcome.code);
       break;
     case PartnerOutcome::Kind::Failed:
       if (outcome.code == "DEADLINE_EXCEEDED") {
@@ -55,14 +45,14 @@ CompanyUpdate decideUpdate(const WorkItem& item, const PartnerOutcome& outcome,
       } else {
         // A failed submit is not retried: it is not idempotent for this partner.
         u.status = status::kFailed;
-        u.error = errorJson(outcome.code, outcome.message);
+        u.error = companyError(outcome.code, outcome.message);
       }
       break;
   }
   if (u.status == status::kInProgress && now >= item.deadline) u.status = status::kTimeout;
   if (u.status == status::kTimeout) {
     u.offer = nullptr;
-    u.error = errorJson("DEADLINE_EXCEEDED", "the insurer did not answer within the deadline");
+    u.error = companyError("DEADLINE_EXCEEDED", "the insurer did not answer within the deadline");
   }
   u.next_poll_at = u.status == status::kInProgress ? std::max(u.next_poll_at, now) : now;
   return u;

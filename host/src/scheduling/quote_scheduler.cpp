@@ -54,13 +54,19 @@ void QuoteScheduler::process(const WorkItem& item) {
   auto& log = Poco::Logger::get("scheduler");
   std::string tag = "[" + item.correlation_id + "] request " + item.request_id + " company " + item.company_id + ": ";
   PartnerOutcome outcome;
+  auto route = plugins_.route(item.company_id);
   if (Clock::now() >= item.deadline) {
     outcome = PartnerOutcome::failed("DEADLINE_EXCEEDED", "no answer before the deadline");
-  } else if (auto adapter = plugins_.adapter(item.company_id)) {
-    CallContext ctx{item.correlation_id, item.deadline};
-    outcome = item.external_id.empty() ? adapter->submit(ctx, item.input) : adapter->poll(ctx, item.external_id);
+  } else if (!route) {
+    outcome = PartnerOutcome::failed("PLUGIN_UNAVAILABLE", "no loaded plugin serves company " + item.company_id);
+  } else if (!route->enabled) {
+    outcome = PartnerOutcome::failed("COMPANY_DISABLED", "switched off by an operator (plugin " + route->plugin_id + ")");
+  } else if (!route->adapter) {
+    outcome = PartnerOutcome::failed("PLUGIN_UNAVAILABLE", route->unavailable);
   } else {
-    outcome = PartnerOutcome::failed("PLUGIN_UNAVAILABLE", plugins_.unavailableReason(item.company_id));
+    CallContext ctx{item.correlation_id, item.deadline};
+    outcome = item.external_id.empty() ? route->adapter->submit(ctx, item.input)
+                                       : route->adapter->poll(ctx, item.external_id);
   }
   CompanyUpdate update = decideUpdate(item, outcome, Clock::now(), poll_policy_);
   if (outcome.kind == PartnerOutcome::Kind::Failed)

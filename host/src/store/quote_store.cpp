@@ -2,16 +2,14 @@
 
 #include <osago/common/ids.hpp>
 
-#include <Poco/Data/PostgreSQL/Connector.h>
+#include <algorithm>
+
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/Session.h>
-#include <Poco/Data/DataException.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/DigestEngine.h>
 #include <Poco/Nullable.h>
 #include <Poco/SHA2Engine.h>
-
-#include <thread>
 
 using namespace Poco::Data::Keywords;
 
@@ -38,29 +36,6 @@ std::string sha256(const std::string& text) {
   engine.update(text);
   return Poco::DigestEngine::digestToHex(engine.digest());
 }
-
-/// Rolls back unless committed: the one way a transaction ends on an exception.
-class Transaction {
- public:
-  explicit Transaction(Poco::Data::Session& s) : s_(s) { s_.begin(); }
-  ~Transaction() {
-    if (!done_) {
-      try {
-        s_.rollback();
-      } catch (const Poco::Exception&) {
-        // The connection is broken; the server rolls back on its own.
-      }
-    }
-  }
-  void commit() {
-    s_.commit();
-    done_ = true;
-  }
-
- private:
-  Poco::Data::Session& s_;
-  bool done_ = false;
-};
 
 nlohmann::json event(const std::string& request_id, long long seq, const std::string& company_id,
                      const std::string& company_name, const std::string& company_status, const nlohmann::json& offer,
@@ -89,25 +64,10 @@ void insertEvent(Poco::Data::Session& s, const nlohmann::json& e) {
 
 }  // namespace
 
-QuoteStore::QuoteStore(const std::string& dsn, int pool_size)
-    : pool_((Poco::Data::PostgreSQL::Connector::registerConnector(), "PostgreSQL"), dsn, 1, pool_size, 60) {}
-
-Poco::Data::Session QuoteStore::session() {
-  // Under load every pooled connection may be busy for a moment: wait for one
-  // (bounded) rather than fail the caller's work.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (true) {
-    try {
-      return pool_.get();
-    } catch (const Poco::Data::SessionPoolExhaustedException&) {
-      if (std::chrono::steady_clock::now() > deadline) throw;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
-}
+QuoteStore::QuoteStore(Database& db) : db_(db) {}
 
 CreateResult QuoteStore::create(const NewQuoteRequest& r) {
-  Poco::Data::Session s = session();
+  Poco::Data::Session s = db_.session();
   std::string input = r.input.dump();
   std::string hash = sha256(input);
   std::string id = newUuid();
@@ -122,15 +82,21 @@ CreateResult QuoteStore::create(const NewQuoteRequest& r) {
          "ON CONFLICT (user_id, correlation_id) DO NOTHING RETURNING id::text",
         use(id), use(user), use(corr), use(input), use(hash), use(deadline_s), use(n), into(inserted), now;
     if (!inserted.empty()) {
+      bool all_final = std::all_of(r.companies.begin(), r.companies.end(),
+                                   [](const NewCompany& c) { return status::isFinal(c.status); });
       for (std::size_t i = 0; i < r.companies.size(); ++i) {
-        std::string cid = r.companies[i].first, cname = r.companies[i].second;
+        const NewCompany& c = r.companies[i];
+        std::string cid = c.id, cname = c.name, cstatus = c.status;
+        std::string error = c.error.is_null() ? std::string() : c.error.dump();
         int pos = static_cast<int>(i);
-        s << "INSERT INTO company_quotes (request_id, company_id, company_name, position, status, deadline_at) "
-             "SELECT $1, $2, $3, $4, 'IN_PROGRESS', deadline_at FROM quote_requests WHERE id = $1",
-            use(id), use(cid), use(cname), use(pos), now;
-        insertEvent(s, event(id, static_cast<long long>(i + 1), cid, cname, status::kInProgress, nullptr, nullptr,
-                             status::kInProgress));
+        s << "INSERT INTO company_quotes (request_id, company_id, company_name, position, status, error, deadline_at) "
+             "SELECT $1, $2, $3, $4, $5, nullif($6, '')::jsonb, deadline_at FROM quote_requests WHERE id = $1",
+            use(id), use(cid), use(cname), use(pos), use(cstatus), use(error), now;
+        bool last = i + 1 == r.companies.size();
+        insertEvent(s, event(id, static_cast<long long>(i + 1), cid, cname, c.status, nullptr, c.error,
+                             last && all_final ? status::kCompleted : status::kInProgress));
       }
+      if (all_final) s << "UPDATE quote_requests SET status = 'COMPLETED', finished_at = now() WHERE id = $1", use(id), now;
       tx.commit();
       return {CreateResult::Kind::Created, id};
     }
@@ -142,7 +108,7 @@ CreateResult QuoteStore::create(const NewQuoteRequest& r) {
 }
 
 std::optional<QuoteRequestView> QuoteStore::find(const std::string& request_id) {
-  Poco::Data::Session s = session();
+  Poco::Data::Session s = db_.session();
   std::string id = request_id;
   QuoteRequestView v;
   Poco::Int64 last_seq = 0;
@@ -179,7 +145,7 @@ std::optional<QuoteRequestView> QuoteStore::find(const std::string& request_id) 
 }
 
 std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, std::chrono::seconds lease) {
-  Poco::Data::Session s = session();
+  Poco::Data::Session s = db_.session();
   std::string o = owner;
   Poco::Int64 lease_s = lease.count();
   Poco::Data::Statement st(s);
@@ -212,7 +178,7 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
 }
 
 bool QuoteStore::record(const WorkItem& item, const CompanyUpdate& u, const std::string& owner) {
-  Poco::Data::Session s = session();
+  Poco::Data::Session s = db_.session();
   std::string rid = item.request_id, cid = item.company_id, o = owner;
   std::string st = u.status, ext = u.external_id;
   std::string offer = u.offer.is_null() ? std::string() : u.offer.dump();
@@ -251,7 +217,7 @@ bool QuoteStore::record(const WorkItem& item, const CompanyUpdate& u, const std:
 
 std::size_t QuoteStore::publishOutbox(
     std::size_t limit, const std::function<std::vector<long long>(const std::vector<OutboxEvent>&)>& publish) {
-  Poco::Data::Session s = session();
+  Poco::Data::Session s = db_.session();
   Transaction tx(s);
   Poco::Int64 lim = static_cast<Poco::Int64>(limit);
   Poco::Data::Statement st(s);

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <Poco/Data/SessionPool.h>
+#include "store/database.hpp"
 
 #include <chrono>
 #include <functional>
@@ -21,6 +21,14 @@ inline constexpr const char* kFailed = "FAILED";
 inline constexpr const char* kTimeout = "TIMEOUT";
 bool isFinal(const std::string& s);
 }  // namespace status
+
+/// The `error` of a FAILED or TIMEOUT company: a machine-readable code, a
+/// message for people, and the insurer's own reason when it declined.
+inline nlohmann::json companyError(const std::string& code, const std::string& message, const std::string& reason = {}) {
+  nlohmann::json e{{"code", code}, {"message", message}};
+  if (!reason.empty()) e["reason"] = reason;
+  return e;
+}
 
 /// One company's state within a request.
 struct CompanyQuote {
@@ -44,11 +52,20 @@ struct QuoteRequestView {
   std::vector<CompanyQuote> companies;
 };
 
+/// A company as a new request starts with it: IN_PROGRESS, or already final
+/// (e.g. FAILED because an operator switched it off) with its error.
+struct NewCompany {
+  std::string id;
+  std::string name;
+  std::string status = status::kInProgress;
+  nlohmann::json error;
+};
+
 struct NewQuoteRequest {
   std::string user_id;
   std::string correlation_id;
   nlohmann::json input;  ///< validated canonical quote input
-  std::vector<std::pair<std::string, std::string>> companies;  ///< (id, name)
+  std::vector<NewCompany> companies;
   std::chrono::seconds deadline{60};
 };
 
@@ -89,15 +106,15 @@ struct OutboxEvent {
 };
 
 /// PostgreSQL persistence of quote requests, the work queue and the outbox.
-/// Every state change and its event commit in one transaction. Thread-safe
-/// (a session pool); every method throws Poco::Data exceptions when the
+/// Every state change and its event commit in one transaction. Thread-safe;
+/// every method throws Poco::Data exceptions when the
 /// database is unreachable (callers retry).
 class QuoteStore {
  public:
-  QuoteStore(const std::string& dsn, int pool_size);
+  explicit QuoteStore(Database& db);
 
-  /// Stores the request, one row per company and one IN_PROGRESS event per
-  /// company. The same (user, correlation id) with the same input replays the
+  /// Stores the request, one row per company and one event per company with
+  /// its initial status. The same (user, correlation id) with the same input replays the
   /// first request; with another input it is KeyReused and nothing is stored.
   CreateResult create(const NewQuoteRequest& request);
 
@@ -119,10 +136,7 @@ class QuoteStore {
                             const std::function<std::vector<long long>(const std::vector<OutboxEvent>&)>& publish);
 
  private:
-  /// A pooled session; waits up to 5 s for one to come free, then throws.
-  Poco::Data::Session session();
-
-  Poco::Data::SessionPool pool_;
+  Database& db_;
 };
 
 }  // namespace osago::host

@@ -127,6 +127,14 @@ typedef struct osago_host_api {
    */
   osago_status (*http_call)(void* host_call_ctx, const osago_http_request* request,
                             osago_http_response* response);
+  /**
+   * Looks up the secret `name` (e.g. "apiKey") configured for this company in
+   * the plugin's manifest. On OK, `*value` points to host-owned memory that
+   * stays valid for the instance's life. Returns OSAGO_STATUS_INVALID_INPUT
+   * when no such secret is configured. Secrets never appear in logs or in the
+   * admin API.
+   */
+  osago_status (*secret_get)(void* host_ctx, osago_str name, osago_str* value);
 } osago_host_api;
 
 /**
@@ -144,9 +152,9 @@ typedef struct osago_plugin_api {
 
   /**
    * Creates an instance serving one insurance company. `config_json` is the
-   * company's plugin configuration (borrowed). On OK, *instance_out is owned by
-   * the host and must be released with destroy(). Errors are explained through
-   * host->log.
+   * company's `settings` from the plugin's manifest (borrowed). `host` stays
+   * valid until destroy(). On OK, *instance_out is owned by the host and is
+   * released with destroy(). Errors are explained through host->log.
    */
   osago_status (*create)(const osago_host_api* host, osago_str config_json, void** instance_out);
 

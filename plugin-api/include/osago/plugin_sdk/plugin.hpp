@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <new>
@@ -87,6 +88,17 @@ class Host {
     api_->log(api_->host_ctx, level, toAbi(message));
   }
   std::int64_t nowUnixMs() const { return api_->now_unix_ms(api_->host_ctx); }
+
+  /// The company's secret `name` from the manifest; throws
+  /// PluginError(INVALID_INPUT) naming it when it is not configured.
+  std::string secret(std::string_view name) const {
+    osago_str value{nullptr, 0};
+    if (api_->struct_size < offsetof(osago_host_api, secret_get) + sizeof(api_->secret_get) || !api_->secret_get ||
+        api_->secret_get(api_->host_ctx, toAbi(name), &value) != OSAGO_STATUS_OK)
+      throw PluginError(OSAGO_STATUS_INVALID_INPUT,
+                        "secret '" + std::string(name) + "' is not configured for this company (manifest: secrets)");
+    return fromAbi(value);
+  }
 
   /// Performs an HTTP call; throws PluginError(TIMEOUT/TRANSIENT) when no
   /// response arrived. Any HTTP status code is returned, not thrown.

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <deque>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -45,6 +46,7 @@ class FakeHost {
     api_.log = &FakeHost::logThunk;
     api_.now_unix_ms = &FakeHost::nowThunk;
     api_.http_call = &FakeHost::httpThunk;
+    api_.secret_get = &FakeHost::secretThunk;
   }
   FakeHost(const FakeHost&) = delete;
   FakeHost& operator=(const FakeHost&) = delete;
@@ -59,6 +61,7 @@ class FakeHost {
   void failNext(osago_status status) { failures_.push_back(status); }
 
   std::int64_t now_unix_ms = 1'800'000'000'000;
+  std::map<std::string, std::string> secrets;  ///< what secret_get answers
   std::vector<RecordedRequest> requests;
   std::vector<std::string> logs;
 
@@ -96,6 +99,13 @@ class FakeHost {
 
   static void logThunk(void* host, osago_log_level, osago_str message) {
     static_cast<FakeHost*>(host)->logs.push_back(sdk::fromAbi(message));
+  }
+  static osago_status secretThunk(void* host, osago_str name, osago_str* value) {
+    auto* self = static_cast<FakeHost*>(host);
+    auto it = self->secrets.find(sdk::fromAbi(name));
+    if (it == self->secrets.end()) return OSAGO_STATUS_INVALID_INPUT;
+    *value = sdk::toAbi(it->second);
+    return OSAGO_STATUS_OK;
   }
   static std::int64_t nowThunk(void* host) { return static_cast<FakeHost*>(host)->now_unix_ms; }
   static osago_status httpThunk(void* call_ctx, const osago_http_request* req, osago_http_response* resp) {

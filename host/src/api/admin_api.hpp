@@ -1,0 +1,30 @@
+#pragma once
+
+#include "plugins/plugin_registry.hpp"
+
+#include <osago/common/http_server.hpp>
+
+#include <string>
+
+namespace osago::host {
+
+/// The operators' REST API for plugins, behind a bearer token:
+/// GET /admin/plugins, POST /admin/plugins/rescan,
+/// POST /admin/plugins/{id}/enable, POST /admin/plugins/{id}/disable.
+class AdminApi {
+ public:
+  /// An empty `token` refuses every call (the admin API is off).
+  AdminApi(PluginRegistry& plugins, std::string token);
+
+  void registerRoutes(http::Router& router);
+
+ private:
+  void authorize(const Poco::Net::HTTPServerRequest& request) const;
+  void setEnabled(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
+                  const std::string& plugin_id, bool enabled);
+
+  PluginRegistry& plugins_;
+  std::string token_;
+};
+
+}  // namespace osago::host

@@ -1,0 +1,122 @@
+#include "plugins/plugin_manifest.hpp"
+
+#include <osago/common/yaml_config.hpp>
+
+#include <set>
+
+namespace osago::host {
+namespace {
+
+nlohmann::json yamlToJson(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      auto out = nlohmann::json::object();
+      for (const auto& kv : node) out[kv.first.as<std::string>()] = yamlToJson(kv.second);
+      return out;
+    }
+    case YAML::NodeType::Sequence: {
+      auto out = nlohmann::json::array();
+      for (const auto& item : node) out.push_back(yamlToJson(item));
+      return out;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& s = node.Scalar();
+      if (node.Tag() == "!") return s;  // quoted: keep as string
+      if (s == "true" || s == "false") return s == "true";
+      try {
+        std::size_t pos = 0;
+        long long i = std::stoll(s, &pos);
+        if (pos == s.size()) return i;
+      } catch (const std::exception&) {
+      }
+      return s;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+std::string expandString(const std::string& s, const std::string& file, const std::string& where) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size();) {
+    if (s.compare(i, 2, "${") != 0) {
+      out.push_back(s[i++]);
+      continue;
+    }
+    auto end = s.find('}', i);
+    if (end == std::string::npos) throw ConfigError(file, where, "unterminated ${...} in '" + s + "'");
+    std::string expr = s.substr(i + 2, end - i - 2);
+    auto sep = expr.find(":-");
+    std::string name = expr.substr(0, sep);
+    auto value = config::env(name.c_str());
+    if (value) {
+      out += *value;
+    } else if (sep != std::string::npos) {
+      out += expr.substr(sep + 2);
+    } else {
+      throw ConfigError(file, where, "environment variable " + name + " is not set");
+    }
+    i = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json expandEnvironment(const nlohmann::json& value, const std::string& file, const std::string& where) {
+  if (value.is_string()) return expandString(value.get<std::string>(), file, where);
+  if (value.is_object()) {
+    auto out = nlohmann::json::object();
+    for (const auto& [k, v] : value.items()) out[k] = expandEnvironment(v, file, where + "." + k);
+    return out;
+  }
+  if (value.is_array()) {
+    auto out = nlohmann::json::array();
+    for (const auto& v : value) out.push_back(expandEnvironment(v, file, where));
+    return out;
+  }
+  return value;
+}
+
+PluginManifest PluginManifest::load(const std::string& file) {
+  auto root = config::Section::loadFile(file);
+  PluginManifest manifest;
+  std::set<std::string> ids;
+  for (auto& c : root.children("companies")) {
+    CompanyConfig company;
+    company.id = c.require<std::string>("id");
+    if (company.id.empty() || company.id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
+      throw ConfigError(file, c.qualified("id"), "must be lower-case letters, digits and '-'");
+    if (!ids.insert(company.id).second) throw ConfigError(file, c.qualified("id"), "duplicate company id '" + company.id + "'");
+    company.name = c.require<std::string>("name");
+    company.call_timeout = std::chrono::milliseconds(c.get<int>("call_timeout_ms", 5000));
+    if (company.call_timeout.count() < 100 || company.call_timeout.count() > 60000)
+      throw ConfigError(file, c.qualified("call_timeout_ms"), "must be between 100 and 60000");
+    company.max_concurrent_calls = c.get<int>("max_concurrent_calls", company.max_concurrent_calls);
+    company.max_queued_calls = c.get<int>("max_queued_calls", company.max_queued_calls);
+    if (company.max_concurrent_calls < 1 || company.max_concurrent_calls > 256)
+      throw ConfigError(file, c.qualified("max_concurrent_calls"), "must be between 1 and 256");
+    if (company.max_queued_calls < 0 || company.max_queued_calls > 10000)
+      throw ConfigError(file, c.qualified("max_queued_calls"), "must be between 0 and 10000");
+    auto settings = c.raw("settings");
+    if (settings && !settings.IsNull()) {
+      if (!settings.IsMap()) throw ConfigError(file, c.qualified("settings"), "must be a mapping");
+      company.settings = expandEnvironment(yamlToJson(settings), file, c.qualified("settings"));
+    }
+    auto secrets = c.raw("secrets");
+    if (secrets && !secrets.IsNull()) {
+      if (!secrets.IsMap()) throw ConfigError(file, c.qualified("secrets"), "must be a mapping of name to value");
+      auto expanded = expandEnvironment(yamlToJson(secrets), file, c.qualified("secrets"));
+      for (const auto& [k, v] : expanded.items()) {
+        if (!v.is_string()) throw ConfigError(file, c.qualified("secrets." + k), "must be a string");
+        company.secrets[k] = v.get<std::string>();
+      }
+    }
+    c.finish();
+    manifest.companies.push_back(std::move(company));
+  }
+  root.finish();
+  return manifest;
+}
+
+}  // namespace osago::host

@@ -1,0 +1,156 @@
+// The registry contains misbehaving plugins and swaps versions blue/green;
+// the host keeps serving the other companies throughout.
+#include "plugins/plugin_registry.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <unistd.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace osago::host;
+using namespace std::chrono_literals;
+
+class Registry : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("osago-registry-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_ / "plugins");
+    config_.directory = (dir_ / "plugins").string();
+    config_.cache_directory = (dir_ / "cache").string();
+    config_.rescan = 0s;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  /// Installs `so` as <name>.so with a manifest declaring `companies` (YAML list body).
+  void install(const std::string& name, const char* so, const std::string& companies) {
+    fs::copy_file(so, dir_ / "plugins" / (name + ".so"), fs::copy_options::overwrite_existing);
+    std::ofstream(dir_ / "plugins" / (name + ".yaml")) << "companies:\n" << companies;
+  }
+
+  CallContext ctx(std::chrono::seconds budget = 30s) {
+    return CallContext{"test", std::chrono::system_clock::now() + budget};
+  }
+
+  fs::path dir_;
+  PluginsConfig config_;
+};
+
+TEST_F(Registry, LoadsPluginsWithTheirManifestsAndRoutesCompanies) {
+  install("versioned", OSAGO_TEST_V1_SO, "  - {id: alpha, name: Альфа}\n  - {id: beta, name: Бета}\n");
+  PluginRegistry registry(config_, 15s, nullptr, "test");
+  auto report = registry.rescan();
+  ASSERT_EQ(report.loaded, std::vector<std::string>{"versioned"});
+  auto companies = registry.companies();
+  ASSERT_EQ(companies.size(), 2u);
+  EXPECT_EQ(companies[0].company.id, "alpha");
+  EXPECT_TRUE(companies[0].enabled);
+  auto route = registry.route("beta");
+  ASSERT_TRUE(route && route->adapter);
+  auto out = route->adapter->submit(ctx(), "{}");
+  EXPECT_EQ(out.kind, PartnerOutcome::Kind::Pending);
+  EXPECT_EQ(out.external_id, "1-app");
+  EXPECT_FALSE(registry.route("gamma"));
+  auto described = registry.describe();
+  EXPECT_EQ(described["plugins"][0]["id"], "versioned");
+  EXPECT_EQ(described["plugins"][0]["sha256"], PluginLibrary::fileSha256(OSAGO_TEST_V1_SO));
+}
+
+TEST_F(Registry, ADroppedInPluginAppearsOnRescanAndAReplacedOneUpgradesBlueGreen) {
+  PluginRegistry registry(config_, 15s, nullptr, "test");
+  registry.rescan();
+  EXPECT_TRUE(registry.companies().empty());
+
+  install("versioned", OSAGO_TEST_V1_SO, "  - {id: alpha, name: Альфа}\n");
+  EXPECT_EQ(registry.rescan().loaded, std::vector<std::string>{"versioned"});
+  auto v1 = registry.route("alpha")->adapter;
+  EXPECT_TRUE(registry.rescan().loaded.empty()) << "an unchanged file is not loaded again";
+
+  install("versioned", OSAGO_TEST_V2_SO, "  - {id: alpha, name: Альфа}\n");
+  auto report = registry.rescan();
+  EXPECT_EQ(report.upgraded, std::vector<std::string>{"versioned"});
+  auto v2 = registry.route("alpha")->adapter;
+  EXPECT_EQ(v2->submit(ctx(), "{}").external_id, "2-app") << "new work goes to the new version";
+  EXPECT_EQ(v1->submit(ctx(), "{}").external_id, "1-app") << "work already holding the old version finishes on it";
+
+  fs::remove(dir_ / "plugins" / "versioned.so");
+  EXPECT_EQ(registry.rescan().removed, std::vector<std::string>{"versioned"});
+  EXPECT_FALSE(registry.route("alpha"));
+}
+
+TEST_F(Registry, AManifestChangeIsPickedUp) {
+  install("versioned", OSAGO_TEST_V1_SO, "  - {id: alpha, name: Альфа}\n");
+  PluginRegistry registry(config_, 15s, nullptr, "test");
+  registry.rescan();
+  std::ofstream(dir_ / "plugins" / "versioned.yaml") << "companies:\n  - {id: alpha, name: Альфа}\n  - {id: beta, name: Бета}\n";
+  EXPECT_EQ(registry.rescan().upgraded, std::vector<std::string>{"versioned"});
+  EXPECT_EQ(registry.companies().size(), 2u);
+}
+
+TEST_F(Registry, ABadFileIsRejectedAndTheOthersKeepServing) {
+  install("versioned", OSAGO_TEST_V1_SO, "  - {id: alpha, name: Альфа}\n");
+  fs::copy_file(OSAGO_TEST_ABI_MAJOR_SO, dir_ / "plugins" / "future.so");
+  fs::copy_file(OSAGO_TEST_NO_ENTRY_SO, dir_ / "plugins" / "library.so");
+  PluginRegistry registry(config_, 15s, nullptr, "test");
+  auto report = registry.rescan();
+  EXPECT_EQ(report.rejected.size(), 2u);
+  EXPECT_EQ(registry.describe()["rejected"].size(), 2u);
+  ASSERT_TRUE(registry.route("alpha"));
+  EXPECT_EQ(registry.route("alpha")->adapter->submit(ctx(), "{}").kind, PartnerOutcome::Kind::Pending);
+}
+
+TEST_F(Registry, ACompanyWhosePluginRefusesItsSettingsIsUnavailableWithTheReason) {
+  install("create-fails", OSAGO_TEST_CREATE_FAILS_SO, "  - {id: broken, name: Сломанная}\n");
+  install("versioned", OSAGO_TEST_V1_SO, "  - {id: alpha, name: Альфа}\n");
+  PluginRegistry registry(config_, 15s, nullptr, "test");
+  registry.rescan();
+  auto broken = registry.route("broken");
+  ASSERT_TRUE(broken);
+  EXPECT_FALSE(broken->adapter);
+  EXPECT_NE(broken->unavailable.find("refused its settings"), std::string::npos) << broken->unavailable;
+  EXPECT_TRUE(registry.route("alpha")->adapter);
+}
+
+TEST_F(Registry, AThrowingCallIsContainedAsAPluginError) {
+  install("throws", OSAGO_TEST_THROWS_SO, "  - {id: thrower, name: Бросающая}\n");
+  PluginRegistry registry(config_, 15s, nullptr, "test");
+  registry.rescan();
+  auto out = registry.route("thrower")->adapter->submit(ctx(), "{}");
+  EXPECT_EQ(out.kind, PartnerOutcome::Kind::Failed);
+  EXPECT_EQ(out.code, "PLUGIN_ERROR");
+  EXPECT_NE(out.message.find("boom from the plugin"), std::string::npos) << out.message;
+}
+
+TEST_F(Registry, AHangingCallIsAbandonedAtItsBudgetAndItsBulkheadStaysBounded) {
+  install("hangs", OSAGO_TEST_HANGS_SO,
+          "  - {id: sloth, name: Ленивая, call_timeout_ms: 300, max_concurrent_calls: 2, max_queued_calls: 0}\n");
+  install("versioned", OSAGO_TEST_V1_SO, "  - {id: alpha, name: Альфа}\n");
+  PluginRegistry registry(config_, 15s, nullptr, "test");
+  registry.rescan();
+  auto sloth = registry.route("sloth")->adapter;
+
+  auto started = std::chrono::steady_clock::now();
+  auto first = std::async(std::launch::async, [&] { return sloth->poll(ctx(), "x"); });
+  auto second = std::async(std::launch::async, [&] { return sloth->poll(ctx(), "y"); });
+  auto a = first.get();
+  auto b = second.get();
+  EXPECT_EQ(a.code, "PLUGIN_HUNG");
+  EXPECT_EQ(b.code, "PLUGIN_HUNG");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 20s) << "the caller was released long before the plugin returned";
+
+  // Both of its threads are still stuck: the next call is refused at once instead of piling up.
+  auto third = sloth->poll(ctx(), "z");
+  EXPECT_EQ(third.code, "BULKHEAD_FULL");
+  EXPECT_TRUE(third.retryable);
+  EXPECT_EQ(sloth->callsRunning(), 2);
+
+  // Another company is not affected.
+  EXPECT_EQ(registry.route("alpha")->adapter->poll(ctx(), "1-app").kind, PartnerOutcome::Kind::Offer);
+}
+
+}  // namespace
