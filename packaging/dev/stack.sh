@@ -181,9 +181,9 @@ stop_kafka() { stop_pidfile kafka; }
 
 # --- the project's services -----------------------------------------------------
 
-# A per-stack secret that signs the users' tokens; generated once, never committed.
-token_secret() {
-  local f=$STATE_DIR/token-secret
+# stack_secret NAME: a per-stack random secret, generated once into the state dir, never committed.
+stack_secret() {
+  local f=$STATE_DIR/$1
   [ -s "$f" ] || (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$f")
   cat "$f"
 }
@@ -198,12 +198,12 @@ start_services() {
 
   OSAGO_AGGREGATOR_PORT=$agg OSAGO_PG_DSN="host=127.0.0.1 port=$pg dbname=osago user=osago" \
     OSAGO_KAFKA_BROKERS="127.0.0.1:$kafka" OSAGO_PLUGIN_DIR="$bin/plugins" \
-    OSAGO_SIMULATOR_URL="http://127.0.0.1:$sim" start_bg osago-aggregator \
+    OSAGO_SIMULATOR_URL="http://127.0.0.1:$sim" OSAGO_ADMIN_TOKEN="$(stack_secret admin-token)" start_bg osago-aggregator \
     "$bin/host/osago-aggregator" --config="$OSAGO_ROOT/config/osago-aggregator.yaml"
   wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$agg/health/live"
 
   OSAGO_CORE_PORT=$core OSAGO_AGGREGATOR_URL="http://127.0.0.1:$agg" OSAGO_KAFKA_BROKERS="127.0.0.1:$kafka" \
-    OSAGO_TOKEN_SECRET="$(token_secret)" start_bg core-app \
+    OSAGO_TOKEN_SECRET="$(stack_secret token-secret)" start_bg core-app \
     "$bin/core-app/core-app" --config="$OSAGO_ROOT/config/core-app.yaml"
   wait_for core-app 90 curl -sf "http://127.0.0.1:$core/health/ready"
 }

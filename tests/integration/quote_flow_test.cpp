@@ -85,8 +85,9 @@ TEST(QuoteFlow, OffersReachTheStreamTheRestApiAndKafka) {
   ASSERT_EQ(created.status, 201) << created.body.dump();
   std::string id = created.body["osagoRequestId"];
   ASSERT_TRUE(osago::isUuid(id));
-  ASSERT_EQ(created.body["insuranceCompanies"].size(), 7u);
-  for (const auto& c : created.body["insuranceCompanies"]) EXPECT_EQ(c["status"], "IN_PROGRESS") << c.dump();
+  ASSERT_EQ(created.body["insuranceCompanies"].size(), 8u);
+  for (const auto& c : created.body["insuranceCompanies"])
+    EXPECT_EQ(c["status"], c["companyId"] == "ghost" ? "FAILED" : "IN_PROGRESS") << c.dump();
 
   // The browser's view: a snapshot, then one event per change, then the end.
   auto [status, events] = readEventStream(stack->coreUrl() + "/api/osago/requests/" + id + "/stream", token,
@@ -105,7 +106,7 @@ TEST(QuoteFlow, OffersReachTheStreamTheRestApiAndKafka) {
     EXPECT_EQ(events[i].data["osagoRequestId"], id);
     streamed[events[i].data["companyId"]] = events[i].data;
   }
-  ASSERT_EQ(streamed.size(), 7u);
+  ASSERT_EQ(streamed.size(), 8u);
   for (const auto& [company, rate] : TestStack::offeringInsurers()) {
     EXPECT_EQ(streamed[company]["status"], "COMPLETED") << streamed[company].dump();
     EXPECT_EQ(streamed[company]["offer"]["premium"]["amount"], expectedPremium(q, rate)) << company;
@@ -230,7 +231,7 @@ TEST(QuoteFlow, SameCorrelationIdReplaysAndADifferentBodyIsRefused) {
   EXPECT_EQ(stack->query("SELECT count(*) FROM quote_requests WHERE correlation_id = '" + corr + "'")[0], "1");
   EXPECT_EQ(stack->query("SELECT count(*) FROM company_quotes c JOIN quote_requests r ON r.id = c.request_id "
                          "WHERE r.correlation_id = '" + corr + "'")[0],
-            "7")
+            "8")
       << "one round of partner work, not two";
 }
 

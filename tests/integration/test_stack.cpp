@@ -57,8 +57,8 @@ std::string tail(const std::string& file) {
 
 const std::map<std::string, long long>& TestStack::offeringInsurers() {
   static const std::map<std::string, long long> kInsurers = {
-      {"severny-shchit", 650000}, {"volga-garant", 720000}, {"ural-polis", 590000},
-      {"baltiyskaya", 810000},    {"sibir-rezerv", 690000}};
+      {"severny-shchit", 650000}, {"ural-polis", 590000},   {"volga-garant", 720000},
+      {"baltiyskaya", 810000},    {"sibir-rezerv", 690000}, {"yuzhny-bereg", 760000}};
   return kInsurers;
 }
 
@@ -70,7 +70,10 @@ TestStack::TestStack() {
   topic_ = "it-" + suffix + ".quote-events";
   work_dir_ = std::string(OSAGO_TEST_WORK_DIR) + "/" + suffix;
   log_dir_ = work_dir_ + "/logs";
+  plugin_dir_ = work_dir_ + "/plugins";
+  admin_token_ = "admin-" + newUuid();
   std::filesystem::create_directories(log_dir_);
+  std::filesystem::create_directories(plugin_dir_);
   exec(base_dsn_, "CREATE DATABASE " + db_name_);
   db_dsn_ = base_dsn_ + " dbname=" + db_name_;  // a later dbname wins in a libpq conninfo
 
@@ -81,26 +84,39 @@ TestStack::TestStack() {
   std::ofstream(work_dir_ + "/insurer-simulator.yaml") << R"(listen: {host: 127.0.0.1, port: )" << simulator_port_ << R"(}
 log_level: information
 insurers:
-  - {id: severny-shchit, name: "Северный щит", base_rate_rub: 6500, pending_ms: 300}
-  - {id: volga-garant, name: "Волга-Гарант", base_rate_rub: 7200, pending_ms: 1200}
-  - {id: ural-polis, name: "Уральский полис", base_rate_rub: 5900, pending_ms: 800, decline_under_age: 23}
-  - {id: baltiyskaya, name: "Балтийская страховая", base_rate_rub: 8100, pending_ms: 2000}
-  - {id: sibir-rezerv, name: "Сибирь-Резерв", base_rate_rub: 6900, pending_ms: 500}
-  - {id: slow, name: "Медленная", base_rate_rub: 7000, pending_ms: 600000}
+  - {id: severny-shchit, name: "Северный щит", dialect: polisnet, api_key: k-severny, base_rate_rub: 6500, pending_ms: 300}
+  - {id: ural-polis, name: "Уральский полис", dialect: polisnet, api_key: k-ural, base_rate_rub: 5900, pending_ms: 800, decline_under_age: 23}
+  - {id: slow, name: "Медленная", dialect: polisnet, api_key: k-slow, base_rate_rub: 7000, pending_ms: 600000}
+  - {id: volga-garant, name: "Волга-Гарант", dialect: garant, client_id: agg, client_secret: s-volga, base_rate_rub: 7200, pending_ms: 1200}
+  - {id: baltiyskaya, name: "Балтийская страховая", dialect: garant, client_id: agg, client_secret: s-baltic, token_ttl_seconds: 2, base_rate_rub: 8100, pending_ms: 2000}
+  - {id: sibir-rezerv, name: "Сибирь-Резерв", dialect: volna, api_key: k-sibir, base_rate_rub: 6900, pending_ms: 500}
+  - {id: yuzhny-bereg, name: "Южный берег", dialect: volna, api_key: k-yuzhny, base_rate_rub: 7600, pending_ms: 1500}
 )";
+  // The bundled plugins, each with a manifest of this stack's own.
   std::string sim = "http://127.0.0.1:" + std::to_string(simulator_port_);
+  auto install = [&](const char* so, const std::string& name, const std::string& companies) {
+    std::filesystem::copy_file(so, plugin_dir_ + "/" + name + ".so");
+    std::ofstream(plugin_dir_ + "/" + name + ".yaml") << "companies:\n" << companies;
+  };
+  install(OSAGO_TEST_POLISNET_SO, "osago_plugin_polisnet",
+          "  - {id: severny-shchit, name: severny-shchit, settings: {baseUrl: \"" + sim + "/severny-shchit\"}, secrets: {apiKey: k-severny}}\n"
+          "  - {id: ural-polis, name: ural-polis, settings: {baseUrl: \"" + sim + "/ural-polis\"}, secrets: {apiKey: k-ural}}\n"
+          "  - {id: slow, name: slow, settings: {baseUrl: \"" + sim + "/slow\"}, secrets: {apiKey: k-slow}}\n"
+          "  - {id: ghost, name: ghost, settings: {baseUrl: \"" + sim + "/ghost\"}}\n");
+  install(OSAGO_TEST_GARANT_SO, "osago_plugin_garant",
+          "  - {id: volga-garant, name: volga-garant, settings: {baseUrl: \"" + sim + "/volga-garant\", clientId: agg}, secrets: {clientSecret: s-volga}}\n"
+          "  - {id: baltiyskaya, name: baltiyskaya, settings: {baseUrl: \"" + sim + "/baltiyskaya\", clientId: agg}, secrets: {clientSecret: s-baltic}}\n");
+  install(OSAGO_TEST_VOLNA_SO, "osago_plugin_volna",
+          "  - {id: sibir-rezerv, name: sibir-rezerv, settings: {baseUrl: \"" + sim + "/sibir-rezerv\"}, secrets: {apiKey: k-sibir}}\n"
+          "  - {id: yuzhny-bereg, name: yuzhny-bereg, settings: {baseUrl: \"" + sim + "/yuzhny-bereg\"}, secrets: {apiKey: k-yuzhny}}\n");
+
   std::ofstream agg(work_dir_ + "/osago-aggregator.yaml");
-  agg << "listen: {host: 127.0.0.1, port: " << aggregator_port_ << "}\n"
-      << "log_level: debug\n"
+  agg << "log_level: debug\n"
       << "postgres: {dsn: \"" << db_dsn_ << "\", pool_size: 8}\n"
       << "kafka: {brokers: \"" << kafka_brokers_ << "\", topic: \"" << topic_ << "\"}\n"
-      << "plugins: {directory: \"" << OSAGO_TEST_PLUGIN_DIR << "\"}\n"
-      << "quotes: {deadline_seconds: " << kDeadlineSeconds << ", workers: 8, poll_initial_ms: 200, poll_max_ms: 1000}\n"
-      << "companies:\n";
-  for (const auto& [id, rate] : offeringInsurers())
-    agg << "  - {id: " << id << ", name: \"" << id << "\", plugin: polisnet, settings: {baseUrl: \"" << sim << "/" << id << "\"}}\n";
-  agg << "  - {id: slow, name: \"slow\", plugin: polisnet, settings: {baseUrl: \"" << sim << "/slow\"}}\n"
-      << "  - {id: ghost, name: \"ghost\", plugin: not-installed}\n";
+      << "plugins: {directory: \"" << plugin_dir_ << "\", cache_directory: \"" << work_dir_
+      << "/plugin-cache\", rescan_seconds: 1, enable_new: true}\n"
+      << "quotes: {deadline_seconds: " << kDeadlineSeconds << ", workers: 8, poll_initial_ms: 200, poll_max_ms: 1000}\n";
   agg.close();
   std::ofstream(work_dir_ + "/core-app.yaml")
       << "listen: {host: 127.0.0.1, port: " << core_port_ << "}\n"
@@ -112,8 +128,8 @@ insurers:
 
   try {
     pid_t pid = spawn("insurer-simulator", {OSAGO_TEST_SIMULATOR_BIN, "--config=" + work_dir_ + "/insurer-simulator.yaml"}, {});
-    waitReady("insurer-simulator", pid, sim + "/health");
-    pid = spawn("osago-aggregator", {OSAGO_TEST_AGGREGATOR_BIN, "--config=" + work_dir_ + "/osago-aggregator.yaml"}, {});
+    waitReady("insurer-simulator", pid, sim + "/control/insurers");
+    pid = startAggregator("osago-aggregator", aggregator_port_);
     waitReady("osago-aggregator", pid, aggregatorUrl() + "/health/live");
     pid = spawn("core-app", {OSAGO_TEST_CORE_BIN, "--config=" + work_dir_ + "/core-app.yaml"},
                 {{"OSAGO_TOKEN_SECRET", "integration-test-secret-" + newUuid()}});
@@ -122,6 +138,21 @@ insurers:
     stopAll();
     throw;
   }
+}
+
+pid_t TestStack::startAggregator(const std::string& name, int port) {
+  return spawn(name, {OSAGO_TEST_AGGREGATOR_BIN, "--config=" + work_dir_ + "/osago-aggregator.yaml"},
+               {{"OSAGO_AGGREGATOR_PORT", std::to_string(port)}, {"OSAGO_ADMIN_TOKEN", admin_token_}});
+}
+
+std::string TestStack::secondAggregatorUrl() {
+  if (second_aggregator_port_ == 0) {
+    int port = freePort();
+    pid_t pid = startAggregator("osago-aggregator-2", port);
+    waitReady("osago-aggregator-2", pid, "http://127.0.0.1:" + std::to_string(port) + "/health/live");
+    second_aggregator_port_ = port;
+  }
+  return "http://127.0.0.1:" + std::to_string(second_aggregator_port_);
 }
 
 TestStack::~TestStack() {

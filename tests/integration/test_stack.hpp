@@ -20,6 +20,14 @@ class TestStack {
 
   std::string coreUrl() const { return "http://127.0.0.1:" + std::to_string(core_port_); }
   std::string aggregatorUrl() const { return "http://127.0.0.1:" + std::to_string(aggregator_port_); }
+  std::string simulatorUrl() const { return "http://127.0.0.1:" + std::to_string(simulator_port_); }
+  /// The plugin directory the aggregators watch (a copy of the bundled plugins with test manifests).
+  const std::string& pluginDir() const { return plugin_dir_; }
+  const std::string& adminToken() const { return admin_token_; }
+
+  /// Starts another osago-aggregator instance on the same database and plugin
+  /// directory (once) and returns its URL.
+  std::string secondAggregatorUrl();
   const std::string& topic() const { return topic_; }
   const std::string& kafkaBrokers() const { return kafka_brokers_; }
   const std::string& logDir() const { return log_dir_; }
@@ -27,11 +35,12 @@ class TestStack {
   /// Runs `sql` on the stack's own database and returns the first column of every row.
   std::vector<std::string> query(const std::string& sql) const;
 
-  /// The insurers the simulator serves: id → base rate in kopecks (offering ones only).
+  /// The insurers that answer with offers: id → base rate in kopecks.
   static const std::map<std::string, long long>& offeringInsurers();
   static constexpr int kDeadlineSeconds = 8;
 
  private:
+  pid_t startAggregator(const std::string& name, int port);
   pid_t spawn(const std::string& name, const std::vector<std::string>& argv, const std::map<std::string, std::string>& env);
   void waitReady(const std::string& name, pid_t pid, const std::string& url);
   void stopAll();
@@ -42,6 +51,9 @@ class TestStack {
   std::string kafka_brokers_;
   std::string topic_;
   std::string work_dir_;
+  std::string plugin_dir_;
+  std::string admin_token_;
+  int second_aggregator_port_ = 0;
   std::string log_dir_;
   int core_port_ = 0;
   int aggregator_port_ = 0;

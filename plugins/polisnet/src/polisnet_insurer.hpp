@@ -11,9 +11,9 @@ namespace osago::plugins::polisnet {
 /// company; thread-safe (no mutable state).
 class PolisNetInsurer {
  public:
-  /// `config`: {"baseUrl": "http://host:port/<company>", "timeoutMs": 5000}.
-  /// Throws std::invalid_argument naming the bad key.
-  PolisNetInsurer(sdk::Host host, const nlohmann::json& config);
+  /// `settings`: {"baseUrl": "http://host:port/<company>", "timeoutMs": 5000};
+  /// secret "apiKey". Throws naming the missing setting or secret.
+  PolisNetInsurer(sdk::Host host, const nlohmann::json& settings);
 
   sdk::Outcome submit(const sdk::Call& call, const nlohmann::json& quote);
   sdk::Outcome poll(const sdk::Call& call, const std::string& external_id);
@@ -21,6 +21,7 @@ class PolisNetInsurer {
  private:
   sdk::Host host_;
   std::string base_url_;
+  std::string api_key_;
   std::uint32_t timeout_ms_;
 };
 

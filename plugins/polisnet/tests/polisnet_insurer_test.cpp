@@ -16,6 +16,7 @@ class PolisNetTest : public ::testing::Test {
  protected:
   void SetUp() override {
     api_ = osago_plugin_entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR);
+    host_.secrets["apiKey"] = "key-1";
     std::string cfg = R"({"baseUrl":"http://sim/severny-shchit/","timeoutMs":1500})";
     ASSERT_EQ(api_->create(host_.api(), osago::sdk::toAbi(cfg), &instance_), OSAGO_STATUS_OK);
   }
@@ -44,6 +45,7 @@ TEST_F(PolisNetTest, SubmitPostsTheQuoteAndReturnsPendingWithApplicationId) {
   EXPECT_EQ(host_.requests[0].method, "POST");
   EXPECT_EQ(host_.requests[0].url, "http://sim/severny-shchit/osago/applications");
   EXPECT_EQ(host_.requests[0].header("X-Correlation-Id"), "test-correlation");
+  EXPECT_EQ(host_.requests[0].header("X-Api-Key"), "key-1");
   EXPECT_EQ(json::parse(host_.requests[0].body)["vehicle"]["vin"], "XTA21099043765439");
 }
 
@@ -103,8 +105,18 @@ TEST_F(PolisNetTest, HostTimeoutBecomesTimeoutStatus) {
   EXPECT_EQ(r.status, OSAGO_STATUS_TIMEOUT);
 }
 
+TEST(PolisNetCreate, MissingApiKeyIsRefusedWithAReason) {
+  osago::testing::FakeHost host;
+  auto* api = osago_plugin_entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR);
+  void* instance = nullptr;
+  EXPECT_EQ(api->create(host.api(), osago::sdk::toAbi(R"({"baseUrl":"http://sim/x"})"), &instance), OSAGO_STATUS_INVALID_INPUT);
+  ASSERT_FALSE(host.logs.empty());
+  EXPECT_NE(host.logs[0].find("apiKey"), std::string::npos) << host.logs[0];
+}
+
 TEST(PolisNetCreate, MissingBaseUrlIsRefusedWithAReason) {
   osago::testing::FakeHost host;
+  host.secrets["apiKey"] = "key-1";
   auto* api = osago_plugin_entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR);
   void* instance = nullptr;
   EXPECT_EQ(api->create(host.api(), osago::sdk::toAbi("{}"), &instance), OSAGO_STATUS_INVALID_INPUT);

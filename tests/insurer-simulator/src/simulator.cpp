@@ -2,17 +2,52 @@
 
 #include "tariff.hpp"
 
-#include <osago/common/civil_date.hpp>
 #include <osago/common/ids.hpp>
 #include <osago/common/yaml_config.hpp>
 #include <osago/plugin_sdk/plugin.hpp>
 
-
 #include <cmath>
+#include <random>
+#include <thread>
 
 namespace osago::simulator {
 
 using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const char* dialectName(Dialect d) {
+  switch (d) {
+    case Dialect::kGarant: return "garant";
+    case Dialect::kVolna: return "volna";
+    default: return "polisnet";
+  }
+}
+
+double uniform01() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0, 1)(rng);
+}
+
+}  // namespace
+
+json Behaviour::toJson() const {
+  return {{"mode", mode}, {"pendingMs", pending_ms}, {"pendingJitterMs", pending_jitter_ms}, {"errorRate", error_rate}};
+}
+
+void Behaviour::update(const json& j) {
+  if (!j.is_object()) throw http::HttpError(400, "BAD_BEHAVIOUR", "a JSON object is expected");
+  static const std::set<std::string> kModes = {"normal", "decline", "error", "malformed", "hang"};
+  if (j.contains("mode")) {
+    if (!j["mode"].is_string() || !kModes.count(j["mode"].get<std::string>()))
+      throw http::HttpError(400, "BAD_BEHAVIOUR", "mode must be one of normal, decline, error, malformed, hang");
+    mode = j["mode"];
+  }
+  if (j.contains("pendingMs")) pending_ms = std::max(0, j["pendingMs"].get<int>());
+  if (j.contains("pendingJitterMs")) pending_jitter_ms = std::max(0, j["pendingJitterMs"].get<int>());
+  if (j.contains("errorRate")) error_rate = std::clamp(j["errorRate"].get<double>(), 0.0, 1.0);
+}
 
 SimulatorConfig SimulatorConfig::load(const std::string& file) {
   auto root = config::Section::loadFile(file);
@@ -25,10 +60,25 @@ SimulatorConfig SimulatorConfig::load(const std::string& file) {
     InsurerProfile p;
     p.id = s.require<std::string>("id");
     p.name = s.require<std::string>("name");
+    std::string dialect = s.get<std::string>("dialect", "polisnet");
+    if (dialect == "polisnet") p.dialect = Dialect::kPolisNet;
+    else if (dialect == "garant") p.dialect = Dialect::kGarant;
+    else if (dialect == "volna") p.dialect = Dialect::kVolna;
+    else throw ConfigError(file, s.qualified("dialect"), "must be polisnet, garant or volna");
+    p.api_key = s.get<std::string>("api_key", "");
+    p.client_id = s.get<std::string>("client_id", "");
+    p.client_secret = s.get<std::string>("client_secret", "");
+    p.token_ttl_seconds = s.get<int>("token_ttl_seconds", 300);
+    if (p.dialect == Dialect::kGarant && (p.client_id.empty() || p.client_secret.empty()))
+      throw ConfigError(file, s.qualified("client_id"), "the garant dialect needs client_id and client_secret");
+    if (p.dialect != Dialect::kGarant && p.api_key.empty())
+      throw ConfigError(file, s.qualified("api_key"), "the " + dialect + " dialect needs an api_key");
     double rate = s.require<double>("base_rate_rub");
     if (rate < 1399 || rate > 8665) throw ConfigError(file, s.qualified("base_rate_rub"), "must be inside the corridor 1399..8665");
     p.base_rate_kopecks = std::llround(rate * 100);
-    p.pending = std::chrono::milliseconds(s.get<int>("pending_ms", 2000));
+    p.behaviour.pending_ms = s.get<int>("pending_ms", 2000);
+    p.behaviour.pending_jitter_ms = s.get<int>("pending_jitter_ms", 0);
+    p.behaviour.error_rate = s.get<double>("error_rate", 0);
     p.decline_under_age = s.get<int>("decline_under_age", 0);
     for (auto& r : s.get<std::vector<std::string>>("decline_regions", {})) p.decline_regions.insert(r);
     s.finish();
@@ -40,70 +90,260 @@ SimulatorConfig SimulatorConfig::load(const std::string& file) {
   return cfg;
 }
 
-InsurerSimulator::InsurerSimulator(std::vector<InsurerProfile> insurers) {
-  for (auto& p : insurers) insurers_.emplace(p.id, std::move(p));
+json canonicalFromGarant(const json& a) {
+  const auto& v = a.at("vehicle");
+  const auto& o = a.at("owner");
+  const auto& p = a.at("policy");
+  json drivers = json::array();
+  for (const auto& d : a.value("drivers", json::array()))
+    drivers.push_back({{"birthDate", d.at("birth_date")},
+                       {"licenseSeries", d.at("licence_series")},
+                       {"licenseNumber", d.at("licence_number")},
+                       {"experienceStartDate", d.at("experience_since")}});
+  return {{"vehicle", {{"enginePowerHp", v.at("power_hp")}, {"vin", v.at("vin")}}},
+          {"owner", {{"regionCode", o.at("region_code")}, {"birthDate", o.at("birth_date")}}},
+          {"drivers", drivers},
+          {"policy", {{"startDate", p.at("start_date")}, {"usageMonths", p.at("period_months")},
+                      {"multidrive", p.at("unlimited_drivers")}}}};
 }
 
-const InsurerProfile& InsurerSimulator::insurer(const std::string& id) const {
+InsurerSimulator::InsurerSimulator(std::vector<InsurerProfile> insurers) {
+  for (auto& p : insurers) {
+    Insurer ins;
+    ins.behaviour = p.behaviour;
+    ins.profile = std::move(p);
+    insurers_.emplace(ins.profile.id, std::move(ins));
+  }
+}
+
+InsurerSimulator::~InsurerSimulator() { stopping_ = true; }
+
+InsurerSimulator::Insurer& InsurerSimulator::insurer(const std::string& id) {
   auto it = insurers_.find(id);
   if (it == insurers_.end()) throw http::HttpError(404, "UNKNOWN_INSURER", "no insurer '" + id + "' here");
   return it->second;
 }
 
-json InsurerSimulator::decide(const InsurerProfile& p, const json& quote, const std::string& application_id) const {
+void InsurerSimulator::authenticate(Insurer& ins, const Poco::Net::HTTPServerRequest& request) {
+  const auto& p = ins.profile;
+  bool ok = false;
+  switch (p.dialect) {
+    case Dialect::kPolisNet:
+      ok = request.get("X-Api-Key", "") == p.api_key;
+      break;
+    case Dialect::kVolna:
+      ok = request.get("Authorization", "") == "ApiKey " + p.api_key;
+      break;
+    case Dialect::kGarant: {
+      auto it = ins.tokens.find(http::bearerToken(request));
+      ok = it != ins.tokens.end() && Clock::now() < it->second;
+      break;
+    }
+  }
+  if (!ok) {
+    ++ins.stats.unauthorized;
+    throw http::HttpError(401, p.dialect == Dialect::kGarant ? "invalid_token" : "UNAUTHORIZED",
+                          "missing or wrong credentials for " + p.id);
+  }
+}
+
+bool InsurerSimulator::misbehave(Insurer& ins, Poco::Net::HTTPServerResponse& response) {
+  const Behaviour& b = ins.behaviour;  // caller holds mutex_
+  if (b.mode == "error" || (b.mode == "normal" && b.error_rate > 0 && uniform01() < b.error_rate)) {
+    response.setStatus(Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE);
+    response.setContentType("text/html");
+    response.send() << "<html><body>503 Service Temporarily Unavailable</body></html>";
+    return true;
+  }
+  if (b.mode == "malformed") {
+    response.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+    response.setContentType("application/json");
+    response.send() << R"({"status": "offer", "premium": {"amount": )";
+    return true;
+  }
+  return false;
+}
+
+json InsurerSimulator::decide(const InsurerProfile& p, const json& quote, const std::string& id) const {
   TariffInput in = tariffInputFromQuote(quote, p.base_rate_kopecks);
   if (p.decline_regions.count(in.region_code))
-    return {{"status", "declined"}, {"reason", "REGION_NOT_SERVED"}, {"message", "owner's region is outside our network"}};
+    return {{"kind", "declined"}, {"reason", "REGION_NOT_SERVED"}, {"message", "owner's region is outside our network"}};
   for (const auto& d : in.drivers)
     if (p.decline_under_age > 0 && d.age < p.decline_under_age)
-      return {{"status", "declined"}, {"reason", "DRIVER_TOO_YOUNG"},
+      return {{"kind", "declined"}, {"reason", "DRIVER_TOO_YOUNG"},
               {"message", "drivers under " + std::to_string(p.decline_under_age) + " are not insured"}};
   TariffResult r = computePremium(in);
-  return {{"status", "offer"},
-          {"offerId", application_id + "-1"},
-          {"premium", {{"amount", sdk::rublesFromKopecks(r.premium_kopecks)}, {"currency", "RUB"}}},
-          {"factors", r.factors}};
+  return {{"kind", "offer"}, {"offerId", id + "-1"}, {"premiumKopecks", r.premium_kopecks}, {"factors", r.factors}};
 }
 
 void InsurerSimulator::registerRoutes(http::Router& router) {
   router.add("POST", "/{insurer}/osago/applications",
-             [this](Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, const http::PathParams& p) {
-               const InsurerProfile& ins = insurer(p.at("insurer"));
-               json quote = http::readJsonBody(req, 64 * 1024);
-               std::string id = newUuid();
-               json outcome;
-               try {
-                 outcome = decide(ins, quote, id);
-               } catch (const std::exception& e) {
-                 throw http::HttpError(400, "BAD_APPLICATION", std::string("application rejected: ") + e.what());
-               }
-               {
-                 std::lock_guard lock(mutex_);
-                 applications_[id] = Application{ins.id, std::chrono::steady_clock::now() + ins.pending, std::move(outcome)};
-                 order_.push_back(id);
-                 while (applications_.size() > kMaxApplications) applications_.erase(order_[evict_from_++]);
-                 if (evict_from_ > kMaxApplications) {
-                   order_.erase(order_.begin(), order_.begin() + static_cast<long>(evict_from_));
-                   evict_from_ = 0;
-                 }
-               }
-               http::sendJson(resp, 201, {{"applicationId", id}});
-             });
+             [this](auto& req, auto& resp, const http::PathParams& p) { submit(req, resp, p.at("insurer")); });
   router.add("GET", "/{insurer}/osago/applications/{id}/offer",
-             [this](Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& resp, const http::PathParams& p) {
-               const InsurerProfile& ins = insurer(p.at("insurer"));
-               json body;
-               {
-                 std::lock_guard lock(mutex_);
-                 auto it = applications_.find(p.at("id"));
-                 if (it == applications_.end() || it->second.insurer_id != ins.id)
-                   throw http::HttpError(404, "UNKNOWN_APPLICATION", "no application " + p.at("id"));
-                 body = std::chrono::steady_clock::now() < it->second.ready_at ? json{{"status", "pending"}}
-                                                                               : it->second.outcome;
-               }
-               body["applicationId"] = p.at("id");
-               http::sendJson(resp, 200, body);
-             });
+             [this](auto& req, auto& resp, const http::PathParams& p) { offer(req, resp, p.at("insurer"), p.at("id")); });
+  router.add("POST", "/{insurer}/oauth/token",
+             [this](auto& req, auto& resp, const http::PathParams& p) { token(req, resp, p.at("insurer")); });
+
+  router.add("GET", "/control/insurers", [this](auto&, auto& resp, const auto&) {
+    std::lock_guard lock(mutex_);
+    json out = json::array();
+    for (const auto& [id, ins] : insurers_)
+      out.push_back({{"id", id}, {"name", ins.profile.name}, {"dialect", dialectName(ins.profile.dialect)},
+                     {"behaviour", ins.behaviour.toJson()}});
+    http::sendJson(resp, 200, out);
+  });
+  router.add("GET", "/control/insurers/{insurer}", [this](auto&, auto& resp, const http::PathParams& p) {
+    std::lock_guard lock(mutex_);
+    Insurer& ins = insurer(p.at("insurer"));
+    http::sendJson(resp, 200,
+                   {{"id", ins.profile.id}, {"dialect", dialectName(ins.profile.dialect)},
+                    {"behaviour", ins.behaviour.toJson()},
+                    {"stats", {{"applications", ins.stats.applications}, {"polls", ins.stats.polls},
+                               {"tokens", ins.stats.tokens}, {"unauthorized", ins.stats.unauthorized}}}});
+  });
+  router.add("PUT", "/control/insurers/{insurer}/behaviour", [this](auto& req, auto& resp, const http::PathParams& p) {
+    json body = http::readJsonBody(req);
+    std::lock_guard lock(mutex_);
+    Insurer& ins = insurer(p.at("insurer"));
+    Behaviour b = ins.behaviour;
+    b.update(body);
+    ins.behaviour = b;
+    http::sendJson(resp, 200, ins.behaviour.toJson());
+  });
+  router.add("POST", "/control/insurers/{insurer}/expire-tokens", [this](auto&, auto& resp, const http::PathParams& p) {
+    std::lock_guard lock(mutex_);
+    insurer(p.at("insurer")).tokens.clear();
+    http::sendJson(resp, 200, {{"expired", true}});
+  });
+  router.add("POST", "/control/reset", [this](auto&, auto& resp, const auto&) {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, ins] : insurers_) {
+      ins.behaviour = ins.profile.behaviour;
+      ins.stats = Stats{};
+    }
+    http::sendJson(resp, 200, {{"reset", true}});
+  });
+}
+
+void InsurerSimulator::token(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
+                             const std::string& insurer_id) {
+  json body = http::readJsonBody(req, 4096);
+  std::lock_guard lock(mutex_);
+  Insurer& ins = insurer(insurer_id);
+  if (ins.profile.dialect != Dialect::kGarant) throw http::HttpError(404, "NOT_FOUND", "no token endpoint here");
+  if (!body.is_object() || body.value("client_id", "") != ins.profile.client_id ||
+      body.value("client_secret", "") != ins.profile.client_secret) {
+    ++ins.stats.unauthorized;
+    throw http::HttpError(401, "invalid_client", "wrong client_id or client_secret");
+  }
+  ++ins.stats.tokens;
+  std::string t = newUuid();
+  ins.tokens[t] = Clock::now() + std::chrono::seconds(ins.profile.token_ttl_seconds);
+  http::sendJson(resp, 200, {{"access_token", t}, {"token_type", "Bearer"}, {"expires_in", ins.profile.token_ttl_seconds}});
+}
+
+void InsurerSimulator::submit(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
+                              const std::string& insurer_id) {
+  json body = http::readJsonBody(req, 64 * 1024);
+  std::unique_lock lock(mutex_);
+  Insurer& ins = insurer(insurer_id);
+  authenticate(ins, req);
+  if (ins.behaviour.mode == "hang") {
+    lock.unlock();
+    // Hang like a stuck partner, but never longer than 90 s and not past shutdown.
+    for (int i = 0; i < 900 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    throw http::HttpError(504, "GATEWAY_TIMEOUT", "the simulated partner hung");
+  }
+  if (misbehave(ins, resp)) return;
+  const InsurerProfile& p = ins.profile;
+  std::string id = newUuid();
+  json outcome;
+  try {
+    json quote = p.dialect == Dialect::kGarant ? canonicalFromGarant(body) : body;
+    outcome = decide(p, quote, id);
+  } catch (const std::exception& e) {
+    throw http::HttpError(p.dialect == Dialect::kGarant ? 422 : 400, "BAD_APPLICATION",
+                          std::string("application rejected: ") + e.what());
+  }
+  if (ins.behaviour.mode == "decline")
+    outcome = {{"kind", "declined"}, {"reason", "UNDERWRITING_REFUSED"}, {"message", "the underwriter refused"}};
+  int pending = ins.behaviour.pending_ms;
+  if (ins.behaviour.pending_jitter_ms > 0) pending += static_cast<int>(uniform01() * ins.behaviour.pending_jitter_ms);
+  applications_[id] = Application{p.id, Clock::now() + std::chrono::milliseconds(pending), std::move(outcome)};
+  order_.push_back(id);
+  ++ins.stats.applications;
+  while (applications_.size() > kMaxApplications) applications_.erase(order_[evict_from_++]);
+  if (evict_from_ > kMaxApplications) {
+    order_.erase(order_.begin(), order_.begin() + static_cast<long>(evict_from_));
+    evict_from_ = 0;
+  }
+  switch (p.dialect) {
+    case Dialect::kPolisNet: http::sendJson(resp, 201, {{"applicationId", id}}); break;
+    case Dialect::kGarant: http::sendJson(resp, 201, {{"application_id", id}}); break;
+    case Dialect::kVolna: http::sendJson(resp, 200, {{"id", id}, {"state", "processing"}}); break;
+  }
+}
+
+void InsurerSimulator::offer(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
+                             const std::string& insurer_id, const std::string& application_id) {
+  std::unique_lock lock(mutex_);
+  Insurer& ins = insurer(insurer_id);
+  authenticate(ins, req);
+  ++ins.stats.polls;
+  if (ins.behaviour.mode == "hang") {
+    lock.unlock();
+    for (int i = 0; i < 900 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    throw http::HttpError(504, "GATEWAY_TIMEOUT", "the simulated partner hung");
+  }
+  if (misbehave(ins, resp)) return;
+  auto it = applications_.find(application_id);
+  if (it == applications_.end() || it->second.insurer_id != ins.profile.id)
+    throw http::HttpError(404, "UNKNOWN_APPLICATION", "no application " + application_id);
+  bool pending = Clock::now() < it->second.ready_at;
+  json o = it->second.outcome;
+  auto retry_after_s = std::max<long long>(
+      1, std::chrono::duration_cast<std::chrono::seconds>(it->second.ready_at - Clock::now()).count());
+  lock.unlock();
+
+  bool offered = o["kind"] == "offer";
+  std::string premium = offered ? sdk::rublesFromKopecks(o["premiumKopecks"].get<long long>()) : "";
+  switch (ins.profile.dialect) {
+    case Dialect::kPolisNet:
+      if (pending)
+        http::sendJson(resp, 200, {{"applicationId", application_id}, {"status", "pending"}});
+      else if (offered)
+        http::sendJson(resp, 200, {{"applicationId", application_id}, {"status", "offer"}, {"offerId", o["offerId"]},
+                                   {"premium", {{"amount", premium}, {"currency", "RUB"}}}, {"factors", o["factors"]}});
+      else
+        http::sendJson(resp, 200, {{"applicationId", application_id}, {"status", "declined"}, {"reason", o["reason"]},
+                                   {"message", o["message"]}});
+      break;
+    case Dialect::kGarant:
+      if (pending) {
+        resp.set("Retry-After", std::to_string(retry_after_s));
+        http::sendJson(resp, 202, {{"application_id", application_id}, {"status", "IN_PROGRESS"}});
+      } else if (offered) {
+        http::sendJson(resp, 200, {{"application_id", application_id}, {"status", "APPROVED"}, {"offer_id", o["offerId"]},
+                                   {"premium_kopecks", o["premiumKopecks"]}, {"coefficients", o["factors"]}});
+      } else {
+        http::sendJson(resp, 200, {{"application_id", application_id}, {"status", "REJECTED"},
+                                   {"reject_code", o["reason"]}, {"reject_reason", o["message"]}});
+      }
+      break;
+    case Dialect::kVolna:
+      if (pending) {
+        resp.set("Retry-After", std::to_string(retry_after_s));
+        // A long wait is "hold" (manual underwriting), a short one "processing".
+        http::sendJson(resp, 200, {{"id", application_id}, {"state", retry_after_s > 5 ? "hold" : "processing"}});
+      } else if (offered) {
+        http::sendJson(resp, 200, {{"id", application_id}, {"state", "done"}, {"quoteRef", o["offerId"]},
+                                   {"price", {{"value", premium}, {"cur", "RUR"}}}});
+      } else {
+        http::sendJson(resp, 200, {{"id", application_id}, {"state", "rejected"}, {"why", o["reason"]},
+                                   {"comment", o["message"]}});
+      }
+      break;
+  }
 }
 
 }  // namespace osago::simulator

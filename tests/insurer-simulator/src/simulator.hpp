@@ -2,6 +2,7 @@
 
 #include <osago/common/http_server.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -12,14 +13,37 @@
 
 namespace osago::simulator {
 
+/// The API dialects real partners differ in (docs/insurer-simulator.md):
+/// kPolisNet — X-Api-Key, camelCase, rubles as decimal strings, a status field;
+/// kGarant — OAuth-style token, snake_case, kopecks, HTTP 202 + Retry-After while pending;
+/// kVolna — "Authorization: ApiKey", states processing/hold/done/rejected/error, Retry-After.
+enum class Dialect { kPolisNet, kGarant, kVolna };
+
+/// What an insurer does, switchable at run time through the control endpoint.
+struct Behaviour {
+  std::string mode = "normal";   ///< normal | decline | error | malformed | hang
+  int pending_ms = 2000;         ///< how long an application stays pending
+  int pending_jitter_ms = 0;     ///< plus a uniform random extra up to this
+  double error_rate = 0;         ///< share of answers that are a 503 in normal mode
+
+  nlohmann::json toJson() const;
+  /// Applies the fields present in `j`; throws http::HttpError 400 on a bad value.
+  void update(const nlohmann::json& j);
+};
+
 /// One fictional insurance company served by the simulator.
 struct InsurerProfile {
   std::string id;                          ///< path prefix: /{id}/osago/applications
   std::string name;
+  Dialect dialect = Dialect::kPolisNet;
+  std::string api_key;                     ///< PolisNet and Volna
+  std::string client_id;                   ///< Garant
+  std::string client_secret;               ///< Garant
+  int token_ttl_seconds = 300;             ///< Garant
   std::int64_t base_rate_kopecks = 0;      ///< TB, inside the regulator's corridor
-  std::chrono::milliseconds pending{2000}; ///< how long the offer stays "pending"
   int decline_under_age = 0;               ///< decline when any driver is younger (0: never)
   std::set<std::string> decline_regions;   ///< decline owners registered in these regions
+  Behaviour behaviour;                     ///< the initial behaviour
 };
 
 struct SimulatorConfig {
@@ -32,32 +56,57 @@ struct SimulatorConfig {
   static SimulatorConfig load(const std::string& file);
 };
 
-/// The simulated partners' REST API. Thread-safe. Applications live in
-/// memory only; the oldest are dropped beyond `kMaxApplications`.
+/// The simulated partners' REST APIs plus a control API for tests:
+/// GET /control/insurers/{id}, PUT /control/insurers/{id}/behaviour, POST /control/reset.
+/// Thread-safe. Applications live in memory only; the oldest are dropped beyond kMaxApplications.
 class InsurerSimulator {
  public:
   static constexpr std::size_t kMaxApplications = 100'000;
 
   explicit InsurerSimulator(std::vector<InsurerProfile> insurers);
+  ~InsurerSimulator();
 
-  /// Registers the partner routes on `router`.
   void registerRoutes(http::Router& router);
 
  private:
   struct Application {
     std::string insurer_id;
     std::chrono::steady_clock::time_point ready_at;
-    nlohmann::json outcome;
+    nlohmann::json outcome;  // {"kind": "offer"|"declined", ...}
+  };
+  struct Stats {
+    long applications = 0;
+    long polls = 0;
+    long tokens = 0;
+    long unauthorized = 0;
+  };
+  struct Insurer {
+    InsurerProfile profile;
+    Behaviour behaviour;
+    Stats stats;
+    std::map<std::string, std::chrono::steady_clock::time_point> tokens;  // Garant access tokens
   };
 
-  const InsurerProfile& insurer(const std::string& id) const;
-  nlohmann::json decide(const InsurerProfile& insurer, const nlohmann::json& quote, const std::string& application_id) const;
+  Insurer& insurer(const std::string& id);
+  void authenticate(Insurer& ins, const Poco::Net::HTTPServerRequest& request);
+  /// Applies the run-time behaviour: may answer (error, malformed, hang) and return true.
+  bool misbehave(Insurer& ins, Poco::Net::HTTPServerResponse& response);
+  nlohmann::json decide(const InsurerProfile& p, const nlohmann::json& quote, const std::string& id) const;
 
-  std::map<std::string, InsurerProfile> insurers_;
+  void submit(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, const std::string& insurer_id);
+  void offer(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, const std::string& insurer_id,
+             const std::string& application_id);
+  void token(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, const std::string& insurer_id);
+
   std::mutex mutex_;
+  std::map<std::string, Insurer> insurers_;
   std::map<std::string, Application> applications_;
-  std::vector<std::string> order_;  // insertion order for eviction
+  std::vector<std::string> order_;
   std::size_t evict_from_ = 0;
+  std::atomic<bool> stopping_{false};
 };
+
+/// Converts a Garant (snake_case) application to the canonical quote input; throws on missing fields.
+nlohmann::json canonicalFromGarant(const nlohmann::json& application);
 
 }  // namespace osago::simulator

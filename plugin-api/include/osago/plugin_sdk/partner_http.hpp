@@ -1,0 +1,67 @@
+// Helpers for the answers of partner REST APIs, shared by plugin authors.
+#pragma once
+
+#include <osago/plugin_sdk/plugin.hpp>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+
+namespace osago::sdk {
+
+/// Throws unless the answer is 2xx: 5xx and 429 become TRANSIENT (worth
+/// retrying), 400/422 INVALID_INPUT (the partner rejected the application),
+/// anything else PERMANENT. `what` names the step for the message.
+inline void requireSuccess(const HttpResponse& response, const std::string& what) {
+  int s = response.status_code;
+  if (s >= 200 && s < 300) return;
+  std::string detail = what + ": partner answered HTTP " + std::to_string(s);
+  if (s >= 500 || s == 429) throw PluginError(OSAGO_STATUS_TRANSIENT, detail);
+  if (s == 400 || s == 422)
+    throw PluginError(OSAGO_STATUS_INVALID_INPUT, detail + " (application rejected: " + response.body.substr(0, 200) + ")");
+  throw PluginError(OSAGO_STATUS_PERMANENT, detail);
+}
+
+/// Parses the body as a JSON object; anything else is PERMANENT.
+inline nlohmann::json jsonObject(const HttpResponse& response, const std::string& what) {
+  auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object())
+    throw PluginError(OSAGO_STATUS_PERMANENT, what + ": partner answered HTTP " + std::to_string(response.status_code) +
+                                                  " with a body that is not a JSON object");
+  return body;
+}
+
+/// A string field that must be present and non-empty; PERMANENT otherwise.
+inline std::string requiredString(const nlohmann::json& body, const char* key, const std::string& what) {
+  auto it = body.find(key);
+  if (it == body.end() || !it->is_string() || it->get<std::string>().empty())
+    throw PluginError(OSAGO_STATUS_PERMANENT, what + ": partner answer has no '" + key + "'");
+  return it->get<std::string>();
+}
+
+/// Whether `s` is a canonical money amount: digits, a dot, two digits ("11394.00").
+inline bool isRublesAmount(const std::string& s) {
+  auto dot = s.find('.');
+  if (dot == std::string::npos || dot == 0 || s.size() - dot != 3) return false;
+  return std::all_of(s.begin(), s.begin() + static_cast<long>(dot), [](char c) { return c >= '0' && c <= '9'; }) &&
+         std::all_of(s.begin() + static_cast<long>(dot) + 1, s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+/// A Retry-After header given in seconds, as milliseconds; nullopt when absent or not a number.
+inline std::optional<std::int64_t> retryAfterMs(const HttpResponse& response) {
+  const std::string& v = response.retry_after;
+  if (v.empty() || v.size() > 6 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  return std::stoll(v) * 1000;
+}
+
+/// Reads a setting that must be a non-empty string; throws std::invalid_argument naming it.
+inline std::string requiredSetting(const nlohmann::json& settings, const char* key, const char* example) {
+  if (!settings.contains(key) || !settings[key].is_string() || settings[key].get<std::string>().empty())
+    throw std::invalid_argument(std::string("setting '") + key + "' is required (e.g. " + example + ")");
+  std::string v = settings[key].get<std::string>();
+  while (!v.empty() && v.back() == '/') v.pop_back();
+  return v;
+}
+
+}  // namespace osago::sdk

@@ -1,0 +1,126 @@
+// The Garant adapter against recorded partner bodies, through the real ABI table.
+#include "garant_insurer.hpp"
+
+#include <osago/plugin_testing/fake_host.hpp>
+
+#include <gtest/gtest.h>
+
+extern "C" const osago_plugin_api* osago_plugin_entry(uint16_t, uint16_t);
+
+namespace {
+
+using nlohmann::json;
+
+json quote() {
+  return json::parse(R"({"v":1,"vehicle":{"category":"B","make":"Toyota","model":"Camry","year":2020,"enginePowerHp":150,
+    "vin":"XTA21099043765439","plate":"А123ВЕ777"},
+    "owner":{"lastName":"Иванов","firstName":"Иван","birthDate":"1980-06-12","regionCode":"77"},
+    "drivers":[{"lastName":"Иванов","firstName":"Иван","birthDate":"1980-06-12","licenseSeries":"7712",
+                "licenseNumber":"345678","experienceStartDate":"2005-05-20"}],
+    "policy":{"startDate":"2026-12-15","usageMonths":12,"multidrive":false}})");
+}
+
+class GarantTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    api_ = osago_plugin_entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR);
+    host_.secrets["clientSecret"] = "s3cret";
+    std::string cfg = R"({"baseUrl":"http://sim/volga-garant","clientId":"agg"})";
+    ASSERT_EQ(api_->create(host_.api(), osago::sdk::toAbi(cfg), &instance_), OSAGO_STATUS_OK);
+  }
+  void TearDown() override {
+    if (instance_) api_->destroy(instance_);
+  }
+  osago::testing::FakeHost host_;
+  const osago_plugin_api* api_ = nullptr;
+  void* instance_ = nullptr;
+};
+
+TEST_F(GarantTest, FetchesATokenThenSubmitsASnakeCaseApplication) {
+  host_.respond(200, R"({"access_token":"t-1","token_type":"Bearer","expires_in":300})");
+  host_.respond(201, R"({"application_id":"g-42"})");
+  auto r = host_.submit(api_, instance_, quote());
+  ASSERT_EQ(r.status, OSAGO_STATUS_OK) << r.reply.dump();
+  EXPECT_EQ(r.reply["outcome"], "PENDING");
+  EXPECT_EQ(r.reply["externalId"], "g-42");
+  ASSERT_EQ(host_.requests.size(), 2u);
+  EXPECT_EQ(host_.requests[0].url, "http://sim/volga-garant/oauth/token");
+  EXPECT_EQ(json::parse(host_.requests[0].body), (json{{"client_id", "agg"}, {"client_secret", "s3cret"}}));
+  EXPECT_EQ(host_.requests[1].header("Authorization"), "Bearer t-1");
+  auto app = json::parse(host_.requests[1].body);
+  EXPECT_EQ(app["vehicle"]["power_hp"], 150);
+  EXPECT_EQ(app["owner"]["region_code"], "77");
+  EXPECT_EQ(app["drivers"][0]["licence_number"], "345678");
+  EXPECT_EQ(app["policy"]["unlimited_drivers"], false);
+}
+
+TEST_F(GarantTest, ReusesTheTokenUntilItExpires) {
+  host_.respond(200, R"({"access_token":"t-1","expires_in":60})");
+  host_.respond(202, R"({"status":"IN_PROGRESS"})", "3");
+  host_.respond(202, R"({"status":"IN_PROGRESS"})", "3");
+  EXPECT_EQ(host_.poll(api_, instance_, "g-42").reply["outcome"], "PENDING");
+  EXPECT_EQ(host_.poll(api_, instance_, "g-42").reply["outcome"], "PENDING");
+  EXPECT_EQ(host_.requests.size(), 3u) << "one token for both polls";
+  host_.now_unix_ms += 55'000;  // past expires_in minus the 10 s margin
+  host_.respond(200, R"({"access_token":"t-2","expires_in":60})");
+  host_.respond(202, "{}", "1");
+  host_.poll(api_, instance_, "g-42");
+  EXPECT_EQ(host_.requests.back().header("Authorization"), "Bearer t-2");
+}
+
+TEST_F(GarantTest, RefreshesTheTokenOnceOn401) {
+  host_.respond(200, R"({"access_token":"t-1","expires_in":300})");
+  host_.respond(401, R"({"error":"invalid_token"})");
+  host_.respond(200, R"({"access_token":"t-2","expires_in":300})");
+  host_.respond(200, R"({"status":"APPROVED","offer_id":"o-1","premium_kopecks":1237181})");
+  auto r = host_.poll(api_, instance_, "g-42");
+  ASSERT_EQ(r.status, OSAGO_STATUS_OK);
+  EXPECT_EQ(r.reply["offer"]["premium"]["amount"], "12371.81");
+  EXPECT_EQ(host_.requests[3].header("Authorization"), "Bearer t-2");
+}
+
+TEST_F(GarantTest, PendingIs202WithRetryAfterInSeconds) {
+  host_.respond(200, R"({"access_token":"t-1","expires_in":300})");
+  host_.respond(202, R"({"application_id":"g-42","status":"IN_PROGRESS"})", "4");
+  auto r = host_.poll(api_, instance_, "g-42");
+  EXPECT_EQ(r.reply["outcome"], "PENDING");
+  EXPECT_EQ(r.reply["retryAfterMs"], 4000);
+}
+
+TEST_F(GarantTest, KopecksBecomeRublesAndRejectionsKeepTheirCode) {
+  host_.respond(200, R"({"access_token":"t-1","expires_in":300})");
+  host_.respond(200, R"({"status":"APPROVED","offer_id":"o-1","premium_kopecks":1370416,"coefficients":{"kt":"1.80"}})");
+  auto offer = host_.poll(api_, instance_, "g-42");
+  EXPECT_EQ(offer.reply["offer"]["premium"]["amount"], "13704.16");
+  EXPECT_EQ(offer.reply["offer"]["factors"]["kt"], "1.80");
+  host_.respond(200, R"({"status":"REJECTED","reject_code":"REGION_NOT_SERVED","reject_reason":"no"})");
+  auto declined = host_.poll(api_, instance_, "g-42");
+  EXPECT_EQ(declined.reply["outcome"], "DECLINED");
+  EXPECT_EQ(declined.reply["reason"], "REGION_NOT_SERVED");
+}
+
+TEST_F(GarantTest, BadAnswers) {
+  host_.respond(200, R"({"access_token":"t-1","expires_in":300})");
+  host_.respond(200, R"({"status":"APPROVED","premium_kopecks":"1237181"})");
+  EXPECT_EQ(host_.poll(api_, instance_, "g").status, OSAGO_STATUS_PERMANENT);
+  host_.respond(503, "busy");
+  EXPECT_EQ(host_.poll(api_, instance_, "g").status, OSAGO_STATUS_TRANSIENT);
+  host_.respond(422, R"({"error":"BAD_APPLICATION"})");
+  EXPECT_EQ(host_.submit(api_, instance_, quote()).status, OSAGO_STATUS_INVALID_INPUT);
+}
+
+TEST(GarantCreate, WrongClientSecretIsAClearPermanentError) {
+  osago::testing::FakeHost host;
+  host.secrets["clientSecret"] = "wrong";
+  auto* api = osago_plugin_entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR);
+  void* instance = nullptr;
+  ASSERT_EQ(api->create(host.api(), osago::sdk::toAbi(R"({"baseUrl":"http://sim/g","clientId":"agg"})"), &instance),
+            OSAGO_STATUS_OK);
+  host.respond(401, R"({"error":"invalid_client"})");
+  auto r = host.poll(api, instance, "g");
+  EXPECT_EQ(r.status, OSAGO_STATUS_PERMANENT);
+  EXPECT_NE(r.reply["message"].get<std::string>().find("clientSecret"), std::string::npos);
+  api->destroy(instance);
+}
+
+}  // namespace

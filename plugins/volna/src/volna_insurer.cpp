@@ -1,0 +1,58 @@
+#include "volna_insurer.hpp"
+
+#include <osago/plugin_sdk/partner_http.hpp>
+
+namespace osago::plugins::volna {
+
+using nlohmann::json;
+using sdk::PluginError;
+
+VolnaInsurer::VolnaInsurer(sdk::Host host, const nlohmann::json& settings)
+    : host_(host),
+      base_url_(sdk::requiredSetting(settings, "baseUrl", "http://127.0.0.1:8090/sibir-rezerv")),
+      api_key_(host.secret("apiKey")),
+      timeout_ms_(settings.value("timeoutMs", 5000u)) {}
+
+sdk::Outcome VolnaInsurer::submit(const sdk::Call& call, const nlohmann::json& quote) {
+  sdk::HttpRequest request;
+  request.method = "POST";
+  request.url = base_url_ + "/osago/applications";
+  request.headers = {{"Content-Type", "application/json"}, {"Authorization", "ApiKey " + api_key_}};
+  request.body = quote.dump();
+  request.timeout_ms = timeout_ms_;
+  return mapApplicationResponse("", host_.http(call, request));
+}
+
+sdk::Outcome VolnaInsurer::poll(const sdk::Call& call, const std::string& external_id) {
+  sdk::HttpRequest request;
+  request.url = base_url_ + "/osago/applications/" + external_id + "/offer";
+  request.headers = {{"Authorization", "ApiKey " + api_key_}};
+  request.timeout_ms = timeout_ms_;
+  return mapApplicationResponse(external_id, host_.http(call, request));
+}
+
+sdk::Outcome mapApplicationResponse(const std::string& known_id, const sdk::HttpResponse& response) {
+  if (response.status_code == 401 || response.status_code == 403)
+    throw PluginError(OSAGO_STATUS_PERMANENT, "the partner refused our API key (check the apiKey secret)");
+  sdk::requireSuccess(response, "application");
+  json body = sdk::jsonObject(response, "application");
+  std::string id = known_id.empty() ? sdk::requiredString(body, "id", "application") : known_id;
+  std::string state = body.value("state", "");
+  if (state == "processing" || state == "hold") return sdk::Outcome::pending(id, sdk::retryAfterMs(response));
+  if (state == "rejected") return sdk::Outcome::declined(body.value("why", "REJECTED"), body.value("comment", "the insurer declined"));
+  if (state == "error")
+    throw PluginError(OSAGO_STATUS_PERMANENT, "the partner could not process the application: " + body.value("errorText", "no text"));
+  if (state == "done") {
+    const json& price = body.value("price", json::object());
+    std::string value = price.value("value", "");
+    std::string currency = price.value("cur", "");
+    if (!sdk::isRublesAmount(value) || (currency != "RUR" && currency != "RUB"))
+      throw PluginError(OSAGO_STATUS_PERMANENT, "offer: price must be a decimal string in rubles, got " + price.dump());
+    return sdk::Outcome::offer(id, value, {{"offerId", body.value("quoteRef", id)}});
+  }
+  throw PluginError(OSAGO_STATUS_PERMANENT, "application: unknown state '" + state + "'");
+}
+
+}  // namespace osago::plugins::volna
+
+OSAGO_PLUGIN(osago::plugins::volna::VolnaInsurer, "volna", "Volna platform adapter", "0.1.0")

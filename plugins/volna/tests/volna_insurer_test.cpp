@@ -1,0 +1,83 @@
+// The Volna adapter against recorded partner bodies, through the real ABI table.
+#include "volna_insurer.hpp"
+
+#include <osago/plugin_testing/fake_host.hpp>
+
+#include <gtest/gtest.h>
+
+extern "C" const osago_plugin_api* osago_plugin_entry(uint16_t, uint16_t);
+
+namespace {
+
+using nlohmann::json;
+
+class VolnaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    api_ = osago_plugin_entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR);
+    host_.secrets["apiKey"] = "vk";
+    ASSERT_EQ(api_->create(host_.api(), osago::sdk::toAbi(R"({"baseUrl":"http://sim/sibir-rezerv/"})"), &instance_),
+              OSAGO_STATUS_OK);
+  }
+  void TearDown() override {
+    if (instance_) api_->destroy(instance_);
+  }
+  osago::testing::FakeHost host_;
+  const osago_plugin_api* api_ = nullptr;
+  void* instance_ = nullptr;
+};
+
+TEST_F(VolnaTest, SubmitSendsTheApiKeyAndReturnsTheId) {
+  host_.respond(200, R"({"id":"v-9","state":"processing"})", "2");
+  auto r = host_.submit(api_, instance_, json{{"v", 1}});
+  ASSERT_EQ(r.status, OSAGO_STATUS_OK);
+  EXPECT_EQ(r.reply["outcome"], "PENDING");
+  EXPECT_EQ(r.reply["externalId"], "v-9");
+  EXPECT_EQ(r.reply["retryAfterMs"], 2000);
+  EXPECT_EQ(host_.requests[0].header("Authorization"), "ApiKey vk");
+  EXPECT_EQ(host_.requests[0].url, "http://sim/sibir-rezerv/osago/applications");
+}
+
+TEST_F(VolnaTest, ProcessingAndHoldArePending) {
+  host_.respond(200, R"({"id":"v-9","state":"processing"})", "1");
+  host_.respond(200, R"({"id":"v-9","state":"hold"})", "12");
+  EXPECT_EQ(host_.poll(api_, instance_, "v-9").reply["outcome"], "PENDING");
+  auto hold = host_.poll(api_, instance_, "v-9");
+  EXPECT_EQ(hold.reply["outcome"], "PENDING");
+  EXPECT_EQ(hold.reply["retryAfterMs"], 12000);
+}
+
+TEST_F(VolnaTest, DoneIsAnOfferInRubles) {
+  host_.respond(200, R"({"id":"v-9","state":"done","quoteRef":"q-1","price":{"value":"13133.16","cur":"RUR"}})");
+  auto r = host_.poll(api_, instance_, "v-9");
+  ASSERT_EQ(r.status, OSAGO_STATUS_OK);
+  EXPECT_EQ(r.reply["offer"]["premium"]["amount"], "13133.16");
+  EXPECT_EQ(r.reply["offer"]["premium"]["currency"], "RUB");
+  EXPECT_EQ(r.reply["offer"]["offerId"], "q-1");
+}
+
+TEST_F(VolnaTest, RejectedAndErrorStates) {
+  host_.respond(200, R"({"id":"v-9","state":"rejected","why":"REGION_NOT_SERVED","comment":"no"})");
+  auto r = host_.poll(api_, instance_, "v-9");
+  EXPECT_EQ(r.reply["outcome"], "DECLINED");
+  EXPECT_EQ(r.reply["reason"], "REGION_NOT_SERVED");
+  host_.respond(200, R"({"id":"v-9","state":"error","errorText":"RSA unavailable"})");
+  auto e = host_.poll(api_, instance_, "v-9");
+  EXPECT_EQ(e.status, OSAGO_STATUS_PERMANENT);
+  EXPECT_NE(e.reply["message"].get<std::string>().find("RSA unavailable"), std::string::npos);
+}
+
+TEST_F(VolnaTest, MalformedAndUnauthorized) {
+  host_.respond(200, R"({"state": "done", "price": {"value": 13133.16}})");
+  EXPECT_EQ(host_.poll(api_, instance_, "v-9").status, OSAGO_STATUS_PERMANENT);
+  host_.respond(200, R"({"status": "offer", "premium": {"amount": )");
+  EXPECT_EQ(host_.poll(api_, instance_, "v-9").status, OSAGO_STATUS_PERMANENT);
+  host_.respond(401, R"({"error":"UNAUTHORIZED"})");
+  auto r = host_.poll(api_, instance_, "v-9");
+  EXPECT_EQ(r.status, OSAGO_STATUS_PERMANENT);
+  EXPECT_NE(r.reply["message"].get<std::string>().find("apiKey"), std::string::npos);
+  host_.respond(503, "<html>");
+  EXPECT_EQ(host_.poll(api_, instance_, "v-9").status, OSAGO_STATUS_TRANSIENT);
+}
+
+}  // namespace
