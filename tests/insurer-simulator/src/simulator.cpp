@@ -147,6 +147,17 @@ void InsurerSimulator::authenticate(Insurer& ins, const Poco::Net::HTTPServerReq
   }
 }
 
+void InsurerSimulator::hang(Insurer& ins) {
+  // Like a stuck partner: no answer while the mode stays "hang", but never
+  // longer than 90 s and not past shutdown.
+  for (int i = 0; i < 900 && !stopping_; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::lock_guard lock(mutex_);
+    if (ins.behaviour.mode != "hang") break;
+  }
+  throw http::HttpError(504, "GATEWAY_TIMEOUT", "the simulated partner hung");
+}
+
 bool InsurerSimulator::misbehave(Insurer& ins, Poco::Net::HTTPServerResponse& response) {
   const Behaviour& b = ins.behaviour;  // caller holds mutex_
   if (b.mode == "error" || (b.mode == "normal" && b.error_rate > 0 && uniform01() < b.error_rate)) {
@@ -250,9 +261,7 @@ void InsurerSimulator::submit(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTP
   authenticate(ins, req);
   if (ins.behaviour.mode == "hang") {
     lock.unlock();
-    // Hang like a stuck partner, but never longer than 90 s and not past shutdown.
-    for (int i = 0; i < 900 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    throw http::HttpError(504, "GATEWAY_TIMEOUT", "the simulated partner hung");
+    hang(ins);
   }
   if (misbehave(ins, resp)) return;
   const InsurerProfile& p = ins.profile;
@@ -292,8 +301,7 @@ void InsurerSimulator::offer(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPS
   ++ins.stats.polls;
   if (ins.behaviour.mode == "hang") {
     lock.unlock();
-    for (int i = 0; i < 900 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    throw http::HttpError(504, "GATEWAY_TIMEOUT", "the simulated partner hung");
+    hang(ins);
   }
   if (misbehave(ins, resp)) return;
   auto it = applications_.find(application_id);

@@ -89,6 +89,8 @@ class InsurerSimulator {
 
   Insurer& insurer(const std::string& id);
   void authenticate(Insurer& ins, const Poco::Net::HTTPServerRequest& request);
+  /// Blocks like a hanging partner, then throws a 504 (the client has long given up).
+  [[noreturn]] void hang(Insurer& ins);
   /// Applies the run-time behaviour: may answer (error, malformed, hang) and return true.
   bool misbehave(Insurer& ins, Poco::Net::HTTPServerResponse& response);
   nlohmann::json decide(const InsurerProfile& p, const nlohmann::json& quote, const std::string& id) const;

@@ -1,0 +1,178 @@
+#include "conformance/conformance_kit.hpp"
+
+#include "plugins/insurer_adapter.hpp"
+#include "plugins/plugin_library.hpp"
+#include "plugins/plugin_manifest.hpp"
+
+#include <osago/common/civil_date.hpp>
+#include <osago/common/http_client.hpp>
+#include <osago/common/ids.hpp>
+#include <osago/common/quote_input.hpp>
+#include <osago/plugin_sdk/partner_http.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+namespace osago::host {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+json sampleQuote() {
+  CivilDate today = CivilDate::todayUtc();
+  CivilDate birth = today;
+  birth.year -= 40;
+  CivilDate licence = today;
+  licence.year -= 15;
+  json q = {{"vehicle", {{"category", "B"}, {"make", "Lada"}, {"model", "Vesta"}, {"year", today.year - 3},
+                         {"enginePowerHp", 106}, {"vin", "XTA21099043765439"}, {"plate", "А123ВЕ777"}}},
+            {"owner", {{"lastName", "Петров"}, {"firstName", "Пётр"}, {"birthDate", birth.toString()}, {"regionCode", "77"}}},
+            {"drivers", json::array({{{"lastName", "Петров"}, {"firstName", "Пётр"}, {"birthDate", birth.toString()},
+                                      {"licenseSeries", "7712"}, {"licenseNumber", "345678"},
+                                      {"experienceStartDate", licence.toString()}}})},
+            {"policy", {{"startDate", today.plusDays(1).toString()}, {"usageMonths", 12}, {"multidrive", false}}}};
+  return quote::validateQuoteInput(q, today).input;
+}
+
+std::string describe(const PartnerOutcome& o) {
+  switch (o.kind) {
+    case PartnerOutcome::Kind::Pending: return "PENDING " + o.external_id;
+    case PartnerOutcome::Kind::Offer: return "OFFER " + o.offer["premium"].value("amount", "?") + " RUB";
+    case PartnerOutcome::Kind::Declined: return "DECLINED " + o.code;
+    case PartnerOutcome::Kind::Failed: return "FAILED " + o.code + ": " + o.message;
+  }
+  return "?";
+}
+
+class Kit {
+ public:
+  Kit(const ConformanceTarget& t, std::shared_ptr<PluginLibrary> lib, CompanyConfig company)
+      : t_(t), lib_(std::move(lib)), company_(std::move(company)),
+        insurer_(t.insurer_id.empty() ? company_.id : t.insurer_id) {}
+
+  void setBehaviour(const json& behaviour) {
+    http::ClientRequest req;
+    req.method = "PUT";
+    req.url = t_.simulator_url + "/control/insurers/" + insurer_ + "/behaviour";
+    req.body = behaviour.dump();
+    req.timeout = 2s;
+    auto r = http::call(req);
+    if (r.status != 200) throw Error("the simulator refused behaviour " + behaviour.dump() + ": HTTP " + std::to_string(r.status));
+  }
+  json behaviour() {
+    http::ClientRequest req;
+    req.url = t_.simulator_url + "/control/insurers/" + insurer_;
+    req.timeout = 2s;
+    auto r = http::call(req);
+    if (r.status != 200)
+      throw Error("the simulator at " + t_.simulator_url + " does not serve insurer '" + insurer_ + "' (HTTP " +
+                  std::to_string(r.status) + ")");
+    return json::parse(r.body)["behaviour"];
+  }
+
+  std::shared_ptr<InsurerAdapter> adapter(std::chrono::milliseconds call_timeout) {
+    CompanyConfig c = company_;
+    c.call_timeout = call_timeout;
+    return std::make_shared<InsurerAdapter>(c, lib_);
+  }
+
+  /// Submits, then polls until the answer is final or 15 s passed.
+  std::vector<PartnerOutcome> run(InsurerAdapter& adapter, const std::function<void()>& between = {}) {
+    CallContext ctx{"conformance-" + newUuid().substr(0, 8), std::chrono::system_clock::now() + 30s};
+    std::vector<PartnerOutcome> seen{adapter.submit(ctx, quote_.dump())};
+    if (between) between();
+    auto until = std::chrono::steady_clock::now() + 15s;
+    while (seen.back().kind == PartnerOutcome::Kind::Pending && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(200ms);
+      seen.push_back(adapter.poll(ctx, seen.back().external_id));
+    }
+    return seen;
+  }
+
+ private:
+  const ConformanceTarget& t_;
+  std::shared_ptr<PluginLibrary> lib_;
+  CompanyConfig company_;
+  std::string insurer_;
+  json quote_ = sampleQuote();
+};
+
+}  // namespace
+
+std::vector<ScenarioResult> runConformance(const ConformanceTarget& target, json& plugin_info) {
+  auto cache = std::filesystem::temp_directory_path() / ("osago-plugin-check-" + newUuid());
+  auto lib = PluginLibrary::load(target.plugin_file, {cache, {}});
+  plugin_info = {{"id", lib->id()}, {"name", lib->name()}, {"version", lib->version()}, {"abiVersion", lib->abiVersion()},
+                 {"sha256", lib->sha256()}};
+  auto manifest = PluginManifest::load(target.manifest_file);
+  if (manifest.companies.empty()) throw Error(target.manifest_file + ": declares no company");
+  CompanyConfig company = manifest.companies.front();
+  if (!target.company_id.empty()) {
+    auto it = std::find_if(manifest.companies.begin(), manifest.companies.end(),
+                           [&](const CompanyConfig& c) { return c.id == target.company_id; });
+    if (it == manifest.companies.end()) throw Error(target.manifest_file + ": no company '" + target.company_id + "'");
+    company = *it;
+  }
+  company.plugin = lib->id();
+  plugin_info["company"] = company.id;
+
+  Kit kit(target, lib, company);
+  json original = kit.behaviour();
+  auto normal = kit.adapter(company.call_timeout);
+  std::vector<ScenarioResult> results;
+  auto scenario = [&](const std::string& name, const json& behaviour,
+                      const std::function<ScenarioResult(const std::vector<PartnerOutcome>&)>& judge,
+                      InsurerAdapter& adapter, const std::function<void()>& between = {}) {
+    ScenarioResult r;
+    try {
+      kit.setBehaviour(behaviour);
+      r = judge(kit.run(adapter, between));
+    } catch (const std::exception& e) {
+      r.detail = std::string("error: ") + e.what();
+    }
+    r.name = name;
+    results.push_back(r);
+  };
+  auto last = [](const std::vector<PartnerOutcome>& s) { return s.back(); };
+
+  scenario("offer", {{"mode", "normal"}, {"pendingMs", 0}, {"pendingJitterMs", 0}, {"errorRate", 0}},
+           [&](const auto& s) {
+             auto o = last(s);
+             bool ok = o.kind == PartnerOutcome::Kind::Offer && sdk::isRublesAmount(o.offer["premium"].value("amount", ""));
+             return ScenarioResult{"", ok, describe(o)};
+           }, *normal);
+  scenario("pending then offer", {{"mode", "normal"}, {"pendingMs", 1500}, {"pendingJitterMs", 0}, {"errorRate", 0}},
+           [&](const auto& s) {
+             bool saw_pending = s.size() > 1 && s[s.size() - 2].kind == PartnerOutcome::Kind::Pending;
+             auto o = last(s);
+             return ScenarioResult{"", saw_pending && o.kind == PartnerOutcome::Kind::Offer,
+                                   describe(o) + " after " + std::to_string(s.size() - 1) + " poll(s)"};
+           }, *normal);
+  scenario("decline", {{"mode", "decline"}, {"pendingMs", 0}}, [&](const auto& s) {
+    auto o = last(s);
+    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Declined && !o.code.empty(), describe(o)};
+  }, *normal);
+  scenario("server error (5xx)", {{"mode", "error"}}, [&](const auto& s) {
+    auto o = last(s);
+    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Failed && o.code == "PARTNER_UNAVAILABLE" && o.retryable,
+                          describe(o)};
+  }, *normal);
+  scenario("malformed body", {{"mode", "normal"}, {"pendingMs", 0}}, [&](const auto& s) {
+    auto o = last(s);
+    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Failed && o.code == "PARTNER_ERROR", describe(o)};
+  }, *normal, [&] { kit.setBehaviour({{"mode", "malformed"}}); });
+  auto quick = kit.adapter(1500ms);
+  scenario("timeout", {{"mode", "hang"}}, [&](const auto& s) {
+    auto o = last(s);
+    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Failed && o.code == "PARTNER_TIMEOUT", describe(o)};
+  }, *quick);
+
+  kit.setBehaviour(original);
+  std::error_code ec;
+  std::filesystem::remove_all(cache, ec);
+  return results;
+}
+
+}  // namespace osago::host
