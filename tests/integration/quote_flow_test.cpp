@@ -1,9 +1,8 @@
 // One quote travels the whole way through the real binaries: core-app →
 // osago-aggregator → plugin → insurer simulator → PostgreSQL → Kafka → core-app's
 // SSE stream, with the real PostgreSQL and Kafka that ./osago test starts.
-#include "clients.hpp"
+#include "flow_helpers.hpp"
 #include "tariff.hpp"
-#include "test_stack.hpp"
 
 #include <osago/common/civil_date.hpp>
 #include <osago/common/ids.hpp>
@@ -22,66 +21,10 @@ namespace {
 using namespace osago::testing;
 using nlohmann::json;
 
-TestStack* stack = nullptr;
-
-class StackEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override { stack = new TestStack(); }
-  void TearDown() override {
-    delete stack;
-    stack = nullptr;
-  }
-};
-const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new StackEnvironment);
-
-std::string daysFromToday(long days) { return osago::CivilDate::todayUtc().plusDays(days).toString(); }
-
-json quote(const std::string& driver_birth = "1980-06-12", const std::string& experience = "2005-05-20") {
-  return {{"vehicle", {{"category", "B"}, {"make", "Toyota"}, {"model", "Camry"}, {"year", 2020}, {"enginePowerHp", 150},
-                       {"vin", "XTA21099043765439"}, {"plate", "А123ВЕ777"}}},
-          {"owner", {{"lastName", "Иванов"}, {"firstName", "Иван"}, {"middleName", "Иванович"},
-                     {"birthDate", "1980-06-12"}, {"regionCode", "77"}}},
-          {"drivers", json::array({{{"lastName", "Иванов"}, {"firstName", "Иван"}, {"birthDate", driver_birth},
-                                    {"licenseSeries", "7712"}, {"licenseNumber", "345678"},
-                                    {"experienceStartDate", experience}}})},
-          {"policy", {{"startDate", daysFromToday(10)}, {"usageMonths", 12}, {"multidrive", false}}}};
-}
-
-/// The premium the simulator must quote for `q` with `base_rate_kopecks`, from the tariff tables.
-std::string expectedPremium(const json& q, long long base_rate_kopecks) {
-  auto canonical = osago::quote::validateQuoteInput(q, osago::CivilDate::todayUtc()).input;
-  auto in = osago::simulator::tariffInputFromQuote(canonical, base_rate_kopecks);
-  return osago::sdk::rublesFromKopecks(osago::simulator::computePremium(in).premium_kopecks);
-}
-
-std::string login(const std::string& user) {
-  auto r = httpJson("POST", stack->coreUrl() + "/api/dev/login", {{"userId", user}});
-  EXPECT_EQ(r.status, 200);
-  return r.body.value("token", "");
-}
-
-/// Polls the aggregator until the request is final (bounded by the deadline plus slack).
-json waitFinal(const std::string& id) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(TestStack::kDeadlineSeconds + 10);
-  json view;
-  while (std::chrono::steady_clock::now() < until) {
-    view = httpJson("GET", stack->aggregatorUrl() + "/osago/requests/" + id).body;
-    if (view.value("status", "") == "COMPLETED") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return view;
-}
-
-std::map<std::string, json> byCompany(const json& companies) {
-  std::map<std::string, json> out;
-  for (const auto& c : companies) out[c["companyId"]] = c;
-  return out;
-}
-
 TEST(QuoteFlow, OffersReachTheStreamTheRestApiAndKafka) {
   std::string token = login("alice");
   json q = quote();
-  auto created = httpJson("POST", stack->coreUrl() + "/api/osago/requests", q, token);
+  auto created = httpJson("POST", stack().coreUrl() + "/api/osago/requests", q, token);
   ASSERT_EQ(created.status, 201) << created.body.dump();
   std::string id = created.body["osagoRequestId"];
   ASSERT_TRUE(osago::isUuid(id));
@@ -90,7 +33,7 @@ TEST(QuoteFlow, OffersReachTheStreamTheRestApiAndKafka) {
     EXPECT_EQ(c["status"], c["companyId"] == "ghost" ? "FAILED" : "IN_PROGRESS") << c.dump();
 
   // The browser's view: a snapshot, then one event per change, then the end.
-  auto [status, events] = readEventStream(stack->coreUrl() + "/api/osago/requests/" + id + "/stream", token,
+  auto [status, events] = readEventStream(stack().coreUrl() + "/api/osago/requests/" + id + "/stream", token,
                                           std::chrono::seconds(TestStack::kDeadlineSeconds + 15));
   ASSERT_EQ(status, 200);
   ASSERT_GE(events.size(), 2u);
@@ -116,7 +59,7 @@ TEST(QuoteFlow, OffersReachTheStreamTheRestApiAndKafka) {
   EXPECT_EQ(streamed["ghost"]["status"], "FAILED");
 
   // The fallback REST view agrees.
-  auto view = httpJson("GET", stack->aggregatorUrl() + "/osago/requests/" + id);
+  auto view = httpJson("GET", stack().aggregatorUrl() + "/osago/requests/" + id);
   ASSERT_EQ(view.status, 200);
   EXPECT_EQ(view.body["status"], "COMPLETED");
   EXPECT_EQ(view.body["userId"], "alice");
@@ -128,7 +71,7 @@ TEST(QuoteFlow, OffersReachTheStreamTheRestApiAndKafka) {
   EXPECT_EQ(view.body["lastSeq"].get<long long>(), last_seq);
 
   // Kafka holds every event of the request, keyed by its id, each once, in seq order.
-  auto kafka = readKafkaEvents(stack->kafkaBrokers(), stack->topic(), id, static_cast<std::size_t>(last_seq),
+  auto kafka = readKafkaEvents(stack().kafkaBrokers(), stack().topic(), id, static_cast<std::size_t>(last_seq),
                                std::chrono::seconds(30));
   ASSERT_EQ(kafka.size(), static_cast<std::size_t>(last_seq));
   std::set<std::string> event_ids;
@@ -147,14 +90,14 @@ TEST(QuoteFlow, OffersReachTheStreamTheRestApiAndKafka) {
 
 TEST(QuoteFlow, ResumingAFinishedStreamGivesOnlyTheEnd) {
   std::string token = login("carol");
-  auto created = httpJson("POST", stack->coreUrl() + "/api/osago/requests", quote(), token);
+  auto created = httpJson("POST", stack().coreUrl() + "/api/osago/requests", quote(), token);
   ASSERT_EQ(created.status, 201);
   std::string id = created.body["osagoRequestId"];
   json final_view = waitFinal(id);
   ASSERT_EQ(final_view["status"], "COMPLETED");
   std::string last = std::to_string(final_view["lastSeq"].get<long long>());
   auto [status, events] =
-      readEventStream(stack->coreUrl() + "/api/osago/requests/" + id + "/stream", token, std::chrono::seconds(10), last);
+      readEventStream(stack().coreUrl() + "/api/osago/requests/" + id + "/stream", token, std::chrono::seconds(10), last);
   ASSERT_EQ(status, 200);
   ASSERT_EQ(events.size(), 1u) << "nothing was missed, so nothing is replayed";
   EXPECT_EQ(events[0].type, "end");
@@ -167,7 +110,7 @@ TEST(QuoteFlow, YoungDriverIsDeclinedByOneInsurerOnly) {
   auto experience = osago::CivilDate::todayUtc();
   experience.year -= 2;
   json q = quote(birth.toString(), experience.toString());
-  auto created = httpJson("POST", stack->coreUrl() + "/api/osago/requests", q, token);
+  auto created = httpJson("POST", stack().coreUrl() + "/api/osago/requests", q, token);
   ASSERT_EQ(created.status, 201) << created.body.dump();
   auto companies = byCompany(waitFinal(created.body["osagoRequestId"])["insuranceCompanies"]);
   EXPECT_EQ(companies["ural-polis"]["status"], "FAILED");
@@ -179,12 +122,12 @@ TEST(QuoteFlow, YoungDriverIsDeclinedByOneInsurerOnly) {
 
 TEST(QuoteFlow, BadInputIsRejectedFieldByFieldAndNothingIsStored) {
   std::string token = login("erin");
-  auto before = stack->query("SELECT count(*) FROM quote_requests")[0];
+  auto before = stack().query("SELECT count(*) FROM quote_requests")[0];
   json q = quote();
   q["vehicle"]["vin"] = "XTA2109904376543I";
   q["drivers"][0]["licenseNumber"] = "12";
   q["policy"]["usageMonths"] = 1;
-  auto r = httpJson("POST", stack->coreUrl() + "/api/osago/requests", q, token);
+  auto r = httpJson("POST", stack().coreUrl() + "/api/osago/requests", q, token);
   ASSERT_EQ(r.status, 400) << r.body.dump();
   EXPECT_EQ(r.body["error"], "VALIDATION_FAILED");
   std::set<std::string> fields;
@@ -193,51 +136,51 @@ TEST(QuoteFlow, BadInputIsRejectedFieldByFieldAndNothingIsStored) {
     EXPECT_FALSE(f["reason"].get<std::string>().empty());
   }
   EXPECT_EQ(fields, (std::set<std::string>{"vehicle.vin", "drivers[0].licenseNumber", "policy.usageMonths"}));
-  EXPECT_EQ(stack->query("SELECT count(*) FROM quote_requests")[0], before);
-  EXPECT_EQ(httpJson("POST", stack->coreUrl() + "/api/osago/requests", json::array(), token).status, 400);
+  EXPECT_EQ(stack().query("SELECT count(*) FROM quote_requests")[0], before);
+  EXPECT_EQ(httpJson("POST", stack().coreUrl() + "/api/osago/requests", json::array(), token).status, 400);
 }
 
 TEST(QuoteFlow, UsersCannotReadOrStreamOthersRequests) {
   std::string alice = login("alice");
   std::string mallory = login("mallory");
-  auto created = httpJson("POST", stack->coreUrl() + "/api/osago/requests", quote(), alice);
+  auto created = httpJson("POST", stack().coreUrl() + "/api/osago/requests", quote(), alice);
   ASSERT_EQ(created.status, 201);
   std::string id = created.body["osagoRequestId"];
-  EXPECT_EQ(httpJson("GET", stack->coreUrl() + "/api/osago/requests/" + id, nullptr, alice).status, 200);
-  auto other = httpJson("GET", stack->coreUrl() + "/api/osago/requests/" + id, nullptr, mallory);
+  EXPECT_EQ(httpJson("GET", stack().coreUrl() + "/api/osago/requests/" + id, nullptr, alice).status, 200);
+  auto other = httpJson("GET", stack().coreUrl() + "/api/osago/requests/" + id, nullptr, mallory);
   EXPECT_EQ(other.status, 404);
   EXPECT_FALSE(other.body.contains("insuranceCompanies"));
-  EXPECT_EQ(readEventStream(stack->coreUrl() + "/api/osago/requests/" + id + "/stream", mallory, std::chrono::seconds(5))
+  EXPECT_EQ(readEventStream(stack().coreUrl() + "/api/osago/requests/" + id + "/stream", mallory, std::chrono::seconds(5))
                 .first,
             404);
-  EXPECT_EQ(httpJson("GET", stack->coreUrl() + "/api/osago/requests/" + id).status, 401);
-  EXPECT_EQ(httpJson("GET", stack->coreUrl() + "/api/osago/requests/" + id, nullptr, alice + "x").status, 401);
-  EXPECT_EQ(httpJson("POST", stack->coreUrl() + "/api/osago/requests", quote()).status, 401);
+  EXPECT_EQ(httpJson("GET", stack().coreUrl() + "/api/osago/requests/" + id).status, 401);
+  EXPECT_EQ(httpJson("GET", stack().coreUrl() + "/api/osago/requests/" + id, nullptr, alice + "x").status, 401);
+  EXPECT_EQ(httpJson("POST", stack().coreUrl() + "/api/osago/requests", quote()).status, 401);
 }
 
 TEST(QuoteFlow, SameCorrelationIdReplaysAndADifferentBodyIsRefused) {
   json body = quote();
   body["userId"] = "frank";
   body["correlationId"] = "corr-" + osago::newUuid();
-  auto first = httpJson("POST", stack->aggregatorUrl() + "/osago/requests", body);
-  auto second = httpJson("POST", stack->aggregatorUrl() + "/osago/requests", body);
+  auto first = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
+  auto second = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
   ASSERT_EQ(first.status, 201) << first.body.dump();
   ASSERT_EQ(second.status, 200) << second.body.dump();
   EXPECT_EQ(first.body["osagoRequestId"], second.body["osagoRequestId"]);
   body["vehicle"]["enginePowerHp"] = 90;
-  auto changed = httpJson("POST", stack->aggregatorUrl() + "/osago/requests", body);
+  auto changed = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
   EXPECT_EQ(changed.status, 422);
   std::string corr = body["correlationId"];
-  EXPECT_EQ(stack->query("SELECT count(*) FROM quote_requests WHERE correlation_id = '" + corr + "'")[0], "1");
-  EXPECT_EQ(stack->query("SELECT count(*) FROM company_quotes c JOIN quote_requests r ON r.id = c.request_id "
+  EXPECT_EQ(stack().query("SELECT count(*) FROM quote_requests WHERE correlation_id = '" + corr + "'")[0], "1");
+  EXPECT_EQ(stack().query("SELECT count(*) FROM company_quotes c JOIN quote_requests r ON r.id = c.request_id "
                          "WHERE r.correlation_id = '" + corr + "'")[0],
             "8")
       << "one round of partner work, not two";
 }
 
 TEST(QuoteFlow, UnknownRequestIs404) {
-  EXPECT_EQ(httpJson("GET", stack->aggregatorUrl() + "/osago/requests/" + osago::newUuid()).status, 404);
-  EXPECT_EQ(httpJson("GET", stack->aggregatorUrl() + "/osago/requests/not-a-uuid").status, 404);
+  EXPECT_EQ(httpJson("GET", stack().aggregatorUrl() + "/osago/requests/" + osago::newUuid()).status, 404);
+  EXPECT_EQ(httpJson("GET", stack().aggregatorUrl() + "/osago/requests/not-a-uuid").status, 404);
 }
 
 }  // namespace

@@ -91,6 +91,7 @@ insurers:
   - {id: baltiyskaya, name: "Балтийская страховая", dialect: garant, client_id: agg, client_secret: s-baltic, token_ttl_seconds: 2, base_rate_rub: 8100, pending_ms: 2000}
   - {id: sibir-rezerv, name: "Сибирь-Резерв", dialect: volna, api_key: k-sibir, base_rate_rub: 6900, pending_ms: 500}
   - {id: yuzhny-bereg, name: "Южный берег", dialect: volna, api_key: k-yuzhny, base_rate_rub: 7600, pending_ms: 1500}
+  - {id: dobry-put, name: "Добрый путь", dialect: polisnet, api_key: dev-dobry-put-key, base_rate_rub: 6100, pending_ms: 500}
 )";
   // The bundled plugins, each with a manifest of this stack's own.
   std::string sim = "http://127.0.0.1:" + std::to_string(simulator_port_);
@@ -115,7 +116,7 @@ insurers:
       << "postgres: {dsn: \"" << db_dsn_ << "\", pool_size: 8}\n"
       << "kafka: {brokers: \"" << kafka_brokers_ << "\", topic: \"" << topic_ << "\"}\n"
       << "plugins: {directory: \"" << plugin_dir_ << "\", cache_directory: \"" << work_dir_
-      << "/plugin-cache\", rescan_seconds: 1, enable_new: true}\n"
+      << "/plugin-cache\", rescan_seconds: 1, enable_new: false}\n"
       << "quotes: {deadline_seconds: " << kDeadlineSeconds << ", workers: 8, poll_initial_ms: 200, poll_max_ms: 1000}\n";
   agg.close();
   std::ofstream(work_dir_ + "/core-app.yaml")
@@ -131,6 +132,15 @@ insurers:
     waitReady("insurer-simulator", pid, sim + "/control/insurers");
     pid = startAggregator("osago-aggregator", aggregator_port_);
     waitReady("osago-aggregator", pid, aggregatorUrl() + "/health/live");
+    // New plugins start switched off here, as in production: switch the bundled ones on.
+    for (const char* plugin : {"polisnet", "garant", "volna"}) {
+      http::ClientRequest req;
+      req.method = "POST";
+      req.url = aggregatorUrl() + "/admin/plugins/" + plugin + "/enable";
+      req.headers = {{"Authorization", "Bearer " + admin_token_}};
+      req.timeout = std::chrono::seconds(5);
+      if (http::call(req).status != 200) throw std::runtime_error(std::string("cannot enable plugin ") + plugin);
+    }
     pid = spawn("core-app", {OSAGO_TEST_CORE_BIN, "--config=" + work_dir_ + "/core-app.yaml"},
                 {{"OSAGO_TOKEN_SECRET", "integration-test-secret-" + newUuid()}});
     waitReady("core-app", pid, coreUrl() + "/health/ready");
@@ -142,7 +152,9 @@ insurers:
 
 pid_t TestStack::startAggregator(const std::string& name, int port) {
   return spawn(name, {OSAGO_TEST_AGGREGATOR_BIN, "--config=" + work_dir_ + "/osago-aggregator.yaml"},
-               {{"OSAGO_AGGREGATOR_PORT", std::to_string(port)}, {"OSAGO_ADMIN_TOKEN", admin_token_}});
+               {{"OSAGO_AGGREGATOR_PORT", std::to_string(port)},
+                {"OSAGO_ADMIN_TOKEN", admin_token_},
+                {"OSAGO_SIMULATOR_URL", simulatorUrl()}});
 }
 
 std::string TestStack::secondAggregatorUrl() {

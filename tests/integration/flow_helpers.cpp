@@ -1,0 +1,81 @@
+#include "flow_helpers.hpp"
+
+#include "tariff.hpp"
+
+#include <osago/common/civil_date.hpp>
+#include <osago/common/quote_input.hpp>
+#include <osago/plugin_sdk/plugin.hpp>
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <thread>
+
+namespace osago::testing {
+namespace {
+
+using nlohmann::json;
+
+std::unique_ptr<TestStack> shared_stack;
+
+class StackEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { shared_stack = std::make_unique<TestStack>(); }
+  void TearDown() override { shared_stack.reset(); }
+};
+const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new StackEnvironment);
+
+}  // namespace
+
+TestStack& stack() {
+  if (!shared_stack) throw std::runtime_error("the test stack failed to start; see the set-up error above");
+  return *shared_stack;
+}
+
+json quote(const std::string& driver_birth, const std::string& experience) {
+  return {{"vehicle", {{"category", "B"}, {"make", "Toyota"}, {"model", "Camry"}, {"year", 2020}, {"enginePowerHp", 150},
+                       {"vin", "XTA21099043765439"}, {"plate", "А123ВЕ777"}}},
+          {"owner", {{"lastName", "Иванов"}, {"firstName", "Иван"}, {"middleName", "Иванович"},
+                     {"birthDate", "1980-06-12"}, {"regionCode", "77"}}},
+          {"drivers", json::array({{{"lastName", "Иванов"}, {"firstName", "Иван"}, {"birthDate", driver_birth},
+                                    {"licenseSeries", "7712"}, {"licenseNumber", "345678"},
+                                    {"experienceStartDate", experience}}})},
+          {"policy", {{"startDate", CivilDate::todayUtc().plusDays(10).toString()}, {"usageMonths", 12}, {"multidrive", false}}}};
+}
+
+std::string expectedPremium(const json& q, long long base_rate_kopecks) {
+  auto canonical = quote::validateQuoteInput(q, CivilDate::todayUtc()).input;
+  auto in = simulator::tariffInputFromQuote(canonical, base_rate_kopecks);
+  return sdk::rublesFromKopecks(simulator::computePremium(in).premium_kopecks);
+}
+
+std::string login(const std::string& user) {
+  auto r = httpJson("POST", stack().coreUrl() + "/api/dev/login", {{"userId", user}});
+  EXPECT_EQ(r.status, 200);
+  return r.body.value("token", "");
+}
+
+json waitFinal(const std::string& id, const std::string& aggregator_url) {
+  std::string base = aggregator_url.empty() ? stack().aggregatorUrl() : aggregator_url;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(TestStack::kDeadlineSeconds + 10);
+  json view;
+  while (std::chrono::steady_clock::now() < until) {
+    view = httpJson("GET", base + "/osago/requests/" + id).body;
+    if (view.value("status", "") == "COMPLETED") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return view;
+}
+
+std::map<std::string, json> byCompany(const json& companies) {
+  std::map<std::string, json> out;
+  for (const auto& c : companies) out[c["companyId"]] = c;
+  return out;
+}
+
+JsonResponse admin(const std::string& method, const std::string& path, const std::string& aggregator_url) {
+  std::string base = aggregator_url.empty() ? stack().aggregatorUrl() : aggregator_url;
+  return httpJson(method, base + path, nullptr, stack().adminToken());
+}
+
+}  // namespace osago::testing

@@ -1,0 +1,34 @@
+#pragma once
+
+#include "clients.hpp"
+#include "test_stack.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <string>
+
+namespace osago::testing {
+
+/// The stack shared by every test of the binary, started once before the first test.
+TestStack& stack();
+
+/// A valid quote input (Moscow, a 46-year-old driver unless given), policy starting in 10 days.
+nlohmann::json quote(const std::string& driver_birth = "1980-06-12", const std::string& experience = "2005-05-20");
+
+/// The premium the simulator must quote for `q` with `base_rate_kopecks`, from the tariff tables.
+std::string expectedPremium(const nlohmann::json& q, long long base_rate_kopecks);
+
+/// Signs `user` in at core-app and returns the token.
+std::string login(const std::string& user);
+
+/// Polls the aggregator until the request is final (bounded by the deadline plus slack).
+nlohmann::json waitFinal(const std::string& request_id, const std::string& aggregator_url = {});
+
+/// Companies of a request view (or create answer) by company id.
+std::map<std::string, nlohmann::json> byCompany(const nlohmann::json& companies);
+
+/// Calls the aggregator's admin API with the stack's token.
+JsonResponse admin(const std::string& method, const std::string& path, const std::string& aggregator_url = {});
+
+}  // namespace osago::testing
