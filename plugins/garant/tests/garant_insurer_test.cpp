@@ -22,24 +22,15 @@ json quote() {
 
 class GarantTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    api_ = osago_plugin_entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR);
-    host_.secrets["clientSecret"] = "s3cret";
-    std::string cfg = R"({"baseUrl":"http://sim/volga-garant","clientId":"agg"})";
-    ASSERT_EQ(api_->create(host_.api(), osago::sdk::toAbi(cfg), &instance_), OSAGO_STATUS_OK);
-  }
-  void TearDown() override {
-    if (instance_) api_->destroy(instance_);
-  }
-  osago::testing::FakeHost host_;
-  const osago_plugin_api* api_ = nullptr;
-  void* instance_ = nullptr;
+  osago::testing::FakeHost host_{{{"clientSecret", "s3cret"}}};
+  osago::testing::PluginUnderTest plugin_{osago_plugin_entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR), host_,
+                                          json{{"baseUrl", "http://sim/volga-garant"}, {"clientId", "agg"}}};
 };
 
 TEST_F(GarantTest, FetchesATokenThenSubmitsASnakeCaseApplication) {
   host_.respond(200, R"({"access_token":"t-1","token_type":"Bearer","expires_in":300})");
   host_.respond(201, R"({"application_id":"g-42"})");
-  auto r = host_.submit(api_, instance_, quote());
+  auto r = plugin_.submit(quote());
   ASSERT_EQ(r.status, OSAGO_STATUS_OK) << r.reply.dump();
   EXPECT_EQ(r.reply["outcome"], "PENDING");
   EXPECT_EQ(r.reply["externalId"], "g-42");
@@ -58,13 +49,13 @@ TEST_F(GarantTest, ReusesTheTokenUntilItExpires) {
   host_.respond(200, R"({"access_token":"t-1","expires_in":60})");
   host_.respond(202, R"({"status":"IN_PROGRESS"})", "3");
   host_.respond(202, R"({"status":"IN_PROGRESS"})", "3");
-  EXPECT_EQ(host_.poll(api_, instance_, "g-42").reply["outcome"], "PENDING");
-  EXPECT_EQ(host_.poll(api_, instance_, "g-42").reply["outcome"], "PENDING");
+  EXPECT_EQ(plugin_.poll("g-42").reply["outcome"], "PENDING");
+  EXPECT_EQ(plugin_.poll("g-42").reply["outcome"], "PENDING");
   EXPECT_EQ(host_.requests.size(), 3u) << "one token for both polls";
   host_.now_unix_ms += 55'000;  // past expires_in minus the 10 s margin
   host_.respond(200, R"({"access_token":"t-2","expires_in":60})");
   host_.respond(202, "{}", "1");
-  host_.poll(api_, instance_, "g-42");
+  plugin_.poll("g-42");
   EXPECT_EQ(host_.requests.back().header("Authorization"), "Bearer t-2");
 }
 
@@ -73,7 +64,7 @@ TEST_F(GarantTest, RefreshesTheTokenOnceOn401) {
   host_.respond(401, R"({"error":"invalid_token"})");
   host_.respond(200, R"({"access_token":"t-2","expires_in":300})");
   host_.respond(200, R"({"status":"APPROVED","offer_id":"o-1","premium_kopecks":1237181})");
-  auto r = host_.poll(api_, instance_, "g-42");
+  auto r = plugin_.poll("g-42");
   ASSERT_EQ(r.status, OSAGO_STATUS_OK);
   EXPECT_EQ(r.reply["offer"]["premium"]["amount"], "12371.81");
   EXPECT_EQ(host_.requests[3].header("Authorization"), "Bearer t-2");
@@ -82,7 +73,7 @@ TEST_F(GarantTest, RefreshesTheTokenOnceOn401) {
 TEST_F(GarantTest, PendingIs202WithRetryAfterInSeconds) {
   host_.respond(200, R"({"access_token":"t-1","expires_in":300})");
   host_.respond(202, R"({"application_id":"g-42","status":"IN_PROGRESS"})", "4");
-  auto r = host_.poll(api_, instance_, "g-42");
+  auto r = plugin_.poll("g-42");
   EXPECT_EQ(r.reply["outcome"], "PENDING");
   EXPECT_EQ(r.reply["retryAfterMs"], 4000);
 }
@@ -90,11 +81,11 @@ TEST_F(GarantTest, PendingIs202WithRetryAfterInSeconds) {
 TEST_F(GarantTest, KopecksBecomeRublesAndRejectionsKeepTheirCode) {
   host_.respond(200, R"({"access_token":"t-1","expires_in":300})");
   host_.respond(200, R"({"status":"APPROVED","offer_id":"o-1","premium_kopecks":1370416,"coefficients":{"kt":"1.80"}})");
-  auto offer = host_.poll(api_, instance_, "g-42");
+  auto offer = plugin_.poll("g-42");
   EXPECT_EQ(offer.reply["offer"]["premium"]["amount"], "13704.16");
   EXPECT_EQ(offer.reply["offer"]["factors"]["kt"], "1.80");
   host_.respond(200, R"({"status":"REJECTED","reject_code":"REGION_NOT_SERVED","reject_reason":"no"})");
-  auto declined = host_.poll(api_, instance_, "g-42");
+  auto declined = plugin_.poll("g-42");
   EXPECT_EQ(declined.reply["outcome"], "DECLINED");
   EXPECT_EQ(declined.reply["reason"], "REGION_NOT_SERVED");
 }
@@ -102,25 +93,18 @@ TEST_F(GarantTest, KopecksBecomeRublesAndRejectionsKeepTheirCode) {
 TEST_F(GarantTest, BadAnswers) {
   host_.respond(200, R"({"access_token":"t-1","expires_in":300})");
   host_.respond(200, R"({"status":"APPROVED","premium_kopecks":"1237181"})");
-  EXPECT_EQ(host_.poll(api_, instance_, "g").status, OSAGO_STATUS_PERMANENT);
+  EXPECT_EQ(plugin_.poll("g").status, OSAGO_STATUS_PERMANENT);
   host_.respond(503, "busy");
-  EXPECT_EQ(host_.poll(api_, instance_, "g").status, OSAGO_STATUS_TRANSIENT);
+  EXPECT_EQ(plugin_.poll("g").status, OSAGO_STATUS_TRANSIENT);
   host_.respond(422, R"({"error":"BAD_APPLICATION"})");
-  EXPECT_EQ(host_.submit(api_, instance_, quote()).status, OSAGO_STATUS_INVALID_INPUT);
+  EXPECT_EQ(plugin_.submit(quote()).status, OSAGO_STATUS_INVALID_INPUT);
 }
 
-TEST(GarantCreate, WrongClientSecretIsAClearPermanentError) {
-  osago::testing::FakeHost host;
-  host.secrets["clientSecret"] = "wrong";
-  auto* api = osago_plugin_entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR);
-  void* instance = nullptr;
-  ASSERT_EQ(api->create(host.api(), osago::sdk::toAbi(R"({"baseUrl":"http://sim/g","clientId":"agg"})"), &instance),
-            OSAGO_STATUS_OK);
-  host.respond(401, R"({"error":"invalid_client"})");
-  auto r = host.poll(api, instance, "g");
+TEST_F(GarantTest, WrongClientSecretIsAClearPermanentError) {
+  host_.respond(401, R"({"error":"invalid_client"})");
+  auto r = plugin_.poll("g");
   EXPECT_EQ(r.status, OSAGO_STATUS_PERMANENT);
   EXPECT_NE(r.reply["message"].get<std::string>().find("clientSecret"), std::string::npos);
-  api->destroy(instance);
 }
 
 }  // namespace

@@ -14,30 +14,20 @@ using nlohmann::json;
 
 class PolisNetTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    api_ = osago_plugin_entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR);
-    host_.secrets["apiKey"] = "key-1";
-    std::string cfg = R"({"baseUrl":"http://sim/severny-shchit/","timeoutMs":1500})";
-    ASSERT_EQ(api_->create(host_.api(), osago::sdk::toAbi(cfg), &instance_), OSAGO_STATUS_OK);
-  }
-  void TearDown() override {
-    if (instance_) api_->destroy(instance_);
-  }
-
-  osago::testing::FakeHost host_;
-  const osago_plugin_api* api_ = nullptr;
-  void* instance_ = nullptr;
+  osago::testing::FakeHost host_{{{"apiKey", "key-1"}}};
+  osago::testing::PluginUnderTest plugin_{osago_plugin_entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR), host_,
+                                          json{{"baseUrl", "http://sim/severny-shchit/"}, {"timeoutMs", 1500}}};
 };
 
 TEST_F(PolisNetTest, TableDeclaresItsAbiAndIdentity) {
-  EXPECT_EQ(api_->struct_size, sizeof(osago_plugin_api));
-  EXPECT_EQ(api_->abi_major, OSAGO_PLUGIN_ABI_MAJOR);
-  EXPECT_STREQ(api_->plugin_id, "polisnet");
+  EXPECT_EQ(plugin_.api().struct_size, sizeof(osago_plugin_api));
+  EXPECT_EQ(plugin_.api().abi_major, OSAGO_PLUGIN_ABI_MAJOR);
+  EXPECT_STREQ(plugin_.api().plugin_id, "polisnet");
 }
 
 TEST_F(PolisNetTest, SubmitPostsTheQuoteAndReturnsPendingWithApplicationId) {
   host_.respond(201, R"({"applicationId":"app-17"})");
-  auto r = host_.submit(api_, instance_, json{{"v", 1}, {"vehicle", {{"vin", "XTA21099043765439"}}}});
+  auto r = plugin_.submit(json{{"v", 1}, {"vehicle", {{"vin", "XTA21099043765439"}}}});
   ASSERT_EQ(r.status, OSAGO_STATUS_OK);
   EXPECT_EQ(r.reply["outcome"], "PENDING");
   EXPECT_EQ(r.reply["externalId"], "app-17");
@@ -51,7 +41,7 @@ TEST_F(PolisNetTest, SubmitPostsTheQuoteAndReturnsPendingWithApplicationId) {
 
 TEST_F(PolisNetTest, PendingOfferStaysPending) {
   host_.respond(200, R"({"applicationId":"app-17","status":"pending"})");
-  auto r = host_.poll(api_, instance_, "app-17");
+  auto r = plugin_.poll("app-17");
   ASSERT_EQ(r.status, OSAGO_STATUS_OK);
   EXPECT_EQ(r.reply["outcome"], "PENDING");
   EXPECT_EQ(host_.requests[0].url, "http://sim/severny-shchit/osago/applications/app-17/offer");
@@ -60,7 +50,7 @@ TEST_F(PolisNetTest, PendingOfferStaysPending) {
 TEST_F(PolisNetTest, OfferMapsPremiumAndFactors) {
   host_.respond(200, R"({"applicationId":"app-17","status":"offer","offerId":"app-17-1",
     "premium":{"amount":"12371.81","currency":"RUB"},"factors":{"kt":"1.80","tb":"6500.00"}})");
-  auto r = host_.poll(api_, instance_, "app-17");
+  auto r = plugin_.poll("app-17");
   ASSERT_EQ(r.status, OSAGO_STATUS_OK);
   EXPECT_EQ(r.reply["outcome"], "OFFER");
   EXPECT_EQ(r.reply["offer"]["premium"]["amount"], "12371.81");
@@ -71,7 +61,7 @@ TEST_F(PolisNetTest, OfferMapsPremiumAndFactors) {
 
 TEST_F(PolisNetTest, DeclineKeepsReasonCode) {
   host_.respond(200, R"({"status":"declined","reason":"DRIVER_TOO_YOUNG","message":"drivers under 23 are not insured"})");
-  auto r = host_.poll(api_, instance_, "app-17");
+  auto r = plugin_.poll("app-17");
   ASSERT_EQ(r.status, OSAGO_STATUS_OK);
   EXPECT_EQ(r.reply["outcome"], "DECLINED");
   EXPECT_EQ(r.reply["reason"], "DRIVER_TOO_YOUNG");
@@ -79,29 +69,29 @@ TEST_F(PolisNetTest, DeclineKeepsReasonCode) {
 
 TEST_F(PolisNetTest, ServerErrorIsTransient) {
   host_.respond(503, "<html>busy</html>");
-  auto r = host_.poll(api_, instance_, "app-17");
+  auto r = plugin_.poll("app-17");
   EXPECT_EQ(r.status, OSAGO_STATUS_TRANSIENT);
   EXPECT_NE(r.reply["message"].get<std::string>().find("503"), std::string::npos);
 }
 
 TEST_F(PolisNetTest, RejectedApplicationIsInvalidInput) {
   host_.respond(400, R"({"error":"BAD_APPLICATION"})");
-  auto r = host_.submit(api_, instance_, json::object());
+  auto r = plugin_.submit(json::object());
   EXPECT_EQ(r.status, OSAGO_STATUS_INVALID_INPUT);
 }
 
 TEST_F(PolisNetTest, MalformedBodyIsPermanent) {
   host_.respond(200, R"({"status":"offer","premium":{"amount":12371.81,"currency":"RUB"}})");
-  EXPECT_EQ(host_.poll(api_, instance_, "app-17").status, OSAGO_STATUS_PERMANENT);
+  EXPECT_EQ(plugin_.poll("app-17").status, OSAGO_STATUS_PERMANENT);
   host_.respond(200, "not json at all");
-  EXPECT_EQ(host_.poll(api_, instance_, "app-17").status, OSAGO_STATUS_PERMANENT);
+  EXPECT_EQ(plugin_.poll("app-17").status, OSAGO_STATUS_PERMANENT);
   host_.respond(200, R"({"status":"weird"})");
-  EXPECT_EQ(host_.poll(api_, instance_, "app-17").status, OSAGO_STATUS_PERMANENT);
+  EXPECT_EQ(plugin_.poll("app-17").status, OSAGO_STATUS_PERMANENT);
 }
 
 TEST_F(PolisNetTest, HostTimeoutBecomesTimeoutStatus) {
   host_.failNext(OSAGO_STATUS_TIMEOUT);
-  auto r = host_.poll(api_, instance_, "app-17");
+  auto r = plugin_.poll("app-17");
   EXPECT_EQ(r.status, OSAGO_STATUS_TIMEOUT);
 }
 

@@ -13,23 +13,14 @@ using nlohmann::json;
 
 class VolnaTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    api_ = osago_plugin_entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR);
-    host_.secrets["apiKey"] = "vk";
-    ASSERT_EQ(api_->create(host_.api(), osago::sdk::toAbi(R"({"baseUrl":"http://sim/sibir-rezerv/"})"), &instance_),
-              OSAGO_STATUS_OK);
-  }
-  void TearDown() override {
-    if (instance_) api_->destroy(instance_);
-  }
-  osago::testing::FakeHost host_;
-  const osago_plugin_api* api_ = nullptr;
-  void* instance_ = nullptr;
+  osago::testing::FakeHost host_{{{"apiKey", "vk"}}};
+  osago::testing::PluginUnderTest plugin_{osago_plugin_entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR), host_,
+                                          json{{"baseUrl", "http://sim/sibir-rezerv/"}}};
 };
 
 TEST_F(VolnaTest, SubmitSendsTheApiKeyAndReturnsTheId) {
   host_.respond(200, R"({"id":"v-9","state":"processing"})", "2");
-  auto r = host_.submit(api_, instance_, json{{"v", 1}});
+  auto r = plugin_.submit(json{{"v", 1}});
   ASSERT_EQ(r.status, OSAGO_STATUS_OK);
   EXPECT_EQ(r.reply["outcome"], "PENDING");
   EXPECT_EQ(r.reply["externalId"], "v-9");
@@ -41,15 +32,15 @@ TEST_F(VolnaTest, SubmitSendsTheApiKeyAndReturnsTheId) {
 TEST_F(VolnaTest, ProcessingAndHoldArePending) {
   host_.respond(200, R"({"id":"v-9","state":"processing"})", "1");
   host_.respond(200, R"({"id":"v-9","state":"hold"})", "12");
-  EXPECT_EQ(host_.poll(api_, instance_, "v-9").reply["outcome"], "PENDING");
-  auto hold = host_.poll(api_, instance_, "v-9");
+  EXPECT_EQ(plugin_.poll("v-9").reply["outcome"], "PENDING");
+  auto hold = plugin_.poll("v-9");
   EXPECT_EQ(hold.reply["outcome"], "PENDING");
   EXPECT_EQ(hold.reply["retryAfterMs"], 12000);
 }
 
 TEST_F(VolnaTest, DoneIsAnOfferInRubles) {
   host_.respond(200, R"({"id":"v-9","state":"done","quoteRef":"q-1","price":{"value":"13133.16","cur":"RUR"}})");
-  auto r = host_.poll(api_, instance_, "v-9");
+  auto r = plugin_.poll("v-9");
   ASSERT_EQ(r.status, OSAGO_STATUS_OK);
   EXPECT_EQ(r.reply["offer"]["premium"]["amount"], "13133.16");
   EXPECT_EQ(r.reply["offer"]["premium"]["currency"], "RUB");
@@ -58,26 +49,26 @@ TEST_F(VolnaTest, DoneIsAnOfferInRubles) {
 
 TEST_F(VolnaTest, RejectedAndErrorStates) {
   host_.respond(200, R"({"id":"v-9","state":"rejected","why":"REGION_NOT_SERVED","comment":"no"})");
-  auto r = host_.poll(api_, instance_, "v-9");
+  auto r = plugin_.poll("v-9");
   EXPECT_EQ(r.reply["outcome"], "DECLINED");
   EXPECT_EQ(r.reply["reason"], "REGION_NOT_SERVED");
   host_.respond(200, R"({"id":"v-9","state":"error","errorText":"RSA unavailable"})");
-  auto e = host_.poll(api_, instance_, "v-9");
+  auto e = plugin_.poll("v-9");
   EXPECT_EQ(e.status, OSAGO_STATUS_PERMANENT);
   EXPECT_NE(e.reply["message"].get<std::string>().find("RSA unavailable"), std::string::npos);
 }
 
 TEST_F(VolnaTest, MalformedAndUnauthorized) {
   host_.respond(200, R"({"state": "done", "price": {"value": 13133.16}})");
-  EXPECT_EQ(host_.poll(api_, instance_, "v-9").status, OSAGO_STATUS_PERMANENT);
+  EXPECT_EQ(plugin_.poll("v-9").status, OSAGO_STATUS_PERMANENT);
   host_.respond(200, R"({"status": "offer", "premium": {"amount": )");
-  EXPECT_EQ(host_.poll(api_, instance_, "v-9").status, OSAGO_STATUS_PERMANENT);
+  EXPECT_EQ(plugin_.poll("v-9").status, OSAGO_STATUS_PERMANENT);
   host_.respond(401, R"({"error":"UNAUTHORIZED"})");
-  auto r = host_.poll(api_, instance_, "v-9");
+  auto r = plugin_.poll("v-9");
   EXPECT_EQ(r.status, OSAGO_STATUS_PERMANENT);
   EXPECT_NE(r.reply["message"].get<std::string>().find("apiKey"), std::string::npos);
   host_.respond(503, "<html>");
-  EXPECT_EQ(host_.poll(api_, instance_, "v-9").status, OSAGO_STATUS_TRANSIENT);
+  EXPECT_EQ(plugin_.poll("v-9").status, OSAGO_STATUS_TRANSIENT);
 }
 
 }  // namespace

@@ -38,7 +38,8 @@ struct CallResult {
 /// Not thread-safe: one test drives one plugin instance.
 class FakeHost {
  public:
-  FakeHost() {
+  /// `secrets`: what secret_get answers (more may be added to `secrets` later).
+  explicit FakeHost(std::map<std::string, std::string> initial_secrets = {}) : secrets(std::move(initial_secrets)) {
     api_.struct_size = sizeof(api_);
     api_.abi_major = OSAGO_PLUGIN_ABI_MAJOR;
     api_.abi_minor = OSAGO_PLUGIN_ABI_MINOR;
@@ -134,6 +135,32 @@ class FakeHost {
   osago_host_api api_{};
   std::deque<sdk::HttpResponse> responses_;
   std::deque<osago_status> failures_;
+};
+
+/// A plugin instance created through the plugin's real ABI table with `host`,
+/// destroyed at the end of the scope. Throws std::runtime_error when create() fails.
+class PluginUnderTest {
+ public:
+  PluginUnderTest(const osago_plugin_api* api, FakeHost& host, const nlohmann::json& settings)
+      : api_(api), host_(host) {
+    std::string text = settings.dump();
+    osago_status status = api_->create(host_.api(), sdk::toAbi(text), &instance_);
+    if (status != OSAGO_STATUS_OK || !instance_)
+      throw std::runtime_error("create() failed with status " + std::to_string(status) +
+                               (host_.logs.empty() ? std::string() : ": " + host_.logs.back()));
+  }
+  ~PluginUnderTest() { api_->destroy(instance_); }
+  PluginUnderTest(const PluginUnderTest&) = delete;
+  PluginUnderTest& operator=(const PluginUnderTest&) = delete;
+
+  CallResult submit(const nlohmann::json& quote) { return host_.submit(api_, instance_, quote); }
+  CallResult poll(const std::string& external_id) { return host_.poll(api_, instance_, external_id); }
+  const osago_plugin_api& api() const { return *api_; }
+
+ private:
+  const osago_plugin_api* api_;
+  FakeHost& host_;
+  void* instance_ = nullptr;
 };
 
 }  // namespace osago::testing
