@@ -126,6 +126,30 @@ TEST_F(Registry, AThrowingCallIsContainedAsAPluginError) {
   EXPECT_NE(out.message.find("boom from the plugin"), std::string::npos) << out.message;
 }
 
+TEST_F(Registry, AFailingCompanysBreakerOpensAndFailsFastWhileOthersGoOn) {
+  install("throws", OSAGO_TEST_THROWS_SO,
+          "  - {id: thrower, name: Бросающая, breaker: {window_calls: 4, minimum_calls: 2, failure_rate: 0.5, open_ms: 60000}}\n");
+  install("versioned", OSAGO_TEST_V1_SO, "  - {id: alpha, name: Альфа}\n");
+  PluginRegistry registry(config_, 15s, nullptr, "test");
+  registry.rescan();
+  auto thrower = registry.route("thrower")->adapter;
+  EXPECT_EQ(thrower->submit(ctx(), "{}").code, "PLUGIN_ERROR");
+  EXPECT_EQ(thrower->submit(ctx(), "{}").code, "PLUGIN_ERROR");
+  auto refused = thrower->submit(ctx(), "{}");
+  EXPECT_EQ(refused.code, "CIRCUIT_OPEN");
+  auto health = registry.describePlugin("throws")["companies"][0]["health"];
+  EXPECT_EQ(health["breaker"]["state"], "OPEN") << health.dump();
+  EXPECT_EQ(health["calls"], 2);
+  EXPECT_EQ(health["refusedCircuitOpen"], 1);
+  EXPECT_EQ(registry.route("alpha")->adapter->submit(ctx(), "{}").kind, PartnerOutcome::Kind::Pending);
+
+  // A new version of the plugin does not forget that the partner is failing.
+  install("throws", OSAGO_TEST_THROWS_SO,
+          "  - {id: thrower, name: Бросающая v2, breaker: {window_calls: 4, minimum_calls: 2, failure_rate: 0.5, open_ms: 60000}}\n");
+  ASSERT_EQ(registry.rescan().upgraded, std::vector<std::string>{"throws"});
+  EXPECT_EQ(registry.route("thrower")->adapter->submit(ctx(), "{}").code, "CIRCUIT_OPEN");
+}
+
 TEST_F(Registry, AHangingCallIsAbandonedAtItsBudgetAndItsBulkheadStaysBounded) {
   install("hangs", OSAGO_TEST_HANGS_SO,
           "  - {id: sloth, name: Ленивая, call_timeout_ms: 300, max_concurrent_calls: 2, max_queued_calls: 0}\n");

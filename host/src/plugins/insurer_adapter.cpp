@@ -141,43 +141,11 @@ class PluginInstance {
   Poco::Logger& log_;
 };
 
-InsurerAdapter::InsurerAdapter(CompanyConfig company, std::shared_ptr<PluginLibrary> library)
-    : instance_(std::make_shared<PluginInstance>(company, std::move(library))),
-      executor_(company.id, company.max_concurrent_calls, company.max_queued_calls) {}
+namespace {
 
-InsurerAdapter::~InsurerAdapter() = default;
-
-const CompanyConfig& InsurerAdapter::company() const { return instance_->company(); }
-const PluginLibrary& InsurerAdapter::library() const { return instance_->library(); }
-
-PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operation, bool is_submit, std::string argument) {
-  const auto& company = instance_->company();
-  auto state = std::make_shared<PluginInstance::CallState>();
-  state->instance = instance_.get();
-  state->call_deadline = std::min(SystemClock::now() + company.call_timeout, ctx.deadline);
-  state->correlation_id = ctx.correlation_id;
-  std::string where = std::string(operation) + " via plugin " + instance_->library().id();
-
-  // The call runs on the company's own threads; the task owns what it touches,
-  // so a plugin that never returns cannot take the caller or the host with it.
-  auto instance = instance_;
-  auto task = [instance, state, is_submit, argument = std::move(argument)] { instance->call(*state, is_submit, argument); };
-  auto grace = std::chrono::milliseconds(500);  // the host's own HTTP timeouts end inside the budget
-  auto wait_until = std::chrono::steady_clock::now() +
-                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(state->call_deadline - SystemClock::now()) +
-                    grace;
-  switch (executor_.run(std::move(task), wait_until)) {
-    case CompanyExecutor::Result::kRejected:
-      return PartnerOutcome::failed("BULKHEAD_FULL", where + ": all " + std::to_string(company.max_concurrent_calls) +
-                                                         " call slots and the queue of this company are taken", true);
-    case CompanyExecutor::Result::kTimedOut:
-      instance_->log().error("[" + ctx.correlation_id + "] " + where + " did not return within its budget of " +
-                             std::to_string(company.call_timeout.count()) + " ms; the call is abandoned");
-      return PartnerOutcome::failed("PLUGIN_HUNG", where + ": the plugin did not return in time", true);
-    case CompanyExecutor::Result::kDone:
-      break;
-  }
-
+/// The outcome of a call that returned, from its status and reply.
+PartnerOutcome outcomeOf(const PluginInstance::CallState& call, const std::string& where) {
+  const auto* state = &call;
   std::string detail;
   if (!state->reply.empty()) {
     auto j = nlohmann::json::parse(state->reply, nullptr, false);
@@ -198,6 +166,72 @@ PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operat
     default:
       return PartnerOutcome::failed("PLUGIN_ERROR", where + ": status " + std::to_string(state->status) + ": " + detail);
   }
+}
+
+}  // namespace
+
+InsurerAdapter::InsurerAdapter(CompanyConfig company, std::shared_ptr<PluginLibrary> library,
+                               std::shared_ptr<PartnerHealth> health)
+    : instance_(std::make_shared<PluginInstance>(company, std::move(library))),
+      health_(health ? std::move(health) : std::make_shared<PartnerHealth>(company.breaker)),
+      executor_(company.id, company.max_concurrent_calls, company.max_queued_calls) {}
+
+bool isPartnerFailure(const PartnerOutcome& o) {
+  if (o.kind != PartnerOutcome::Kind::Failed) return false;
+  return o.code == "PARTNER_UNAVAILABLE" || o.code == "PARTNER_TIMEOUT" || o.code == "PARTNER_ERROR" ||
+         o.code == "PLUGIN_ERROR" || o.code == "PLUGIN_HUNG";
+}
+
+InsurerAdapter::~InsurerAdapter() = default;
+
+const CompanyConfig& InsurerAdapter::company() const { return instance_->company(); }
+const PluginLibrary& InsurerAdapter::library() const { return instance_->library(); }
+
+PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operation, bool is_submit, std::string argument) {
+  const auto& company = instance_->company();
+  auto state = std::make_shared<PluginInstance::CallState>();
+  state->instance = instance_.get();
+  state->call_deadline = std::min(SystemClock::now() + company.call_timeout, ctx.deadline);
+  state->correlation_id = ctx.correlation_id;
+  std::string where = std::string(operation) + " via plugin " + instance_->library().id();
+
+  // The call runs on the company's own threads; the task owns what it touches,
+  // so a plugin that never returns cannot take the caller or the host with it.
+  auto instance = instance_;
+  auto task = [instance, state, is_submit, argument = std::move(argument)] { instance->call(*state, is_submit, argument); };
+  auto started = std::chrono::steady_clock::now();
+  if (!health_->breaker.tryAcquire(started)) {
+    ++health_->circuit_open;
+    return PartnerOutcome::failed("CIRCUIT_OPEN", company.name + " is failing too often; calls are paused for a while", true);
+  }
+  auto grace = std::chrono::milliseconds(500);  // the host's own HTTP timeouts end inside the budget
+  auto wait_until = started +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(state->call_deadline - SystemClock::now()) +
+                    grace;
+  PartnerOutcome out;
+  switch (executor_.run(std::move(task), wait_until)) {
+    case CompanyExecutor::Result::kRejected:
+      health_->breaker.release();
+      ++health_->bulkhead_full;
+      return PartnerOutcome::failed("BULKHEAD_FULL", where + ": all " + std::to_string(company.max_concurrent_calls) +
+                                                         " call slots and the queue of this company are taken", true);
+    case CompanyExecutor::Result::kTimedOut:
+      instance_->log().error("[" + ctx.correlation_id + "] " + where + " did not return within its budget of " +
+                             std::to_string(company.call_timeout.count()) + " ms; the call is abandoned");
+      out = PartnerOutcome::failed("PLUGIN_HUNG", where + ": the plugin did not return in time", true);
+      break;
+    case CompanyExecutor::Result::kDone:
+      out = outcomeOf(*state, where);
+      break;
+  }
+  auto now = std::chrono::steady_clock::now();
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
+  bool failed = isPartnerFailure(out);
+  health_->breaker.record(failed, elapsed, now);
+  health_->latency.add(elapsed);
+  ++health_->calls;
+  if (failed) ++health_->failures;
+  return out;
 }
 
 PartnerOutcome InsurerAdapter::submit(const CallContext& ctx, const std::string& quote_json) {

@@ -3,6 +3,7 @@
 #include "plugins/company_executor.hpp"
 #include "plugins/plugin_library.hpp"
 #include "plugins/plugin_manifest.hpp"
+#include "resilience/partner_breaker.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -46,8 +47,11 @@ class PluginInstance;
 /// crashing-by-exception plugin included, becomes a Failed outcome.
 class InsurerAdapter {
  public:
-  /// Calls the plugin's create() with the company's settings. Throws PluginLoadError.
-  InsurerAdapter(CompanyConfig company, std::shared_ptr<PluginLibrary> library);
+  /// Calls the plugin's create() with the company's settings. `health` (the
+  /// company's breaker and statistics) outlives adapter versions; null makes a
+  /// private one. Throws PluginLoadError.
+  InsurerAdapter(CompanyConfig company, std::shared_ptr<PluginLibrary> library,
+                 std::shared_ptr<PartnerHealth> health = nullptr);
   ~InsurerAdapter();
   InsurerAdapter(const InsurerAdapter&) = delete;
   InsurerAdapter& operator=(const InsurerAdapter&) = delete;
@@ -59,13 +63,19 @@ class InsurerAdapter {
   const PluginLibrary& library() const;
   int callsRunning() const { return executor_.busy(); }
   int callsQueued() const { return executor_.queued(); }
+  PartnerHealth& health() const { return *health_; }
 
  private:
   PartnerOutcome invoke(const CallContext& ctx, const char* operation, bool is_submit, std::string argument);
 
   std::shared_ptr<PluginInstance> instance_;
+  std::shared_ptr<PartnerHealth> health_;
   CompanyExecutor executor_;
 };
+
+/// Whether an outcome says the partner is unwell (counts against its breaker):
+/// unreachable, timed out, answered garbage, or its plugin broke or hung.
+bool isPartnerFailure(const PartnerOutcome& outcome);
 
 /// Parses a plugin's outcome JSON (docs/plugin-abi.md); a malformed one is a Failed PLUGIN_ERROR.
 PartnerOutcome parseOutcome(const std::string& json_text);

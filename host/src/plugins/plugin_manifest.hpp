@@ -1,5 +1,7 @@
 #pragma once
 
+#include "resilience/partner_breaker.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -19,6 +21,7 @@ struct CompanyConfig {
   int max_queued_calls = 32;                    ///< bulkhead: calls waiting for a thread
   nlohmann::json settings = nlohmann::json::object();  ///< passed to the plugin's create(); ${ENV} expanded
   std::map<std::string, std::string> secrets;   ///< name → value, resolved from the environment
+  BreakerConfig breaker;                        ///< the company's circuit breaker
 };
 
 /// The YAML file installed next to a plugin (`osago_plugin_x.so` →

@@ -128,7 +128,12 @@ RescanReport PluginRegistry::rescan() {
                                              " must be at most half of quotes.lease_seconds";
       } else {
         try {
-          loaded->adapters[company.id] = std::make_shared<InsurerAdapter>(company, lib);
+          auto& health = health_[company.id];
+          if (health)
+            health->breaker.reconfigure(company.breaker);  // keep the state and the window across versions
+          else
+            health = std::make_shared<PartnerHealth>(company.breaker);
+          loaded->adapters[company.id] = std::make_shared<InsurerAdapter>(company, lib, health);
         } catch (const PluginLoadError& e) {
           loaded->company_errors[company.id] = e.what();
         }
@@ -257,6 +262,9 @@ nlohmann::json PluginRegistry::describe(const LoadedPlugin& p) const {
       j["state"] = "READY";
       j["callsRunning"] = a->second->callsRunning();
       j["callsQueued"] = a->second->callsQueued();
+      j["maxConcurrentCalls"] = c.max_concurrent_calls;
+      j["maxQueuedCalls"] = c.max_queued_calls;
+      j["health"] = a->second->health().describe(std::chrono::steady_clock::now());
     } else {
       j["state"] = "UNAVAILABLE";
       j["error"] = p.company_errors.count(c.id) ? p.company_errors.at(c.id) : "";

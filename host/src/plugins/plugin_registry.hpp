@@ -119,6 +119,7 @@ class PluginRegistry {
   std::shared_ptr<const RegistrySnapshot> snapshot_;
   std::map<std::string, bool> switches_;
   std::vector<std::shared_ptr<PluginLibrary>> retired_;  // replaced versions, kept resident
+  std::map<std::string, std::shared_ptr<PartnerHealth>> health_;  // by company id, across versions
   std::mutex rescan_mutex_;
 
   std::atomic<bool> running_{false};
