@@ -9,6 +9,7 @@
 #include "store/migrations.hpp"
 #include "store/plugin_switch_store.hpp"
 #include "store/quote_store.hpp"
+#include "store/work_notifier.hpp"
 
 #include <osago/common/kafka_topics.hpp>
 #include <osago/common/service_app.hpp>
@@ -41,7 +42,7 @@ class AggregatorApp : public ServiceApplication {
     Database db(cfg.postgres_dsn, cfg.postgres_pool_size);
     QuoteStore store(db);
     PluginSwitchStore switches(db);
-    PluginRegistry plugins(cfg.plugins, cfg.quotes.lease, &switches, instance_id);
+    PluginRegistry plugins(cfg.plugins, &switches, instance_id);
     try {
       plugins.refreshSwitches();
     } catch (const std::exception& e) {
@@ -55,6 +56,7 @@ class AggregatorApp : public ServiceApplication {
       relay.wake();
       scheduler.wake();
     });
+    WorkNotifier notifier(cfg.postgres_dsn, QuoteStore::kWorkChannel, [&] { scheduler.wake(); });
     AdminApi admin(plugins, cfg.admin_token);
     if (cfg.admin_token.empty()) log.warning("OSAGO_ADMIN_TOKEN is not set: the admin API refuses every call");
 
@@ -71,6 +73,7 @@ class AggregatorApp : public ServiceApplication {
     relay.start();
     plugins.start();
     scheduler.start();
+    notifier.start();
     server.start();
     log.information("osago-aggregator " + instance_id + " listening on http://" + cfg.listen_host + ":" +
                     std::to_string(socket.address().port()) + " with " + std::to_string(plugins.companies().size()) +
@@ -78,6 +81,7 @@ class AggregatorApp : public ServiceApplication {
     waitForTerminationRequest();
     log.information("stopping: no new requests; finishing calls in flight");
     server.stop();
+    notifier.stop();
     scheduler.stop();
     plugins.stop();
     relay.stop();

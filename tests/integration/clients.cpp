@@ -68,8 +68,9 @@ std::pair<int, std::vector<SseEvent>> readEventStream(const std::string& url, co
   return {200, events};
 }
 
-std::vector<nlohmann::json> readKafkaEvents(const std::string& brokers, const std::string& topic,
-                                            const std::string& key, std::size_t expected, std::chrono::seconds timeout) {
+std::vector<nlohmann::json> readKafkaTopic(const std::string& brokers, const std::string& topic,
+                                           const std::set<std::string>& keys, std::size_t expected,
+                                           std::chrono::seconds timeout) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
   conf->set("bootstrap.servers", brokers, err);
@@ -80,15 +81,23 @@ std::vector<nlohmann::json> readKafkaEvents(const std::string& brokers, const st
   if (!consumer) throw std::runtime_error("Kafka consumer: " + err);
   consumer->subscribe({topic});
   std::vector<nlohmann::json> found;
+  std::set<std::pair<std::string, long long>> distinct;
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (found.size() < expected && std::chrono::steady_clock::now() < deadline) {
+  while (distinct.size() < expected && std::chrono::steady_clock::now() < deadline) {
     std::unique_ptr<RdKafka::Message> msg(consumer->consume(200));
-    if (msg->err() != RdKafka::ERR_NO_ERROR || !msg->key() || *msg->key() != key) continue;
-    found.push_back(nlohmann::json::parse(static_cast<const char*>(msg->payload()),
-                                          static_cast<const char*>(msg->payload()) + msg->len()));
+    if (msg->err() != RdKafka::ERR_NO_ERROR || !msg->key() || !keys.count(*msg->key())) continue;
+    auto event = nlohmann::json::parse(static_cast<const char*>(msg->payload()),
+                                       static_cast<const char*>(msg->payload()) + msg->len());
+    distinct.emplace(*msg->key(), event.value("seq", 0LL));
+    found.push_back(std::move(event));
   }
   consumer->close();
   return found;
+}
+
+std::vector<nlohmann::json> readKafkaEvents(const std::string& brokers, const std::string& topic,
+                                            const std::string& key, std::size_t expected, std::chrono::seconds timeout) {
+  return readKafkaTopic(brokers, topic, {key}, expected, timeout);
 }
 
 }  // namespace osago::testing

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,5 +34,11 @@ std::pair<int, std::vector<SseEvent>> readEventStream(const std::string& url, co
 /// `expected` were found or `timeout` passed.
 std::vector<nlohmann::json> readKafkaEvents(const std::string& brokers, const std::string& topic,
                                             const std::string& key, std::size_t expected, std::chrono::seconds timeout);
+
+/// Every message of `topic` whose key is one of `keys`, read from the beginning
+/// until `expected` distinct (key, seq) pairs were seen or `timeout` passed.
+std::vector<nlohmann::json> readKafkaTopic(const std::string& brokers, const std::string& topic,
+                                           const std::set<std::string>& keys, std::size_t expected,
+                                           std::chrono::seconds timeout);
 
 }  // namespace osago::testing

@@ -113,11 +113,11 @@ insurers:
 
   std::ofstream agg(work_dir_ + "/osago-aggregator.yaml");
   agg << "log_level: debug\n"
-      << "postgres: {dsn: \"" << db_dsn_ << "\", pool_size: 8}\n"
+      << "postgres: {dsn: \"" << db_dsn_ << "\", pool_size: 16}\n"
       << "kafka: {brokers: \"" << kafka_brokers_ << "\", topic: \"" << topic_ << "\"}\n"
       << "plugins: {directory: \"" << plugin_dir_ << "\", cache_directory: \"" << work_dir_
       << "/plugin-cache\", rescan_seconds: 1, enable_new: false}\n"
-      << "quotes: {deadline_seconds: " << kDeadlineSeconds << ", workers: 8, poll_initial_ms: 200, poll_max_ms: 1000}\n";
+      << "quotes: {deadline_seconds: " << kDeadlineSeconds << ", workers: 32, poll_initial_ms: 200, poll_max_ms: 1000, lease_seconds: 2}\n";
   agg.close();
   std::ofstream(work_dir_ + "/core-app.yaml")
       << "listen: {host: 127.0.0.1, port: " << core_port_ << "}\n"
@@ -157,6 +157,23 @@ pid_t TestStack::startAggregator(const std::string& name, int port) {
                 {"OSAGO_SIMULATOR_URL", simulatorUrl()}});
 }
 
+void TestStack::killFirstAggregator() {
+  for (auto it = children_.begin(); it != children_.end(); ++it) {
+    if (it->first != "osago-aggregator") continue;
+    ::kill(it->second, SIGKILL);
+    int status = 0;
+    ::waitpid(it->second, &status, 0);
+    children_.erase(it);
+    return;
+  }
+  throw std::runtime_error("the first aggregator is not running");
+}
+
+void TestStack::restartFirstAggregator() {
+  pid_t pid = startAggregator("osago-aggregator", aggregator_port_);
+  waitReady("osago-aggregator", pid, aggregatorUrl() + "/health/live");
+}
+
 std::string TestStack::secondAggregatorUrl() {
   if (second_aggregator_port_ == 0) {
     int port = freePort();
@@ -183,7 +200,7 @@ pid_t TestStack::spawn(const std::string& name, const std::vector<std::string>& 
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);

@@ -28,6 +28,10 @@ class TestStack {
   /// Starts another osago-aggregator instance on the same database and plugin
   /// directory (once) and returns its URL.
   std::string secondAggregatorUrl();
+  /// Kills the first aggregator instance with SIGKILL (as a crash would).
+  void killFirstAggregator();
+  /// Starts the first aggregator instance again on its port.
+  void restartFirstAggregator();
   const std::string& topic() const { return topic_; }
   const std::string& kafkaBrokers() const { return kafka_brokers_; }
   const std::string& logDir() const { return log_dir_; }

@@ -43,7 +43,7 @@ class Registry : public ::testing::Test {
 
 TEST_F(Registry, LoadsPluginsWithTheirManifestsAndRoutesCompanies) {
   install("versioned", OSAGO_TEST_V1_SO, "  - {id: alpha, name: Альфа}\n  - {id: beta, name: Бета}\n");
-  PluginRegistry registry(config_, 15s, nullptr, "test");
+  PluginRegistry registry(config_, nullptr, "test");
   auto report = registry.rescan();
   ASSERT_EQ(report.loaded, std::vector<std::string>{"versioned"});
   auto companies = registry.companies();
@@ -62,7 +62,7 @@ TEST_F(Registry, LoadsPluginsWithTheirManifestsAndRoutesCompanies) {
 }
 
 TEST_F(Registry, ADroppedInPluginAppearsOnRescanAndAReplacedOneUpgradesBlueGreen) {
-  PluginRegistry registry(config_, 15s, nullptr, "test");
+  PluginRegistry registry(config_, nullptr, "test");
   registry.rescan();
   EXPECT_TRUE(registry.companies().empty());
 
@@ -85,7 +85,7 @@ TEST_F(Registry, ADroppedInPluginAppearsOnRescanAndAReplacedOneUpgradesBlueGreen
 
 TEST_F(Registry, AManifestChangeIsPickedUp) {
   install("versioned", OSAGO_TEST_V1_SO, "  - {id: alpha, name: Альфа}\n");
-  PluginRegistry registry(config_, 15s, nullptr, "test");
+  PluginRegistry registry(config_, nullptr, "test");
   registry.rescan();
   std::ofstream(dir_ / "plugins" / "versioned.yaml") << "companies:\n  - {id: alpha, name: Альфа}\n  - {id: beta, name: Бета}\n";
   EXPECT_EQ(registry.rescan().upgraded, std::vector<std::string>{"versioned"});
@@ -96,7 +96,7 @@ TEST_F(Registry, ABadFileIsRejectedAndTheOthersKeepServing) {
   install("versioned", OSAGO_TEST_V1_SO, "  - {id: alpha, name: Альфа}\n");
   fs::copy_file(OSAGO_TEST_ABI_MAJOR_SO, dir_ / "plugins" / "future.so");
   fs::copy_file(OSAGO_TEST_NO_ENTRY_SO, dir_ / "plugins" / "library.so");
-  PluginRegistry registry(config_, 15s, nullptr, "test");
+  PluginRegistry registry(config_, nullptr, "test");
   auto report = registry.rescan();
   EXPECT_EQ(report.rejected.size(), 2u);
   EXPECT_EQ(registry.describe()["rejected"].size(), 2u);
@@ -107,7 +107,7 @@ TEST_F(Registry, ABadFileIsRejectedAndTheOthersKeepServing) {
 TEST_F(Registry, ACompanyWhosePluginRefusesItsSettingsIsUnavailableWithTheReason) {
   install("create-fails", OSAGO_TEST_CREATE_FAILS_SO, "  - {id: broken, name: Сломанная}\n");
   install("versioned", OSAGO_TEST_V1_SO, "  - {id: alpha, name: Альфа}\n");
-  PluginRegistry registry(config_, 15s, nullptr, "test");
+  PluginRegistry registry(config_, nullptr, "test");
   registry.rescan();
   auto broken = registry.route("broken");
   ASSERT_TRUE(broken);
@@ -118,7 +118,7 @@ TEST_F(Registry, ACompanyWhosePluginRefusesItsSettingsIsUnavailableWithTheReason
 
 TEST_F(Registry, AThrowingCallIsContainedAsAPluginError) {
   install("throws", OSAGO_TEST_THROWS_SO, "  - {id: thrower, name: Бросающая}\n");
-  PluginRegistry registry(config_, 15s, nullptr, "test");
+  PluginRegistry registry(config_, nullptr, "test");
   registry.rescan();
   auto out = registry.route("thrower")->adapter->submit(ctx(), "{}");
   EXPECT_EQ(out.kind, PartnerOutcome::Kind::Failed);
@@ -130,7 +130,7 @@ TEST_F(Registry, AFailingCompanysBreakerOpensAndFailsFastWhileOthersGoOn) {
   install("throws", OSAGO_TEST_THROWS_SO,
           "  - {id: thrower, name: Бросающая, breaker: {window_calls: 4, minimum_calls: 2, failure_rate: 0.5, open_ms: 60000}}\n");
   install("versioned", OSAGO_TEST_V1_SO, "  - {id: alpha, name: Альфа}\n");
-  PluginRegistry registry(config_, 15s, nullptr, "test");
+  PluginRegistry registry(config_, nullptr, "test");
   registry.rescan();
   auto thrower = registry.route("thrower")->adapter;
   EXPECT_EQ(thrower->submit(ctx(), "{}").code, "PLUGIN_ERROR");
@@ -154,7 +154,7 @@ TEST_F(Registry, AHangingCallIsAbandonedAtItsBudgetAndItsBulkheadStaysBounded) {
   install("hangs", OSAGO_TEST_HANGS_SO,
           "  - {id: sloth, name: Ленивая, call_timeout_ms: 300, max_concurrent_calls: 2, max_queued_calls: 0}\n");
   install("versioned", OSAGO_TEST_V1_SO, "  - {id: alpha, name: Альфа}\n");
-  PluginRegistry registry(config_, 15s, nullptr, "test");
+  PluginRegistry registry(config_, nullptr, "test");
   registry.rescan();
   auto sloth = registry.route("sloth")->adapter;
 

@@ -103,6 +103,18 @@ TEST(DecideUpdate, FailedSubmitIsNotRetried) {
   EXPECT_EQ(u.error["code"], "PARTNER_TIMEOUT");
 }
 
+TEST(DecideUpdate, ASubmitThatNeverWentOutIsTriedAgain) {
+  PollPolicy p(500ms, 5000ms, 1);
+  auto item = polling(0);
+  item.external_id.clear();
+  auto u = decideUpdate(item, PartnerOutcome::notCalled("BULKHEAD_FULL", "full", true), kNow, p);
+  EXPECT_EQ(u.status, status::kInProgress);
+  EXPECT_TRUE(u.external_id.empty());
+  auto open = decideUpdate(item, PartnerOutcome::notCalled("CIRCUIT_OPEN", "open", false), kNow, p);
+  EXPECT_EQ(open.status, status::kFailed) << "new work for an open breaker fails fast";
+  EXPECT_EQ(open.error["code"], "CIRCUIT_OPEN");
+}
+
 TEST(DecideUpdate, PermanentFailureFails) {
   PollPolicy p(500ms, 5000ms, 1);
   auto u = decideUpdate(polling(), PartnerOutcome::failed("PARTNER_ERROR", "bad body"), kNow, p);

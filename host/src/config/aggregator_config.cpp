@@ -45,10 +45,12 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   cfg.quotes.workers = quotes.get<int>("workers", cfg.quotes.workers);
   cfg.quotes.poll_initial = std::chrono::milliseconds(quotes.get<int>("poll_initial_ms", 500));
   cfg.quotes.poll_max = std::chrono::milliseconds(quotes.get<int>("poll_max_ms", 5000));
-  cfg.quotes.lease = std::chrono::seconds(quotes.get<int>("lease_seconds", 15));
+  cfg.quotes.lease = std::chrono::seconds(quotes.get<int>("lease_seconds", 5));
   quotes.finish();
   if (cfg.quotes.deadline.count() < 1 || cfg.quotes.deadline.count() > 600)
     throw ConfigError(file, "quotes.deadline_seconds", "must be between 1 and 600");
+  if (cfg.quotes.lease.count() < 2 || cfg.quotes.lease.count() > 300)
+    throw ConfigError(file, "quotes.lease_seconds", "must be between 2 and 300");
   if (cfg.quotes.workers < 1 || cfg.quotes.workers > 256)
     throw ConfigError(file, "quotes.workers", "must be between 1 and 256");
 

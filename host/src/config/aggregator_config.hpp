@@ -18,10 +18,10 @@ struct PluginsConfig {
 /// How quote requests are worked on.
 struct QuotesConfig {
   std::chrono::seconds deadline{60};             ///< per request, from creation
-  int workers = 8;                               ///< threads calling partners
+  int workers = 32;                              ///< calls in flight at once, over all companies
   std::chrono::milliseconds poll_initial{500};   ///< first re-poll delay
   std::chrono::milliseconds poll_max{5000};      ///< backoff cap
-  std::chrono::seconds lease{15};                ///< how long a claimed work item stays ours
+  std::chrono::seconds lease{5};                 ///< a claim lasts this long unless renewed (every lease/3 while a call runs)
 };
 
 /// The whole configuration of osago-aggregator (config/osago-aggregator.yaml).
@@ -30,7 +30,7 @@ struct AggregatorConfig {
   int listen_port = 8081;
   std::string log_level = "information";
   std::string postgres_dsn = "host=127.0.0.1 port=55432 dbname=osago user=osago";
-  int postgres_pool_size = 16;
+  int postgres_pool_size = 24;
   std::string kafka_brokers = "127.0.0.1:19092";
   std::string kafka_topic = "osago.quote-events";
   PluginsConfig plugins;

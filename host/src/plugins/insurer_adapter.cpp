@@ -202,7 +202,9 @@ PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operat
   auto started = std::chrono::steady_clock::now();
   if (!health_->breaker.tryAcquire(started)) {
     ++health_->circuit_open;
-    return PartnerOutcome::failed("CIRCUIT_OPEN", company.name + " is failing too often; calls are paused for a while", true);
+    // New work fails fast; a request already at the partner waits for the breaker to close.
+    return PartnerOutcome::notCalled("CIRCUIT_OPEN", company.name + " is failing too often; calls are paused for a while",
+                                     /*retryable=*/!is_submit);
   }
   auto grace = std::chrono::milliseconds(500);  // the host's own HTTP timeouts end inside the budget
   auto wait_until = started +
@@ -213,8 +215,8 @@ PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operat
     case CompanyExecutor::Result::kRejected:
       health_->breaker.release();
       ++health_->bulkhead_full;
-      return PartnerOutcome::failed("BULKHEAD_FULL", where + ": all " + std::to_string(company.max_concurrent_calls) +
-                                                         " call slots and the queue of this company are taken", true);
+      return PartnerOutcome::notCalled("BULKHEAD_FULL", where + ": all " + std::to_string(company.max_concurrent_calls) +
+                                                            " call slots and the queue of this company are taken", true);
     case CompanyExecutor::Result::kTimedOut:
       instance_->log().error("[" + ctx.correlation_id + "] " + where + " did not return within its budget of " +
                              std::to_string(company.call_timeout.count()) + " ms; the call is abandoned");

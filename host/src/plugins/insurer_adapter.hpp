@@ -23,6 +23,7 @@ struct PartnerOutcome {
   std::string code;                 ///< Declined: the insurer's reason; Failed: our failure code
   std::string message;              ///< for operators and the driver; never personal data
   bool retryable = false;           ///< Failed: the same call may succeed later
+  bool reached_partner = true;      ///< Failed: whether a request may have gone out (false: safe to resend a submit)
   std::optional<std::chrono::milliseconds> retry_after;
 
   static PartnerOutcome failed(std::string code, std::string message, bool retryable = false) {
@@ -30,6 +31,12 @@ struct PartnerOutcome {
     o.code = std::move(code);
     o.message = std::move(message);
     o.retryable = retryable;
+    return o;
+  }
+  /// A failure before any call went out (nothing to be idempotent about).
+  static PartnerOutcome notCalled(std::string code, std::string message, bool retryable) {
+    PartnerOutcome o = failed(std::move(code), std::move(message), retryable);
+    o.reached_partner = false;
     return o;
   }
 };

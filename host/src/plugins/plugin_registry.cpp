@@ -25,9 +25,8 @@ fs::path manifestFor(const fs::path& so) {
 
 }  // namespace
 
-PluginRegistry::PluginRegistry(PluginsConfig config, std::chrono::seconds lease, PluginSwitchStore* switches,
-                               std::string instance_id)
-    : config_(std::move(config)), lease_(lease), switches_store_(switches), instance_id_(std::move(instance_id)),
+PluginRegistry::PluginRegistry(PluginsConfig config, PluginSwitchStore* switches, std::string instance_id)
+    : config_(std::move(config)), switches_store_(switches), instance_id_(std::move(instance_id)),
       snapshot_(std::make_shared<RegistrySnapshot>()) {}
 
 PluginRegistry::~PluginRegistry() { stop(); }
@@ -123,9 +122,6 @@ RescanReport PluginRegistry::rescan() {
       company.plugin = lib->id();
       if (!companies_taken.insert(company.id).second) {
         loaded->company_errors[company.id] = "company id '" + company.id + "' is already served by another plugin";
-      } else if (company.call_timeout > lease_ / 2) {
-        loaded->company_errors[company.id] = "call_timeout_ms " + std::to_string(company.call_timeout.count()) +
-                                             " must be at most half of quotes.lease_seconds";
       } else {
         try {
           auto& health = health_[company.id];
@@ -186,13 +182,17 @@ void PluginRegistry::start() {
       } catch (const std::exception& e) {
         Poco::Logger::get("plugins").warning(std::string("cannot read plugin switches: ") + e.what());
       }
-      if (config_.rescan.count() > 0 && std::chrono::steady_clock::now() >= next_rescan) {
+      bool requested = rescan_requested_.exchange(false);
+      bool periodic = config_.rescan.count() > 0 && std::chrono::steady_clock::now() >= next_rescan;
+      if (requested || periodic) {
         rescan();
         next_rescan = std::chrono::steady_clock::now() + config_.rescan;
       }
     }
   });
 }
+
+void PluginRegistry::rescanSoon() const { rescan_requested_ = true; }
 
 void PluginRegistry::stop() {
   if (!running_.exchange(false)) return;

@@ -80,11 +80,13 @@ class PluginStateError : public Error {
 class PluginRegistry {
  public:
   /// `switches` may be null (tests): then every plugin is on.
-  PluginRegistry(PluginsConfig config, std::chrono::seconds lease, PluginSwitchStore* switches, std::string instance_id);
+  PluginRegistry(PluginsConfig config, PluginSwitchStore* switches, std::string instance_id);
   ~PluginRegistry();
 
   /// Looks at the directory now and applies what changed. Serialised with other rescans.
   RescanReport rescan();
+  /// Asks the background thread for a rescan now (at most one a second).
+  void rescanSoon() const;
   /// Starts the background rescans and switch refreshes.
   void start();
   void stop();
@@ -111,7 +113,6 @@ class PluginRegistry {
   nlohmann::json describe(const LoadedPlugin& plugin) const;
 
   PluginsConfig config_;
-  std::chrono::seconds lease_;
   PluginSwitchStore* switches_store_;
   std::string instance_id_;
 
@@ -123,6 +124,7 @@ class PluginRegistry {
   std::mutex rescan_mutex_;
 
   std::atomic<bool> running_{false};
+  mutable std::atomic<bool> rescan_requested_{false};
   std::mutex wake_mutex_;
   std::condition_variable wake_;
   std::thread thread_;

@@ -40,8 +40,9 @@ CompanyUpdate decideUpdate(const WorkItem& item, const PartnerOutcome& outcome,
     case PartnerOutcome::Kind::Failed:
       if (outcome.code == "DEADLINE_EXCEEDED") {
         u.status = status::kTimeout;
-      } else if (outcome.retryable && !item.external_id.empty()) {
-        keep_polling(outcome.retry_after);  // polling is idempotent: try again
+      } else if (outcome.retryable && (!item.external_id.empty() || !outcome.reached_partner)) {
+        // Polling is idempotent, and a submit that never went out may be sent: try again.
+        keep_polling(outcome.retry_after);
       } else {
         // A failed submit is not retried: it is not idempotent for this partner.
         u.status = status::kFailed;

@@ -30,8 +30,9 @@ class PollPolicy {
 
 /// The new state of a (request, company) after `outcome` at time `now`:
 /// pending → poll again (never past the deadline); offer → COMPLETED;
-/// declined → FAILED/DECLINED; a retryable failure of a poll → poll again;
-/// any other failure → FAILED; still pending at the deadline → TIMEOUT.
+/// declined → FAILED/DECLINED; a retryable failure of a poll, or of a submit
+/// that never reached the partner → try again; any other failure → FAILED;
+/// still pending at the deadline → TIMEOUT.
 CompanyUpdate decideUpdate(const WorkItem& item, const PartnerOutcome& outcome,
                            std::chrono::system_clock::time_point now, PollPolicy& policy);
 

@@ -2,6 +2,8 @@
 
 #include <Poco/Logger.h>
 
+#include <algorithm>
+
 namespace osago::host {
 
 using Clock = std::chrono::system_clock;
@@ -16,37 +18,96 @@ QuoteScheduler::~QuoteScheduler() { stop(); }
 void QuoteScheduler::start() {
   running_ = true;
   for (int i = 0; i < config_.workers; ++i) workers_.emplace_back([this] { workerLoop(); });
+  dispatcher_ = std::thread([this] { dispatchLoop(); });
+  lease_keeper_ = std::thread([this] { leaseKeeperLoop(); });
 }
 
 void QuoteScheduler::stop() {
   if (!running_.exchange(false)) return;
   wake_.notify_all();
-  for (auto& t : workers_) t.join();
+  work_ready_.notify_all();
+  dispatcher_.join();
+  for (auto& t : workers_) t.join();  // they finish the items already claimed
   workers_.clear();
+  lease_keeper_.join();
 }
 
-void QuoteScheduler::wake() { wake_.notify_all(); }
+void QuoteScheduler::leaseKeeperLoop() {
+  auto& log = Poco::Logger::get("scheduler");
+  auto period = std::chrono::duration_cast<std::chrono::milliseconds>(config_.lease) / 3;
+  while (running_) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, period, [this] { return !running_; });
+    }
+    // Runs on after stop() began only until the workers' last calls are recorded.
+    try {
+      store_.renewLeases(instance_id_, config_.lease);
+    } catch (const std::exception& e) {
+      log.warning(std::string("cannot renew leases: ") + e.what());
+    }
+  }
+}
 
-void QuoteScheduler::workerLoop() {
+void QuoteScheduler::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;
+  }
+  wake_.notify_all();
+}
+
+void QuoteScheduler::dispatchLoop() {
+  // One thread per instance asks the database for due work, as much as there
+  // are free workers, and sleeps until the next item comes due, new work is
+  // announced (wake()), or a worker frees up; never longer than a second.
   auto& log = Poco::Logger::get("scheduler");
   while (running_) {
+    int free = 0;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return !running_ || busy_ + static_cast<int>(queue_.size()) < config_.workers; });
+      if (!running_) break;
+      free = config_.workers - busy_ - static_cast<int>(queue_.size());
+      woken_ = false;
+    }
     std::vector<WorkItem> items;
+    auto sleep = std::chrono::milliseconds(1000);
     try {
-      items = store_.claimDue(instance_id_, 1, config_.lease);
+      items = store_.claimDue(instance_id_, free, config_.lease);
+      if (items.empty()) {
+        if (auto due = store_.nextDueIn()) sleep = std::clamp(*due, std::chrono::milliseconds(2), sleep);
+      }
     } catch (const std::exception& e) {
       log.error(std::string("cannot claim work (database unavailable?): ") + e.what());
-      std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, std::chrono::seconds(1), [this] { return !running_; });
-      continue;
     }
-    if (items.empty()) {
-      // Nothing due: sleep until woken by a new request here, or look again shortly
-      // for work created by other instances and for re-polls coming due.
-      std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, std::chrono::milliseconds(200));
-      continue;
+    std::unique_lock lock(mutex_);
+    if (!items.empty()) {
+      for (auto& item : items) queue_.push_back(std::move(item));
+      work_ready_.notify_all();
+      continue;  // maybe more is due
     }
-    for (const auto& item : items) process(item);
+    wake_.wait_for(lock, sleep, [this] { return !running_ || woken_; });
+  }
+}
+
+void QuoteScheduler::workerLoop() {
+  while (true) {
+    WorkItem item;
+    {
+      std::unique_lock lock(mutex_);
+      work_ready_.wait(lock, [this] { return !running_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing claimed is left
+      item = std::move(queue_.front());
+      queue_.pop_front();
+      ++busy_;
+    }
+    process(item);
+    {
+      std::lock_guard lock(mutex_);
+      --busy_;
+    }
+    wake_.notify_all();  // the dispatcher may claim more
   }
 }
 
@@ -58,7 +119,10 @@ void QuoteScheduler::process(const WorkItem& item) {
   if (Clock::now() >= item.deadline) {
     outcome = PartnerOutcome::failed("DEADLINE_EXCEEDED", "no answer before the deadline");
   } else if (!route) {
-    outcome = PartnerOutcome::failed("PLUGIN_UNAVAILABLE", "no loaded plugin serves company " + item.company_id);
+    // Another instance listed this company: this one has not loaded its plugin yet. Look
+    // again soon and leave the work to whoever can serve it; by the deadline it ends TIMEOUT.
+    plugins_.rescanSoon();
+    outcome = PartnerOutcome::notCalled("PLUGIN_UNAVAILABLE", "no loaded plugin serves company " + item.company_id, true);
   } else if (!route->enabled) {
     outcome = PartnerOutcome::failed("COMPANY_DISABLED", "switched off by an operator (plugin " + route->plugin_id + ")");
   } else if (!route->adapter) {

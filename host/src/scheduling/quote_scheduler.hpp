@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -16,9 +17,13 @@
 namespace osago::host {
 
 /// Works on due (request, company) items from PostgreSQL: claims one under a
-/// lease, calls the company's plugin (submit, then poll with exponential
-/// backoff and jitter), and records the result. All state lives in the
-/// database, so any instance may continue any request. Thread-safe.
+/// short lease (renewed while its call runs), calls the company's plugin
+/// (submit, then poll with exponential backoff and jitter), and records the
+/// result. All state lives in the database, so any instance may continue any
+/// request; a dead instance's leases lapse within `lease` and others take its
+/// work. One dispatcher thread per instance claims as many due items as there
+/// are free workers and then sleeps until the next item comes due, wake() (a
+/// NOTIFY of new work) or a worker frees up — at most a second. Thread-safe.
 class QuoteScheduler {
  public:
   /// `on_change` runs after a change was committed (e.g. to wake the outbox relay).
@@ -29,11 +34,13 @@ class QuoteScheduler {
   void start();
   /// Stops claiming new work and waits for calls in flight to finish.
   void stop();
-  /// Tells idle workers that new work may be due now.
+  /// Tells the dispatcher that new work may be due now.
   void wake();
 
  private:
+  void dispatchLoop();
   void workerLoop();
+  void leaseKeeperLoop();
   void process(const WorkItem& item);
 
   QuoteStore& store_;
@@ -42,10 +49,16 @@ class QuoteScheduler {
   std::string instance_id_;
   std::function<void()> on_change_;
   std::atomic<bool> running_{false};
-  std::mutex mutex_;
-  std::condition_variable wake_;
+  std::mutex mutex_;                  // guards queue_, busy_, woken_
+  std::condition_variable wake_;      // the dispatcher and the lease keeper wait here
+  std::condition_variable work_ready_;  // workers wait here
+  std::deque<WorkItem> queue_;        // claimed, not yet started
+  int busy_ = 0;
+  bool woken_ = false;
   PollPolicy poll_policy_;
   std::vector<std::thread> workers_;
+  std::thread dispatcher_;
+  std::thread lease_keeper_;
 };
 
 }  // namespace osago::host

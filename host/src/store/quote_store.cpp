@@ -97,6 +97,7 @@ CreateResult QuoteStore::create(const NewQuoteRequest& r) {
                              last && all_final ? status::kCompleted : status::kInProgress));
       }
       if (all_final) s << "UPDATE quote_requests SET status = 'COMPLETED', finished_at = now() WHERE id = $1", use(id), now;
+      else s << "NOTIFY osago_work", now;  // delivered at commit: every instance's workers wake
       tx.commit();
       return {CreateResult::Kind::Created, id};
     }
@@ -177,6 +178,27 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
   return items;
 }
 
+std::size_t QuoteStore::renewLeases(const std::string& owner, std::chrono::seconds lease) {
+  Poco::Data::Session s = db_.session();
+  std::string o = owner;
+  Poco::Int64 lease_s = lease.count();
+  Poco::Data::Statement st(s);
+  st << "UPDATE company_quotes SET lease_until = now() + make_interval(secs => $2::int) "
+        "WHERE lease_owner = $1 AND status IN ('CREATED', 'IN_PROGRESS')",
+      use(o), use(lease_s);
+  return st.execute();
+}
+
+std::optional<std::chrono::milliseconds> QuoteStore::nextDueIn() {
+  Poco::Data::Session s = db_.session();
+  Poco::Nullable<Poco::Int64> ms;
+  s << "SELECT greatest(0, (extract(epoch FROM min(least(next_poll_at, deadline_at)) - now()) * 1000)::bigint) "
+       "FROM company_quotes WHERE status IN ('CREATED', 'IN_PROGRESS') AND (lease_until IS NULL OR lease_until < now())",
+      into(ms), now;
+  if (ms.isNull()) return std::nullopt;
+  return std::chrono::milliseconds(ms.value());
+}
+
 bool QuoteStore::record(const WorkItem& item, const CompanyUpdate& u, const std::string& owner) {
   Poco::Data::Session s = db_.session();
   std::string rid = item.request_id, cid = item.company_id, o = owner;
@@ -193,7 +215,7 @@ bool QuoteStore::record(const WorkItem& item, const CompanyUpdate& u, const std:
   std::vector<std::string> previous;
   s << "UPDATE company_quotes c SET status = $1, external_id = nullif($2, ''), attempts = $3, "
        "next_poll_at = to_timestamp($4::bigint / 1000.0), last_poll_at = now(), "
-       "offer = nullif($5, '')::jsonb, error = nullif($6, '')::jsonb, lease_owner = NULL, lease_until = NULL, "
+       "offer = nullif($5, '')::jsonb, error = nullif($6, '')::jsonb, lease_owner = NULL, lease_until = NULL, last_owner = $9, "
        "updated_at = now() "
        "FROM company_quotes old WHERE old.request_id = c.request_id AND old.company_id = c.company_id "
        "AND c.request_id = $7 AND c.company_id = $8 AND c.lease_owner = $9 RETURNING old.status",

@@ -124,6 +124,16 @@ class QuoteStore {
   /// for `owner` until now + `lease`, skipping rows other instances hold.
   std::vector<WorkItem> claimDue(const std::string& owner, int limit, std::chrono::seconds lease);
 
+  /// Extends every lease `owner` holds (calls in progress) to now + `lease`; returns how many.
+  std::size_t renewLeases(const std::string& owner, std::chrono::seconds lease);
+
+  /// How long until the earliest unfinished work comes due (zero if some is due now);
+  /// nullopt when there is none.
+  std::optional<std::chrono::milliseconds> nextDueIn();
+
+  /// The channel on which a NOTIFY announces new due work.
+  static constexpr const char* kWorkChannel = "osago_work";
+
   /// Writes the new state, releases the lease and, when the status changed,
   /// emits the event (and completes the request when every company is final).
   /// Returns false when `owner` no longer holds the lease (nothing written).

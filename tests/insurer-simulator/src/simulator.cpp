@@ -210,7 +210,8 @@ void InsurerSimulator::registerRoutes(http::Router& router) {
                    {{"id", ins.profile.id}, {"dialect", dialectName(ins.profile.dialect)},
                     {"behaviour", ins.behaviour.toJson()},
                     {"stats", {{"applications", ins.stats.applications}, {"polls", ins.stats.polls},
-                               {"tokens", ins.stats.tokens}, {"unauthorized", ins.stats.unauthorized}}}});
+                               {"tokens", ins.stats.tokens}, {"unauthorized", ins.stats.unauthorized},
+                               {"overlappingPolls", ins.stats.overlapping_polls}}}});
   });
   router.add("PUT", "/control/insurers/{insurer}/behaviour", [this](auto& req, auto& resp, const http::PathParams& p) {
     json body = http::readJsonBody(req);
@@ -311,7 +312,15 @@ void InsurerSimulator::offer(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPS
   json o = it->second.outcome;
   auto retry_after_s = std::max<long long>(
       1, std::chrono::duration_cast<std::chrono::seconds>(it->second.ready_at - Clock::now()).count());
+  // Count polls of one application that overlap: the aggregator must never poll twice at once.
+  if (++it->second.polls_in_flight > 1) ++ins.stats.overlapping_polls;
+  std::string app_id = it->first;
   lock.unlock();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));  // a partner takes a moment
+  {
+    std::lock_guard relock(mutex_);
+    if (auto again = applications_.find(app_id); again != applications_.end()) --again->second.polls_in_flight;
+  }
 
   bool offered = o["kind"] == "offer";
   std::string premium = offered ? sdk::rublesFromKopecks(o["premiumKopecks"].get<long long>()) : "";

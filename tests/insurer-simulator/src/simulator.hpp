@@ -73,12 +73,14 @@ class InsurerSimulator {
     std::string insurer_id;
     std::chrono::steady_clock::time_point ready_at;
     nlohmann::json outcome;  // {"kind": "offer"|"declined", ...}
+    int polls_in_flight = 0;
   };
   struct Stats {
     long applications = 0;
     long polls = 0;
     long tokens = 0;
     long unauthorized = 0;
+    long overlapping_polls = 0;  // a poll of an application while another poll of it was running
   };
   struct Insurer {
     InsurerProfile profile;

@@ -1,0 +1,64 @@
+#include "store/work_notifier.hpp"
+
+#include <Poco/Logger.h>
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <memory>
+#include <poll.h>
+
+namespace osago::host {
+
+WorkNotifier::WorkNotifier(std::string dsn, std::string channel, std::function<void()> on_notify)
+    : dsn_(std::move(dsn)), channel_(std::move(channel)), on_notify_(std::move(on_notify)) {}
+
+WorkNotifier::~WorkNotifier() { stop(); }
+
+void WorkNotifier::start() {
+  running_ = true;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void WorkNotifier::stop() {
+  if (!running_.exchange(false)) return;
+  thread_.join();
+}
+
+void WorkNotifier::loop() {
+  auto& log = Poco::Logger::get("scheduler");
+  bool warned = false;
+  while (running_) {
+    std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(dsn_.c_str()), &PQfinish);
+    if (PQstatus(conn.get()) == CONNECTION_OK) {
+      std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn.get(), ("LISTEN " + channel_).c_str()), &PQclear);
+      if (PQresultStatus(r.get()) == PGRES_COMMAND_OK) {
+        listening_ = true;
+        warned = false;
+        on_notify_();  // anything announced while we were not listening
+        while (running_) {
+          pollfd fd{PQsocket(conn.get()), POLLIN, 0};
+          int ready = ::poll(&fd, 1, 500);
+          if (ready < 0 || (ready > 0 && !PQconsumeInput(conn.get()))) break;
+          bool notified = false;
+          while (PGnotify* n = PQnotifies(conn.get())) {
+            notified = true;
+            PQfreemem(n);
+          }
+          if (notified) on_notify_();
+          if (PQstatus(conn.get()) != CONNECTION_OK) break;
+        }
+        listening_ = false;
+      }
+    }
+    if (!running_) break;
+    if (!warned) {
+      log.warning("LISTEN " + channel_ + " is down (" + std::string(PQerrorMessage(conn.get())) +
+                  "); workers fall back to looking for work every second");
+      warned = true;
+    }
+    for (int i = 0; i < 10 && running_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace osago::host

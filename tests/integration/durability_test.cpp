@@ -1,0 +1,110 @@
+// Nothing is lost when an aggregator instance dies mid-flight, and several
+// instances share the work without polling one application twice at once.
+#include "flow_helpers.hpp"
+
+#include <osago/common/ids.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <iostream>
+#include <set>
+#include <thread>
+
+namespace {
+
+using namespace osago::testing;
+using nlohmann::json;
+
+json insurerStats(const std::string& insurer) {
+  return httpJson("GET", stack().simulatorUrl() + "/control/insurers/" + insurer).body["stats"];
+}
+
+TEST(Durability, AKilledInstancesWorkIsTakenOverAndNothingIsLost) {
+  constexpr int kRequests = 200;
+  std::string second = stack().secondAggregatorUrl();
+  // Partners answer slowly enough that the kill lands in the middle of the work.
+  for (const auto& [insurer, rate] : TestStack::offeringInsurers())
+    ASSERT_EQ(httpJson("PUT", stack().simulatorUrl() + "/control/insurers/" + insurer + "/behaviour",
+                       {{"pendingMs", 1000}, {"mode", "normal"}, {"errorRate", 0}})
+                  .status,
+              200);
+  std::map<std::string, long> applications_before;
+  for (const auto& [insurer, rate] : TestStack::offeringInsurers())
+    applications_before[insurer] = insurerStats(insurer)["applications"].get<long>();
+
+  // 200 requests, created from 8 clients at once on both instances.
+  std::vector<std::string> ids(kRequests);
+  std::vector<std::thread> clients;
+  std::atomic<int> failures{0};
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([&, c] {
+      json body = quote();
+      body["userId"] = "durability";
+      for (int i = c; i < kRequests; i += 8) {
+        body["correlationId"] = osago::newUuid();
+        auto created = httpJson("POST", (i % 2 ? second : stack().aggregatorUrl()) + "/osago/requests", body);
+        if (created.status != 201) ++failures;
+        else ids[static_cast<std::size_t>(i)] = created.body["osagoRequestId"];
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  ASSERT_EQ(failures, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto in_flight = std::stoi(stack().query("SELECT count(*) FROM quote_requests WHERE status = 'IN_PROGRESS' "
+                                            "AND user_id = 'durability'")[0]);
+  stack().killFirstAggregator();
+  EXPECT_GE(in_flight, kRequests / 4) << "the kill must land while much of the work is in flight";
+  std::cerr << "[          ] " << in_flight << " of " << kRequests << " requests in flight at the kill\n";
+
+  // Every request reaches a final status for every company, served by the survivor.
+  std::set<std::string> workers;
+  for (const auto& id : ids) {
+    json view = waitFinal(id, second);
+    ASSERT_EQ(view["status"], "COMPLETED") << id << " " << view.dump();
+    auto companies = byCompany(view["insuranceCompanies"]);
+    for (const auto& [insurer, rate] : TestStack::offeringInsurers()) {
+      EXPECT_EQ(companies[insurer]["status"], "COMPLETED") << id << " " << insurer << " " << companies[insurer].dump();
+      EXPECT_EQ(companies[insurer]["offer"]["premium"]["amount"], expectedPremium(quote(), rate));
+    }
+    EXPECT_EQ(companies["slow"]["status"], "TIMEOUT");
+  }
+  for (const auto& w : stack().query("SELECT DISTINCT last_owner FROM company_quotes WHERE last_owner IS NOT NULL"))
+    workers.insert(w);
+  EXPECT_GE(workers.size(), 2u) << "both instances took part";
+
+  for (const auto& [insurer, rate] : TestStack::offeringInsurers()) {
+    json stats = insurerStats(insurer);
+    long submitted = stats["applications"].get<long>() - applications_before[insurer];
+    // A submit the dead instance had sent but not recorded is sent again (at least once);
+    // at most one per call it had in flight (8 workers).
+    EXPECT_GE(submitted, kRequests) << insurer;
+    EXPECT_LE(submitted, kRequests + 8) << insurer;
+    EXPECT_EQ(stats["overlappingPolls"], 0) << insurer << ": one application was polled twice at once";
+  }
+
+  // Nothing lost on the way to Kafka: every event of every request, gap-free.
+  long long expected = 0;
+  for (const auto& id : ids) expected += httpJson("GET", second + "/osago/requests/" + id).body["lastSeq"].get<long long>();
+  std::map<std::string, std::set<long long>> seqs;
+  std::size_t total = 0;
+  auto all = readKafkaTopic(stack().kafkaBrokers(), stack().topic(), std::set<std::string>(ids.begin(), ids.end()),
+                            static_cast<std::size_t>(expected), std::chrono::seconds(60));
+  for (const auto& e : all) {
+    seqs[e["osagoRequestId"].get<std::string>()].insert(e["seq"].get<long long>());
+    ++total;
+  }
+  for (const auto& id : ids) {
+    long long last = httpJson("GET", second + "/osago/requests/" + id).body["lastSeq"].get<long long>();
+    ASSERT_EQ(seqs[id].size(), static_cast<std::size_t>(last)) << id;
+    EXPECT_EQ(*seqs[id].begin(), 1);
+    EXPECT_EQ(*seqs[id].rbegin(), last);
+  }
+  EXPECT_GE(total, static_cast<std::size_t>(expected)) << "duplicates are allowed (consumers dedupe), losses are not";
+
+  stack().restartFirstAggregator();
+  ASSERT_EQ(httpJson("POST", stack().simulatorUrl() + "/control/reset").status, 200);
+}
+
+}  // namespace
