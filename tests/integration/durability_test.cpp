@@ -77,6 +77,7 @@ TEST(Durability, AKilledInstancesWorkIsTakenOverAndNothingIsLost) {
   for (const auto& [insurer, rate] : TestStack::offeringInsurers()) {
     json stats = insurerStats(insurer);
     long submitted = stats["applications"].get<long>() - applications_before[insurer];
+    std::cerr << "[          ] " << insurer << ": " << submitted << " applications for " << kRequests << " requests\n";
     // A submit the dead instance had sent but not recorded is sent again (at least once);
     // at most one per call it had in flight (8 workers).
     EXPECT_GE(submitted, kRequests) << insurer;

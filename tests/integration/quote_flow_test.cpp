@@ -14,6 +14,8 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <algorithm>
+#include <mutex>
 #include <thread>
 
 namespace {
@@ -176,6 +178,44 @@ TEST(QuoteFlow, SameCorrelationIdReplaysAndADifferentBodyIsRefused) {
                          "WHERE r.correlation_id = '" + corr + "'")[0],
             "8")
       << "one round of partner work, not two";
+}
+
+TEST(QuoteFlow, AnIdempotencyKeyDeduplicatesRetriesAndConcurrentCreates) {
+  // A browser retrying its submit through core-app: each try gets a new correlationId, one key.
+  std::string token = login("grace");
+  std::string key = "submit-" + osago::newUuid();
+  auto first = httpJson("POST", stack().coreUrl() + "/api/osago/requests", quote(), token, {{"Idempotency-Key", key}});
+  auto retry = httpJson("POST", stack().coreUrl() + "/api/osago/requests", quote(), token, {{"Idempotency-Key", key}});
+  ASSERT_EQ(first.status, 201) << first.body.dump();
+  ASSERT_EQ(retry.status, 200) << retry.body.dump();
+  EXPECT_EQ(first.body["osagoRequestId"], retry.body["osagoRequestId"]);
+  auto other = quote();
+  other["vehicle"]["enginePowerHp"] = 90;
+  EXPECT_EQ(httpJson("POST", stack().coreUrl() + "/api/osago/requests", other, token, {{"Idempotency-Key", key}}).status, 422);
+
+  // Eight clients sending the same create at once start one round of partner calls.
+  json body = quote();
+  body["userId"] = "henry";
+  body["correlationId"] = "corr-" + osago::newUuid();
+  std::vector<std::thread> clients;
+  std::mutex mutex;
+  std::set<std::string> ids;
+  std::vector<int> statuses;
+  for (int i = 0; i < 8; ++i)
+    clients.emplace_back([&] {
+      auto r = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
+      std::lock_guard lock(mutex);
+      statuses.push_back(r.status);
+      if (r.body.contains("osagoRequestId")) ids.insert(r.body["osagoRequestId"].get<std::string>());
+    });
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(ids.size(), 1u);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 201), 1);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 200), 7);
+  std::string corr = body["correlationId"];
+  EXPECT_EQ(stack().query("SELECT count(*) FROM company_quotes c JOIN quote_requests r ON r.id = c.request_id "
+                          "WHERE r.correlation_id = '" + corr + "'")[0],
+            "8");
 }
 
 TEST(QuoteFlow, UnknownRequestIs404) {

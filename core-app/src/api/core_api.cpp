@@ -117,8 +117,8 @@ void CoreApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServe
   std::string key = request.get("Idempotency-Key", "");
   if (key.size() > 128) throw http::HttpError(400, "VALIDATION_FAILED", "Idempotency-Key is longer than 128 characters");
   body["userId"] = user.user_id;
-  body["correlationId"] = key.empty() ? newUuid() : key;
-  AggregatorAnswer answer = callAggregator([&] { return aggregator_.createRequest(body); });
+  body["correlationId"] = newUuid();
+  AggregatorAnswer answer = callAggregator([&] { return aggregator_.createRequest(body, key); });
   if (answer.status >= 500)
     throw http::HttpError(503, "AGGREGATOR_UNAVAILABLE", "the quote service failed; try again in a few seconds");
   http::sendJson(response, answer.status, answer.body);

@@ -17,9 +17,10 @@ AggregatorClient::AggregatorClient(std::string base_url, std::chrono::millisecon
   while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
 }
 
-AggregatorAnswer AggregatorClient::createRequest(const nlohmann::json& body) {
+AggregatorAnswer AggregatorClient::createRequest(const nlohmann::json& body, const std::string& idempotency_key) {
   http::ClientRequest req;
   req.method = "POST";
+  if (!idempotency_key.empty()) req.headers.emplace_back("Idempotency-Key", idempotency_key);
   req.url = base_url_ + "/osago/requests";
   req.body = body.dump();
   req.timeout = timeout_;

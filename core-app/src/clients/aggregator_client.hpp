@@ -22,7 +22,8 @@ class AggregatorClient {
  public:
   AggregatorClient(std::string base_url, std::chrono::milliseconds timeout);
 
-  AggregatorAnswer createRequest(const nlohmann::json& body);
+  /// Creates a request; a non-empty `idempotency_key` is sent as the Idempotency-Key header.
+  AggregatorAnswer createRequest(const nlohmann::json& body, const std::string& idempotency_key = {});
   /// The stored request, or nullopt when the aggregator does not know it.
   std::optional<nlohmann::json> getRequest(const std::string& request_id);
 

@@ -61,9 +61,14 @@ void QuoteApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServ
   if (!errors.empty())
     throw http::HttpError(400, "VALIDATION_FAILED", "the quote request has invalid fields", quote::toJson(errors));
 
+  std::string idempotency_key = request.get("Idempotency-Key", "");
+  if (idempotency_key.size() > 128)
+    throw http::HttpError(400, "VALIDATION_FAILED", "Idempotency-Key is longer than 128 characters");
+
   NewQuoteRequest r;
   r.user_id = *user_id;
   r.correlation_id = *correlation_id;
+  r.idempotency_key = idempotency_key.empty() ? *correlation_id : idempotency_key;
   r.input = validated.input;
   r.deadline = deadline_;
   // Every known company is listed; one that cannot be asked says why instead of vanishing.
@@ -86,7 +91,8 @@ void QuoteApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServ
   CreateResult created = store_.create(r);
   if (created.kind == CreateResult::Kind::KeyReused)
     throw http::HttpError(422, "IDEMPOTENCY_KEY_REUSED",
-                          "correlationId " + r.correlation_id + " was already used with a different quote input");
+                          "the idempotency key " + r.idempotency_key + " (Idempotency-Key, or else correlationId) was "
+                          "already used with a different quote input");
   if (created.kind == CreateResult::Kind::Created) {
     Poco::Logger::get("api").information("[" + r.correlation_id + "] created request " + created.request_id + " for " +
                                          std::to_string(r.companies.size()) + " companies");

@@ -73,14 +73,14 @@ CreateResult QuoteStore::create(const NewQuoteRequest& r) {
   std::string id = newUuid();
   Poco::Int64 deadline_s = r.deadline.count();
   Poco::Int64 n = static_cast<Poco::Int64>(r.companies.size());
-  std::string user = r.user_id, corr = r.correlation_id;
+  std::string user = r.user_id, corr = r.correlation_id, key = r.idempotency_key;
   {
     Transaction tx(s);
     std::vector<std::string> inserted;
-    s << "INSERT INTO quote_requests (id, user_id, correlation_id, input, input_hash, deadline_at, last_seq) "
-         "VALUES ($1, $2, $3, $4::jsonb, $5, now() + make_interval(secs => $6::int), $7) "
-         "ON CONFLICT (user_id, correlation_id) DO NOTHING RETURNING id::text",
-        use(id), use(user), use(corr), use(input), use(hash), use(deadline_s), use(n), into(inserted), now;
+    s << "INSERT INTO quote_requests (id, user_id, correlation_id, idempotency_key, input, input_hash, deadline_at, "
+         "last_seq) VALUES ($1, $2, $3, $8, $4::jsonb, $5, now() + make_interval(secs => $6::int), $7) "
+         "ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING id::text",
+        use(id), use(user), use(corr), use(input), use(hash), use(deadline_s), use(n), use(key), into(inserted), now;
     if (!inserted.empty()) {
       bool all_final = std::all_of(r.companies.begin(), r.companies.end(),
                                    [](const NewCompany& c) { return status::isFinal(c.status); });
@@ -103,8 +103,8 @@ CreateResult QuoteStore::create(const NewQuoteRequest& r) {
     }
   }
   std::string existing_id, existing_hash;
-  s << "SELECT id::text, input_hash FROM quote_requests WHERE user_id = $1 AND correlation_id = $2", use(user),
-      use(corr), into(existing_id), into(existing_hash), now;
+  s << "SELECT id::text, input_hash FROM quote_requests WHERE user_id = $1 AND idempotency_key = $2", use(user),
+      use(key), into(existing_id), into(existing_hash), now;
   return {existing_hash == hash ? CreateResult::Kind::Replayed : CreateResult::Kind::KeyReused, existing_id};
 }
 

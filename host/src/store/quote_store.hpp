@@ -64,6 +64,7 @@ struct NewCompany {
 struct NewQuoteRequest {
   std::string user_id;
   std::string correlation_id;
+  std::string idempotency_key;  ///< deduplicates creates per user
   nlohmann::json input;  ///< validated canonical quote input
   std::vector<NewCompany> companies;
   std::chrono::seconds deadline{60};
@@ -114,8 +115,9 @@ class QuoteStore {
   explicit QuoteStore(Database& db);
 
   /// Stores the request, one row per company and one event per company with
-  /// its initial status. The same (user, correlation id) with the same input replays the
-  /// first request; with another input it is KeyReused and nothing is stored.
+  /// its initial status. The same (user, idempotency key) with the same input
+  /// replays the first request; with another input it is KeyReused and nothing
+  /// is stored. Concurrent creates with one key wait for each other: one wins.
   CreateResult create(const NewQuoteRequest& request);
 
   std::optional<QuoteRequestView> find(const std::string& request_id);
