@@ -109,3 +109,73 @@ TEST(Durability, AKilledInstancesWorkIsTakenOverAndNothingIsLost) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Isolation, AHangingPartnerIsCutOffAndTheOthersAreNotHurt) {
+  // Runs last in this binary: the hanging partner's breaker stays open for a while.
+  const std::string bad = "yuzhny-bereg";
+  ASSERT_EQ(httpJson("PUT", stack().simulatorUrl() + "/control/insurers/" + bad + "/behaviour", {{"mode", "hang"}}).status,
+            200);
+  auto create = [](int n) {
+    std::vector<std::string> ids(static_cast<std::size_t>(n));
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 4; ++c)
+      clients.emplace_back([&, c] {
+        json body = quote();
+        body["userId"] = "isolation";
+        for (int i = c; i < n; i += 4) {
+          body["correlationId"] = osago::newUuid();
+          ids[static_cast<std::size_t>(i)] = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", body)
+                                                 .body.value("osagoRequestId", "");
+        }
+      });
+    for (auto& t : clients) t.join();
+    return ids;
+  };
+  auto health = [&] {
+    json listing = admin("GET", "/admin/plugins").body;
+    for (const auto& p : listing["plugins"])
+      for (const auto& c : p["companies"])
+        if (c["id"] == bad) return c;
+    return json();
+  };
+  /// Waits for every request; checks the others were not hurt; counts how the bad partner ended.
+  auto finish = [&](const std::vector<std::string>& ids) {
+    std::map<std::string, int> endings;
+    for (const auto& id : ids) {
+      EXPECT_FALSE(id.empty());
+      json view = waitFinal(id);
+      EXPECT_EQ(view["status"], "COMPLETED") << "every request ends by its deadline";
+      auto companies = byCompany(view["insuranceCompanies"]);
+      for (const auto& [insurer, rate] : TestStack::offeringInsurers()) {
+        if (insurer == bad) continue;
+        EXPECT_EQ(companies[insurer]["status"], "COMPLETED") << insurer << " was hurt by the hanging partner";
+      }
+      EXPECT_TRUE(companies[bad]["status"] == "FAILED" || companies[bad]["status"] == "TIMEOUT") << companies[bad].dump();
+      endings[companies[bad]["error"].value("code", "?")]++;
+    }
+    for (const auto& [code, n] : endings) std::cerr << "[          ] " << bad << ": " << n << " x " << code << "\n";
+    return endings;
+  };
+
+  // While the breaker is closed, calls to the hanging partner time out; its bulkhead stays bounded.
+  auto first = create(16);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  json during = health();
+  EXPECT_LE(during["callsRunning"].get<int>(), during["maxConcurrentCalls"].get<int>()) << during.dump();
+  for (const auto& [code, n] : finish(first))
+    EXPECT_TRUE(code == "PARTNER_TIMEOUT" || code == "PLUGIN_HUNG" || code == "BULKHEAD_FULL" || code == "DEADLINE_EXCEEDED")
+        << code;
+  EXPECT_EQ(health()["health"]["breaker"]["state"], "OPEN") << health().dump();
+
+  // Once it is open, new work for that partner fails at once instead of waiting.
+  auto second = create(8);
+  auto endings = finish(second);
+  EXPECT_EQ(endings["CIRCUIT_OPEN"], 8);
+
+  ASSERT_EQ(httpJson("PUT", stack().simulatorUrl() + "/control/insurers/" + bad + "/behaviour", {{"mode", "normal"}}).status,
+            200);
+}
+
+}  // namespace
