@@ -1,5 +1,7 @@
 #include <osago/common/http_server.hpp>
 
+#include <osago/common/errors.hpp>
+
 #include <Poco/Logger.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/StreamCopier.h>
@@ -46,7 +48,7 @@ class BoundHandler : public Poco::Net::HTTPRequestHandler {
       Poco::Logger::get("http").debug("connection ended: " + e.displayText());
     } catch (const std::exception& e) {
       Poco::Logger::get("http").error(std::string("unhandled error in ") + request.getMethod() + " " +
-                                      Poco::URI(request.getURI()).getPath() + ": " + e.what());
+                                      Poco::URI(request.getURI()).getPath() + ": " + errorText(e));
       if (!response.sent()) sendError(response, 500, "INTERNAL", "internal error; see the service log");
     }
   }
@@ -123,7 +125,7 @@ nlohmann::json readJsonBody(Poco::Net::HTTPServerRequest& request, std::size_t m
   try {
     return nlohmann::json::parse(body);
   } catch (const nlohmann::json::parse_error& e) {
-    throw HttpError(400, "INVALID_JSON", std::string("request body is not valid JSON: ") + e.what());
+    throw HttpError(400, "INVALID_JSON", std::string("request body is not valid JSON: ") + errorText(e));
   }
 }
 

@@ -35,8 +35,8 @@ void ServiceApplication::retryWhileStarting(const std::string& what, const std::
       return;
     } catch (const std::exception& e) {
       if (std::chrono::steady_clock::now() > deadline)
-        throw Error(what + " is not usable after " + std::to_string(limit.count()) + " s: " + e.what(), true);
-      if (attempt == 1 || attempt % 10 == 0) log.warning(what + " not ready yet: " + e.what());
+        throw Error(what + " is not usable after " + std::to_string(limit.count()) + " s: " + errorText(e), true);
+      if (attempt == 1 || attempt % 10 == 0) log.warning(what + " not ready yet: " + errorText(e));
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }
   }

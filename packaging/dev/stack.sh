@@ -124,6 +124,13 @@ start_postgres() {
     psql -h 127.0.0.1 -p "$port" -U osago -d postgres -qc "CREATE DATABASE osago" || die "could not create database osago"
 }
 
+# The command that restarts this stack's PostgreSQL (fast shutdown, same options).
+pg_restart_command() {
+  local run=""
+  [ "$(id -u)" = 0 ] && run="runuser -u postgres -- "
+  echo "$run$PG_BIN/pg_ctl -D $STATE_DIR/pgdata -l $LOG_DIR/postgres.log -m fast -w -t 60 restart"
+}
+
 stop_postgres() {
   local data=$STATE_DIR/pgdata
   [ -f "$data/postmaster.pid" ] || return 0

@@ -3,6 +3,7 @@
 #include <osago/common/ids.hpp>
 #include <osago/common/quote_input.hpp>
 
+#include <Poco/Data/DataException.h>
 #include <Poco/Logger.h>
 
 #include <algorithm>
@@ -42,9 +43,25 @@ QuoteApi::QuoteApi(QuoteStore& store, const PluginRegistry& plugins, std::chrono
                    std::function<CivilDate()> today, std::function<void()> on_created)
     : store_(store), plugins_(plugins), deadline_(deadline), today_(std::move(today)), on_created_(std::move(on_created)) {}
 
+namespace {
+
+/// Runs a handler; a database that cannot be reached becomes a 503 the caller may retry.
+template <typename Fn>
+void withStorage(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Poco::Data::DataException& e) {
+    Poco::Logger::get("api").warning("storage unavailable: " + e.displayText());
+    throw http::HttpError(503, "STORAGE_UNAVAILABLE", "the quote storage is not reachable; try again in a few seconds");
+  }
+}
+
+}  // namespace
+
 void QuoteApi::registerRoutes(http::Router& router) {
-  router.add("POST", "/osago/requests", [this](auto& req, auto& resp, const auto&) { create(req, resp); });
-  router.add("GET", "/osago/requests/{id}", [this](auto&, auto& resp, const auto& p) { get(resp, p.at("id")); });
+  router.add("POST", "/osago/requests", [this](auto& req, auto& resp, const auto&) { withStorage([&] { create(req, resp); }); });
+  router.add("GET", "/osago/requests/{id}",
+             [this](auto&, auto& resp, const auto& p) { withStorage([&] { get(resp, p.at("id")); }); });
 }
 
 void QuoteApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {

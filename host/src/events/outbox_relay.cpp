@@ -1,5 +1,7 @@
 #include "events/outbox_relay.hpp"
 
+#include <osago/common/errors.hpp>
+
 #include <Poco/Logger.h>
 
 namespace osago::host {
@@ -39,7 +41,7 @@ void OutboxRelay::loop() {
     try {
       published = store_.publishOutbox(200, publish);
     } catch (const std::exception& e) {
-      log.error(std::string("outbox relay: ") + e.what());
+      log.error(std::string("outbox relay: ") + errorText(e));
     }
     if (stopping) break;
     if (!running_) {

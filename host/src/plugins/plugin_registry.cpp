@@ -2,6 +2,8 @@
 
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
+#include <osago/common/errors.hpp>
+
 #include <Poco/Logger.h>
 
 #include <algorithm>
@@ -148,7 +150,7 @@ RescanReport PluginRegistry::rescan() {
         std::lock_guard lock(mutex_);
         switches_[lib->id()] = on;
       } catch (const std::exception& e) {
-        log.error("cannot record the switch of plugin " + lib->id() + ": " + e.what());
+        log.error("cannot record the switch of plugin " + lib->id() + ": " + errorText(e));
       }
     }
     next->plugins[lib->id()] = loaded;
@@ -180,7 +182,7 @@ void PluginRegistry::start() {
       try {
         refreshSwitches();
       } catch (const std::exception& e) {
-        Poco::Logger::get("plugins").warning(std::string("cannot read plugin switches: ") + e.what());
+        Poco::Logger::get("plugins").warning(std::string("cannot read plugin switches: ") + errorText(e));
       }
       bool requested = rescan_requested_.exchange(false);
       bool periodic = config_.rescan.count() > 0 && std::chrono::steady_clock::now() >= next_rescan;

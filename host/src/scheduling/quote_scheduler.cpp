@@ -1,5 +1,7 @@
 #include "scheduling/quote_scheduler.hpp"
 
+#include <osago/common/errors.hpp>
+
 #include <Poco/Logger.h>
 
 #include <algorithm>
@@ -41,10 +43,15 @@ void QuoteScheduler::leaseKeeperLoop() {
       wake_.wait_for(lock, period, [this] { return !running_; });
     }
     // Runs on after stop() began only until the workers' last calls are recorded.
+    std::vector<std::pair<std::string, std::string>> items;
+    {
+      std::lock_guard lock(mutex_);
+      items.assign(in_hand_.begin(), in_hand_.end());
+    }
     try {
-      store_.renewLeases(instance_id_, config_.lease);
+      store_.renewLeases(instance_id_, items, config_.lease);
     } catch (const std::exception& e) {
-      log.warning(std::string("cannot renew leases: ") + e.what());
+      log.warning(std::string("cannot renew leases: ") + errorText(e));
     }
   }
 }
@@ -79,11 +86,14 @@ void QuoteScheduler::dispatchLoop() {
         if (auto due = store_.nextDueIn()) sleep = std::clamp(*due, std::chrono::milliseconds(2), sleep);
       }
     } catch (const std::exception& e) {
-      log.error(std::string("cannot claim work (database unavailable?): ") + e.what());
+      log.error(std::string("cannot claim work (database unavailable?): ") + errorText(e));
     }
     std::unique_lock lock(mutex_);
     if (!items.empty()) {
-      for (auto& item : items) queue_.push_back(std::move(item));
+      for (auto& item : items) {
+        in_hand_.emplace(item.request_id, item.company_id);
+        queue_.push_back(std::move(item));
+      }
       work_ready_.notify_all();
       continue;  // maybe more is due
     }
@@ -106,6 +116,7 @@ void QuoteScheduler::workerLoop() {
     {
       std::lock_guard lock(mutex_);
       --busy_;
+      in_hand_.erase({item.request_id, item.company_id});
     }
     wake_.notify_all();  // the dispatcher may claim more
   }
@@ -147,10 +158,10 @@ void QuoteScheduler::process(const WorkItem& item) {
     } catch (const std::exception& e) {
       if (attempt == 3 || !running_) {
         // The lease expires and the work is taken again: the call is repeated, never lost.
-        log.error(tag + "cannot store the result: " + e.what());
+        log.error(tag + "cannot store the result: " + errorText(e));
         return;
       }
-      log.warning(tag + "storing the result failed, retrying: " + e.what());
+      log.warning(tag + "storing the result failed, retrying: " + errorText(e));
       std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
     }
   }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <set>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -53,6 +54,7 @@ class QuoteScheduler {
   std::condition_variable wake_;      // the dispatcher and the lease keeper wait here
   std::condition_variable work_ready_;  // workers wait here
   std::deque<WorkItem> queue_;        // claimed, not yet started
+  std::set<std::pair<std::string, std::string>> in_hand_;  // claimed and not yet recorded: their leases are renewed
   int busy_ = 0;
   bool woken_ = false;
   PollPolicy poll_policy_;

@@ -178,14 +178,21 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
   return items;
 }
 
-std::size_t QuoteStore::renewLeases(const std::string& owner, std::chrono::seconds lease) {
+std::size_t QuoteStore::renewLeases(const std::string& owner,
+                                    const std::vector<std::pair<std::string, std::string>>& items,
+                                    std::chrono::seconds lease) {
+  if (items.empty()) return 0;
+  // Request ids are UUIDs and company ids [a-z0-9-]: safe inside an array literal.
+  std::string keys = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) keys += (i ? "," : "") + items[i].first + "/" + items[i].second;
+  keys += "}";
   Poco::Data::Session s = db_.session();
   std::string o = owner;
   Poco::Int64 lease_s = lease.count();
   Poco::Data::Statement st(s);
   st << "UPDATE company_quotes SET lease_until = now() + make_interval(secs => $2::int) "
-        "WHERE lease_owner = $1 AND status IN ('CREATED', 'IN_PROGRESS')",
-      use(o), use(lease_s);
+        "WHERE lease_owner = $1 AND request_id::text || '/' || company_id = ANY($3::text[])",
+      use(o), use(lease_s), use(keys);
   return st.execute();
 }
 

@@ -126,8 +126,11 @@ class QuoteStore {
   /// for `owner` until now + `lease`, skipping rows other instances hold.
   std::vector<WorkItem> claimDue(const std::string& owner, int limit, std::chrono::seconds lease);
 
-  /// Extends every lease `owner` holds (calls in progress) to now + `lease`; returns how many.
-  std::size_t renewLeases(const std::string& owner, std::chrono::seconds lease);
+  /// Extends the leases `owner` holds on `items` (request id, company id) to
+  /// now + `lease`; returns how many were still held. Leases of work no longer
+  /// in hand are left to lapse, so others can take it.
+  std::size_t renewLeases(const std::string& owner, const std::vector<std::pair<std::string, std::string>>& items,
+                          std::chrono::seconds lease);
 
   /// How long until the earliest unfinished work comes due (zero if some is due now);
   /// nullopt when there is none.

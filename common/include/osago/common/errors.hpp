@@ -24,4 +24,8 @@ class ConfigError : public Error {
       : Error(file + ": " + (key.empty() ? std::string() : key + ": ") + reason) {}
 };
 
+/// The most informative text of any exception: Poco's displayText() (whose
+/// what() is only the class name), else what().
+std::string errorText(const std::exception& e);
+
 }  // namespace osago
