@@ -157,6 +157,18 @@ pid_t TestStack::startAggregator(const std::string& name, int port) {
                 {"OSAGO_SIMULATOR_URL", simulatorUrl()}});
 }
 
+void TestStack::stopSecondAggregator() {
+  for (auto it = children_.begin(); it != children_.end(); ++it) {
+    if (it->first != "osago-aggregator-2") continue;
+    ::kill(it->second, SIGTERM);
+    int status = 0;
+    ::waitpid(it->second, &status, 0);
+    children_.erase(it);
+    second_aggregator_port_ = 0;
+    return;
+  }
+}
+
 void TestStack::killFirstAggregator() {
   for (auto it = children_.begin(); it != children_.end(); ++it) {
     if (it->first != "osago-aggregator") continue;

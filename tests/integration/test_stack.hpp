@@ -28,6 +28,8 @@ class TestStack {
   /// Starts another osago-aggregator instance on the same database and plugin
   /// directory (once) and returns its URL.
   std::string secondAggregatorUrl();
+  /// Stops the second instance (SIGTERM, as a rolling restart would), if it runs.
+  void stopSecondAggregator();
   /// Kills the first aggregator instance with SIGKILL (as a crash would).
   void killFirstAggregator();
   /// Starts the first aggregator instance again on its port.

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Benchmark of POST /osago/requests and of partner calls on one aggregator
+# instance with the simulated partners, plus the same inserts through pgbench
+# as the ceiling. Starts its own stack (state in .local/bench, its own ports),
+# prints a Markdown report; record it in docs/benchmarks.md with the machine.
+#   tests/bench/run.sh [seconds-per-stage] [rates...]      (defaults: 20  50 100 200 300)
+set -euo pipefail
+OSAGO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export OSAGO_ROOT
+source "$OSAGO_ROOT/packaging/dev/stack.sh"
+
+SECONDS_PER_STAGE=${1:-20}
+shift || true
+RATES=("$@")
+[ ${#RATES[@]} -gt 0 ] || RATES=(50 100 200 300)
+PG_PORT=${OSAGO_BENCH_PG_PORT:-55632} KAFKA_PORT=${OSAGO_BENCH_KAFKA_PORT:-19292}
+SIM_PORT=${OSAGO_BENCH_SIMULATOR_PORT:-8390} AGG_PORT=${OSAGO_BENCH_AGGREGATOR_PORT:-8381}
+BIN=$OSAGO_BUILD_DIR
+
+stack_init bench
+ensure_packages
+ensure_kafka_jars
+build_project
+trap 'stop_services; stop_kafka; stop_postgres' EXIT
+start_postgres "$PG_PORT"
+start_kafka "$KAFKA_PORT"
+psql -h 127.0.0.1 -p "$PG_PORT" -U osago -d postgres -qc "DROP DATABASE IF EXISTS osago_bench WITH (FORCE)"
+psql -h 127.0.0.1 -p "$PG_PORT" -U osago -d postgres -qc "CREATE DATABASE osago_bench"
+DSN="host=127.0.0.1 port=$PG_PORT dbname=osago_bench user=osago"
+
+OSAGO_SIMULATOR_PORT=$SIM_PORT start_bg insurer-simulator \
+  "$BIN/tests/insurer-simulator/insurer-simulator" --config="$OSAGO_ROOT/config/insurer-simulator.yaml"
+wait_for insurer-simulator 20 curl -sf "http://127.0.0.1:$SIM_PORT/control/insurers"
+OSAGO_AGGREGATOR_PORT=$AGG_PORT OSAGO_PG_DSN="$DSN" OSAGO_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" \
+  OSAGO_KAFKA_TOPIC=bench.quote-events OSAGO_PLUGIN_DIR="$BIN/plugins" OSAGO_LOG_LEVEL=warning \
+  OSAGO_SIMULATOR_URL="http://127.0.0.1:$SIM_PORT" start_bg osago-aggregator \
+  "$BIN/host/osago-aggregator" --config="$OSAGO_ROOT/config/osago-aggregator.yaml"
+wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$AGG_PORT/health/live"
+
+partner_calls() {
+  curl -sf "http://127.0.0.1:$SIM_PORT/control/insurers" | python3 -c '
+import json, sys, urllib.request
+total = 0
+for ins in json.load(sys.stdin):
+    s = json.load(urllib.request.urlopen("http://127.0.0.1:'"$SIM_PORT"'/control/insurers/" + ins["id"]))["stats"]
+    total += s["applications"] + s["polls"] + s["tokens"]
+print(total)'
+}
+
+echo "## Create latency and partner calls (one aggregator instance, ${SECONDS_PER_STAGE} s per stage)"
+echo
+echo "| target req/s | achieved req/s | failed | p50 ms | p90 ms | p99 ms | max ms | partner calls/s |"
+echo "|---|---|---|---|---|---|---|---|"
+for rate in "${RATES[@]}"; do
+  before=$(partner_calls)
+  t0=$(date +%s.%N)
+  result=$("$BIN/tests/bench/osago-bench-create" --url "http://127.0.0.1:$AGG_PORT" --rate "$rate" \
+    --seconds "$SECONDS_PER_STAGE" --threads 64 || true)
+  after=$(partner_calls)
+  t1=$(date +%s.%N)
+  calls=$(python3 -c "print(round(($after - $before) / ($t1 - $t0), 1))")
+  python3 -c "
+import json; r = json.loads('''$result''')
+print('| {targetRate:g} | {achievedRate} | {failed} | {p50ms} | {p90ms} | {p99ms} | {maxMs} | $calls |'.format(**r))"
+  sleep 5
+done
+
+echo
+echo "## The same inserts through pgbench (4 clients, ${SECONDS_PER_STAGE} s)"
+echo
+echo '```'
+"$PG_BIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U osago -n -c 4 -j 2 -T "$SECONDS_PER_STAGE" \
+  -f "$OSAGO_ROOT/tests/bench/create_one_request.sql" osago_bench 2>&1 | grep -E "tps|latency|transactions"
+echo '```'
