@@ -2,11 +2,12 @@
 
 #include <osago/common/yaml_config.hpp>
 
-#include <filesystem>
 #include <cstdlib>
+#include <filesystem>
 #include <unistd.h>
 
 namespace osago::host {
+
 AggregatorConfig AggregatorConfig::load(const std::string& file) {
   auto root = config::Section::loadFile(file);
   AggregatorConfig cfg;
