@@ -115,11 +115,19 @@ void QuoteApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServ
                                          std::to_string(r.companies.size()) + " companies");
     on_created_();
   }
-  auto view = store_.find(created.request_id);
-  if (!view) throw Error("request " + created.request_id + " vanished right after it was stored");
-  nlohmann::json answer{{"osagoRequestId", view->id}, {"insuranceCompanies", nlohmann::json::array()}};
-  for (const auto& c : view->companies)
-    answer["insuranceCompanies"].push_back({{"companyId", c.company_id}, {"companyName", c.company_name}, {"status", c.status}});
+  nlohmann::json answer{{"osagoRequestId", created.request_id}, {"insuranceCompanies", nlohmann::json::array()}};
+  auto add = [&](const std::string& id, const std::string& name, const std::string& status) {
+    answer["insuranceCompanies"].push_back({{"companyId", id}, {"companyName", name}, {"status", status}});
+  };
+  if (created.kind == CreateResult::Kind::Created) {
+    // Just stored: the answer is what was written, no second read.
+    for (const auto& c : r.companies) add(c.id, c.name, c.status);
+  } else {
+    // A replay answers with the first request's current statuses.
+    auto view = store_.find(created.request_id);
+    if (!view) throw Error("request " + created.request_id + " vanished right after it was stored");
+    for (const auto& c : view->companies) add(c.company_id, c.company_name, c.status);
+  }
   http::sendJson(response, created.kind == CreateResult::Kind::Created ? 201 : 200, answer);
 }
 

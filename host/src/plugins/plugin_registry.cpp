@@ -215,27 +215,39 @@ bool PluginRegistry::isEnabled(const std::string& plugin_id) const {
   return it == switches_.end() ? config_.enable_new : it->second;
 }
 
+namespace {
+
+/// The route of `company` of `plugin`, or nullopt when the plugin does not serve it.
+std::optional<CompanyRoute> routeOf(const std::string& plugin_id, const LoadedPlugin& plugin, const CompanyConfig& company,
+                                    bool enabled) {
+  CompanyRoute r{company, plugin_id, nullptr, "", enabled};
+  if (auto a = plugin.adapters.find(company.id); a != plugin.adapters.end())
+    r.adapter = a->second;
+  else if (auto e = plugin.company_errors.find(company.id); e != plugin.company_errors.end())
+    r.unavailable = e->second;
+  else
+    return std::nullopt;  // declared by another plugin that got it first
+  return r;
+}
+
+}  // namespace
+
 std::vector<CompanyRoute> PluginRegistry::companies() const {
   std::lock_guard lock(mutex_);
   std::vector<CompanyRoute> out;
-  for (const auto& [id, p] : snapshot_->plugins) {
-    for (const auto& company : p->companies) {
-      CompanyRoute r{company, id, nullptr, "", isEnabled(id)};
-      if (auto a = p->adapters.find(company.id); a != p->adapters.end())
-        r.adapter = a->second;
-      else if (auto e = p->company_errors.find(company.id); e != p->company_errors.end())
-        r.unavailable = e->second;
-      else
-        continue;  // not this plugin's to serve
-      out.push_back(std::move(r));
-    }
-  }
+  for (const auto& [id, p] : snapshot_->plugins)
+    for (const auto& company : p->companies)
+      if (auto r = routeOf(id, *p, company, isEnabled(id))) out.push_back(std::move(*r));
   return out;
 }
 
 std::optional<CompanyRoute> PluginRegistry::route(const std::string& company_id) const {
-  for (auto& r : companies())
-    if (r.company.id == company_id && (r.adapter || !r.unavailable.empty())) return r;
+  // On every partner call: look the one company up instead of copying them all.
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, p] : snapshot_->plugins)
+    for (const auto& company : p->companies)
+      if (company.id == company_id)
+        if (auto r = routeOf(id, *p, company, isEnabled(id))) return r;
   return std::nullopt;
 }
 
