@@ -39,7 +39,7 @@ class AggregatorApp : public ServiceApplication {
       return EXIT_UNAVAILABLE;
     }
 
-    Database db(cfg.postgres_dsn, cfg.postgres_pool_size);
+    pg::Pool db(cfg.postgres_dsn, cfg.postgres_pool_size);
     QuoteStore store(db);
     PluginSwitchStore switches(db);
     PluginRegistry plugins(cfg.plugins, &switches, instance_id);

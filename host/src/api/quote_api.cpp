@@ -3,7 +3,6 @@
 #include <osago/common/ids.hpp>
 #include <osago/common/quote_input.hpp>
 
-#include <Poco/Data/DataException.h>
 #include <Poco/Logger.h>
 
 #include <algorithm>
@@ -50,8 +49,9 @@ template <typename Fn>
 void withStorage(Fn&& fn) {
   try {
     fn();
-  } catch (const Poco::Data::DataException& e) {
-    Poco::Logger::get("api").warning("storage unavailable: " + e.displayText());
+  } catch (const pg::Error& e) {
+    if (!e.unavailable()) throw;
+    Poco::Logger::get("api").warning(std::string("storage unavailable: ") + e.what());
     throw http::HttpError(503, "STORAGE_UNAVAILABLE", "the quote storage is not reachable; try again in a few seconds");
   }
 }

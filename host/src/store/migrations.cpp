@@ -2,12 +2,9 @@
 
 #include <osago/common/errors.hpp>
 
-#include <Poco/Data/PostgreSQL/Connector.h>
-#include <Poco/Data/PostgreSQL/SessionImpl.h>
-#include <Poco/Data/Session.h>
-#include <Poco/Logger.h>
+#include "store/pg.hpp"
 
-#include <libpq-fe.h>
+#include <Poco/Logger.h>
 
 #include <memory>
 
@@ -26,10 +23,9 @@ void exec(PGconn* conn, const std::string& sql, const std::string& what) {
 
 void applyMigrations(const std::string& dsn) {
   auto& log = Poco::Logger::get("store");
-  Poco::Data::PostgreSQL::Connector::registerConnector();
-  // A direct (not pooled) session: its native connection runs multi-statement SQL.
-  Poco::Data::Session session("PostgreSQL", dsn);
-  PGconn* conn = static_cast<Poco::Data::PostgreSQL::SessionImpl*>(session.impl())->handle();
+  // A connection of its own: PQexec (no parameters) runs a multi-statement migration.
+  pg::Connection connection(pg::withConnectTimeout(dsn, 3));
+  PGconn* conn = connection.native();
   exec(conn, "SELECT pg_advisory_lock(hashtext('osago.schema_migrations'))", "taking the migration lock");
   try {
     exec(conn,

@@ -1,41 +1,31 @@
 #include "store/plugin_switch_store.hpp"
 
-#include <Poco/Data/RecordSet.h>
-#include <Poco/Data/Statement.h>
-
-using namespace Poco::Data::Keywords;
-
 namespace osago::host {
 
 std::map<std::string, bool> PluginSwitchStore::load() {
-  Poco::Data::Session s = db_.session();
-  Poco::Data::Statement st(s);
-  st << "SELECT plugin_id, CASE WHEN enabled THEN 1 ELSE 0 END FROM plugin_switches";
-  st.execute();
-  Poco::Data::RecordSet rs(st);
+  auto c = db_.acquire();
+  auto r = c->exec("SELECT plugin_id, enabled::text FROM plugin_switches");
   std::map<std::string, bool> out;
-  for (bool more = rs.moveFirst(); more; more = rs.moveNext()) out[rs[0].convert<std::string>()] = rs[1].convert<int>() == 1;
+  for (int i = 0; i < r.rows(); ++i) out[r.text(i, 0)] = r.text(i, 1) == "true";
   return out;
 }
 
 bool PluginSwitchStore::ensure(const std::string& plugin_id, bool enabled, const std::string& by) {
-  Poco::Data::Session s = db_.session();
-  std::string id = plugin_id, who = by, flag = enabled ? "true" : "false";
-  s << "INSERT INTO plugin_switches (plugin_id, enabled, updated_by) VALUES ($1, $2::boolean, $3) "
-       "ON CONFLICT (plugin_id) DO NOTHING",
-      use(id), use(flag), use(who), now;
-  int stored = 0;
-  s << "SELECT CASE WHEN enabled THEN 1 ELSE 0 END FROM plugin_switches WHERE plugin_id = $1", use(id), into(stored), now;
-  return stored == 1;
+  auto c = db_.acquire();
+  // A no-op update on conflict makes RETURNING answer with the stored value either way.
+  auto r = c->query("INSERT INTO plugin_switches (plugin_id, enabled, updated_by) VALUES ($1, $2::boolean, $3) "
+                    "ON CONFLICT (plugin_id) DO UPDATE SET enabled = plugin_switches.enabled "
+                    "RETURNING enabled::text",
+                    plugin_id, enabled ? "true" : "false", by);
+  return r.rows() == 1 && r.text(0, 0) == "true";
 }
 
 void PluginSwitchStore::set(const std::string& plugin_id, bool enabled, const std::string& by) {
-  Poco::Data::Session s = db_.session();
-  std::string id = plugin_id, who = by, flag = enabled ? "true" : "false";
-  s << "INSERT INTO plugin_switches (plugin_id, enabled, updated_by) VALUES ($1, $2::boolean, $3) "
-       "ON CONFLICT (plugin_id) DO UPDATE SET enabled = EXCLUDED.enabled, updated_by = EXCLUDED.updated_by, "
-       "updated_at = now()",
-      use(id), use(flag), use(who), now;
+  auto c = db_.acquire();
+  c->query("INSERT INTO plugin_switches (plugin_id, enabled, updated_by) VALUES ($1, $2::boolean, $3) "
+           "ON CONFLICT (plugin_id) DO UPDATE SET enabled = EXCLUDED.enabled, updated_by = EXCLUDED.updated_by, "
+           "updated_at = now()",
+           plugin_id, enabled ? "true" : "false", by);
 }
 
 }  // namespace osago::host

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "store/database.hpp"
+#include "store/pg.hpp"
 
 #include <map>
 #include <string>
@@ -9,10 +9,10 @@ namespace osago::host {
 
 /// Whether each plugin is switched on, as stored in PostgreSQL so that every
 /// instance agrees and the choice survives restarts. Thread-safe; throws
-/// Poco::Data exceptions when the database is unreachable.
+/// pg::Error when the database is unreachable.
 class PluginSwitchStore {
  public:
-  explicit PluginSwitchStore(Database& db) : db_(db) {}
+  explicit PluginSwitchStore(pg::Pool& db) : db_(db) {}
 
   /// Every stored switch: plugin id → enabled.
   std::map<std::string, bool> load();
@@ -22,7 +22,7 @@ class PluginSwitchStore {
   void set(const std::string& plugin_id, bool enabled, const std::string& by);
 
  private:
-  Database& db_;
+  pg::Pool& db_;
 };
 
 }  // namespace osago::host

@@ -4,14 +4,8 @@
 
 #include <algorithm>
 
-#include <Poco/Data/RecordSet.h>
-#include <Poco/Data/Session.h>
-#include <Poco/Data/Statement.h>
 #include <Poco/DigestEngine.h>
-#include <Poco/Nullable.h>
 #include <Poco/SHA2Engine.h>
-
-using namespace Poco::Data::Keywords;
 
 namespace osago::host {
 
@@ -27,7 +21,7 @@ std::string iso(const char* column) {
   return buf;
 }
 
-Poco::Int64 unixMs(std::chrono::system_clock::time_point t) {
+long long unixMs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
@@ -55,124 +49,114 @@ nlohmann::json event(const std::string& request_id, long long seq, const std::st
   return e;
 }
 
-void insertEvent(Poco::Data::Session& s, const nlohmann::json& e) {
-  std::string event_id = e["eventId"], request_id = e["osagoRequestId"], payload = e.dump();
-  Poco::Int64 seq = e["seq"].get<long long>();
-  s << "INSERT INTO outbox_events (event_id, request_id, seq, payload) VALUES ($1, $2, $3, $4::jsonb)", use(event_id),
-      use(request_id), use(seq), use(payload), now;
-}
-
 }  // namespace
 
-QuoteStore::QuoteStore(Database& db) : db_(db) {}
+QuoteStore::QuoteStore(pg::Pool& db) : db_(db) {}
 
 CreateResult QuoteStore::create(const NewQuoteRequest& r) {
-  Poco::Data::Session s = db_.session();
   std::string input = r.input.dump();
   std::string hash = sha256(input);
   std::string id = newUuid();
-  Poco::Int64 deadline_s = r.deadline.count();
-  Poco::Int64 n = static_cast<Poco::Int64>(r.companies.size());
-  std::string user = r.user_id, corr = r.correlation_id, key = r.idempotency_key;
-  {
-    Transaction tx(s);
-    std::vector<std::string> inserted;
-    s << "INSERT INTO quote_requests (id, user_id, correlation_id, idempotency_key, input, input_hash, deadline_at, "
-         "last_seq) VALUES ($1, $2, $3, $8, $4::jsonb, $5, now() + make_interval(secs => $6::int), $7) "
-         "ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING id::text",
-        use(id), use(user), use(corr), use(input), use(hash), use(deadline_s), use(n), use(key), into(inserted), now;
-    if (!inserted.empty()) {
-      bool all_final = std::all_of(r.companies.begin(), r.companies.end(),
-                                   [](const NewCompany& c) { return status::isFinal(c.status); });
-      for (std::size_t i = 0; i < r.companies.size(); ++i) {
-        const NewCompany& c = r.companies[i];
-        std::string cid = c.id, cname = c.name, cstatus = c.status;
-        std::string error = c.error.is_null() ? std::string() : c.error.dump();
-        int pos = static_cast<int>(i);
-        s << "INSERT INTO company_quotes (request_id, company_id, company_name, position, status, error, deadline_at) "
-             "SELECT $1, $2, $3, $4, $5, nullif($6, '')::jsonb, deadline_at FROM quote_requests WHERE id = $1",
-            use(id), use(cid), use(cname), use(pos), use(cstatus), use(error), now;
-        bool last = i + 1 == r.companies.size();
-        insertEvent(s, event(id, static_cast<long long>(i + 1), cid, cname, c.status, nullptr, c.error,
-                             last && all_final ? status::kCompleted : status::kInProgress));
-      }
-      if (all_final) s << "UPDATE quote_requests SET status = 'COMPLETED', finished_at = now() WHERE id = $1", use(id), now;
-      else s << "NOTIFY osago_work", now;  // delivered at commit: every instance's workers wake
-      tx.commit();
-      return {CreateResult::Kind::Created, id};
-    }
+  bool all_final = std::all_of(r.companies.begin(), r.companies.end(),
+                               [](const NewCompany& c) { return status::isFinal(c.status); });
+  std::string request_status = all_final ? status::kCompleted : status::kInProgress;
+  nlohmann::json companies = nlohmann::json::array(), events = nlohmann::json::array();
+  for (std::size_t i = 0; i < r.companies.size(); ++i) {
+    const NewCompany& c = r.companies[i];
+    companies.push_back(
+        {{"company_id", c.id}, {"company_name", c.name}, {"position", i}, {"status", c.status}, {"error", c.error}});
+    bool last = i + 1 == r.companies.size();
+    auto e = event(id, static_cast<long long>(i + 1), c.id, c.name, c.status, nullptr, c.error,
+                   last ? request_status : status::kInProgress);
+    events.push_back({{"event_id", e["eventId"]}, {"seq", i + 1}, {"payload", std::move(e)}});
   }
-  std::string existing_id, existing_hash;
-  s << "SELECT id::text, input_hash FROM quote_requests WHERE user_id = $1 AND idempotency_key = $2", use(user),
-      use(key), into(existing_id), into(existing_hash), now;
-  return {existing_hash == hash ? CreateResult::Kind::Replayed : CreateResult::Kind::KeyReused, existing_id};
+  auto c = db_.acquire();
+  // One statement, so one implicit transaction and one round trip: the request,
+  // its companies and their first events, and a wake-up for every instance's
+  // workers (delivered at commit). A taken key inserts nothing.
+  auto created = c->query(
+      "WITH r AS ("
+      "  INSERT INTO quote_requests (id, user_id, correlation_id, idempotency_key, input, input_hash, deadline_at, "
+      "    last_seq, status, finished_at) "
+      "  VALUES ($1, $2, $3, $4, $5::jsonb, $6, now() + make_interval(secs => $7::int), $8, $9, "
+      "    CASE WHEN $9 = 'COMPLETED' THEN now() END) "
+      "  ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING id, deadline_at), "
+      "c AS ("
+      "  INSERT INTO company_quotes (request_id, company_id, company_name, position, status, error, deadline_at) "
+      "  SELECT r.id, x.company_id, x.company_name, x.position, x.status, nullif(x.error, 'null'::jsonb), r.deadline_at "
+      "  FROM r, jsonb_to_recordset($10::jsonb) AS x(company_id text, company_name text, position int, status text, "
+      "    error jsonb)), "
+      "e AS ("
+      "  INSERT INTO outbox_events (event_id, request_id, seq, payload) "
+      "  SELECT x.event_id, r.id, x.seq, x.payload "
+      "  FROM r, jsonb_to_recordset($11::jsonb) AS x(event_id uuid, seq bigint, payload jsonb)) "
+      "SELECT r.id::text, CASE WHEN $9 = 'IN_PROGRESS' THEN pg_notify('osago_work', '') END FROM r",
+      id, r.user_id, r.correlation_id, r.idempotency_key, input, hash, static_cast<long long>(r.deadline.count()),
+      static_cast<long long>(r.companies.size()), request_status, companies.dump(), events.dump());
+  if (created.rows() == 1) return {CreateResult::Kind::Created, id};
+  auto existing = c->query("SELECT id::text, input_hash FROM quote_requests WHERE user_id = $1 AND idempotency_key = $2",
+                           r.user_id, r.idempotency_key);
+  if (existing.rows() != 1)
+    throw pg::Error("the request with idempotency key " + r.idempotency_key + " conflicted but cannot be read", "", true);
+  return {existing.text(0, 1) == hash ? CreateResult::Kind::Replayed : CreateResult::Kind::KeyReused,
+          existing.text(0, 0)};
 }
 
 std::optional<QuoteRequestView> QuoteStore::find(const std::string& request_id) {
-  Poco::Data::Session s = db_.session();
-  std::string id = request_id;
+  auto c = db_.acquire();
+  auto req = c->query("SELECT id::text, user_id, correlation_id, status, last_seq, " + iso("created_at") + ", " +
+                          iso("deadline_at") + " FROM quote_requests WHERE id = $1",
+                      request_id);
+  if (req.rows() == 0) return std::nullopt;
   QuoteRequestView v;
-  Poco::Int64 last_seq = 0;
-  std::size_t rows = 0;
-  {
-    Poco::Data::Statement st(s);
-    st << "SELECT id::text, user_id, correlation_id, status, last_seq, " + iso("created_at") + ", " +
-              iso("deadline_at") + " FROM quote_requests WHERE id = $1",
-        use(id), into(v.id), into(v.user_id), into(v.correlation_id), into(v.status), into(last_seq),
-        into(v.created_at), into(v.deadline_at);
-    rows = st.execute();
-  }
-  if (rows == 0 || v.id.empty()) return std::nullopt;
-  v.last_seq = last_seq;
-  Poco::Data::Statement st(s);
-  st << "SELECT company_id, company_name, status, coalesce(offer::text, ''), coalesce(error::text, ''), " +
-            iso("updated_at") + " FROM company_quotes WHERE request_id = $1 ORDER BY position",
-      use(id);
-  st.execute();
-  Poco::Data::RecordSet rs(st);
-  for (bool more = rs.moveFirst(); more; more = rs.moveNext()) {
-    CompanyQuote c;
-    c.company_id = rs[0].convert<std::string>();
-    c.company_name = rs[1].convert<std::string>();
-    c.status = rs[2].convert<std::string>();
-    auto offer = rs[3].convert<std::string>();
-    auto error = rs[4].convert<std::string>();
-    if (!offer.empty()) c.offer = nlohmann::json::parse(offer);
-    if (!error.empty()) c.error = nlohmann::json::parse(error);
-    c.updated_at = rs[5].convert<std::string>();
-    v.companies.push_back(std::move(c));
+  v.id = req.text(0, 0);
+  v.user_id = req.text(0, 1);
+  v.correlation_id = req.text(0, 2);
+  v.status = req.text(0, 3);
+  v.last_seq = req.int64(0, 4);
+  v.created_at = req.text(0, 5);
+  v.deadline_at = req.text(0, 6);
+  auto rows = c->query("SELECT company_id, company_name, status, offer::text, error::text, " + iso("updated_at") +
+                           " FROM company_quotes WHERE request_id = $1 ORDER BY position",
+                       request_id);
+  for (int i = 0; i < rows.rows(); ++i) {
+    CompanyQuote q;
+    q.company_id = rows.text(i, 0);
+    q.company_name = rows.text(i, 1);
+    q.status = rows.text(i, 2);
+    if (!rows.isNull(i, 3)) q.offer = nlohmann::json::parse(rows.text(i, 3));
+    if (!rows.isNull(i, 4)) q.error = nlohmann::json::parse(rows.text(i, 4));
+    q.updated_at = rows.text(i, 5);
+    v.companies.push_back(std::move(q));
   }
   return v;
 }
 
 std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, std::chrono::seconds lease) {
-  Poco::Data::Session s = db_.session();
-  std::string o = owner;
-  Poco::Int64 lease_s = lease.count();
-  Poco::Data::Statement st(s);
-  st << "UPDATE company_quotes c SET lease_owner = $1, lease_until = now() + make_interval(secs => $2::int) "
-        "FROM quote_requests r "
-        "WHERE r.id = c.request_id AND (c.request_id, c.company_id) IN ("
-        "  SELECT request_id, company_id FROM company_quotes "
-        "  WHERE status IN ('CREATED', 'IN_PROGRESS') AND (next_poll_at <= now() OR deadline_at <= now()) "
-        "    AND (lease_until IS NULL OR lease_until < now()) "
-        "  ORDER BY next_poll_at LIMIT $3 FOR UPDATE SKIP LOCKED) "
-        "RETURNING c.request_id::text, c.company_id, c.company_name, r.correlation_id, coalesce(c.external_id, ''), "
-        "c.attempts, (extract(epoch FROM c.deadline_at) * 1000)::bigint, r.input::text",
-      use(o), use(lease_s), bind(limit);
-  st.execute();
-  Poco::Data::RecordSet rs(st);
+  auto c = db_.acquire();
+  auto rows = c->query(
+      "UPDATE company_quotes c SET lease_owner = $1, lease_until = now() + make_interval(secs => $2::int) "
+      "FROM quote_requests r "
+      "WHERE r.id = c.request_id AND (c.request_id, c.company_id) IN ("
+      "  SELECT request_id, company_id FROM company_quotes "
+      "  WHERE status IN ('CREATED', 'IN_PROGRESS') AND (next_poll_at <= now() OR deadline_at <= now()) "
+      "    AND (lease_until IS NULL OR lease_until < now()) "
+      "  ORDER BY next_poll_at LIMIT $3 FOR UPDATE SKIP LOCKED) "
+      "RETURNING c.request_id::text, c.company_id, c.company_name, r.correlation_id, coalesce(c.external_id, ''), "
+      "c.attempts, (extract(epoch FROM c.deadline_at) * 1000)::bigint, r.input::text",
+      owner, static_cast<long long>(lease.count()), limit);
   std::vector<WorkItem> items;
-  for (bool more = rs.moveFirst(); more; more = rs.moveNext()) {
+  items.reserve(static_cast<std::size_t>(rows.rows()));
+  for (int i = 0; i < rows.rows(); ++i) {
     WorkItem w;
-    w.request_id = rs[0].convert<std::string>();
-    w.company_id = rs[1].convert<std::string>();
-    w.company_name = rs[2].convert<std::string>();
-    w.correlation_id = rs[3].convert<std::string>();
-    w.external_id = rs[4].convert<std::string>();
-    w.attempts = rs[5].convert<int>();
-    w.deadline = std::chrono::system_clock::time_point(std::chrono::milliseconds(rs[6].convert<Poco::Int64>()));
-    w.input = rs[7].convert<std::string>();
+    w.request_id = rows.text(i, 0);
+    w.company_id = rows.text(i, 1);
+    w.company_name = rows.text(i, 2);
+    w.correlation_id = rows.text(i, 3);
+    w.external_id = rows.text(i, 4);
+    w.attempts = static_cast<int>(rows.int64(i, 5));
+    w.deadline = std::chrono::system_clock::time_point(std::chrono::milliseconds(rows.int64(i, 6)));
+    w.input = rows.text(i, 7);
     items.push_back(std::move(w));
   }
   return items;
@@ -186,85 +170,77 @@ std::size_t QuoteStore::renewLeases(const std::string& owner,
   std::string keys = "{";
   for (std::size_t i = 0; i < items.size(); ++i) keys += (i ? "," : "") + items[i].first + "/" + items[i].second;
   keys += "}";
-  Poco::Data::Session s = db_.session();
-  std::string o = owner;
-  Poco::Int64 lease_s = lease.count();
-  Poco::Data::Statement st(s);
-  st << "UPDATE company_quotes SET lease_until = now() + make_interval(secs => $2::int) "
-        "WHERE lease_owner = $1 AND request_id::text || '/' || company_id = ANY($3::text[])",
-      use(o), use(lease_s), use(keys);
-  return st.execute();
+  auto c = db_.acquire();
+  auto r = c->query("UPDATE company_quotes SET lease_until = now() + make_interval(secs => $2::int) "
+                    "WHERE lease_owner = $1 AND request_id::text || '/' || company_id = ANY($3::text[])",
+                    owner, static_cast<long long>(lease.count()), keys);
+  return static_cast<std::size_t>(r.affected());
 }
 
 std::optional<std::chrono::milliseconds> QuoteStore::nextDueIn() {
-  Poco::Data::Session s = db_.session();
-  Poco::Nullable<Poco::Int64> ms;
-  s << "SELECT greatest(0, (extract(epoch FROM min(least(next_poll_at, deadline_at)) - now()) * 1000)::bigint) "
-       "FROM company_quotes WHERE status IN ('CREATED', 'IN_PROGRESS') AND (lease_until IS NULL OR lease_until < now())",
-      into(ms), now;
-  if (ms.isNull()) return std::nullopt;
-  return std::chrono::milliseconds(ms.value());
+  auto c = db_.acquire();
+  auto r = c->exec(
+      "SELECT greatest(0, (extract(epoch FROM min(least(next_poll_at, deadline_at)) - now()) * 1000)::bigint) "
+      "FROM company_quotes WHERE status IN ('CREATED', 'IN_PROGRESS') AND (lease_until IS NULL OR lease_until < now())");
+  if (r.rows() == 0 || r.isNull(0, 0)) return std::nullopt;
+  return std::chrono::milliseconds(r.int64(0, 0));
 }
 
 bool QuoteStore::record(const WorkItem& item, const CompanyUpdate& u, const std::string& owner) {
-  Poco::Data::Session s = db_.session();
-  std::string rid = item.request_id, cid = item.company_id, o = owner;
-  std::string st = u.status, ext = u.external_id;
-  std::string offer = u.offer.is_null() ? std::string() : u.offer.dump();
-  std::string error = u.error.is_null() ? std::string() : u.error.dump();
-  Poco::Int64 next_ms = unixMs(u.next_poll_at);
-  int attempts = u.attempts;
-  Transaction tx(s);
-  // The request row lock orders every change of this request: seq stays gap-free
-  // and the "all companies final" check below sees the other companies' commits.
-  Poco::Int64 last_seq = 0;
-  s << "SELECT last_seq FROM quote_requests WHERE id = $1 FOR UPDATE", use(rid), into(last_seq), now;
-  std::vector<std::string> previous;
-  s << "UPDATE company_quotes c SET status = $1, external_id = nullif($2, ''), attempts = $3, "
-       "next_poll_at = to_timestamp($4::bigint / 1000.0), last_poll_at = now(), "
-       "offer = nullif($5, '')::jsonb, error = nullif($6, '')::jsonb, lease_owner = NULL, lease_until = NULL, last_owner = $9, "
-       "updated_at = now() "
-       "FROM company_quotes old WHERE old.request_id = c.request_id AND old.company_id = c.company_id "
-       "AND c.request_id = $7 AND c.company_id = $8 AND c.lease_owner = $9 RETURNING old.status",
-      use(st), use(ext), use(attempts), use(next_ms), use(offer), use(error), use(rid), use(cid), use(o),
-      into(previous), now;
-  if (previous.empty()) return false;  // the lease expired and another instance took the work
-  if (previous.front() != u.status) {
-    std::string request_status;
-    s << "UPDATE quote_requests SET last_seq = last_seq + 1, "
-         "status = CASE WHEN EXISTS (SELECT 1 FROM company_quotes WHERE request_id = $1 "
-         "AND status IN ('CREATED', 'IN_PROGRESS')) THEN 'IN_PROGRESS' ELSE 'COMPLETED' END, "
-         "finished_at = CASE WHEN EXISTS (SELECT 1 FROM company_quotes WHERE request_id = $1 "
-         "AND status IN ('CREATED', 'IN_PROGRESS')) THEN NULL ELSE now() END "
-         "WHERE id = $1 RETURNING last_seq, status",
-        use(rid), into(last_seq), into(request_status), now;
-    insertEvent(s, event(rid, last_seq, cid, item.company_name, u.status, u.offer, u.error, request_status));
-  }
+  // seq and requestStatus are filled in by the statement that assigns them.
+  nlohmann::json e = event(item.request_id, 0, item.company_id, item.company_name, u.status, u.offer, u.error, "");
+  e.erase("seq");
+  e.erase("requestStatus");
+  auto c = db_.acquire();
+  pg::Transaction tx(*c);
+  // The request row lock orders every change of this request: seq stays gap-free,
+  // and the next statement's snapshot, taken once the lock is ours, sees every
+  // other company's committed state for the "all companies final" check.
+  c->query("SELECT 1 FROM quote_requests WHERE id = $1 FOR UPDATE", item.request_id);
+  auto r = c->query(
+      "WITH upd AS ("
+      "  UPDATE company_quotes c SET status = $4, external_id = nullif($5, ''), attempts = $6, "
+      "    next_poll_at = to_timestamp($7::bigint / 1000.0), last_poll_at = now(), offer = $8::jsonb, "
+      "    error = $9::jsonb, lease_owner = NULL, lease_until = NULL, last_owner = $3, updated_at = now() "
+      "  FROM company_quotes old WHERE old.request_id = c.request_id AND old.company_id = c.company_id "
+      "    AND c.request_id = $1 AND c.company_id = $2 AND c.lease_owner = $3 RETURNING old.status AS previous), "
+      "req AS ("
+      "  UPDATE quote_requests q SET last_seq = q.last_seq + 1, "
+      "    status = CASE WHEN p.pending THEN 'IN_PROGRESS' ELSE 'COMPLETED' END, "
+      "    finished_at = CASE WHEN p.pending THEN NULL ELSE now() END "
+      "  FROM (SELECT $4 IN ('CREATED', 'IN_PROGRESS') OR EXISTS (SELECT 1 FROM company_quotes "
+      "    WHERE request_id = $1 AND company_id <> $2 AND status IN ('CREATED', 'IN_PROGRESS')) AS pending) p "
+      "  WHERE q.id = $1 AND EXISTS (SELECT 1 FROM upd WHERE upd.previous <> $4) RETURNING q.last_seq, q.status), "
+      "ev AS ("
+      "  INSERT INTO outbox_events (event_id, request_id, seq, payload) "
+      "  SELECT $10::uuid, $1, req.last_seq, "
+      "    $11::jsonb || jsonb_build_object('seq', req.last_seq, 'requestStatus', req.status) FROM req) "
+      "SELECT (SELECT count(*) FROM upd)",
+      item.request_id, item.company_id, owner, u.status, u.external_id, static_cast<long long>(u.attempts),
+      static_cast<long long>(unixMs(u.next_poll_at)), u.offer.is_null() ? pg::Param() : pg::Param(u.offer.dump()),
+      u.error.is_null() ? pg::Param() : pg::Param(u.error.dump()), e["eventId"].get<std::string>(), e.dump());
+  if (r.int64(0, 0) == 0) return false;  // the lease expired and another instance took the work
   tx.commit();
   return true;
 }
 
 std::size_t QuoteStore::publishOutbox(
     std::size_t limit, const std::function<std::vector<long long>(const std::vector<OutboxEvent>&)>& publish) {
-  Poco::Data::Session s = db_.session();
-  Transaction tx(s);
-  Poco::Int64 lim = static_cast<Poco::Int64>(limit);
-  Poco::Data::Statement st(s);
-  st << "SELECT id, request_id::text, payload::text FROM outbox_events WHERE published_at IS NULL "
-        "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-      use(lim);
-  st.execute();
-  Poco::Data::RecordSet rs(st);
+  auto c = db_.acquire();
+  pg::Transaction tx(*c);
+  auto rows = c->query("SELECT id, request_id::text, payload::text FROM outbox_events WHERE published_at IS NULL "
+                       "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                       static_cast<long long>(limit));
   std::vector<OutboxEvent> events;
-  for (bool more = rs.moveFirst(); more; more = rs.moveNext())
-    events.push_back({rs[0].convert<Poco::Int64>(), rs[1].convert<std::string>(), rs[2].convert<std::string>()});
+  events.reserve(static_cast<std::size_t>(rows.rows()));
+  for (int i = 0; i < rows.rows(); ++i) events.push_back({rows.int64(i, 0), rows.text(i, 1), rows.text(i, 2)});
   if (events.empty()) return 0;
   std::vector<long long> acked = publish(events);
   if (acked.empty()) return 0;
   std::string ids = "{";
   for (std::size_t i = 0; i < acked.size(); ++i) ids += (i ? "," : "") + std::to_string(acked[i]);
   ids += "}";
-  s << "UPDATE outbox_events SET published_at = now() WHERE id = ANY($1::bigint[])", use(ids), now;
+  c->query("UPDATE outbox_events SET published_at = now() WHERE id = ANY($1::bigint[])", ids);
   tx.commit();
   return acked.size();
 }

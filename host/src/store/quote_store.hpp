@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "store/database.hpp"
+#include "store/pg.hpp"
 
 #include <chrono>
 #include <functional>
@@ -108,11 +108,11 @@ struct OutboxEvent {
 
 /// PostgreSQL persistence of quote requests, the work queue and the outbox.
 /// Every state change and its event commit in one transaction. Thread-safe;
-/// every method throws Poco::Data exceptions when the
-/// database is unreachable (callers retry).
+/// every method throws pg::Error (unavailable() when the database cannot be
+/// reached: callers retry).
 class QuoteStore {
  public:
-  explicit QuoteStore(Database& db);
+  explicit QuoteStore(pg::Pool& db);
 
   /// Stores the request, one row per company and one event per company with
   /// its initial status. The same (user, idempotency key) with the same input
@@ -151,7 +151,7 @@ class QuoteStore {
                             const std::function<std::vector<long long>(const std::vector<OutboxEvent>&)>& publish);
 
  private:
-  Database& db_;
+  pg::Pool& db_;
 };
 
 }  // namespace osago::host

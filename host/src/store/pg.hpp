@@ -1,0 +1,148 @@
+#pragma once
+
+// A thin layer over libpq: one round trip per statement (PQexecParams, text
+// parameters), a bounded connection pool and a scoped transaction. The
+// aggregator's only way to talk to PostgreSQL.
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace osago::host::pg {
+
+/// A failed database call. `unavailable()` says the server could not be
+/// reached, the connection broke or no pooled connection came free: worth
+/// retrying later. Otherwise the statement itself failed (a bug or a constraint).
+class Error : public std::runtime_error {
+ public:
+  Error(const std::string& message, std::string sqlstate, bool unavailable)
+      : std::runtime_error(message), sqlstate_(std::move(sqlstate)), unavailable_(unavailable) {}
+  const std::string& sqlstate() const { return sqlstate_; }
+  bool unavailable() const { return unavailable_; }
+
+ private:
+  std::string sqlstate_;
+  bool unavailable_;
+};
+
+/// One statement parameter in text form; nullopt is SQL NULL.
+using Param = std::optional<std::string>;
+
+inline Param param(const std::string& s) { return s; }
+inline Param param(const char* s) { return std::string(s); }
+inline Param param(long long v) { return std::to_string(v); }
+inline Param param(long v) { return std::to_string(v); }
+inline Param param(int v) { return std::to_string(v); }
+inline Param param(std::nullopt_t) { return std::nullopt; }
+inline Param param(const Param& p) { return p; }
+
+/// The rows of a statement, read as text.
+class Result {
+ public:
+  explicit Result(PGresult* r) : r_(r, &PQclear) {}
+  int rows() const { return PQntuples(r_.get()); }
+  bool isNull(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+  /// The value as text; empty for NULL.
+  std::string text(int row, int col) const {
+    return std::string(PQgetvalue(r_.get(), row, col), static_cast<std::size_t>(PQgetlength(r_.get(), row, col)));
+  }
+  long long int64(int row, int col) const;
+  /// Rows inserted, updated or deleted by the statement.
+  long long affected() const;
+
+ private:
+  std::unique_ptr<PGresult, decltype(&PQclear)> r_;
+};
+
+/// One server connection. Not thread-safe: one user at a time (the pool sees to it).
+class Connection {
+ public:
+  /// Connects; throws an unavailable Error when the server cannot be reached.
+  explicit Connection(const std::string& dsn);
+
+  /// Runs one statement with $1… parameters in one round trip.
+  Result exec(const std::string& sql, const std::vector<Param>& params = {});
+
+  template <typename... Args>
+  Result query(const std::string& sql, const Args&... args) {
+    return exec(sql, std::vector<Param>{param(args)...});
+  }
+
+  /// False once the connection broke: the pool drops it.
+  bool usable() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
+  PGconn* native() { return conn_.get(); }
+
+ private:
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
+};
+
+/// At most `size` connections, opened on demand; a broken one is replaced
+/// on the next acquire. Thread-safe.
+class Pool {
+ public:
+  Pool(std::string dsn, int size, std::chrono::milliseconds wait = std::chrono::seconds(5));
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  /// A connection lent until the lease ends.
+  class Lease {
+   public:
+    Lease(Pool& pool, std::unique_ptr<Connection> c) : pool_(&pool), c_(std::move(c)) {}
+    Lease(Lease&& o) noexcept : pool_(o.pool_), c_(std::move(o.c_)) {}
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (c_) pool_->giveBack(std::move(c_));
+    }
+    Connection& operator*() { return *c_; }
+    Connection* operator->() { return c_.get(); }
+
+   private:
+    Pool* pool_;
+    std::unique_ptr<Connection> c_;
+  };
+
+  /// Waits up to the pool's wait for a free connection; throws an
+  /// unavailable Error when none comes free or the server cannot be reached.
+  Lease acquire();
+
+  const std::string& dsn() const { return dsn_; }
+
+ private:
+  void giveBack(std::unique_ptr<Connection> c);
+
+  std::string dsn_;
+  int size_;
+  std::chrono::milliseconds wait_;
+  std::mutex mutex_;
+  std::condition_variable freed_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  int open_ = 0;  ///< connections lent out or idle
+};
+
+/// Rolls back unless committed: the one way a transaction ends on an exception.
+class Transaction {
+ public:
+  explicit Transaction(Connection& c) : c_(c) { c_.exec("BEGIN"); }
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit();
+
+ private:
+  Connection& c_;
+  bool done_ = false;
+};
+
+/// `dsn` with a connect timeout added unless it names one, so that an
+/// unreachable server fails a call in seconds instead of hanging it.
+std::string withConnectTimeout(const std::string& dsn, int seconds);
+
+}  // namespace osago::host::pg
