@@ -9,9 +9,62 @@
 #include <Poco/Timestamp.h>
 #include <Poco/URI.h>
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <sstream>
+#include <vector>
 
 namespace osago::http {
+namespace {
+
+/// Idle keep-alive connections by host:port, so that a busy partner is not
+/// paid a TCP handshake (and its server a new connection) per call.
+class IdleConnections {
+ public:
+  using Session = std::unique_ptr<Poco::Net::HTTPClientSession>;
+
+  /// A connection that was idle for less than kIdleLimit and that the server
+  /// has not closed; nullptr when there is none.
+  Session take(const std::string& key) {
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex_);
+    auto& list = idle_[key];
+    while (!list.empty()) {
+      Idle idle = std::move(list.back());
+      list.pop_back();
+      // Readable while idle means the server closed it (or broke protocol): drop it.
+      if (now - idle.since < kIdleLimit && !idle.session->socket().poll(0, Poco::Net::Socket::SELECT_READ))
+        return std::move(idle.session);
+    }
+    return nullptr;
+  }
+
+  void giveBack(const std::string& key, Session session) {
+    std::lock_guard lock(mutex_);
+    auto& list = idle_[key];
+    if (list.size() < kMaxIdlePerServer) list.push_back({std::move(session), std::chrono::steady_clock::now()});
+  }
+
+ private:
+  // Below the keep-alive timeouts servers commonly use (Poco's is 10 s), so a
+  // connection is rarely reused just as the server gives up on it.
+  static constexpr std::chrono::seconds kIdleLimit{4};
+  static constexpr std::size_t kMaxIdlePerServer = 64;
+  struct Idle {
+    Session session;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::mutex mutex_;
+  std::map<std::string, std::vector<Idle>> idle_;
+};
+
+IdleConnections& idleConnections() {
+  static IdleConnections pool;
+  return pool;
+}
+
+}  // namespace
 
 ClientResponse call(const ClientRequest& request) {
   Poco::URI uri;
@@ -22,7 +75,11 @@ ClientResponse call(const ClientRequest& request) {
   }
   if (uri.getScheme() != "http") throw ClientError(false, "only http:// URLs are supported: " + request.url);
   try {
-    Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
+    std::string key = uri.getHost() + ":" + std::to_string(uri.getPort());
+    auto connection = idleConnections().take(key);
+    if (!connection) connection = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
+    Poco::Net::HTTPClientSession& session = *connection;
+    session.setKeepAlive(true);
     Poco::Timespan timeout(std::chrono::duration_cast<std::chrono::microseconds>(request.timeout).count());
     session.setTimeout(timeout, timeout, timeout);
     std::string target = uri.getPathEtc().empty() ? "/" : uri.getPathEtc();
@@ -42,6 +99,8 @@ ClientResponse call(const ClientRequest& request) {
     std::ostringstream body;
     Poco::StreamCopier::copyStream(in, body);
     out.body = body.str();
+    // Fully read and the server keeps it open: the next call to it may reuse it.
+    if (resp.getKeepAlive()) idleConnections().giveBack(key, std::move(connection));
     return out;
   } catch (const Poco::TimeoutException& e) {
     throw ClientError(true, request.method + " " + request.url + " timed out after " +

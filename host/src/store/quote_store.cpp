@@ -143,7 +143,7 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
       "    AND (lease_until IS NULL OR lease_until < now()) "
       "  ORDER BY next_poll_at LIMIT $3 FOR UPDATE SKIP LOCKED) "
       "RETURNING c.request_id::text, c.company_id, c.company_name, r.correlation_id, coalesce(c.external_id, ''), "
-      "c.attempts, (extract(epoch FROM c.deadline_at) * 1000)::bigint, r.input::text",
+      "c.attempts, (extract(epoch FROM c.deadline_at) * 1000)::bigint, r.input::text, c.status",
       owner, static_cast<long long>(lease.count()), limit);
   std::vector<WorkItem> items;
   items.reserve(static_cast<std::size_t>(rows.rows()));
@@ -157,6 +157,7 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
     w.attempts = static_cast<int>(rows.int64(i, 5));
     w.deadline = std::chrono::system_clock::time_point(std::chrono::milliseconds(rows.int64(i, 6)));
     w.input = rows.text(i, 7);
+    w.status = rows.text(i, 8);
     items.push_back(std::move(w));
   }
   return items;
@@ -187,11 +188,24 @@ std::optional<std::chrono::milliseconds> QuoteStore::nextDueIn() {
 }
 
 bool QuoteStore::record(const WorkItem& item, const CompanyUpdate& u, const std::string& owner) {
+  auto c = db_.acquire();
+  if (u.status == item.status) {
+    // No change of status (the partner is still working on it): no event and
+    // nothing another company's change must be ordered with, so one statement
+    // without the request lock. Most partner calls end here.
+    auto r = c->query(
+        "UPDATE company_quotes SET external_id = nullif($4, ''), attempts = $5, "
+        "  next_poll_at = to_timestamp($6::bigint / 1000.0), last_poll_at = now(), lease_owner = NULL, "
+        "  lease_until = NULL, last_owner = $3, updated_at = now() "
+        "WHERE request_id = $1 AND company_id = $2 AND lease_owner = $3 AND status = $7",
+        item.request_id, item.company_id, owner, u.external_id, static_cast<long long>(u.attempts),
+        static_cast<long long>(unixMs(u.next_poll_at)), u.status);
+    return r.affected() == 1;  // 0: the lease expired and another instance took the work
+  }
   // seq and requestStatus are filled in by the statement that assigns them.
   nlohmann::json e = event(item.request_id, 0, item.company_id, item.company_name, u.status, u.offer, u.error, "");
   e.erase("seq");
   e.erase("requestStatus");
-  auto c = db_.acquire();
   pg::Transaction tx(*c);
   // The request row lock orders every change of this request: seq stays gap-free,
   // and the next statement's snapshot, taken once the lock is ours, sees every

@@ -83,6 +83,7 @@ struct WorkItem {
   std::string company_id;
   std::string company_name;
   std::string correlation_id;
+  std::string status;       ///< as claimed: CREATED or IN_PROGRESS
   std::string external_id;  ///< empty until submitted
   int attempts = 0;
   std::chrono::system_clock::time_point deadline;
