@@ -76,11 +76,17 @@ ClientResponse call(const ClientRequest& request) {
   if (uri.getScheme() != "http") throw ClientError(false, "only http:// URLs are supported: " + request.url);
   try {
     std::string key = uri.getHost() + ":" + std::to_string(uri.getPort());
+    Poco::Timespan timeout(std::chrono::duration_cast<std::chrono::microseconds>(request.timeout).count());
     auto connection = idleConnections().take(key);
-    if (!connection) connection = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
+    if (connection) {
+      // The session's timeouts are applied to its socket only when it connects: set them on the open socket.
+      connection->socket().setSendTimeout(timeout);
+      connection->socket().setReceiveTimeout(timeout);
+    } else {
+      connection = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
+    }
     Poco::Net::HTTPClientSession& session = *connection;
     session.setKeepAlive(true);
-    Poco::Timespan timeout(std::chrono::duration_cast<std::chrono::microseconds>(request.timeout).count());
     session.setTimeout(timeout, timeout, timeout);
     std::string target = uri.getPathEtc().empty() ? "/" : uri.getPathEtc();
     Poco::Net::HTTPRequest req(request.method, target, Poco::Net::HTTPMessage::HTTP_1_1);

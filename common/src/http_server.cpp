@@ -7,6 +7,7 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
 #include <istream>
 #include <sstream>
 
@@ -26,6 +27,23 @@ std::vector<std::string> splitPath(const std::string& path) {
   }
   if (!cur.empty()) out.push_back(std::move(cur));
   return out;
+}
+
+/// A body the handler left unread (it answered an error first, or ignores the
+/// body) would be parsed as the next request on a kept-alive connection.
+/// Small leftovers are read away; a larger one closes the connection after the answer.
+void finishRequestBody(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
+  bool has_body = request.getChunkedTransferEncoding() || (request.hasContentLength() && request.getContentLength64() > 0);
+  if (!has_body) return;
+  try {
+    std::istream& in = request.stream();
+    char sink[4096];
+    std::size_t left = 64 * 1024;
+    while (left > 0 && in.read(sink, sizeof sink).gcount() > 0) left -= std::min<std::size_t>(left, static_cast<std::size_t>(in.gcount()));
+    if (!in.eof()) response.setKeepAlive(false);
+  } catch (const std::exception&) {
+    response.setKeepAlive(false);
+  }
 }
 
 class BoundHandler : public Poco::Net::HTTPRequestHandler {
@@ -51,6 +69,7 @@ class BoundHandler : public Poco::Net::HTTPRequestHandler {
                                       Poco::URI(request.getURI()).getPath() + ": " + errorText(e));
       if (!response.sent()) sendError(response, 500, "INTERNAL", "internal error; see the service log");
     }
+    finishRequestBody(request, response);
   }
 
   int status_ = 404;

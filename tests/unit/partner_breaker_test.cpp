@@ -116,4 +116,21 @@ TEST(LatencyWindow, NearestRankPercentiles) {
   EXPECT_EQ(*w.percentile(1.0), 1000);
 }
 
+TEST(RetryBudget, StopsRetriesWhileThePartnerKeepsFailingAndRecoversWithSuccesses) {
+  RetryBudget b({10, 0.5});
+  EXPECT_TRUE(b.allowsRetry());
+  for (int i = 0; i < 4; ++i) b.onFailure();
+  EXPECT_TRUE(b.allowsRetry()) << "6 of 10 tokens left";
+  b.onFailure();
+  EXPECT_FALSE(b.allowsRetry()) << "5 of 10: no more than half";
+  b.onSuccess();
+  EXPECT_TRUE(b.allowsRetry()) << "5.5 of 10";
+  for (int i = 0; i < 100; ++i) b.onSuccess();
+  EXPECT_EQ(b.describe()["tokens"], 10.0) << "capped at the bucket size";
+  for (int i = 0; i < 100; ++i) b.onFailure();
+  EXPECT_EQ(b.describe()["tokens"], 0.0) << "never below zero";
+  b.reconfigure({4, 0.5});
+  EXPECT_EQ(b.describe()["maxTokens"], 4.0);
+}
+
 }  // namespace

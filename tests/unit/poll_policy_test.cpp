@@ -61,7 +61,45 @@ TEST(DecideUpdate, PendingKeepsPollingWithinTheDeadline) {
   EXPECT_LE(u.next_poll_at, item.deadline);
 
   auto late = decideUpdate(item, pending(), item.deadline - 10ms, p);
-  EXPECT_EQ(late.next_poll_at, item.deadline) << "the last poll lands exactly on the deadline";
+  EXPECT_EQ(late.status, status::kTimeout) << "a poll after the deadline is not planned: TIMEOUT now";
+  EXPECT_EQ(late.error["code"], "DEADLINE_EXCEEDED");
+  EXPECT_NE(late.error["message"].get<std::string>().find("after the deadline"), std::string::npos);
+}
+
+TEST(DecideUpdate, ARetryAfterBeyondTheDeadlineEndsTheWaitNow) {
+  PollPolicy p(500ms, 60000ms, 1);
+  auto item = polling();
+  auto o = pending();
+  o.retry_after = 30s;
+  EXPECT_EQ(decideUpdate(item, o, item.deadline - 40s, p).status, status::kInProgress);
+  EXPECT_EQ(decideUpdate(item, o, item.deadline - 20s, p).status, status::kTimeout);
+}
+
+TEST(DecideUpdate, NoPollThatThePartnersP95LatencyWouldCarryPastTheDeadline) {
+  PollPolicy p(1000ms, 1000ms, 1);  // next poll between 500 and 1000 ms from now
+  auto item = polling();
+  PartnerOutlook slow;
+  slow.p95_latency = 4000ms;
+  EXPECT_EQ(decideUpdate(item, pending(), item.deadline - 10s, p, slow).status, status::kInProgress);
+  auto u = decideUpdate(item, pending(), item.deadline - 3s, p, slow);
+  EXPECT_EQ(u.status, status::kTimeout);
+  EXPECT_NE(u.error["message"].get<std::string>().find("p95"), std::string::npos);
+  EXPECT_EQ(decideUpdate(item, pending(), item.deadline - 3s, p).status, status::kInProgress)
+      << "without a settled p95 the poll is planned";
+  EXPECT_FALSE(callFitsBeforeDeadline(item.deadline - 3s, item.deadline, slow));
+  EXPECT_TRUE(callFitsBeforeDeadline(item.deadline - 5s, item.deadline, slow));
+}
+
+TEST(DecideUpdate, ASpentRetryBudgetStopsRetriesButNotPolling) {
+  PollPolicy p(500ms, 5000ms, 1);
+  PartnerOutlook spent;
+  spent.retries_allowed = false;
+  auto u = decideUpdate(polling(), PartnerOutcome::failed("PARTNER_UNAVAILABLE", "503", true), kNow, p, spent);
+  EXPECT_EQ(u.status, status::kFailed);
+  EXPECT_EQ(u.error["code"], "PARTNER_UNAVAILABLE");
+  EXPECT_NE(u.error["message"].get<std::string>().find("retry budget"), std::string::npos);
+  EXPECT_EQ(decideUpdate(polling(), pending(), kNow, p, spent).status, status::kInProgress)
+      << "a pending answer is not a failure: polling goes on";
 }
 
 TEST(DecideUpdate, OfferCompletes) {

@@ -173,7 +173,7 @@ PartnerOutcome outcomeOf(const PluginInstance::CallState& call, const std::strin
 InsurerAdapter::InsurerAdapter(CompanyConfig company, std::shared_ptr<PluginLibrary> library,
                                std::shared_ptr<PartnerHealth> health)
     : instance_(std::make_shared<PluginInstance>(company, std::move(library))),
-      health_(health ? std::move(health) : std::make_shared<PartnerHealth>(company.breaker)),
+      health_(health ? std::move(health) : std::make_shared<PartnerHealth>(company.breaker, company.retry_budget)),
       executor_(company.id, company.max_concurrent_calls, company.max_queued_calls) {}
 
 bool isPartnerFailure(const PartnerOutcome& o) {
@@ -232,7 +232,12 @@ PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operat
   health_->breaker.record(failed, elapsed, now);
   health_->latency.add(elapsed);
   ++health_->calls;
-  if (failed) ++health_->failures;
+  if (failed) {
+    ++health_->failures;
+    health_->retry_budget.onFailure();
+  } else {
+    health_->retry_budget.onSuccess();
+  }
   return out;
 }
 

@@ -114,6 +114,14 @@ PluginManifest PluginManifest::load(const std::string& file) {
     for (double rate : {company.breaker.failure_rate, company.breaker.slow_call_rate})
       if (rate <= 0 || rate > 1) throw ConfigError(file, c.qualified("breaker"), "rates must be in (0, 1]");
     if (company.breaker.half_open_calls < 1) throw ConfigError(file, c.qualified("breaker.half_open_calls"), "must be at least 1");
+    auto rb = c.child("retry_budget");
+    company.retry_budget.max_tokens = rb.get<double>("max_tokens", company.retry_budget.max_tokens);
+    company.retry_budget.token_ratio = rb.get<double>("token_ratio", company.retry_budget.token_ratio);
+    rb.finish();
+    if (company.retry_budget.max_tokens < 1 || company.retry_budget.max_tokens > 1000)
+      throw ConfigError(file, c.qualified("retry_budget.max_tokens"), "must be between 1 and 1000");
+    if (company.retry_budget.token_ratio <= 0 || company.retry_budget.token_ratio > 1)
+      throw ConfigError(file, c.qualified("retry_budget.token_ratio"), "must be in (0, 1]");
     auto settings = c.raw("settings");
     if (settings && !settings.IsNull()) {
       if (!settings.IsMap()) throw ConfigError(file, c.qualified("settings"), "must be a mapping");

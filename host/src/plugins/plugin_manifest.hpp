@@ -22,6 +22,7 @@ struct CompanyConfig {
   nlohmann::json settings = nlohmann::json::object();  ///< passed to the plugin's create(); ${ENV} expanded
   std::map<std::string, std::string> secrets;   ///< name → value, resolved from the environment
   BreakerConfig breaker;                        ///< the company's circuit breaker
+  RetryBudgetConfig retry_budget;               ///< how many failed calls may be retried
 };
 
 /// The YAML file installed next to a plugin (`osago_plugin_x.so` →

@@ -127,10 +127,13 @@ RescanReport PluginRegistry::rescan() {
       } else {
         try {
           auto& health = health_[company.id];
-          if (health)
-            health->breaker.reconfigure(company.breaker);  // keep the state and the window across versions
-          else
-            health = std::make_shared<PartnerHealth>(company.breaker);
+          if (health) {
+            // Keep the state, the window and the tokens across versions.
+            health->breaker.reconfigure(company.breaker);
+            health->retry_budget.reconfigure(company.retry_budget);
+          } else {
+            health = std::make_shared<PartnerHealth>(company.breaker, company.retry_budget);
+          }
           loaded->adapters[company.id] = std::make_shared<InsurerAdapter>(company, lib, health);
         } catch (const PluginLoadError& e) {
           loaded->company_errors[company.id] = e.what();

@@ -108,6 +108,7 @@ nlohmann::json PartnerHealth::describe(PartnerBreaker::Clock::time_point now) {
     return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
   };
   return {{"breaker", breaker.describe(now)},
+          {"retryBudget", retry_budget.describe()},
           {"latencyMs", {{"p50", ms(0.5)}, {"p95", ms(0.95)}, {"p99", ms(0.99)}, {"samples", latency.size()}}},
           {"calls", calls.load()},
           {"failures", failures.load()},
@@ -132,6 +133,11 @@ std::optional<long long> LatencyWindow::percentile(double q) const {
   // Nearest rank.
   auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(sorted.size())));
   return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
+}
+
+std::optional<long long> LatencyWindow::settledPercentile(double q, std::size_t min_samples) const {
+  if (size() < min_samples) return std::nullopt;
+  return percentile(q);
 }
 
 std::size_t LatencyWindow::size() const {

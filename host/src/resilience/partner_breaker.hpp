@@ -1,5 +1,7 @@
 #pragma once
 
+#include "resilience/retry_budget.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -79,6 +81,9 @@ class LatencyWindow {
   /// The q-quantile (0..1) of the recorded latencies in ms; nullopt when empty.
   std::optional<long long> percentile(double q) const;
   std::size_t size() const;
+  /// The q-quantile once at least `min_samples` calls are recorded (a guess
+  /// from fewer would be noise); nullopt before.
+  std::optional<long long> settledPercentile(double q, std::size_t min_samples = 20) const;
 
  private:
   std::size_t capacity_;
@@ -89,8 +94,10 @@ class LatencyWindow {
 /// Everything the host tracks about one company's health; shared by every
 /// version of its adapter, so an upgrade keeps the breaker's state.
 struct PartnerHealth {
-  explicit PartnerHealth(BreakerConfig config) : breaker(config) {}
+  PartnerHealth(BreakerConfig breaker_config, RetryBudgetConfig retry_config)
+      : breaker(breaker_config), retry_budget(retry_config) {}
   PartnerBreaker breaker;
+  RetryBudget retry_budget;
   LatencyWindow latency;
   std::atomic<long> calls{0};
   std::atomic<long> failures{0};

@@ -16,14 +16,28 @@ std::chrono::milliseconds PollPolicy::delay(int attempt, std::optional<std::chro
   return std::chrono::milliseconds(d - d / 2 + jitter(rng_));
 }
 
+bool callFitsBeforeDeadline(std::chrono::system_clock::time_point now, std::chrono::system_clock::time_point deadline,
+                            const PartnerOutlook& outlook) {
+  return now + outlook.p95_latency.value_or(std::chrono::milliseconds(0)) < deadline;
+}
+
 CompanyUpdate decideUpdate(const WorkItem& item, const PartnerOutcome& outcome,
-                           std::chrono::system_clock::time_point now, PollPolicy& policy) {
+                           std::chrono::system_clock::time_point now, PollPolicy& policy, const PartnerOutlook& outlook) {
   CompanyUpdate u;
   u.external_id = outcome.external_id.empty() ? item.external_id : outcome.external_id;
   u.attempts = item.attempts + 1;
+  std::string timeout_message = "the insurer did not answer within the deadline";
   auto keep_polling = [&](std::optional<std::chrono::milliseconds> retry_after) {
     u.status = status::kInProgress;
-    u.next_poll_at = std::min(now + policy.delay(u.attempts, retry_after), item.deadline);
+    u.next_poll_at = now + policy.delay(u.attempts, retry_after);
+    if (u.next_poll_at >= item.deadline) {
+      u.status = status::kTimeout;
+      timeout_message = "the insurer's next answer would come after the deadline";
+    } else if (!callFitsBeforeDeadline(u.next_poll_at, item.deadline, outlook)) {
+      u.status = status::kTimeout;
+      timeout_message = "not enough time left for another call (the insurer's p95 latency is " +
+                        std::to_string(outlook.p95_latency->count()) + " ms)";
+    }
   };
   switch (outcome.kind) {
     case PartnerOutcome::Kind::Pending:
@@ -40,9 +54,16 @@ CompanyUpdate decideUpdate(const WorkItem& item, const PartnerOutcome& outcome,
     case PartnerOutcome::Kind::Failed:
       if (outcome.code == "DEADLINE_EXCEEDED") {
         u.status = status::kTimeout;
+        if (!outcome.message.empty()) timeout_message = outcome.message;
       } else if (outcome.retryable && (!item.external_id.empty() || !outcome.reached_partner)) {
-        // Polling is idempotent, and a submit that never went out may be sent: try again.
-        keep_polling(outcome.retry_after);
+        // Polling is idempotent, and a submit that never went out may be sent again;
+        // but not while the partner keeps failing: the retry budget says when to stop.
+        if (outlook.retries_allowed) {
+          keep_polling(outcome.retry_after);
+        } else {
+          u.status = status::kFailed;
+          u.error = companyError(outcome.code, outcome.message + " (not retried: the company's retry budget is spent)");
+        }
       } else {
         // A failed submit is not retried: it is not idempotent for this partner.
         u.status = status::kFailed;
@@ -53,7 +74,7 @@ CompanyUpdate decideUpdate(const WorkItem& item, const PartnerOutcome& outcome,
   if (u.status == status::kInProgress && now >= item.deadline) u.status = status::kTimeout;
   if (u.status == status::kTimeout) {
     u.offer = nullptr;
-    u.error = companyError("DEADLINE_EXCEEDED", "the insurer did not answer within the deadline");
+    u.error = companyError("DEADLINE_EXCEEDED", timeout_message);
   }
   u.next_poll_at = u.status == status::kInProgress ? std::max(u.next_poll_at, now) : now;
   return u;

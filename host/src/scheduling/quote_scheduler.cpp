@@ -127,8 +127,18 @@ void QuoteScheduler::process(const WorkItem& item) {
   std::string tag = "[" + item.correlation_id + "] request " + item.request_id + " company " + item.company_id + ": ";
   PartnerOutcome outcome;
   auto route = plugins_.route(item.company_id);
+  PartnerOutlook outlook;
+  if (route && route->adapter) {
+    auto& health = route->adapter->health();
+    outlook.retries_allowed = health.retry_budget.allowsRetry();
+    if (auto p95 = health.latency.settledPercentile(0.95)) outlook.p95_latency = std::chrono::milliseconds(*p95);
+  }
   if (Clock::now() >= item.deadline) {
-    outcome = PartnerOutcome::failed("DEADLINE_EXCEEDED", "no answer before the deadline");
+    outcome = PartnerOutcome::failed("DEADLINE_EXCEEDED", "the insurer did not answer within the deadline");
+  } else if (route && route->adapter && route->enabled && !callFitsBeforeDeadline(Clock::now(), item.deadline, outlook)) {
+    // E.g. work that waited out an outage: a call that cannot finish in time only loads the partner.
+    outcome = PartnerOutcome::failed("DEADLINE_EXCEEDED", "not enough time left for a call (the insurer's p95 latency is " +
+                                                              std::to_string(outlook.p95_latency->count()) + " ms)");
   } else if (!route) {
     // Another instance listed this company: this one has not loaded its plugin yet. Look
     // again soon and leave the work to whoever can serve it; by the deadline it ends TIMEOUT.
@@ -143,7 +153,7 @@ void QuoteScheduler::process(const WorkItem& item) {
     outcome = item.external_id.empty() ? route->adapter->submit(ctx, item.input)
                                        : route->adapter->poll(ctx, item.external_id);
   }
-  CompanyUpdate update = decideUpdate(item, outcome, Clock::now(), poll_policy_);
+  CompanyUpdate update = decideUpdate(item, outcome, Clock::now(), poll_policy_, outlook);
   if (outcome.kind == PartnerOutcome::Kind::Failed)
     log.warning(tag + outcome.code + ": " + outcome.message + (update.status == status::kInProgress ? " (will retry)" : ""));
   else
