@@ -6,6 +6,7 @@
 #include "events/outbox_relay.hpp"
 #include "plugins/plugin_registry.hpp"
 #include "scheduling/quote_scheduler.hpp"
+#include "plugins/fleet_health.hpp"
 #include "store/migrations.hpp"
 #include "store/plugin_switch_store.hpp"
 #include "store/quote_store.hpp"
@@ -57,7 +58,9 @@ class AggregatorApp : public ServiceApplication {
       scheduler.wake();
     });
     WorkNotifier notifier(cfg.postgres_dsn, QuoteStore::kWorkChannel, [&] { scheduler.wake(); });
-    AdminApi admin(plugins, cfg.admin_token);
+    PartnerHealthStore health_reports(db);
+    FleetHealthReporter health_reporter(plugins, health_reports, instance_id);
+    AdminApi admin(plugins, health_reports, cfg.admin_token);
     if (cfg.admin_token.empty()) log.warning("OSAGO_ADMIN_TOKEN is not set: the admin API refuses every call");
 
     auto* router = new http::Router;
@@ -74,6 +77,7 @@ class AggregatorApp : public ServiceApplication {
     plugins.start();
     scheduler.start();
     notifier.start();
+    health_reporter.start();
     server.start();
     log.information("osago-aggregator " + instance_id + " listening on http://" + cfg.listen_host + ":" +
                     std::to_string(socket.address().port()) + " with " + std::to_string(plugins.companies().size()) +
@@ -83,6 +87,7 @@ class AggregatorApp : public ServiceApplication {
     server.stop();
     notifier.stop();
     scheduler.stop();
+    health_reporter.stop();
     plugins.stop();
     relay.stop();
     log.information("stopped");

@@ -131,6 +131,41 @@ TEST(PluginAdmin, DisablingThroughOneInstanceStopsCallsFromAnother) {
   EXPECT_EQ(back["volga-garant"]["offer"]["premium"]["amount"], expectedPremium(quote(), 720000));
 }
 
+TEST(PluginAdmin, PartnerHealthIsOneViewOverEveryInstance) {
+  std::string second = stack().secondAggregatorUrl();
+  EXPECT_EQ(httpJson("GET", stack().aggregatorUrl() + "/admin/partners").status, 401);
+  std::string first_id = admin("GET", "/admin/plugins").body["instance"];
+  std::string second_id = admin("GET", "/admin/plugins", second).body["instance"];
+  ASSERT_NE(first_id, second_id);
+  // Each instance reports every 2 s; either one answers with both reports.
+  json severny;
+  for (int i = 0; i < 50; ++i) {
+    auto r = admin("GET", "/admin/partners", i % 2 ? second : stack().aggregatorUrl());
+    ASSERT_EQ(r.status, 200) << r.body.dump();
+    severny = nullptr;
+    for (const auto& c : r.body["companies"])
+      if (c["id"] == "severny-shchit") severny = c;
+    if (!severny.is_null() && severny["instances"] == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_FALSE(severny.is_null());
+  ASSERT_EQ(severny["instances"], 2) << severny.dump();
+  EXPECT_EQ(severny["plugin"], "polisnet");
+  std::set<std::string> instances;
+  long long calls = 0;
+  for (const auto& i : severny["perInstance"]) {
+    instances.insert(i["instance"].get<std::string>());
+    calls += i["health"]["calls"].get<long long>();
+    EXPECT_TRUE(i["health"].contains("breaker"));
+    EXPECT_TRUE(i["health"].contains("retryBudget"));
+    EXPECT_LT(i["ageMs"].get<long long>(), 10000);
+  }
+  EXPECT_EQ(instances, (std::set<std::string>{first_id, second_id}));
+  EXPECT_EQ(severny["calls"].get<long long>(), calls) << "the fleet total is the sum of the instances' counters";
+  EXPECT_GT(calls, 0) << "earlier tests called this partner";
+  EXPECT_TRUE(severny["breaker"] == "CLOSED" || severny["breaker"] == "OPEN" || severny["breaker"] == "HALF_OPEN");
+}
+
 TEST(ConformanceKit, TheBundledPluginsPassEveryScenario) {
   for (const char* plugin : {"polisnet", "garant", "volna"}) {
     std::string so = stack().pluginDir() + "/osago_plugin_" + plugin + ".so";

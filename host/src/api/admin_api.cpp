@@ -1,5 +1,7 @@
 #include "api/admin_api.hpp"
 
+#include "plugins/fleet_health.hpp"
+
 #include <Poco/Logger.h>
 
 namespace osago::host {
@@ -14,12 +16,27 @@ bool sameSecret(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-AdminApi::AdminApi(PluginRegistry& plugins, std::string token) : plugins_(plugins), token_(std::move(token)) {}
+AdminApi::AdminApi(PluginRegistry& plugins, PartnerHealthStore& health, std::string token)
+    : plugins_(plugins), health_(health), token_(std::move(token)) {}
 
 void AdminApi::registerRoutes(http::Router& router) {
   router.add("GET", "/admin/plugins", [this](auto& req, auto& resp, const auto&) {
     authorize(req);
     http::sendJson(resp, 200, plugins_.describe());
+  });
+  router.add("GET", "/admin/partners", [this](auto& req, auto& resp, const auto&) {
+    authorize(req);
+    // Instances report every 2 s: 10 s without a report means the instance is gone.
+    const std::chrono::seconds max_age(10);
+    std::vector<PartnerHealthReport> reports;
+    try {
+      reports = health_.recent(max_age);
+    } catch (const pg::Error& e) {
+      if (!e.unavailable()) throw;
+      throw http::HttpError(503, "STORAGE_UNAVAILABLE", "the fleet's health reports are not reachable; "
+                                                        "GET /admin/plugins shows this instance's view");
+    }
+    http::sendJson(resp, 200, fleetView(reports, max_age));
   });
   router.add("POST", "/admin/plugins/rescan", [this](auto& req, auto& resp, const auto&) {
     authorize(req);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "plugins/plugin_registry.hpp"
+#include "store/partner_health_store.hpp"
 
 #include <osago/common/http_server.hpp>
 
@@ -10,11 +11,12 @@ namespace osago::host {
 
 /// The operators' REST API for plugins, behind a bearer token:
 /// GET /admin/plugins, POST /admin/plugins/rescan,
-/// POST /admin/plugins/{id}/enable, POST /admin/plugins/{id}/disable.
+/// POST /admin/plugins/{id}/enable, POST /admin/plugins/{id}/disable, and the
+/// fleet-wide partner health: GET /admin/partners.
 class AdminApi {
  public:
   /// An empty `token` refuses every call (the admin API is off).
-  AdminApi(PluginRegistry& plugins, std::string token);
+  AdminApi(PluginRegistry& plugins, PartnerHealthStore& health, std::string token);
 
   void registerRoutes(http::Router& router);
 
@@ -24,6 +26,7 @@ class AdminApi {
                   const std::string& plugin_id, bool enabled);
 
   PluginRegistry& plugins_;
+  PartnerHealthStore& health_;
   std::string token_;
 };
 

@@ -1,0 +1,120 @@
+#include "plugins/fleet_health.hpp"
+
+#include <osago/common/errors.hpp>
+
+#include <Poco/Logger.h>
+
+#include <map>
+
+namespace osago::host {
+
+FleetHealthReporter::FleetHealthReporter(const PluginRegistry& plugins, PartnerHealthStore& store,
+                                         std::string instance_id, std::chrono::milliseconds period)
+    : plugins_(plugins), store_(store), instance_id_(std::move(instance_id)), period_(period) {}
+
+FleetHealthReporter::~FleetHealthReporter() { stop(); }
+
+void FleetHealthReporter::start() {
+  running_ = true;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void FleetHealthReporter::stop() {
+  if (!running_.exchange(false)) return;
+  wake_.notify_all();
+  thread_.join();
+  try {
+    store_.withdraw(instance_id_);
+  } catch (const std::exception& e) {
+    Poco::Logger::get("admin").warning(std::string("cannot withdraw this instance's health reports: ") + errorText(e));
+  }
+}
+
+std::vector<PartnerHealthReport> FleetHealthReporter::reportsOf(const nlohmann::json& plugins_description,
+                                                                const std::string& instance_id) {
+  std::vector<PartnerHealthReport> out;
+  for (const auto& plugin : plugins_description.value("plugins", nlohmann::json::array())) {
+    for (const auto& company : plugin.value("companies", nlohmann::json::array())) {
+      if (company.value("state", "") != "READY") continue;
+      nlohmann::json report = company;
+      report["pluginEnabled"] = plugin.value("enabled", false);
+      report["pluginVersion"] = plugin.value("version", "");
+      out.push_back({instance_id, company.value("id", ""), plugin.value("id", ""), std::move(report), {}, 0});
+    }
+  }
+  return out;
+}
+
+void FleetHealthReporter::loop() {
+  auto& log = Poco::Logger::get("admin");
+  bool warned = false;
+  while (running_) {
+    try {
+      store_.publish(instance_id_, reportsOf(plugins_.describe(), instance_id_), std::chrono::hours(1));
+      warned = false;
+    } catch (const std::exception& e) {
+      if (!warned) log.warning(std::string("cannot publish partner health: ") + errorText(e));
+      warned = true;
+    }
+    std::unique_lock lock(mutex_);
+    wake_.wait_for(lock, period_, [this] { return !running_; });
+  }
+}
+
+namespace {
+
+int breakerSeverity(const std::string& state) {
+  if (state == "OPEN") return 2;
+  if (state == "HALF_OPEN") return 1;
+  return 0;
+}
+
+long long number(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<long long>() : 0;
+}
+
+}  // namespace
+
+nlohmann::json fleetView(const std::vector<PartnerHealthReport>& reports, std::chrono::seconds max_age) {
+  std::map<std::string, nlohmann::json> companies;  // by id, in id order
+  for (const auto& r : reports) {
+    auto& c = companies[r.company_id];
+    if (c.is_null()) {
+      c = {{"id", r.company_id},   {"name", r.report.value("name", "")}, {"plugin", r.plugin_id},
+           {"breaker", "CLOSED"},  {"instances", 0},                     {"callsRunning", 0},
+           {"callsQueued", 0},     {"calls", 0},                         {"failures", 0},
+           {"p95LatencyMs", nullptr}, {"perInstance", nlohmann::json::array()}};
+    }
+    const auto health = r.report.value("health", nlohmann::json::object());
+    std::string breaker = health.value("breaker", nlohmann::json::object()).value("state", "CLOSED");
+    if (breakerSeverity(breaker) > breakerSeverity(c["breaker"].get<std::string>())) c["breaker"] = breaker;
+    c["instances"] = c["instances"].get<int>() + 1;
+    c["callsRunning"] = c["callsRunning"].get<long long>() + number(r.report, "callsRunning");
+    c["callsQueued"] = c["callsQueued"].get<long long>() + number(r.report, "callsQueued");
+    c["calls"] = c["calls"].get<long long>() + number(health, "calls");
+    c["failures"] = c["failures"].get<long long>() + number(health, "failures");
+    auto latency = health.value("latencyMs", nlohmann::json::object());
+    if (latency.contains("p95") && latency["p95"].is_number() &&
+        (c["p95LatencyMs"].is_null() || latency["p95"].get<long long>() > c["p95LatencyMs"].get<long long>()))
+      c["p95LatencyMs"] = latency["p95"];
+    c["perInstance"].push_back({{"instance", r.instance_id},
+                                {"reportedAt", r.reported_at},
+                                {"ageMs", r.age_ms},
+                                {"pluginVersion", r.report.value("pluginVersion", "")},
+                                {"pluginEnabled", r.report.value("pluginEnabled", false)},
+                                {"callsRunning", number(r.report, "callsRunning")},
+                                {"callsQueued", number(r.report, "callsQueued")},
+                                {"health", health}});
+  }
+  nlohmann::json out{{"reportedWithinSeconds", max_age.count()}, {"companies", nlohmann::json::array()}};
+  for (auto& [id, c] : companies) {
+    long long calls = c["calls"].get<long long>();
+    c["successRate"] = calls > 0 ? nlohmann::json(1.0 - static_cast<double>(c["failures"].get<long long>()) / calls)
+                                 : nlohmann::json(nullptr);
+    out["companies"].push_back(std::move(c));
+  }
+  return out;
+}
+
+}  // namespace osago::host

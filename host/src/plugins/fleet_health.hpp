@@ -1,0 +1,51 @@
+#pragma once
+
+#include "plugins/plugin_registry.hpp"
+#include "store/partner_health_store.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace osago::host {
+
+/// Publishes this instance's view of every ready company's health (breaker,
+/// retry budget, bulkhead, latency, counters) to PostgreSQL every `period`,
+/// so that GET /admin/partners shows the whole fleet; withdraws it on stop.
+class FleetHealthReporter {
+ public:
+  FleetHealthReporter(const PluginRegistry& plugins, PartnerHealthStore& store, std::string instance_id,
+                      std::chrono::milliseconds period = std::chrono::seconds(2));
+  ~FleetHealthReporter();
+  void start();
+  void stop();
+
+  /// This instance's reports, as published.
+  static std::vector<PartnerHealthReport> reportsOf(const nlohmann::json& plugins_description,
+                                                    const std::string& instance_id);
+
+ private:
+  void loop();
+
+  const PluginRegistry& plugins_;
+  PartnerHealthStore& store_;
+  std::string instance_id_;
+  std::chrono::milliseconds period_;
+  std::atomic<bool> running_{false};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::thread thread_;
+};
+
+/// The fleet view of GET /admin/partners from every instance's recent reports:
+/// per company the worst breaker state, summed occupancy and counters, the
+/// highest p95, and each instance's own report.
+nlohmann::json fleetView(const std::vector<PartnerHealthReport>& reports, std::chrono::seconds max_age);
+
+}  // namespace osago::host

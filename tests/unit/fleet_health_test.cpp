@@ -1,0 +1,57 @@
+// The fleet-wide partner health view merged from every instance's report.
+#include "plugins/fleet_health.hpp"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace osago::host;
+using nlohmann::json;
+
+json companyReport(const std::string& breaker, long calls, long failures, long p95, int running) {
+  return {{"id", "volga-garant"},
+          {"name", "Волга-Гарант"},
+          {"state", "READY"},
+          {"callsRunning", running},
+          {"callsQueued", 0},
+          {"health",
+           {{"breaker", {{"state", breaker}}},
+            {"latencyMs", {{"p50", 10}, {"p95", p95}, {"p99", p95}}},
+            {"calls", calls},
+            {"failures", failures}}}};
+}
+
+TEST(FleetHealth, ReportsTakeEveryReadyCompanyOfThisInstance) {
+  json plugins{{"plugins",
+                {{{"id", "garant"},
+                  {"enabled", true},
+                  {"version", "0.1.0"},
+                  {"companies", {companyReport("CLOSED", 1, 0, 5, 0), {{"id", "broken"}, {"state", "UNAVAILABLE"}}}}}}}};
+  auto reports = FleetHealthReporter::reportsOf(plugins, "i-1");
+  ASSERT_EQ(reports.size(), 1u) << "an unavailable company has no health to report";
+  EXPECT_EQ(reports[0].company_id, "volga-garant");
+  EXPECT_EQ(reports[0].plugin_id, "garant");
+  EXPECT_EQ(reports[0].report["pluginEnabled"], true);
+}
+
+TEST(FleetHealth, TheViewShowsTheWorstBreakerAndTheFleetTotals) {
+  std::vector<PartnerHealthReport> reports{
+      {"i-1", "volga-garant", "garant", companyReport("CLOSED", 100, 10, 40, 2), "2026-11-27T10:00:00.000Z", 500},
+      {"i-2", "volga-garant", "garant", companyReport("OPEN", 50, 40, 900, 1), "2026-11-27T10:00:01.000Z", 1500}};
+  auto view = fleetView(reports, std::chrono::seconds(10));
+  ASSERT_EQ(view["companies"].size(), 1u);
+  const auto& c = view["companies"][0];
+  EXPECT_EQ(c["breaker"], "OPEN") << "one instance's open breaker is the fleet's concern";
+  EXPECT_EQ(c["instances"], 2);
+  EXPECT_EQ(c["calls"], 150);
+  EXPECT_EQ(c["failures"], 50);
+  EXPECT_NEAR(c["successRate"].get<double>(), 100.0 / 150.0, 1e-9);
+  EXPECT_EQ(c["p95LatencyMs"], 900);
+  EXPECT_EQ(c["callsRunning"], 3);
+  ASSERT_EQ(c["perInstance"].size(), 2u);
+  EXPECT_EQ(c["perInstance"][1]["instance"], "i-2");
+  EXPECT_EQ(c["perInstance"][1]["health"]["breaker"]["state"], "OPEN");
+  EXPECT_TRUE(fleetView({}, std::chrono::seconds(10))["companies"].empty());
+}
+
+}  // namespace
