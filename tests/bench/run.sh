@@ -72,6 +72,6 @@ echo
 echo "## The same inserts through pgbench (4 clients, ${SECONDS_PER_STAGE} s)"
 echo
 echo '```'
-"$PG_BIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U osago -n -c 4 -j 2 -T "$SECONDS_PER_STAGE" \
+"$PG_BIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U osago -n -M prepared -c 4 -j 2 -T "$SECONDS_PER_STAGE" \
   -f "$OSAGO_ROOT/tests/bench/create_one_request.sql" osago_bench 2>&1 | grep -E "tps|latency|transactions"
 echo '```'

@@ -73,9 +73,15 @@ void QuoteScheduler::dispatchLoop() {
     int free = 0;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return !running_ || busy_ + static_cast<int>(queue_.size()) < config_.workers; });
+      auto free_slots = [this] { return config_.workers - busy_ - static_cast<int>(queue_.size()); };
+      wake_.wait(lock, [&] { return !running_ || free_slots() > 0; });
       if (!running_) break;
-      free = config_.workers - busy_ - static_cast<int>(queue_.size());
+      // Under load workers free up one at a time; a claim for each would cost a
+      // query per partner call. Wait a few ms for a quarter of them instead.
+      int batch = std::max(1, config_.workers / 4);
+      wake_.wait_for(lock, std::chrono::milliseconds(5), [&] { return !running_ || free_slots() >= batch; });
+      if (!running_) break;
+      free = free_slots();
       woken_ = false;
     }
     std::vector<WorkItem> items;

@@ -33,11 +33,20 @@ Connection::Connection(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str()),
 }
 
 Result Connection::exec(const std::string& sql, const std::vector<Param>& params) {
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    std::string name = "osago_" + std::to_string(prepared_.size() + 1);
+    check(PQprepare(conn_.get(), name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr));
+    it = prepared_.emplace(sql, std::move(name)).first;
+  }
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  PGresult* raw = PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                               nullptr, nullptr, 0);
+  return check(PQexecPrepared(conn_.get(), it->second.c_str(), static_cast<int>(values.size()), values.data(), nullptr,
+                              nullptr, 0));
+}
+
+Result Connection::check(PGresult* raw) {
   Result result(raw);
   if (!raw) throw Error("PostgreSQL call failed: " + trimmed(PQerrorMessage(conn_.get())), "", true);
   auto status = PQresultStatus(raw);

@@ -13,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace osago::host::pg {
@@ -67,7 +68,9 @@ class Connection {
   /// Connects; throws an unavailable Error when the server cannot be reached.
   explicit Connection(const std::string& dsn);
 
-  /// Runs one statement with $1… parameters in one round trip.
+  /// Runs one statement with $1… parameters in one round trip. Each distinct
+  /// SQL text is prepared once per connection (the first use costs one more
+  /// round trip), so the server neither parses nor plans it again.
   Result exec(const std::string& sql, const std::vector<Param>& params = {});
 
   template <typename... Args>
@@ -80,7 +83,10 @@ class Connection {
   PGconn* native() { return conn_.get(); }
 
  private:
+  Result check(PGresult* raw);
+
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
+  std::unordered_map<std::string, std::string> prepared_;  ///< SQL text → statement name
 };
 
 /// At most `size` connections, opened on demand; a broken one is replaced
