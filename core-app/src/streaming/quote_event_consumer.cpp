@@ -53,18 +53,16 @@ QuoteEventConsumer::~QuoteEventConsumer() {
 }
 
 void QuoteEventConsumer::start() {
-  running_ = true;
-  thread_ = std::thread([this] { loop(); });
+  thread_.start([this] { loop(); });
 }
 
 void QuoteEventConsumer::stop() {
-  if (!running_.exchange(false)) return;
-  thread_.join();
+  thread_.stop();
 }
 
 void QuoteEventConsumer::loop() {
   auto& log = Poco::Logger::get("events");
-  while (running_) {
+  while (thread_.running()) {
     std::unique_ptr<RdKafka::Message> msg(consumer_->consume(200));
     if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) continue;
     if (msg->err() != RdKafka::ERR_NO_ERROR) {

@@ -2,10 +2,11 @@
 
 #include "streaming/event_hub.hpp"
 
+#include <osago/common/background_thread.hpp>
+
 #include <atomic>
 #include <memory>
 #include <string>
-#include <thread>
 
 namespace RdKafka { class KafkaConsumer; class RebalanceCb; }
 
@@ -32,9 +33,8 @@ class QuoteEventConsumer {
   EventHub& hub_;
   std::unique_ptr<Rebalance> rebalance_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
-  std::atomic<bool> running_{false};
   std::atomic<bool> assigned_{false};
-  std::thread thread_;
+  BackgroundThread thread_;
 };
 
 }  // namespace osago::core

@@ -12,23 +12,12 @@ OutboxRelay::OutboxRelay(QuoteStore& store, KafkaEventPublisher& publisher, std:
 OutboxRelay::~OutboxRelay() { stop(); }
 
 void OutboxRelay::start() {
-  running_ = true;
-  thread_ = std::thread([this] { loop(); });
+  thread_.start([this] { loop(); });
 }
 
-void OutboxRelay::stop() {
-  if (!running_.exchange(false)) return;
-  cv_.notify_all();
-  thread_.join();
-}
+void OutboxRelay::stop() { thread_.stop(); }
 
-void OutboxRelay::wake() {
-  {
-    std::lock_guard lock(mutex_);
-    pending_ = true;
-  }
-  cv_.notify_one();
-}
+void OutboxRelay::wake() { thread_.notify(); }
 
 void OutboxRelay::loop() {
   auto& log = Poco::Logger::get("events");
@@ -44,14 +33,12 @@ void OutboxRelay::loop() {
       log.error(std::string("outbox relay: ") + errorText(e));
     }
     if (stopping) break;
-    if (!running_) {
+    if (!thread_.running()) {
       stopping = true;  // one last round to flush what was committed
       continue;
     }
     if (published > 0) continue;  // there may be more
-    std::unique_lock lock(mutex_);
-    cv_.wait_for(lock, idle_interval_, [this] { return pending_ || !running_; });
-    pending_ = false;
+    thread_.waitFor(idle_interval_);
   }
 }
 

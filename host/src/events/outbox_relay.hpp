@@ -3,10 +3,7 @@
 #include "events/kafka_event_publisher.hpp"
 #include "store/quote_store.hpp"
 
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
+#include <osago/common/background_thread.hpp>
 
 namespace osago::host {
 
@@ -31,11 +28,7 @@ class OutboxRelay {
   QuoteStore& store_;
   KafkaEventPublisher& publisher_;
   std::chrono::milliseconds idle_interval_;
-  std::atomic<bool> running_{false};
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool pending_ = false;
-  std::thread thread_;
+  BackgroundThread thread_;
 };
 
 }  // namespace osago::host

@@ -15,14 +15,12 @@ FleetHealthReporter::FleetHealthReporter(const PluginRegistry& plugins, PartnerH
 FleetHealthReporter::~FleetHealthReporter() { stop(); }
 
 void FleetHealthReporter::start() {
-  running_ = true;
-  thread_ = std::thread([this] { loop(); });
+  thread_.start([this] { loop(); });
 }
 
 void FleetHealthReporter::stop() {
-  if (!running_.exchange(false)) return;
-  wake_.notify_all();
-  thread_.join();
+  if (!thread_.running()) return;
+  thread_.stop();
   try {
     store_.withdraw(instance_id_);
   } catch (const std::exception& e) {
@@ -48,7 +46,7 @@ std::vector<PartnerHealthReport> FleetHealthReporter::reportsOf(const nlohmann::
 void FleetHealthReporter::loop() {
   auto& log = Poco::Logger::get("admin");
   bool warned = false;
-  while (running_) {
+  while (thread_.running()) {
     try {
       store_.publish(instance_id_, reportsOf(plugins_.describe(), instance_id_), std::chrono::hours(1));
       warned = false;
@@ -56,8 +54,7 @@ void FleetHealthReporter::loop() {
       if (!warned) log.warning(std::string("cannot publish partner health: ") + errorText(e));
       warned = true;
     }
-    std::unique_lock lock(mutex_);
-    wake_.wait_for(lock, period_, [this] { return !running_; });
+    thread_.waitFor(period_);
   }
 }
 

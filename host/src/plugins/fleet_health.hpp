@@ -3,14 +3,12 @@
 #include "plugins/plugin_registry.hpp"
 #include "store/partner_health_store.hpp"
 
+#include <osago/common/background_thread.hpp>
+
 #include <nlohmann/json.hpp>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace osago::host {
@@ -37,10 +35,7 @@ class FleetHealthReporter {
   PartnerHealthStore& store_;
   std::string instance_id_;
   std::chrono::milliseconds period_;
-  std::atomic<bool> running_{false};
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::thread thread_;
+  BackgroundThread thread_;
 };
 
 /// The fleet view of GET /admin/partners from every instance's recent reports:

@@ -16,19 +16,15 @@ WorkNotifier::WorkNotifier(std::string dsn, std::string channel, std::function<v
 WorkNotifier::~WorkNotifier() { stop(); }
 
 void WorkNotifier::start() {
-  running_ = true;
-  thread_ = std::thread([this] { loop(); });
+  thread_.start([this] { loop(); });
 }
 
-void WorkNotifier::stop() {
-  if (!running_.exchange(false)) return;
-  thread_.join();
-}
+void WorkNotifier::stop() { thread_.stop(); }
 
 void WorkNotifier::loop() {
   auto& log = Poco::Logger::get("scheduler");
   bool warned = false;
-  while (running_) {
+  while (thread_.running()) {
     std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(dsn_.c_str()), &PQfinish);
     if (PQstatus(conn.get()) == CONNECTION_OK) {
       std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn.get(), ("LISTEN " + channel_).c_str()), &PQclear);
@@ -36,7 +32,7 @@ void WorkNotifier::loop() {
         listening_ = true;
         warned = false;
         on_notify_();  // anything announced while we were not listening
-        while (running_) {
+        while (thread_.running()) {
           pollfd fd{PQsocket(conn.get()), POLLIN, 0};
           int ready = ::poll(&fd, 1, 500);
           if (ready < 0 || (ready > 0 && !PQconsumeInput(conn.get()))) break;
@@ -51,13 +47,13 @@ void WorkNotifier::loop() {
         listening_ = false;
       }
     }
-    if (!running_) break;
+    if (!thread_.running()) break;
     if (!warned) {
       log.warning("LISTEN " + channel_ + " is down (" + std::string(PQerrorMessage(conn.get())) +
                   "); workers fall back to looking for work every second");
       warned = true;
     }
-    for (int i = 0; i < 10 && running_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    thread_.waitFor(std::chrono::seconds(1));
   }
 }
 

@@ -1,9 +1,10 @@
 #pragma once
 
+#include <osago/common/background_thread.hpp>
+
 #include <atomic>
 #include <functional>
 #include <string>
-#include <thread>
 
 namespace osago::host {
 
@@ -27,9 +28,8 @@ class WorkNotifier {
   std::string dsn_;
   std::string channel_;
   std::function<void()> on_notify_;
-  std::atomic<bool> running_{false};
   std::atomic<bool> listening_{false};
-  std::thread thread_;
+  BackgroundThread thread_;
 };
 
 }  // namespace osago::host
