@@ -40,8 +40,11 @@ class AggregatorApp : public ServiceApplication {
       return EXIT_UNAVAILABLE;
     }
 
+    // Two pools: the API's requests never queue behind the workers' partner calls.
     pg::Pool db(cfg.postgres_dsn, cfg.postgres_pool_size);
+    pg::Pool api_db(cfg.postgres_dsn, cfg.postgres_api_pool_size);
     QuoteStore store(db);
+    QuoteStore api_store(api_db);
     PluginSwitchStore switches(db);
     PluginRegistry plugins(cfg.plugins, &switches, instance_id);
     try {
@@ -53,7 +56,7 @@ class AggregatorApp : public ServiceApplication {
     KafkaEventPublisher publisher(cfg.kafka_brokers, cfg.kafka_topic);
     OutboxRelay relay(store, publisher);
     QuoteScheduler scheduler(store, plugins, cfg.quotes, instance_id, [&] { relay.wake(); });
-    QuoteApi api(store, plugins, cfg.quotes.deadline, [] { return CivilDate::todayUtc(); }, [&] {
+    QuoteApi api(api_store, plugins, cfg.quotes.deadline, [] { return CivilDate::todayUtc(); }, [&] {
       relay.wake();
       scheduler.wake();
     });

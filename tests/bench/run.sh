@@ -34,7 +34,7 @@ wait_for insurer-simulator 20 curl -sf "http://127.0.0.1:$SIM_PORT/control/insur
 OSAGO_AGGREGATOR_PORT=$AGG_PORT OSAGO_PG_DSN="$DSN" OSAGO_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" \
   OSAGO_KAFKA_TOPIC=bench.quote-events OSAGO_PLUGIN_DIR="$BIN/plugins" OSAGO_LOG_LEVEL=warning \
   OSAGO_SIMULATOR_URL="http://127.0.0.1:$SIM_PORT" start_bg osago-aggregator \
-  "$BIN/host/osago-aggregator" --config="$OSAGO_ROOT/config/osago-aggregator.yaml"
+  "$BIN/host/osago-aggregator" --config="${OSAGO_BENCH_AGGREGATOR_CONFIG:-$OSAGO_ROOT/config/osago-aggregator.yaml}"
 wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$AGG_PORT/health/live"
 
 partner_calls() {

@@ -20,6 +20,7 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   auto pg = root.child("postgres");
   cfg.postgres_dsn = pg.get<std::string>("dsn", cfg.postgres_dsn);
   cfg.postgres_pool_size = pg.get<int>("pool_size", cfg.postgres_pool_size);
+  cfg.postgres_api_pool_size = pg.get<int>("api_pool_size", cfg.postgres_api_pool_size);
   pg.finish();
 
   auto kafka = root.child("kafka");
@@ -57,6 +58,8 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
 
   if (cfg.postgres_pool_size < 2 || cfg.postgres_pool_size > 500)
     throw ConfigError(file, "postgres.pool_size", "must be between 2 and 500");
+  if (cfg.postgres_api_pool_size < 1 || cfg.postgres_api_pool_size > 500)
+    throw ConfigError(file, "postgres.api_pool_size", "must be between 1 and 500");
 
   root.finish();
 

@@ -30,7 +30,8 @@ struct AggregatorConfig {
   int listen_port = 8081;
   std::string log_level = "information";
   std::string postgres_dsn = "host=127.0.0.1 port=55432 dbname=osago user=osago";
-  int postgres_pool_size = 24;
+  int postgres_pool_size = 24;      ///< connections of the background work: partner calls, outbox, switches, health
+  int postgres_api_pool_size = 8;   ///< connections of the REST API alone, so that busy workers never make a create wait
   std::string kafka_brokers = "127.0.0.1:19092";
   std::string kafka_topic = "osago.quote-events";
   PluginsConfig plugins;

@@ -1,14 +1,16 @@
 #include "plugins/plugin_registry.hpp"
 
-#include <Poco/DateTimeFormat.h>
-#include <Poco/DateTimeFormatter.h>
 #include <osago/common/errors.hpp>
 
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeFormatter.h>
 #include <Poco/Logger.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <set>
+
+#include <sys/stat.h>
 
 namespace osago::host {
 namespace {
@@ -36,6 +38,17 @@ PluginRegistry::~PluginRegistry() { stop(); }
 std::shared_ptr<const RegistrySnapshot> PluginRegistry::snapshot() const {
   std::lock_guard lock(mutex_);
   return snapshot_;
+}
+
+std::string PluginRegistry::digestOf(const std::filesystem::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return PluginLibrary::fileSha256(file);  // throws with the reason
+  std::string key = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) +
+                    ":" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
+                    std::to_string(st.st_ctim.tv_sec) + "." + std::to_string(st.st_ctim.tv_nsec);
+  auto& known = digests_[file.string()];
+  if (known.stat_key != key) known = {key, PluginLibrary::fileSha256(file)};
+  return known.sha256;
 }
 
 RescanReport PluginRegistry::rescan() {
@@ -70,7 +83,7 @@ RescanReport PluginRegistry::rescan() {
     std::string manifest_sha;
     if (fs::exists(manifestFor(file))) {
       try {
-        manifest_sha = PluginLibrary::fileSha256(manifestFor(file));
+        manifest_sha = digestOf(manifestFor(file));
       } catch (const PluginLoadError& e) {
         manifest_sha = "unreadable";
       }
@@ -78,7 +91,7 @@ RescanReport PluginRegistry::rescan() {
     std::shared_ptr<const LoadedPlugin> reuse;
     if (auto it = by_file.find(file.string()); it != by_file.end()) {
       try {
-        if (PluginLibrary::fileSha256(file) == it->second->library->sha256() && it->second->manifest_sha256 == manifest_sha)
+        if (digestOf(file) == it->second->library->sha256() && it->second->manifest_sha256 == manifest_sha)
           reuse = it->second;
       } catch (const PluginLoadError& e) {
         reject(e.what());

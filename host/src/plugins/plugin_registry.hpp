@@ -122,6 +122,15 @@ class PluginRegistry {
   std::vector<std::shared_ptr<PluginLibrary>> retired_;  // replaced versions, kept resident
   std::map<std::string, std::shared_ptr<PartnerHealth>> health_;  // by company id, across versions
   std::mutex rescan_mutex_;
+  /// The digest of each file looked at, with the stat data it was computed
+  /// for: a rescan re-hashes only files whose inode, size or times changed
+  /// (hashing every plugin every two seconds costs a CPU burst). rescan_mutex_.
+  struct KnownDigest {
+    std::string stat_key;
+    std::string sha256;
+  };
+  std::map<std::string, KnownDigest> digests_;
+  std::string digestOf(const std::filesystem::path& file);
 
   std::atomic<bool> running_{false};
   mutable std::atomic<bool> rescan_requested_{false};
