@@ -3,6 +3,7 @@
 #include <osago/common/ids.hpp>
 
 #include <algorithm>
+#include <set>
 
 #include <Poco/DigestEngine.h>
 #include <Poco/SHA2Engine.h>
@@ -167,14 +168,17 @@ std::size_t QuoteStore::renewLeases(const std::string& owner,
                                     const std::vector<std::pair<std::string, std::string>>& items,
                                     std::chrono::seconds lease) {
   if (items.empty()) return 0;
-  // Request ids are UUIDs and company ids [a-z0-9-]: safe inside an array literal.
-  std::string keys = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) keys += (i ? "," : "") + items[i].first + "/" + items[i].second;
-  keys += "}";
+  nlohmann::json keys = nlohmann::json::array();
+  for (const auto& [request_id, company_id] : items) keys.push_back({{"request_id", request_id}, {"company_id", company_id}});
   auto c = db_.acquire();
-  auto r = c->query("UPDATE company_quotes SET lease_until = now() + make_interval(secs => $2::int) "
-                    "WHERE lease_owner = $1 AND request_id::text || '/' || company_id = ANY($3::text[])",
-                    owner, static_cast<long long>(lease.count()), keys);
+  // By primary key, rows locked in key order like the group write of polls.
+  auto r = c->query(
+      "WITH x AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(request_id uuid, company_id text)), "
+      "locked AS (SELECT c.request_id, c.company_id FROM company_quotes c JOIN x USING (request_id, company_id) "
+      "  WHERE c.lease_owner = $1 ORDER BY c.request_id, c.company_id FOR UPDATE OF c) "
+      "UPDATE company_quotes c SET lease_until = now() + make_interval(secs => $2::int) FROM locked "
+      "WHERE c.request_id = locked.request_id AND c.company_id = locked.company_id AND c.lease_owner = $1",
+      owner, static_cast<long long>(lease.count()), keys.dump());
   return static_cast<std::size_t>(r.affected());
 }
 
@@ -187,21 +191,78 @@ std::optional<std::chrono::milliseconds> QuoteStore::nextDueIn() {
   return std::chrono::milliseconds(r.int64(0, 0));
 }
 
-bool QuoteStore::record(const WorkItem& item, const CompanyUpdate& u, const std::string& owner) {
-  auto c = db_.acquire();
-  if (u.status == item.status) {
-    // No change of status (the partner is still working on it): no event and
-    // nothing another company's change must be ordered with, so one statement
-    // without the request lock. Most partner calls end here.
-    auto r = c->query(
-        "UPDATE company_quotes SET external_id = nullif($4, ''), attempts = $5, "
-        "  next_poll_at = to_timestamp($6::bigint / 1000.0), last_poll_at = now(), lease_owner = NULL, "
-        "  lease_until = NULL, last_owner = $3, updated_at = now() "
-        "WHERE request_id = $1 AND company_id = $2 AND lease_owner = $3 AND status = $7",
-        item.request_id, item.company_id, owner, u.external_id, static_cast<long long>(u.attempts),
-        static_cast<long long>(unixMs(u.next_poll_at)), u.status);
-    return r.affected() == 1;  // 0: the lease expired and another instance took the work
+struct QuoteStore::UnchangedRecord {
+  nlohmann::json row;
+  bool done = false;
+  bool written = false;
+  std::exception_ptr error;
+};
+
+bool QuoteStore::recordUnchanged(const WorkItem& item, const CompanyUpdate& u, const std::string& owner) {
+  auto mine = std::make_shared<UnchangedRecord>();
+  mine->row = {{"request_id", item.request_id},      {"company_id", item.company_id}, {"owner", owner},
+               {"status", u.status},                 {"external_id", u.external_id},  {"attempts", u.attempts},
+               {"next_ms", unixMs(u.next_poll_at)}};
+  std::unique_lock lock(batch_mutex_);
+  batch_.push_back(mine);
+  while (!mine->done) {
+    if (writing_) {
+      batch_written_.wait(lock);
+      continue;
+    }
+    // No write in progress: this caller writes everything queued, its own row included.
+    writing_ = true;
+    auto batch = std::move(batch_);
+    batch_.clear();
+    lock.unlock();
+    std::exception_ptr error;
+    try {
+      writeUnchanged(batch);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    lock.lock();
+    for (auto& r : batch) {
+      r->done = true;
+      r->error = error;
+    }
+    writing_ = false;
+    batch_written_.notify_all();
   }
+  if (mine->error) std::rethrow_exception(mine->error);
+  return mine->written;
+}
+
+void QuoteStore::writeUnchanged(const std::vector<std::shared_ptr<UnchangedRecord>>& batch) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& r : batch) rows.push_back(r->row);
+  auto c = db_.acquire();
+  // Rows are locked in key order (as renewLeases does), so two multi-row
+  // writes never wait for each other in a cycle. A row whose lease another
+  // instance took over, or whose status changed, is left alone.
+  auto written = c->query(
+      "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(request_id uuid, company_id text, owner text, "
+      "    status text, external_id text, attempts int, next_ms bigint)), "
+      "locked AS (SELECT c.request_id, c.company_id FROM company_quotes c JOIN x USING (request_id, company_id) "
+      "  WHERE c.lease_owner = x.owner AND c.status = x.status ORDER BY c.request_id, c.company_id FOR UPDATE OF c) "
+      "UPDATE company_quotes c SET external_id = nullif(x.external_id, ''), attempts = x.attempts, "
+      "  next_poll_at = to_timestamp(x.next_ms / 1000.0), last_poll_at = now(), lease_owner = NULL, lease_until = NULL, "
+      "  last_owner = x.owner, updated_at = now() "
+      "FROM x WHERE c.request_id = x.request_id AND c.company_id = x.company_id AND c.lease_owner = x.owner "
+      "  AND c.status = x.status AND (c.request_id, c.company_id) IN (SELECT request_id, company_id FROM locked) "
+      "RETURNING c.request_id::text, c.company_id",
+      rows.dump());
+  std::set<std::pair<std::string, std::string>> keys;
+  for (int i = 0; i < written.rows(); ++i) keys.emplace(written.text(i, 0), written.text(i, 1));
+  for (const auto& r : batch)
+    r->written = keys.count({r->row["request_id"].get<std::string>(), r->row["company_id"].get<std::string>()}) > 0;
+}
+
+bool QuoteStore::record(const WorkItem& item, const CompanyUpdate& u, const std::string& owner) {
+  // No change of status (the partner is still working on it): no event and
+  // nothing another company's change must be ordered with. Most calls end here.
+  if (u.status == item.status) return recordUnchanged(item, u, owner);
+  auto c = db_.acquire();
   // seq and requestStatus are filled in by the statement that assigns them.
   nlohmann::json e = event(item.request_id, 0, item.company_id, item.company_name, u.status, u.offer, u.error, "");
   e.erase("seq");
@@ -236,6 +297,30 @@ bool QuoteStore::record(const WorkItem& item, const CompanyUpdate& u, const std:
   if (r.int64(0, 0) == 0) return false;  // the lease expired and another instance took the work
   tx.commit();
   return true;
+}
+
+std::size_t QuoteStore::purgeFinished(std::chrono::seconds age, int limit) {
+  auto c = db_.acquire();
+  // Company rows go with their request (ON DELETE CASCADE). Events of the
+  // request still waiting for Kafka (an outage of a day) are kept.
+  auto r = c->query(
+      "WITH gone AS ("
+      "  DELETE FROM quote_requests WHERE id IN (SELECT id FROM quote_requests WHERE status = 'COMPLETED' "
+      "    AND finished_at < now() - make_interval(secs => $1::int) ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED) "
+      "  RETURNING id), "
+      "events AS (DELETE FROM outbox_events WHERE request_id IN (SELECT id FROM gone) AND published_at IS NOT NULL) "
+      "SELECT count(*) FROM gone",
+      static_cast<long long>(age.count()), limit);
+  return static_cast<std::size_t>(r.int64(0, 0));
+}
+
+std::size_t QuoteStore::purgePublishedEvents(std::chrono::seconds age, int limit) {
+  auto c = db_.acquire();
+  auto r = c->query(
+      "DELETE FROM outbox_events WHERE id IN (SELECT id FROM outbox_events WHERE published_at IS NOT NULL "
+      "  AND published_at < now() - make_interval(secs => $1::int) ORDER BY published_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+      static_cast<long long>(age.count()), limit);
+  return static_cast<std::size_t>(r.affected());
 }
 
 std::size_t QuoteStore::publishOutbox(

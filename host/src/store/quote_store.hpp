@@ -5,7 +5,10 @@
 #include "store/pg.hpp"
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -143,7 +146,16 @@ class QuoteStore {
   /// Writes the new state, releases the lease and, when the status changed,
   /// emits the event (and completes the request when every company is final).
   /// Returns false when `owner` no longer holds the lease (nothing written).
+  /// Updates that change no status (most polls) from concurrent callers are
+  /// written together in one statement (group commit): whoever finds no write
+  /// in progress writes everything queued, the others wait for its result.
   bool record(const WorkItem& item, const CompanyUpdate& update, const std::string& owner);
+
+  /// Removes up to `limit` requests finished before now − `age` (their
+  /// companies, idempotency keys and published events with them); returns how many.
+  std::size_t purgeFinished(std::chrono::seconds age, int limit);
+  /// Removes up to `limit` outbox events published before now − `age`; returns how many.
+  std::size_t purgePublishedEvents(std::chrono::seconds age, int limit);
 
   /// Claims unpublished outbox rows, hands them to `publish` (which returns
   /// the ids the broker acknowledged) and marks those published, in one
@@ -152,7 +164,15 @@ class QuoteStore {
                             const std::function<std::vector<long long>(const std::vector<OutboxEvent>&)>& publish);
 
  private:
+  struct UnchangedRecord;
+  bool recordUnchanged(const WorkItem& item, const CompanyUpdate& update, const std::string& owner);
+  void writeUnchanged(const std::vector<std::shared_ptr<UnchangedRecord>>& batch);
+
   pg::Pool& db_;
+  std::mutex batch_mutex_;
+  std::condition_variable batch_written_;
+  std::vector<std::shared_ptr<UnchangedRecord>> batch_;  ///< waiting for the next group write
+  bool writing_ = false;                                  ///< a group write is in progress
 };
 
 }  // namespace osago::host
