@@ -4,9 +4,10 @@
 #include "api/quote_api.hpp"
 #include "config/aggregator_config.hpp"
 #include "events/outbox_relay.hpp"
+#include "plugins/fleet_health.hpp"
 #include "plugins/plugin_registry.hpp"
 #include "scheduling/quote_scheduler.hpp"
-#include "plugins/fleet_health.hpp"
+#include "scheduling/retention_sweeper.hpp"
 #include "store/migrations.hpp"
 #include "store/plugin_switch_store.hpp"
 #include "store/quote_store.hpp"
@@ -61,6 +62,7 @@ class AggregatorApp : public ServiceApplication {
       scheduler.wake();
     });
     WorkNotifier notifier(cfg.postgres_dsn, QuoteStore::kWorkChannel, [&] { scheduler.wake(); });
+    RetentionSweeper sweeper(store, cfg.retention);
     PartnerHealthStore health_reports(db);
     FleetHealthReporter health_reporter(plugins, health_reports, instance_id);
     AdminApi admin(plugins, health_reports, cfg.admin_token);
@@ -81,6 +83,7 @@ class AggregatorApp : public ServiceApplication {
     scheduler.start();
     notifier.start();
     health_reporter.start();
+    sweeper.start();
     server.start();
     log.information("osago-aggregator " + instance_id + " listening on http://" + cfg.listen_host + ":" +
                     std::to_string(socket.address().port()) + " with " + std::to_string(plugins.companies().size()) +
@@ -91,6 +94,7 @@ class AggregatorApp : public ServiceApplication {
     notifier.stop();
     scheduler.stop();
     health_reporter.stop();
+    sweeper.stop();
     plugins.stop();
     relay.stop();
     log.information("stopped");

@@ -65,6 +65,16 @@ print('| {targetRate:g} | {achievedRate} | {failed} | {p50ms} | {p90ms} | {p99ms
   sleep 5
 done
 
+# Partner calls alone: the stages above leave a backlog of due polls; with no
+# new creates the workers do nothing else, which shows what one instance sustains.
+before=$(partner_calls)
+t0=$(date +%s.%N)
+sleep "$SECONDS_PER_STAGE"
+after=$(partner_calls)
+t1=$(date +%s.%N)
+echo
+echo "Partner calls with no creates coming in (working off the backlog, ${SECONDS_PER_STAGE} s): $(python3 -c "print(round(($after - $before) / ($t1 - $t0), 1))") calls/s"
+
 # The ceiling is measured on a quiet database: the aggregator (still working
 # off the last stage's backlog) is stopped first.
 stop_services

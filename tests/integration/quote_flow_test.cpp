@@ -218,6 +218,42 @@ TEST(QuoteFlow, AnIdempotencyKeyDeduplicatesRetriesAndConcurrentCreates) {
             "8");
 }
 
+TEST(QuoteFlow, FinishedRequestsAreRemovedAfterTheirRetentionAndNothingElse) {
+  json body = quote();
+  body["userId"] = "retention-user";
+  body["correlationId"] = "retention-" + osago::newUuid();
+  auto old_one = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
+  json recent_body = body;
+  recent_body["correlationId"] = "retention-" + osago::newUuid();
+  auto recent = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", recent_body);
+  ASSERT_EQ(old_one.status, 201);
+  ASSERT_EQ(recent.status, 201);
+  std::string old_id = old_one.body["osagoRequestId"], recent_id = recent.body["osagoRequestId"];
+  waitFinal(old_id);
+  waitFinal(recent_id);
+  // Its events reach Kafka; then it is made to look finished 25 hours ago (retention: 24 h).
+  auto published = [&] {
+    return stack().query("SELECT count(*) FROM outbox_events WHERE request_id = '" + old_id + "' AND published_at IS NULL")[0] == "0";
+  };
+  for (int i = 0; i < 100 && !published(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(published());
+  ASSERT_EQ(stack().query("UPDATE quote_requests SET finished_at = now() - interval '25 hours' WHERE id = '" + old_id + "' RETURNING id").size(), 1u);
+  bool gone = false;
+  for (int i = 0; i < 50 && !gone; ++i) {
+    gone = httpJson("GET", stack().aggregatorUrl() + "/osago/requests/" + old_id).status == 404;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(gone) << "the sweep (every second here) did not remove the expired request";
+  EXPECT_EQ(stack().query("SELECT count(*) FROM company_quotes WHERE request_id = '" + old_id + "'")[0], "0");
+  EXPECT_EQ(stack().query("SELECT count(*) FROM outbox_events WHERE request_id = '" + old_id + "'")[0], "0");
+  EXPECT_EQ(httpJson("GET", stack().aggregatorUrl() + "/osago/requests/" + recent_id).status, 200)
+      << "a request inside its retention stays";
+  // Its idempotency key went with it: the same create is a new request now, not a replay.
+  auto again = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
+  EXPECT_EQ(again.status, 201);
+  EXPECT_NE(again.body["osagoRequestId"], old_id);
+}
+
 TEST(QuoteFlow, UnknownRequestIs404) {
   EXPECT_EQ(httpJson("GET", stack().aggregatorUrl() + "/osago/requests/" + osago::newUuid()).status, 404);
   EXPECT_EQ(httpJson("GET", stack().aggregatorUrl() + "/osago/requests/not-a-uuid").status, 404);

@@ -117,7 +117,8 @@ insurers:
       << "kafka: {brokers: \"" << kafka_brokers_ << "\", topic: \"" << topic_ << "\"}\n"
       << "plugins: {directory: \"" << plugin_dir_ << "\", cache_directory: \"" << work_dir_
       << "/plugin-cache\", rescan_seconds: 1, enable_new: false}\n"
-      << "quotes: {deadline_seconds: " << kDeadlineSeconds << ", workers: 32, poll_initial_ms: 200, poll_max_ms: 1000, lease_seconds: 2}\n";
+      << "quotes: {deadline_seconds: " << kDeadlineSeconds << ", workers: 32, poll_initial_ms: 200, poll_max_ms: 1000, lease_seconds: 2}\n"
+      << "retention: {sweep_seconds: 1}\n";
   agg.close();
   std::ofstream(work_dir_ + "/core-app.yaml")
       << "listen: {host: 127.0.0.1, port: " << core_port_ << "}\n"

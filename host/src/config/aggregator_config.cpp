@@ -56,6 +56,18 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   if (cfg.quotes.workers < 1 || cfg.quotes.workers > 256)
     throw ConfigError(file, "quotes.workers", "must be between 1 and 256");
 
+  auto retention = root.child("retention");
+  cfg.retention.finished_requests = std::chrono::hours(retention.get<int>("finished_requests_hours", 24));
+  cfg.retention.published_events = std::chrono::minutes(retention.get<int>("published_events_minutes", 60));
+  cfg.retention.sweep_interval = std::chrono::seconds(retention.get<int>("sweep_seconds", 60));
+  retention.finish();
+  if (cfg.retention.finished_requests.count() < 1 || cfg.retention.finished_requests.count() > 24 * 366)
+    throw ConfigError(file, "retention.finished_requests_hours", "must be between 1 and 8784");
+  if (cfg.retention.published_events.count() < 1 || cfg.retention.published_events.count() > 60 * 24 * 31)
+    throw ConfigError(file, "retention.published_events_minutes", "must be between 1 and 44640");
+  if (cfg.retention.sweep_interval.count() < 1 || cfg.retention.sweep_interval.count() > 3600)
+    throw ConfigError(file, "retention.sweep_seconds", "must be between 1 and 3600");
+
   if (cfg.postgres_pool_size < 2 || cfg.postgres_pool_size > 500)
     throw ConfigError(file, "postgres.pool_size", "must be between 2 and 500");
   if (cfg.postgres_api_pool_size < 1 || cfg.postgres_api_pool_size > 500)

@@ -24,6 +24,13 @@ struct QuotesConfig {
   std::chrono::seconds lease{5};                 ///< a claim lasts this long unless renewed (every lease/3 while a call runs)
 };
 
+/// How long finished work is kept.
+struct RetentionConfig {
+  std::chrono::hours finished_requests{24};      ///< finished requests, their companies and idempotency keys
+  std::chrono::minutes published_events{60};    ///< outbox events already on Kafka
+  std::chrono::seconds sweep_interval{60};       ///< how often an instance looks for what to remove
+};
+
 /// The whole configuration of osago-aggregator (config/osago-aggregator.yaml).
 struct AggregatorConfig {
   std::string listen_host = "127.0.0.1";
@@ -37,6 +44,7 @@ struct AggregatorConfig {
   PluginsConfig plugins;
   std::string admin_token;                       ///< from OSAGO_ADMIN_TOKEN; empty: admin API refuses everyone
   QuotesConfig quotes;
+  RetentionConfig retention;
 
   /// Parses `file` (unknown keys are errors), then applies the environment
   /// overrides listed in docs/configuration.md. Throws ConfigError.
