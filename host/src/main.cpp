@@ -57,9 +57,11 @@ class AggregatorApp : public ServiceApplication {
     KafkaEventPublisher publisher(cfg.kafka_brokers, cfg.kafka_topic);
     OutboxRelay relay(store, publisher);
     QuoteScheduler scheduler(store, plugins, cfg.quotes, instance_id, [&] { relay.wake(); });
+    WorkAnnouncer announcer(api_db, QuoteStore::kWorkChannel);
     QuoteApi api(api_store, plugins, cfg.quotes.deadline, [] { return CivilDate::todayUtc(); }, [&] {
       relay.wake();
-      scheduler.wake();
+      scheduler.wake();     // this instance's workers at once
+      announcer.announce();  // the other instances' within milliseconds
     });
     WorkNotifier notifier(cfg.postgres_dsn, QuoteStore::kWorkChannel, [&] { scheduler.wake(); });
     RetentionSweeper sweeper(store, cfg.retention);
@@ -82,6 +84,7 @@ class AggregatorApp : public ServiceApplication {
     plugins.start();
     scheduler.start();
     notifier.start();
+    announcer.start();
     health_reporter.start();
     sweeper.start();
     server.start();
@@ -92,6 +95,7 @@ class AggregatorApp : public ServiceApplication {
     log.information("stopping: no new requests; finishing calls in flight");
     server.stop();
     notifier.stop();
+    announcer.stop();
     scheduler.stop();
     health_reporter.stop();
     sweeper.stop();

@@ -73,8 +73,7 @@ CreateResult QuoteStore::create(const NewQuoteRequest& r) {
   }
   auto c = db_.acquire();
   // One statement, so one implicit transaction and one round trip: the request,
-  // its companies and their first events, and a wake-up for every instance's
-  // workers (delivered at commit). A taken key inserts nothing.
+  // its companies and their first events. A taken key inserts nothing.
   auto created = c->query(
       "WITH r AS ("
       "  INSERT INTO quote_requests (id, user_id, correlation_id, idempotency_key, input, input_hash, deadline_at, "
@@ -91,7 +90,7 @@ CreateResult QuoteStore::create(const NewQuoteRequest& r) {
       "  INSERT INTO outbox_events (event_id, request_id, seq, payload) "
       "  SELECT x.event_id, r.id, x.seq, x.payload "
       "  FROM r, jsonb_to_recordset($11::jsonb) AS x(event_id uuid, seq bigint, payload jsonb)) "
-      "SELECT r.id::text, CASE WHEN $9 = 'IN_PROGRESS' THEN pg_notify('osago_work', '') END FROM r",
+      "SELECT r.id::text FROM r",
       id, r.user_id, r.correlation_id, r.idempotency_key, input, hash, static_cast<long long>(r.deadline.count()),
       static_cast<long long>(r.companies.size()), request_status, companies.dump(), events.dump());
   if (created.rows() == 1) return {CreateResult::Kind::Created, id};

@@ -140,7 +140,7 @@ class QuoteStore {
   /// nullopt when there is none.
   std::optional<std::chrono::milliseconds> nextDueIn();
 
-  /// The channel on which a NOTIFY announces new due work.
+  /// The channel on which a NOTIFY announces new due work (WorkAnnouncer).
   static constexpr const char* kWorkChannel = "osago_work";
 
   /// Writes the new state, releases the lease and, when the status changed,

@@ -57,4 +57,25 @@ void WorkNotifier::loop() {
   }
 }
 
+WorkAnnouncer::WorkAnnouncer(pg::Pool& db, std::string channel, std::chrono::milliseconds spacing)
+    : db_(db), channel_(std::move(channel)), spacing_(spacing) {}
+
+void WorkAnnouncer::start() {
+  thread_.start([this] {
+    bool warned = false;
+    while (thread_.running()) {
+      if (!thread_.waitFor(std::chrono::seconds(1))) continue;
+      try {
+        db_.acquire()->query("SELECT pg_notify($1, '')", channel_);
+        warned = false;
+      } catch (const std::exception& e) {
+        // Other instances still find the work on their own within a second.
+        if (!warned) Poco::Logger::get("scheduler").warning(std::string("cannot announce new work: ") + e.what());
+        warned = true;
+      }
+      std::this_thread::sleep_for(spacing_);  // announcements asked for meanwhile go out as one
+    }
+  });
+}
+
 }  // namespace osago::host

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "store/pg.hpp"
+
 #include <osago/common/background_thread.hpp>
 
 #include <atomic>
@@ -29,6 +31,27 @@ class WorkNotifier {
   std::string channel_;
   std::function<void()> on_notify_;
   std::atomic<bool> listening_{false};
+  BackgroundThread thread_;
+};
+
+/// Announces new work to every instance with a NOTIFY on `channel`, sent after
+/// the work was committed and at most once per `spacing` however many creates
+/// asked for it. (A NOTIFY inside the create's own transaction would make
+/// every create's commit wait for the previous one: PostgreSQL serialises the
+/// commits of notifying transactions.)
+class WorkAnnouncer {
+ public:
+  WorkAnnouncer(pg::Pool& db, std::string channel, std::chrono::milliseconds spacing = std::chrono::milliseconds(20));
+  ~WorkAnnouncer() { stop(); }
+  void start();
+  void stop() { thread_.stop(); }
+  /// Asks for a NOTIFY soon; cheap, never blocks.
+  void announce() { thread_.notify(); }
+
+ private:
+  pg::Pool& db_;
+  std::string channel_;
+  std::chrono::milliseconds spacing_;
   BackgroundThread thread_;
 };
 
