@@ -30,10 +30,12 @@ class CoreApp : public ServiceApplication {
     }
 
     TokenService tokens(cfg.token_secret, cfg.token_ttl);
-    AggregatorClient aggregator(cfg.aggregator_url, cfg.aggregator_timeout);
+    AggregatorClient aggregator(cfg.aggregator_url, cfg.aggregator_timeout, cfg.aggregator_breaker);
+    ClientInfoClient client_info(cfg.client_info_url, cfg.client_info_timeout, cfg.client_info_breaker);
+    RateLimiter limiter(cfg.limits);
     EventHub hub;
     QuoteEventConsumer consumer(cfg.kafka_brokers, cfg.kafka_topic, hub);
-    CoreApi api(cfg, tokens, aggregator, hub, [&] { return consumer.ready(); });
+    CoreApi api(cfg, tokens, aggregator, client_info, limiter, hub, [&] { return consumer.ready(); });
 
     auto* router = new http::Router;
     api.registerRoutes(*router);

@@ -202,6 +202,11 @@ start_services() {
   OSAGO_SIMULATOR_PORT=$sim start_bg insurer-simulator \
     "$bin/tests/insurer-simulator/insurer-simulator" --config="$OSAGO_ROOT/config/insurer-simulator.yaml"
   wait_for insurer-simulator 20 curl -sf "http://127.0.0.1:$sim/health"
+  # The stand-in for client-info (users' saved profiles) on the port after the simulator's.
+  local client_info=$((sim + 5))
+  OSAGO_CLIENT_INFO_PORT=$client_info start_bg client-info \
+    "$bin/tests/client-info/client-info-standin" --config="$OSAGO_ROOT/config/client-info.yaml"
+  wait_for client-info 20 curl -sf "http://127.0.0.1:$client_info/health"
 
   OSAGO_AGGREGATOR_PORT=$agg OSAGO_PG_DSN="host=127.0.0.1 port=$pg dbname=osago user=osago" \
     OSAGO_KAFKA_BROKERS="127.0.0.1:$kafka" OSAGO_PLUGIN_DIR="$bin/plugins" \
@@ -210,11 +215,12 @@ start_services() {
   wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$agg/health/live"
 
   OSAGO_CORE_PORT=$core OSAGO_AGGREGATOR_URL="http://127.0.0.1:$agg" OSAGO_KAFKA_BROKERS="127.0.0.1:$kafka" \
+    OSAGO_CLIENT_INFO_URL="http://127.0.0.1:$client_info" \
     OSAGO_TOKEN_SECRET="$(stack_secret token-secret)" start_bg core-app \
     "$bin/core-app/core-app" --config="$OSAGO_ROOT/config/core-app.yaml"
   wait_for core-app 90 curl -sf "http://127.0.0.1:$core/health/ready"
 }
 
 stop_services() {
-  for name in core-app osago-aggregator insurer-simulator; do stop_pidfile "$name"; done
+  for name in core-app osago-aggregator client-info insurer-simulator; do stop_pidfile "$name"; done
 }

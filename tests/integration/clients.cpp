@@ -25,7 +25,7 @@ JsonResponse httpJson(const std::string& method, const std::string& url, const n
   if (!bearer.empty()) req.headers.emplace_back("Authorization", "Bearer " + bearer);
   for (const auto& h : headers) req.headers.push_back(h);
   auto r = http::call(req);
-  JsonResponse out{r.status, nullptr};
+  JsonResponse out{r.status, nullptr, r.retry_after};
   if (!r.body.empty()) out.body = nlohmann::json::parse(r.body, nullptr, false);
   return out;
 }

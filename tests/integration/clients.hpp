@@ -20,6 +20,7 @@ struct SseEvent {
 struct JsonResponse {
   int status = 0;
   nlohmann::json body;
+  std::string retry_after;  ///< the Retry-After header, if any
 };
 
 JsonResponse httpJson(const std::string& method, const std::string& url, const nlohmann::json& body = nullptr,

@@ -80,6 +80,10 @@ TestStack::TestStack() {
   simulator_port_ = freePort();
   aggregator_port_ = freePort();
   core_port_ = freePort();
+  client_info_port_ = freePort();
+  std::ofstream(work_dir_ + "/client-info.yaml")
+      << "listen: {host: 127.0.0.1, port: " << client_info_port_ << "}\nprofiles_file: "
+      << OSAGO_TEST_SOURCE_DIR << "/config/client-info-profiles.json\n";
 
   std::ofstream(work_dir_ + "/insurer-simulator.yaml") << R"(listen: {host: 127.0.0.1, port: )" << simulator_port_ << R"(}
 log_level: information
@@ -126,11 +130,16 @@ insurers:
       << "kafka: {brokers: \"" << kafka_brokers_ << "\", topic: \"" << topic_ << "\"}\n"
       << "auth: {dev_login_enabled: true, token_ttl_seconds: 600}\n"
       << "web: {root: \"" << OSAGO_TEST_WEB_ROOT << "\"}\n"
-      << "streams: {heartbeat_seconds: 3}\n";
+      << "streams: {heartbeat_seconds: 3}\n"
+      << "client_info: {url: \"http://127.0.0.1:" << client_info_port_ << "\", timeout_ms: 200,\n"
+      << "              breaker: {minimum_calls: 3, failure_rate: 0.5, open_ms: 1000, half_open_calls: 1}}\n"
+      << "limits: {user_requests_per_second: 20, user_burst: 40, requests_per_second: 2000, burst: 4000}\n";
 
   try {
     pid_t pid = spawn("insurer-simulator", {OSAGO_TEST_SIMULATOR_BIN, "--config=" + work_dir_ + "/insurer-simulator.yaml"}, {});
     waitReady("insurer-simulator", pid, sim + "/control/insurers");
+    pid = spawn("client-info", {OSAGO_TEST_CLIENT_INFO_BIN, "--config=" + work_dir_ + "/client-info.yaml"}, {});
+    waitReady("client-info", pid, clientInfoUrl() + "/health");
     pid = startAggregator("osago-aggregator", aggregator_port_);
     waitReady("osago-aggregator", pid, aggregatorUrl() + "/health/live");
     // New plugins start switched off here, as in production: switch the bundled ones on.

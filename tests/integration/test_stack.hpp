@@ -21,6 +21,7 @@ class TestStack {
   std::string coreUrl() const { return "http://127.0.0.1:" + std::to_string(core_port_); }
   std::string aggregatorUrl() const { return "http://127.0.0.1:" + std::to_string(aggregator_port_); }
   std::string simulatorUrl() const { return "http://127.0.0.1:" + std::to_string(simulator_port_); }
+  std::string clientInfoUrl() const { return "http://127.0.0.1:" + std::to_string(client_info_port_); }
   /// The plugin directory the aggregators watch (a copy of the bundled plugins with test manifests).
   const std::string& pluginDir() const { return plugin_dir_; }
   const std::string& adminToken() const { return admin_token_; }
@@ -58,6 +59,7 @@ class TestStack {
   std::string topic_;
   std::string work_dir_;
   std::string plugin_dir_;
+  int client_info_port_ = 0;
   std::string admin_token_;
   int second_aggregator_port_ = 0;
   std::string log_dir_;

@@ -5,11 +5,12 @@
 
 namespace {
 
+using namespace osago;
 using namespace osago::host;
 using namespace std::chrono_literals;
-using State = PartnerBreaker::State;
+using State = CircuitBreaker::State;
 
-const PartnerBreaker::Clock::time_point t0{};
+const CircuitBreaker::Clock::time_point t0{};
 
 BreakerConfig small() {
   BreakerConfig c;
@@ -24,21 +25,21 @@ BreakerConfig small() {
   return c;
 }
 
-void calls(PartnerBreaker& b, int n, bool failed, std::chrono::milliseconds d = 10ms) {
+void calls(CircuitBreaker& b, int n, bool failed, std::chrono::milliseconds d = 10ms) {
   for (int i = 0; i < n; ++i) {
     ASSERT_TRUE(b.tryAcquire(t0));
     b.record(failed, d, t0);
   }
 }
 
-TEST(PartnerBreaker, StaysClosedBelowTheMinimumNumberOfCalls) {
-  PartnerBreaker b(small());
+TEST(CircuitBreaker, StaysClosedBelowTheMinimumNumberOfCalls) {
+  CircuitBreaker b(small());
   calls(b, 3, true);
   EXPECT_EQ(b.state(t0), State::kClosed);
 }
 
-TEST(PartnerBreaker, OpensAtTheFailureRateAndRefusesCalls) {
-  PartnerBreaker b(small());
+TEST(CircuitBreaker, OpensAtTheFailureRateAndRefusesCalls) {
+  CircuitBreaker b(small());
   calls(b, 2, false);
   calls(b, 2, true);  // 2 of 4 failed = 50 %
   EXPECT_EQ(b.state(t0), State::kOpen);
@@ -46,26 +47,26 @@ TEST(PartnerBreaker, OpensAtTheFailureRateAndRefusesCalls) {
   EXPECT_EQ(b.describe(t0 + 1s)["openForMs"], 4000);
 }
 
-TEST(PartnerBreaker, OpensAtTheSlowCallRate) {
-  PartnerBreaker b(small());
+TEST(CircuitBreaker, OpensAtTheSlowCallRate) {
+  CircuitBreaker b(small());
   calls(b, 1, false);
   calls(b, 3, false, 1500ms);  // 3 of 4 slow = 75 %
   EXPECT_EQ(b.state(t0), State::kOpen);
 }
 
-TEST(PartnerBreaker, OldCallsLeaveTheWindow) {
-  PartnerBreaker b(small());
+TEST(CircuitBreaker, OldCallsLeaveTheWindow) {
+  CircuitBreaker b(small());
   calls(b, 4, false);
   calls(b, 4, true);   // 4 of 8
   EXPECT_EQ(b.state(t0), State::kOpen);
-  PartnerBreaker c(small());
+  CircuitBreaker c(small());
   calls(c, 10, false);
   calls(c, 4, true);   // window of 10: 4 failed, 6 good
   EXPECT_EQ(c.state(t0), State::kClosed);
 }
 
-TEST(PartnerBreaker, HalfOpenAfterTheWaitThenClosesOnGoodTrials) {
-  PartnerBreaker b(small());
+TEST(CircuitBreaker, HalfOpenAfterTheWaitThenClosesOnGoodTrials) {
+  CircuitBreaker b(small());
   calls(b, 4, true);
   ASSERT_EQ(b.state(t0), State::kOpen);
   auto t = t0 + 5s;
@@ -80,8 +81,8 @@ TEST(PartnerBreaker, HalfOpenAfterTheWaitThenClosesOnGoodTrials) {
   EXPECT_TRUE(b.tryAcquire(t));
 }
 
-TEST(PartnerBreaker, AFailedTrialOpensAgain) {
-  PartnerBreaker b(small());
+TEST(CircuitBreaker, AFailedTrialOpensAgain) {
+  CircuitBreaker b(small());
   calls(b, 4, true);
   auto t = t0 + 5s;
   ASSERT_TRUE(b.tryAcquire(t));
@@ -91,8 +92,8 @@ TEST(PartnerBreaker, AFailedTrialOpensAgain) {
   EXPECT_EQ(b.state(t + 5s), State::kHalfOpen);
 }
 
-TEST(PartnerBreaker, AHangingTrialDoesNotKeepItHalfOpenForever) {
-  PartnerBreaker b(small());
+TEST(CircuitBreaker, AHangingTrialDoesNotKeepItHalfOpenForever) {
+  CircuitBreaker b(small());
   calls(b, 4, true);
   auto t = t0 + 5s;
   ASSERT_TRUE(b.tryAcquire(t));

@@ -49,13 +49,15 @@ json publicView(const json& view) {
   return v;
 }
 
-CoreApi::CoreApi(const CoreConfig& config, TokenService& tokens, AggregatorClient& aggregator, EventHub& hub,
-                 std::function<bool()> ready)
-    : config_(config), tokens_(tokens), aggregator_(aggregator), hub_(hub), ready_(std::move(ready)) {}
+CoreApi::CoreApi(const CoreConfig& config, TokenService& tokens, AggregatorClient& aggregator,
+                 ClientInfoClient& client_info, RateLimiter& limiter, EventHub& hub, std::function<bool()> ready)
+    : config_(config), tokens_(tokens), aggregator_(aggregator), client_info_(client_info), limiter_(limiter), hub_(hub),
+      ready_(std::move(ready)) {}
 
 void CoreApi::registerRoutes(http::Router& router) {
   if (config_.dev_login_enabled)
     router.add("POST", "/api/dev/login", [this](auto& req, auto& resp, const auto&) { login(req, resp); });
+  router.add("GET", "/api/profile", [this](auto& req, auto& resp, const auto&) { profile(req, resp); });
   router.add("POST", "/api/osago/requests", [this](auto& req, auto& resp, const auto&) { create(req, resp); });
   router.add("GET", "/api/osago/requests/{id}", [this](auto& req, auto& resp, const auto& p) { get(req, resp, p.at("id")); });
   router.add("GET", "/api/osago/requests/{id}/stream",
@@ -65,7 +67,11 @@ void CoreApi::registerRoutes(http::Router& router) {
   router.add("GET", "/health/live", [](auto&, auto& resp, const auto&) { http::sendJson(resp, 200, {{"status", "UP"}}); });
   router.add("GET", "/health/ready", [this](auto&, auto& resp, const auto&) {
     bool ok = ready_();
-    http::sendJson(resp, ok ? 200 : 503, {{"status", ok ? "UP" : "DOWN"}, {"kafkaConsumer", ok ? "assigned" : "waiting"}});
+    http::sendJson(resp, ok ? 200 : 503,
+                   {{"status", ok ? "UP" : "DOWN"},
+                    {"kafkaConsumer", ok ? "assigned" : "waiting"},
+                    {"aggregatorBreaker", aggregator_.breakerState()},
+                    {"clientInfoBreaker", client_info_.breakerState()}});
   });
 }
 
@@ -82,6 +88,38 @@ UserIdentity CoreApi::authenticate(const Poco::Net::HTTPServerRequest& request) 
   } catch (const Error& e) {
     throw http::HttpError(401, "UNAUTHORIZED", std::string(e.what()) + "; sign in again");
   }
+}
+
+UserIdentity CoreApi::admit(const Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
+  UserIdentity user = authenticate(request);
+  auto verdict = limiter_.admit(user.user_id, RateLimiter::Clock::now());
+  if (!verdict.allowed) {
+    long long seconds = std::max<long long>(1, (verdict.retry_after.count() + 999) / 1000);
+    response.set("Retry-After", std::to_string(seconds));
+    throw http::HttpError(429, "RATE_LIMITED",
+                          verdict.global ? "the service is busy; try again in " + std::to_string(seconds) + " s"
+                                         : "too many requests from you; try again in " + std::to_string(seconds) + " s");
+  }
+  return user;
+}
+
+json CoreApi::savedProfile(const UserIdentity& user) {
+  try {
+    auto p = client_info_.profile(user.user_id);
+    if (!p) throw http::HttpError(404, "NO_PROFILE", "you have no saved profile; enter the data yourself");
+    return *p;
+  } catch (const http::ClientError& e) {
+    Poco::Logger::get("api").warning(std::string("client-info: ") + e.what());
+    throw http::HttpError(503, "CLIENT_INFO_UNAVAILABLE",
+                          "your saved data cannot be read right now; enter the data yourself or try again shortly");
+  }
+}
+
+void CoreApi::profile(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
+  UserIdentity user = admit(request, response);
+  json p = savedProfile(user);
+  p.erase("userId");
+  http::sendJson(response, 200, p);
 }
 
 json CoreApi::fetchOwned(const std::string& request_id, const UserIdentity& user) {
@@ -110,9 +148,12 @@ void CoreApi::login(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServer
 }
 
 void CoreApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
-  UserIdentity user = authenticate(request);
+  UserIdentity user = admit(request, response);
   json body = http::readJsonBody(request);
   if (!body.is_object()) throw http::HttpError(400, "VALIDATION_FAILED", "the body must be a JSON object with the quote input");
+  // Saved vehicles, drivers or the owner's own data are filled in from client-info;
+  // a request that refers to none never waits for it.
+  if (refersToProfile(body)) body = fillFromProfile(std::move(body), savedProfile(user));
   // The user comes from the token, never from the body; a retried submit may carry its own key.
   std::string key = request.get("Idempotency-Key", "");
   if (key.size() > 128) throw http::HttpError(400, "VALIDATION_FAILED", "Idempotency-Key is longer than 128 characters");
@@ -125,13 +166,13 @@ void CoreApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServe
 }
 
 void CoreApi::get(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, const std::string& id) {
-  UserIdentity user = authenticate(request);
+  UserIdentity user = admit(request, response);
   http::sendJson(response, 200, publicView(fetchOwned(id, user)));
 }
 
 void CoreApi::stream(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
                      const std::string& id) {
-  UserIdentity user = authenticate(request);
+  UserIdentity user = admit(request, response);
   if (!isUuid(id)) throw http::HttpError(404, "NOT_FOUND", "no quote request " + id);
   // Subscribe before reading the state, so no event can fall between the two.
   auto sub = hub_.subscribe(id);

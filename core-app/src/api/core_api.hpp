@@ -2,6 +2,8 @@
 
 #include "auth/token_service.hpp"
 #include "clients/aggregator_client.hpp"
+#include "clients/client_info_client.hpp"
+#include "resilience/rate_limiter.hpp"
 #include "config/core_config.hpp"
 #include "streaming/event_hub.hpp"
 
@@ -15,13 +17,18 @@ namespace osago::core {
 /// stream of a request's events, and the static web UI.
 class CoreApi {
  public:
-  CoreApi(const CoreConfig& config, TokenService& tokens, AggregatorClient& aggregator, EventHub& hub,
-          std::function<bool()> ready);
+  CoreApi(const CoreConfig& config, TokenService& tokens, AggregatorClient& aggregator, ClientInfoClient& client_info,
+          RateLimiter& limiter, EventHub& hub, std::function<bool()> ready);
 
   void registerRoutes(http::Router& router);
 
  private:
   UserIdentity authenticate(const Poco::Net::HTTPServerRequest& request) const;
+  /// authenticate(), then the user's and the global rate limit: 429 with Retry-After when over.
+  UserIdentity admit(const Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
+  /// The user's saved profile from client-info; 503 quickly when it is slow, down or its breaker is open.
+  nlohmann::json savedProfile(const UserIdentity& user);
+  void profile(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
   /// The request as the aggregator stores it, if `user` owns it; 404 otherwise.
   nlohmann::json fetchOwned(const std::string& request_id, const UserIdentity& user);
 
@@ -34,6 +41,8 @@ class CoreApi {
   const CoreConfig& config_;
   TokenService& tokens_;
   AggregatorClient& aggregator_;
+  ClientInfoClient& client_info_;
+  RateLimiter& limiter_;
   EventHub& hub_;
   std::function<bool()> ready_;
 };

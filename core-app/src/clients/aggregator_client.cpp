@@ -12,8 +12,8 @@ nlohmann::json parseOrThrow(const http::ClientResponse& r, const std::string& wh
 
 }  // namespace
 
-AggregatorClient::AggregatorClient(std::string base_url, std::chrono::milliseconds timeout)
-    : base_url_(std::move(base_url)), timeout_(timeout) {
+AggregatorClient::AggregatorClient(std::string base_url, std::chrono::milliseconds timeout, BreakerConfig breaker)
+    : base_url_(std::move(base_url)), timeout_(timeout), endpoint_("osago-aggregator", breaker) {
   while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
 }
 
@@ -24,7 +24,7 @@ AggregatorAnswer AggregatorClient::createRequest(const nlohmann::json& body, con
   req.url = base_url_ + "/osago/requests";
   req.body = body.dump();
   req.timeout = timeout_;
-  auto r = http::call(req);
+  auto r = endpoint_.run([&] { return http::call(req); });
   return {r.status, parseOrThrow(r, "create request")};
 }
 
@@ -32,7 +32,7 @@ std::optional<nlohmann::json> AggregatorClient::getRequest(const std::string& re
   http::ClientRequest req;
   req.url = base_url_ + "/osago/requests/" + request_id;
   req.timeout = timeout_;
-  auto r = http::call(req);
+  auto r = endpoint_.run([&] { return http::call(req); });
   if (r.status == 404) return std::nullopt;
   if (r.status != 200)
     throw http::ClientError(false, "get request: osago-aggregator answered HTTP " + std::to_string(r.status));

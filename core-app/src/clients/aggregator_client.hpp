@@ -1,5 +1,7 @@
 #pragma once
 
+#include "clients/guarded_endpoint.hpp"
+
 #include <osago/common/http_client.hpp>
 
 #include <nlohmann/json.hpp>
@@ -16,20 +18,23 @@ struct AggregatorAnswer {
   nlohmann::json body;
 };
 
-/// Calls osago-aggregator's REST API with a short timeout. Thread-safe.
-/// Throws http::ClientError when the aggregator does not answer in time.
+/// Calls osago-aggregator's REST API with a short timeout behind a circuit
+/// breaker. Thread-safe. Throws http::ClientError when the aggregator does not
+/// answer in time (CircuitOpenError while the breaker is open).
 class AggregatorClient {
  public:
-  AggregatorClient(std::string base_url, std::chrono::milliseconds timeout);
+  AggregatorClient(std::string base_url, std::chrono::milliseconds timeout, BreakerConfig breaker = {});
 
   /// Creates a request; a non-empty `idempotency_key` is sent as the Idempotency-Key header.
   AggregatorAnswer createRequest(const nlohmann::json& body, const std::string& idempotency_key = {});
   /// The stored request, or nullopt when the aggregator does not know it.
   std::optional<nlohmann::json> getRequest(const std::string& request_id);
+  const char* breakerState() { return endpoint_.state(); }
 
  private:
   std::string base_url_;
   std::chrono::milliseconds timeout_;
+  GuardedEndpoint endpoint_;
 };
 
 }  // namespace osago::core

@@ -16,10 +16,31 @@ CoreConfig CoreConfig::load(const std::string& file) {
   cfg.listen_port = listen.port;
   cfg.log_level = root.get<std::string>("log_level", cfg.log_level);
 
-  auto agg = root.child("aggregator");
-  cfg.aggregator_url = agg.get<std::string>("url", cfg.aggregator_url);
-  cfg.aggregator_timeout = std::chrono::milliseconds(agg.get<int>("timeout_ms", 300));
-  agg.finish();
+  // A service core-app depends on: its URL, a per-call timeout and a circuit breaker.
+  auto downstream = [&](const char* key, std::string& url, std::chrono::milliseconds& timeout, BreakerConfig& breaker) {
+    auto s = root.child(key);
+    url = s.get<std::string>("url", url);
+    timeout = std::chrono::milliseconds(s.get<int>("timeout_ms", static_cast<int>(timeout.count())));
+    auto b = s.child("breaker");
+    breaker = BreakerConfig::read(b, breaker);
+    s.finish();
+    if (timeout.count() < 10 || timeout.count() > 10000)
+      throw ConfigError(file, std::string(key) + ".timeout_ms", "must be between 10 and 10000");
+  };
+  downstream("aggregator", cfg.aggregator_url, cfg.aggregator_timeout, cfg.aggregator_breaker);
+  downstream("client_info", cfg.client_info_url, cfg.client_info_timeout, cfg.client_info_breaker);
+
+  auto limits = root.child("limits");
+  cfg.limits.user_per_second = limits.get<double>("user_requests_per_second", cfg.limits.user_per_second);
+  cfg.limits.user_burst = limits.get<double>("user_burst", cfg.limits.user_burst);
+  cfg.limits.per_second = limits.get<double>("requests_per_second", cfg.limits.per_second);
+  cfg.limits.burst = limits.get<double>("burst", cfg.limits.burst);
+  limits.finish();
+  for (auto [key, v] : {std::pair{"limits.user_requests_per_second", cfg.limits.user_per_second},
+                        std::pair{"limits.user_burst", cfg.limits.user_burst},
+                        std::pair{"limits.requests_per_second", cfg.limits.per_second}, std::pair{"limits.burst", cfg.limits.burst}})
+    if (v <= 0) throw ConfigError(file, key, "must be positive");
+  if (cfg.limits.user_burst < 1 || cfg.limits.burst < 1) throw ConfigError(file, "limits", "bursts must be at least 1");
 
   auto kafka = root.child("kafka");
   cfg.kafka_brokers = kafka.get<std::string>("brokers", cfg.kafka_brokers);
@@ -42,6 +63,7 @@ CoreConfig CoreConfig::load(const std::string& file) {
 
   if (auto v = config::envInt("OSAGO_CORE_PORT")) cfg.listen_port = *v;
   if (auto v = config::env("OSAGO_AGGREGATOR_URL")) cfg.aggregator_url = *v;
+  if (auto v = config::env("OSAGO_CLIENT_INFO_URL")) cfg.client_info_url = *v;
   if (auto v = config::env("OSAGO_KAFKA_BROKERS")) cfg.kafka_brokers = *v;
   if (auto v = config::env("OSAGO_KAFKA_TOPIC")) cfg.kafka_topic = *v;
   if (auto v = config::env("OSAGO_LOG_LEVEL")) cfg.log_level = *v;
@@ -50,8 +72,6 @@ CoreConfig CoreConfig::load(const std::string& file) {
     throw ConfigError("environment variable OSAGO_TOKEN_SECRET", "",
                       "must be set to at least 32 characters: it signs the users' tokens (./osago up generates one)");
   cfg.token_secret = *secret;
-  if (cfg.aggregator_timeout.count() < 10 || cfg.aggregator_timeout.count() > 10000)
-    throw ConfigError(file, "aggregator.timeout_ms", "must be between 10 and 10000");
 
   std::filesystem::path web_root(cfg.web_root);
   if (web_root.is_relative()) cfg.web_root = (std::filesystem::path(file).parent_path() / web_root).lexically_normal().string();

@@ -1,5 +1,9 @@
 #pragma once
 
+#include "resilience/rate_limiter.hpp"
+
+#include <osago/common/circuit_breaker.hpp>
+
 #include <chrono>
 #include <string>
 
@@ -13,6 +17,11 @@ struct CoreConfig {
   std::string log_level = "information";
   std::string aggregator_url = "http://127.0.0.1:8081";
   std::chrono::milliseconds aggregator_timeout{300};
+  BreakerConfig aggregator_breaker = downstreamBreaker();
+  std::string client_info_url = "http://127.0.0.1:8095";
+  std::chrono::milliseconds client_info_timeout{200};
+  BreakerConfig client_info_breaker = downstreamBreaker();
+  RateLimits limits;
   std::string kafka_brokers = "127.0.0.1:19092";
   std::string kafka_topic = "osago.quote-events";
   bool dev_login_enabled = false;                 ///< POST /api/dev/login exists only when true
@@ -20,6 +29,19 @@ struct CoreConfig {
   std::string token_secret;                       ///< from OSAGO_TOKEN_SECRET only
   std::string web_root = "web";                   ///< static files of the browser UI
   std::chrono::seconds stream_heartbeat{15};
+
+  /// Breaker defaults for core-app's own dependencies: quick to open, quick to retry.
+  static BreakerConfig downstreamBreaker() {
+    BreakerConfig b;
+    b.window_calls = 20;
+    b.minimum_calls = 5;
+    b.failure_rate = 0.5;
+    b.slow_call = std::chrono::milliseconds(1000);
+    b.open_wait = std::chrono::milliseconds(5000);
+    b.half_open_calls = 2;
+    b.half_open_max = std::chrono::milliseconds(2000);
+    return b;
+  }
 
   /// Parses `file` (unknown keys are errors), then applies environment
   /// overrides (docs/configuration.md). Throws ConfigError.

@@ -99,21 +99,7 @@ PluginManifest PluginManifest::load(const std::string& file) {
     if (company.max_queued_calls < 0 || company.max_queued_calls > 10000)
       throw ConfigError(file, c.qualified("max_queued_calls"), "must be between 0 and 10000");
     auto b = c.child("breaker");
-    company.breaker.window_calls = b.get<int>("window_calls", company.breaker.window_calls);
-    company.breaker.minimum_calls = b.get<int>("minimum_calls", company.breaker.minimum_calls);
-    company.breaker.failure_rate = b.get<double>("failure_rate", company.breaker.failure_rate);
-    company.breaker.slow_call_rate = b.get<double>("slow_call_rate", company.breaker.slow_call_rate);
-    company.breaker.slow_call = std::chrono::milliseconds(b.get<int>("slow_call_ms", 10000));
-    company.breaker.open_wait = std::chrono::milliseconds(b.get<int>("open_ms", 30000));
-    company.breaker.half_open_calls = b.get<int>("half_open_calls", company.breaker.half_open_calls);
-    company.breaker.half_open_max = std::chrono::milliseconds(b.get<int>("half_open_max_ms", 20000));
-    b.finish();
-    if (company.breaker.window_calls < 1 || company.breaker.minimum_calls < 1 ||
-        company.breaker.minimum_calls > company.breaker.window_calls)
-      throw ConfigError(file, c.qualified("breaker.minimum_calls"), "must be between 1 and breaker.window_calls");
-    for (double rate : {company.breaker.failure_rate, company.breaker.slow_call_rate})
-      if (rate <= 0 || rate > 1) throw ConfigError(file, c.qualified("breaker"), "rates must be in (0, 1]");
-    if (company.breaker.half_open_calls < 1) throw ConfigError(file, c.qualified("breaker.half_open_calls"), "must be at least 1");
+    company.breaker = BreakerConfig::read(b, company.breaker);
     auto rb = c.child("retry_budget");
     company.retry_budget.max_tokens = rb.get<double>("max_tokens", company.retry_budget.max_tokens);
     company.retry_budget.token_ratio = rb.get<double>("token_ratio", company.retry_budget.token_ratio);

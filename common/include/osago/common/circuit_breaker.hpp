@@ -1,0 +1,78 @@
+#pragma once
+
+#include <osago/common/yaml_config.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <deque>
+#include <mutex>
+
+namespace osago {
+
+/// Settings of a circuit breaker (for a partner: its manifest key `breaker`).
+struct BreakerConfig {
+  int window_calls = 20;                          ///< sliding window: the last N calls
+  int minimum_calls = 10;                         ///< no verdict on fewer calls
+  double failure_rate = 0.5;                      ///< open at this share of failed calls
+  double slow_call_rate = 0.8;                    ///< open at this share of slow calls
+  std::chrono::milliseconds slow_call{10000};     ///< a call slower than this is slow
+  std::chrono::milliseconds open_wait{30000};     ///< how long to stay open before trying again
+  int half_open_calls = 3;                        ///< trial calls allowed when half-open
+  std::chrono::milliseconds half_open_max{20000}; ///< a half-open trial that hangs longer reopens the breaker
+
+  /// Reads the keys window_calls, minimum_calls, failure_rate, slow_call_rate,
+  /// slow_call_ms, open_ms, half_open_calls, half_open_max_ms from `section`
+  /// (absent keys keep `defaults`), checks them and finishes the section.
+  /// Throws ConfigError.
+  static BreakerConfig read(config::Section& section, const BreakerConfig& defaults);
+};
+
+/// A circuit breaker over a count-based sliding window (the
+/// resilience4j model): CLOSED lets calls through and records them; when the
+/// failure rate or the slow-call rate of the window reaches its threshold it
+/// OPENs and refuses calls for `open_wait`; then HALF_OPEN lets a few trial
+/// calls through — all good closes it, any failure (or trials that hang past
+/// `half_open_max`) opens it again. Time is passed in, so it is testable
+/// without sleeping. Thread-safe.
+class CircuitBreaker {
+ public:
+  using Clock = std::chrono::steady_clock;
+  enum class State { kClosed, kOpen, kHalfOpen };
+
+  explicit CircuitBreaker(BreakerConfig config);
+
+  /// Whether a call may start now; when it may, the caller must report it with record().
+  bool tryAcquire(Clock::time_point now);
+  /// Reports the end of an acquired call.
+  void record(bool failed, std::chrono::milliseconds duration, Clock::time_point now);
+  /// Gives back an acquired permit whose call never started (e.g. the bulkhead was full).
+  void release();
+  /// Applies new settings, keeping the state and the window.
+  void reconfigure(BreakerConfig config);
+
+  State state(Clock::time_point now);
+  /// {"state", "failureRate", "slowCallRate", "calls", "openUntilMs"?}
+  nlohmann::json describe(Clock::time_point now);
+
+  static const char* name(State s);
+
+ private:
+  struct Call {
+    bool failed;
+    bool slow;
+  };
+  void advance(Clock::time_point now);  // OPEN → HALF_OPEN after the wait; a hanging trial reopens
+  void open(Clock::time_point now);
+
+  BreakerConfig config_;
+  std::mutex mutex_;
+  State state_ = State::kClosed;
+  std::deque<Call> window_;
+  Clock::time_point opened_at_{};
+  Clock::time_point half_open_since_{};
+  int trials_started_ = 0;
+  int trials_succeeded_ = 0;
+};
+
+}  // namespace osago

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <osago/common/circuit_breaker.hpp>
+#include <osago/common/http_client.hpp>
+
+#include <chrono>
+#include <string>
+
+namespace osago::core {
+
+/// A call refused at once because the downstream service's breaker is open.
+class CircuitOpenError : public http::ClientError {
+ public:
+  explicit CircuitOpenError(const std::string& service)
+      : http::ClientError(false, service + " is failing; calls to it are paused for a few seconds (circuit open)") {}
+};
+
+/// A downstream service core-app calls with a short timeout behind a circuit
+/// breaker: while open, calls fail at once instead of waiting out the timeout.
+class GuardedEndpoint {
+ public:
+  GuardedEndpoint(std::string service, BreakerConfig breaker) : service_(std::move(service)), breaker_(breaker) {}
+
+  /// Runs `call` (which returns an http::ClientResponse); no response, or a
+  /// 5xx, counts against the breaker. Throws CircuitOpenError or the call's ClientError.
+  template <typename Call>
+  http::ClientResponse run(Call&& call) {
+    auto started = std::chrono::steady_clock::now();
+    if (!breaker_.tryAcquire(started)) throw CircuitOpenError(service_);
+    auto finish = [&](bool failed) {
+      auto now = std::chrono::steady_clock::now();
+      breaker_.record(failed, std::chrono::duration_cast<std::chrono::milliseconds>(now - started), now);
+    };
+    try {
+      http::ClientResponse r = call();
+      finish(r.status >= 500);
+      return r;
+    } catch (const http::ClientError&) {
+      finish(true);
+      throw;
+    }
+  }
+
+  const char* state() { return CircuitBreaker::name(breaker_.state(std::chrono::steady_clock::now())); }
+
+ private:
+  std::string service_;
+  CircuitBreaker breaker_;
+};
+
+}  // namespace osago::core
