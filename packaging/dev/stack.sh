@@ -186,6 +186,14 @@ EOF
 
 stop_kafka() { stop_pidfile kafka; }
 
+# kafka_control_command stop|start PORT: a command line that stops or starts
+# this stack's broker from outside this shell (used by fault tests).
+kafka_control_command() {
+  local call="stop_kafka" name=${STATE_DIR##*/}
+  [ "$1" = start ] && call="start_kafka $2"
+  echo "OSAGO_ROOT='$OSAGO_ROOT' bash -c 'source \"\$OSAGO_ROOT/packaging/dev/stack.sh\" && stack_init $name && $call'"
+}
+
 # --- the project's services -----------------------------------------------------
 
 # stack_secret NAME: a per-stack random secret, generated once into the state dir, never committed.

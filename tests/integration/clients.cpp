@@ -31,10 +31,11 @@ JsonResponse httpJson(const std::string& method, const std::string& url, const n
 }
 
 std::pair<int, std::vector<SseEvent>> readEventStream(const std::string& url, const std::string& bearer,
-                                                      std::chrono::seconds timeout, const std::string& last_event_id) {
+                                                      std::chrono::milliseconds timeout, const std::string& last_event_id) {
   Poco::URI uri(url);
   Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
-  session.setTimeout(Poco::Timespan(2, 0), Poco::Timespan(2, 0), Poco::Timespan(static_cast<long>(timeout.count()), 0));
+  session.setTimeout(Poco::Timespan(2, 0), Poco::Timespan(2, 0),
+                     Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(timeout.count()) * 1000));
   Poco::Net::HTTPRequest req("GET", uri.getPathEtc(), Poco::Net::HTTPMessage::HTTP_1_1);
   req.set("Accept", "text/event-stream");
   if (!bearer.empty()) req.set("Authorization", "Bearer " + bearer);

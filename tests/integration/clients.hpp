@@ -29,7 +29,7 @@ JsonResponse httpJson(const std::string& method, const std::string& url, const n
 /// Opens `url` as an event stream and reads events until an `end` event, the
 /// server closing, or `timeout`. Returns the HTTP status and the events.
 std::pair<int, std::vector<SseEvent>> readEventStream(const std::string& url, const std::string& bearer,
-                                                      std::chrono::seconds timeout, const std::string& last_event_id = {});
+                                                      std::chrono::milliseconds timeout, const std::string& last_event_id = {});
 
 /// Every message of `topic` whose key is `key`, read from the beginning until
 /// `expected` were found or `timeout` passed.

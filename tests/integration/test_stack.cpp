@@ -152,7 +152,7 @@ insurers:
       if (http::call(req).status != 200) throw std::runtime_error(std::string("cannot enable plugin ") + plugin);
     }
     pid = spawn("core-app", {OSAGO_TEST_CORE_BIN, "--config=" + work_dir_ + "/core-app.yaml"},
-                {{"OSAGO_TOKEN_SECRET", "integration-test-secret-" + newUuid()}});
+                {{"OSAGO_TOKEN_SECRET", token_secret_}});
     waitReady("core-app", pid, coreUrl() + "/health/ready");
   } catch (...) {
     stopAll();
@@ -194,6 +194,20 @@ void TestStack::killFirstAggregator() {
 void TestStack::restartFirstAggregator() {
   pid_t pid = startAggregator("osago-aggregator", aggregator_port_);
   waitReady("osago-aggregator", pid, aggregatorUrl() + "/health/live");
+}
+
+std::string TestStack::secondCoreUrl() {
+  if (second_core_port_ == 0) {
+    std::string aggregator = secondAggregatorUrl();
+    int port = freePort();
+    pid_t pid = spawn("core-app-2", {OSAGO_TEST_CORE_BIN, "--config=" + work_dir_ + "/core-app.yaml"},
+                      {{"OSAGO_TOKEN_SECRET", token_secret_},
+                       {"OSAGO_CORE_PORT", std::to_string(port)},
+                       {"OSAGO_AGGREGATOR_URL", aggregator}});
+    waitReady("core-app-2", pid, "http://127.0.0.1:" + std::to_string(port) + "/health/ready");
+    second_core_port_ = port;
+  }
+  return "http://127.0.0.1:" + std::to_string(second_core_port_);
 }
 
 std::string TestStack::secondAggregatorUrl() {

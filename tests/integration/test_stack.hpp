@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 #include <sys/types.h>
+#include <unistd.h>
 #include <vector>
 
 namespace osago::testing {
@@ -29,6 +30,9 @@ class TestStack {
   /// Starts another osago-aggregator instance on the same database and plugin
   /// directory (once) and returns its URL.
   std::string secondAggregatorUrl();
+  /// Starts a second core-app instance (once), talking to the second aggregator
+  /// and signing tokens with the same secret, and returns its URL.
+  std::string secondCoreUrl();
   /// Stops the second instance (SIGTERM, as a rolling restart would), if it runs.
   void stopSecondAggregator();
   /// Kills the first aggregator instance with SIGKILL (as a crash would).
@@ -60,6 +64,8 @@ class TestStack {
   std::string work_dir_;
   std::string plugin_dir_;
   int client_info_port_ = 0;
+  int second_core_port_ = 0;
+  std::string token_secret_ = "integration-test-secret-" + std::to_string(::getpid()) + "-0123456789abcdef";
   std::string admin_token_;
   int second_aggregator_port_ = 0;
   std::string log_dir_;
