@@ -6,6 +6,8 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/WebSocket.h>
 #include <Poco/URI.h>
 
 #include <librdkafka/rdkafkacpp.h>
@@ -67,6 +69,42 @@ std::pair<int, std::vector<SseEvent>> readEventStream(const std::string& url, co
     }
   }
   return {200, events};
+}
+
+std::pair<int, std::vector<SseEvent>> readWebSocket(const std::string& url, const std::string& bearer,
+                                                    std::chrono::milliseconds timeout) {
+  Poco::URI uri(url);
+  Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
+  Poco::Net::HTTPRequest req("GET", uri.getPathEtc(), Poco::Net::HTTPMessage::HTTP_1_1);
+  if (!bearer.empty()) req.set("Authorization", "Bearer " + bearer);
+  Poco::Net::HTTPResponse resp;
+  std::vector<SseEvent> events;
+  std::unique_ptr<Poco::Net::WebSocket> ws;
+  try {
+    ws = std::make_unique<Poco::Net::WebSocket>(session, req, resp);
+  } catch (const Poco::Net::WebSocketException&) {
+    return {static_cast<int>(resp.getStatus()), events};
+  }
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::vector<char> buf(1 << 16);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
+    ws->setReceiveTimeout(Poco::Timespan(std::max<long long>(1000, left.count())));
+    int flags = 0, n = 0;
+    try {
+      n = ws->receiveFrame(buf.data(), static_cast<int>(buf.size()), flags);
+    } catch (const Poco::TimeoutException&) {
+      break;
+    }
+    int op = flags & Poco::Net::WebSocket::FRAME_OP_BITMASK;
+    if (op == Poco::Net::WebSocket::FRAME_OP_CLOSE || (n == 0 && flags == 0)) break;  // closed
+    if (op != Poco::Net::WebSocket::FRAME_OP_TEXT) continue;                           // pings
+    auto message = nlohmann::json::parse(std::string(buf.data(), static_cast<std::size_t>(n)), nullptr, false);
+    events.push_back({std::to_string(message.value("seq", 0LL)), message.value("type", ""), message["data"]});
+    if (events.back().type == "end") break;
+  }
+  ws->shutdown();
+  return {101, events};
 }
 
 std::vector<nlohmann::json> readKafkaTopic(const std::string& brokers, const std::string& topic,

@@ -31,6 +31,12 @@ JsonResponse httpJson(const std::string& method, const std::string& url, const n
 std::pair<int, std::vector<SseEvent>> readEventStream(const std::string& url, const std::string& bearer,
                                                       std::chrono::milliseconds timeout, const std::string& last_event_id = {});
 
+/// Reads a request's WebSocket (`url` ends in /ws, with ?fromSeq=N to resume)
+/// until its "end" message or `timeout`; messages as SseEvent (id = seq).
+/// The HTTP status of a refused upgrade, else 101.
+std::pair<int, std::vector<SseEvent>> readWebSocket(const std::string& url, const std::string& bearer,
+                                                    std::chrono::milliseconds timeout);
+
 /// Every message of `topic` whose key is `key`, read from the beginning until
 /// `expected` were found or `timeout` passed.
 std::vector<nlohmann::json> readKafkaEvents(const std::string& brokers, const std::string& topic,

@@ -5,6 +5,8 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPCookie.h>
 #include <Poco/Net/NameValueCollection.h>
+#include <Poco/Net/WebSocket.h>
+#include <Poco/URI.h>
 
 #include <algorithm>
 #include <fstream>
@@ -62,6 +64,8 @@ void CoreApi::registerRoutes(http::Router& router) {
   router.add("GET", "/api/osago/requests/{id}", [this](auto& req, auto& resp, const auto& p) { get(req, resp, p.at("id")); });
   router.add("GET", "/api/osago/requests/{id}/stream",
              [this](auto& req, auto& resp, const auto& p) { stream(req, resp, p.at("id")); });
+  router.add("GET", "/api/osago/requests/{id}/ws",
+             [this](auto& req, auto& resp, const auto& p) { webSocket(req, resp, p.at("id")); });
   router.add("GET", "/", [this](auto&, auto& resp, const auto&) { staticFile(resp, "index.html"); });
   router.add("GET", "/static/{file}", [this](auto&, auto& resp, const auto& p) { staticFile(resp, p.at("file")); });
   router.add("GET", "/health/live", [](auto&, auto& resp, const auto&) { http::sendJson(resp, 200, {{"status", "UP"}}); });
@@ -170,45 +174,136 @@ void CoreApi::get(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerRe
   http::sendJson(response, 200, publicView(fetchOwned(id, user)));
 }
 
+/// Where a stream's messages go: Server-Sent Events or WebSocket text frames.
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  virtual void event(const std::string& type, long long seq, const json& data) = 0;
+  virtual void keepAlive(const std::string& note) = 0;
+  /// False once the client went away.
+  virtual bool open() = 0;
+};
+
+namespace {
+
+class SseWriter : public StreamWriter {
+ public:
+  explicit SseWriter(std::ostream& out) : out_(out) { out_ << "retry: 2000\n\n"; }
+  void event(const std::string& type, long long seq, const json& data) override { writeEvent(out_, type, seq, data); }
+  void keepAlive(const std::string& note) override {
+    out_ << ": " << note << "\n\n";
+    out_.flush();
+  }
+  bool open() override { return out_.good(); }
+
+ private:
+  std::ostream& out_;
+};
+
+/// One JSON text frame per message: {"type", "seq", "data"}. Pings and a
+/// close from the client are answered; anything else it sends is ignored.
+class WebSocketWriter : public StreamWriter {
+ public:
+  explicit WebSocketWriter(Poco::Net::WebSocket& ws) : ws_(ws) {}
+  void event(const std::string& type, long long seq, const json& data) override {
+    send(json{{"type", type}, {"seq", seq}, {"data", data}}.dump(), Poco::Net::WebSocket::FRAME_TEXT);
+  }
+  void keepAlive(const std::string&) override { send("", Poco::Net::WebSocket::FRAME_OP_PING); }
+  bool open() override {
+    try {
+      while (open_ && ws_.poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ)) {
+        char buf[1024];
+        int flags = 0;
+        int n = ws_.receiveFrame(buf, sizeof buf, flags);
+        int op = flags & Poco::Net::WebSocket::FRAME_OP_BITMASK;
+        if (op == Poco::Net::WebSocket::FRAME_OP_CLOSE || (n == 0 && flags == 0)) {  // a close, or the connection ended
+          open_ = false;
+        } else if (op == Poco::Net::WebSocket::FRAME_OP_PING) {
+          ws_.sendFrame(buf, n, static_cast<int>(Poco::Net::WebSocket::FRAME_FLAG_FIN) |
+                                    static_cast<int>(Poco::Net::WebSocket::FRAME_OP_PONG));
+        }
+      }
+    } catch (const Poco::Exception&) {
+      open_ = false;
+    }
+    return open_;
+  }
+  void close() {
+    try {
+      ws_.shutdown();
+    } catch (const Poco::Exception&) {
+    }
+  }
+
+ private:
+  void send(const std::string& text, int flags) {
+    try {
+      ws_.sendFrame(text.data(), static_cast<int>(text.size()), flags | Poco::Net::WebSocket::FRAME_FLAG_FIN);
+    } catch (const Poco::Exception&) {
+      open_ = false;
+    }
+  }
+  Poco::Net::WebSocket& ws_;
+  bool open_ = true;
+};
+
+long long parseSeq(const std::string& text) {
+  if (text.empty()) return -1;
+  try {
+    return std::stoll(text);
+  } catch (const std::exception&) {
+    return -1;  // unreadable: start over with a snapshot
+  }
+}
+
+}  // namespace
+
 void CoreApi::stream(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
                      const std::string& id) {
   UserIdentity user = admit(request, response);
   if (!isUuid(id)) throw http::HttpError(404, "NOT_FOUND", "no quote request " + id);
-  // Subscribe before reading the state, so no event can fall between the two.
+  auto sub = hub_.subscribe(id);  // before reading the state, so no event can fall between the two
+  json view = fetchOwned(id, user);
+  response.setChunkedTransferEncoding(true);
+  response.setContentType("text/event-stream; charset=utf-8");
+  response.set("Cache-Control", "no-cache");
+  response.set("X-Accel-Buffering", "no");
+  SseWriter writer(response.send());
+  relay(writer, sub, std::move(view), id, user, parseSeq(request.get("Last-Event-ID", "")));
+}
+
+void CoreApi::webSocket(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
+                        const std::string& id) {
+  UserIdentity user = admit(request, response);
+  if (!isUuid(id)) throw http::HttpError(404, "NOT_FOUND", "no quote request " + id);
   auto sub = hub_.subscribe(id);
+  json view = fetchOwned(id, user);  // 404 as a plain HTTP answer, before the upgrade
+  std::string from_seq;
+  for (const auto& [key, value] : Poco::URI(request.getURI()).getQueryParameters())
+    if (key == "fromSeq") from_seq = value;
+  long long from = parseSeq(from_seq);
+  Poco::Net::WebSocket ws(request, response);
+  WebSocketWriter writer(ws);
+  relay(writer, sub, std::move(view), id, user, from);
+  writer.close();
+}
+
+void CoreApi::relay(StreamWriter& out, const std::shared_ptr<Subscription>& sub, json view, const std::string& id,
+                    const UserIdentity& user, long long sent) {
   struct Unsubscribe {
     EventHub& hub;
     std::shared_ptr<Subscription> sub;
     ~Unsubscribe() { hub.unsubscribe(sub); }
   } guard{hub_, sub};
-  json view = fetchOwned(id, user);
-
-  long long sent = -1;
-  std::string last_event_id = request.get("Last-Event-ID", "");
-  if (!last_event_id.empty()) {
-    try {
-      sent = std::stoll(last_event_id);
-    } catch (const std::exception&) {
-      sent = -1;  // unreadable: start over with a snapshot
-    }
-  }
-
-  response.setChunkedTransferEncoding(true);
-  response.setContentType("text/event-stream; charset=utf-8");
-  response.set("Cache-Control", "no-cache");
-  response.set("X-Accel-Buffering", "no");
-  std::ostream& out = response.send();
-  out << "retry: 2000\n\n";
-
   auto send_snapshot_if_newer = [&](const json& v) {
     long long seq = v.value("lastSeq", 0LL);
     if (seq > sent) {
-      writeEvent(out, "snapshot", seq, publicView(v));
+      out.event("snapshot", seq, publicView(v));
       sent = seq;
     }
   };
   auto finished = [](const json& v) { return v.value("status", "") == "COMPLETED"; };
-  auto end = [&](const std::string& reason) { writeEvent(out, "end", std::max(sent, 0LL), {{"reason", reason}}); };
+  auto end = [&](const std::string& reason) { out.event("end", std::max(sent, 0LL), {{"reason", reason}}); };
 
   send_snapshot_if_newer(view);
   if (finished(view)) return end("COMPLETED");
@@ -216,7 +311,7 @@ void CoreApi::stream(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServe
   std::map<long long, json> held;  // events that arrived ahead of a missing one
   auto last_activity = Clock::now();
   auto held_since = Clock::time_point::max();
-  while (out.good()) {
+  while (out.open()) {
     if (Clock::now() >= user.expires_at) return end("TOKEN_EXPIRED");
     std::vector<json> events;
     sub->waitPop(events, std::chrono::seconds(1));
@@ -225,7 +320,7 @@ void CoreApi::stream(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServe
     while (!held.empty() && held.begin()->first == sent + 1) {
       json e = std::move(held.begin()->second);
       held.erase(held.begin());
-      writeEvent(out, "company", ++sent, e);
+      out.event("company", ++sent, e);
       last_activity = Clock::now();
       if (e.value("requestStatus", "") == "COMPLETED") return end("COMPLETED");
     }
@@ -238,8 +333,7 @@ void CoreApi::stream(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServe
       try {
         fresh = fetchOwned(id, user);
       } catch (const http::HttpError&) {
-        out << ": aggregator unavailable\n\n";
-        out.flush();
+        out.keepAlive("aggregator unavailable");
         last_activity = Clock::now();
         continue;
       }
@@ -248,8 +342,7 @@ void CoreApi::stream(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServe
       held_since = Clock::time_point::max();
       last_activity = Clock::now();
       if (finished(fresh)) return end("COMPLETED");
-      out << ": keep-alive\n\n";
-      out.flush();
+      out.keepAlive("keep-alive");
     }
   }
 }

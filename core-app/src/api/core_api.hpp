@@ -13,6 +13,8 @@
 
 namespace osago::core {
 
+class StreamWriter;
+
 /// core-app's HTTP API for the browser: dev login, quote requests, the SSE
 /// stream of a request's events, and the static web UI.
 class CoreApi {
@@ -35,7 +37,15 @@ class CoreApi {
   void login(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
   void create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
   void get(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, const std::string& id);
+  /// Server-Sent Events; resumes after the `Last-Event-ID` header.
   void stream(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, const std::string& id);
+  /// The same messages as WebSocket text frames; resumes after `?fromSeq=N`.
+  void webSocket(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, const std::string& id);
+  /// Sends what the client missed after `sent` (a snapshot from the stored
+  /// state), then the live events in seq order without gaps or duplicates,
+  /// until the request is final, the token expires or the client leaves.
+  void relay(StreamWriter& out, const std::shared_ptr<Subscription>& sub, nlohmann::json view, const std::string& id,
+             const UserIdentity& user, long long sent);
   void staticFile(Poco::Net::HTTPServerResponse& response, const std::string& name);
 
   const CoreConfig& config_;

@@ -33,7 +33,7 @@ KafkaEventPublisher::KafkaEventPublisher(const std::string& brokers, std::string
   set("bootstrap.servers", brokers);
   set("enable.idempotence", "true");
   set("linger.ms", "2");
-  set("message.timeout.ms", "10000");
+  set("message.timeout.ms", std::to_string(kMessageTimeout.count()));
   set("client.id", "osago-aggregator");
   if (conf->set("dr_cb", reports_.get(), err) != RdKafka::Conf::CONF_OK) throw Error("kafka dr_cb: " + err);
   producer_.reset(RdKafka::Producer::create(conf.get(), err));
@@ -44,8 +44,7 @@ KafkaEventPublisher::~KafkaEventPublisher() {
   if (producer_) producer_->flush(5000);
 }
 
-std::vector<long long> KafkaEventPublisher::publish(const std::vector<OutboxEvent>& events,
-                                                    std::chrono::milliseconds timeout) {
+std::vector<long long> KafkaEventPublisher::publish(const std::vector<OutboxEvent>& events) {
   reports_->acked.clear();
   reports_->reported = 0;
   std::vector<long long> ids;
@@ -63,7 +62,8 @@ std::vector<long long> KafkaEventPublisher::publish(const std::vector<OutboxEven
     }
     ++sent;
   }
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  // librdkafka reports every message by its timeout; the margin covers the report's own way back.
+  auto deadline = std::chrono::steady_clock::now() + kMessageTimeout + std::chrono::seconds(5);
   while (reports_->reported < sent && std::chrono::steady_clock::now() < deadline) producer_->poll(50);
   return reports_->acked;
 }

@@ -20,9 +20,13 @@ class KafkaEventPublisher {
   KafkaEventPublisher(const std::string& brokers, std::string topic);
   ~KafkaEventPublisher();
 
-  /// Sends `events` and waits up to `timeout` for the broker's acknowledgements;
-  /// returns the ids of the events the broker acknowledged.
-  std::vector<long long> publish(const std::vector<OutboxEvent>& events, std::chrono::milliseconds timeout);
+  /// Sends `events` and waits for every one's final delivery report — the
+  /// broker's acknowledgement, or failure once kMessageTimeout has passed —
+  /// so that nothing of this call stays queued in the producer to go out
+  /// beside the copy a later call sends. Returns the ids the broker acknowledged.
+  std::vector<long long> publish(const std::vector<OutboxEvent>& events);
+
+  static constexpr std::chrono::milliseconds kMessageTimeout{10000};
 
  private:
   class DeliveryReports;

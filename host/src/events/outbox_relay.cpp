@@ -22,7 +22,7 @@ void OutboxRelay::wake() { thread_.notify(); }
 void OutboxRelay::loop() {
   auto& log = Poco::Logger::get("events");
   auto publish = [this](const std::vector<OutboxEvent>& events) {
-    return publisher_.publish(events, std::chrono::seconds(10));
+    return publisher_.publish(events);
   };
   bool stopping = false;
   while (true) {
