@@ -10,7 +10,7 @@ namespace osago::host {
 
 using Clock = std::chrono::system_clock;
 
-QuoteScheduler::QuoteScheduler(QuoteStore& store, const PluginRegistry& plugins, QuotesConfig config,
+QuoteScheduler::QuoteScheduler(QuoteStore& store, PluginRegistry& plugins, QuotesConfig config,
                                std::string instance_id, std::function<void()> on_change)
     : store_(store), plugins_(plugins), config_(config), instance_id_(std::move(instance_id)),
       on_change_(std::move(on_change)), poll_policy_(config_.poll_initial, config_.poll_max) {}
@@ -133,11 +133,26 @@ void QuoteScheduler::process(const WorkItem& item) {
   std::string tag = "[" + item.correlation_id + "] request " + item.request_id + " company " + item.company_id + ": ";
   PartnerOutcome outcome;
   auto route = plugins_.route(item.company_id);
+  if (route && !route->enabled) {
+    // This instance's copy of the switches is up to a second old (another instance may have
+    // just switched the plugin on): read the stored switches before failing the work for good.
+    try {
+      plugins_.refreshSwitches();
+      route = plugins_.route(item.company_id);
+    } catch (const std::exception& e) {
+      log.warning(tag + "cannot re-read the plugin switches: " + errorText(e));
+    }
+  }
   PartnerOutlook outlook;
   if (route && route->adapter) {
     auto& health = route->adapter->health();
     outlook.retries_allowed = health.retry_budget.allowsRetry();
-    if (auto p95 = health.latency.settledPercentile(0.95)) outlook.p95_latency = std::chrono::milliseconds(*p95);
+    // A call never takes longer than its budget (plus the executor's grace), and the
+    // next one is at most poll_max away: further from the deadline than that, p95
+    // cannot matter, so the window is not sorted on every call.
+    auto horizon = config_.poll_max + route->adapter->company().call_timeout + std::chrono::seconds(1);
+    if (item.deadline - Clock::now() < horizon)
+      if (auto p95 = health.latency.settledPercentile(0.95)) outlook.p95_latency = std::chrono::milliseconds(*p95);
   }
   if (Clock::now() >= item.deadline) {
     outcome = PartnerOutcome::failed("DEADLINE_EXCEEDED", "the insurer did not answer within the deadline");

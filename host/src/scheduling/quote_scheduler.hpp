@@ -28,7 +28,7 @@ namespace osago::host {
 class QuoteScheduler {
  public:
   /// `on_change` runs after a change was committed (e.g. to wake the outbox relay).
-  QuoteScheduler(QuoteStore& store, const PluginRegistry& plugins, QuotesConfig config, std::string instance_id,
+  QuoteScheduler(QuoteStore& store, PluginRegistry& plugins, QuotesConfig config, std::string instance_id,
                  std::function<void()> on_change);
   ~QuoteScheduler();
 
@@ -45,7 +45,7 @@ class QuoteScheduler {
   void process(const WorkItem& item);
 
   QuoteStore& store_;
-  const PluginRegistry& plugins_;
+  PluginRegistry& plugins_;
   QuotesConfig config_;
   std::string instance_id_;
   std::function<void()> on_change_;

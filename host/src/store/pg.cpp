@@ -62,8 +62,6 @@ Result Connection::check(PGresult* raw) {
 Pool::Pool(std::string dsn, int size, std::chrono::milliseconds wait)
     : dsn_(withConnectTimeout(dsn, 3)), size_(size), wait_(wait) {}
 
-Pool::~Pool() = default;
-
 Pool::Lease Pool::acquire() {
   std::unique_lock lock(mutex_);
   bool free = freed_.wait_for(lock, wait_, [this] { return !idle_.empty() || open_ < size_; });

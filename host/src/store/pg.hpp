@@ -94,7 +94,6 @@ class Connection {
 class Pool {
  public:
   Pool(std::string dsn, int size, std::chrono::milliseconds wait = std::chrono::seconds(5));
-  ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
@@ -118,8 +117,6 @@ class Pool {
   /// Waits up to the pool's wait for a free connection; throws an
   /// unavailable Error when none comes free or the server cannot be reached.
   Lease acquire();
-
-  const std::string& dsn() const { return dsn_; }
 
  private:
   void giveBack(std::unique_ptr<Connection> c);

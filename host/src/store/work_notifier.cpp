@@ -11,7 +11,7 @@
 namespace osago::host {
 
 WorkNotifier::WorkNotifier(std::string dsn, std::string channel, std::function<void()> on_notify)
-    : dsn_(std::move(dsn)), channel_(std::move(channel)), on_notify_(std::move(on_notify)) {}
+    : dsn_(pg::withConnectTimeout(dsn, 3)), channel_(std::move(channel)), on_notify_(std::move(on_notify)) {}
 
 WorkNotifier::~WorkNotifier() { stop(); }
 
