@@ -7,6 +7,7 @@
 #include "config/core_config.hpp"
 #include "streaming/event_hub.hpp"
 #include "streaming/quote_event_consumer.hpp"
+#include "streaming/stream_reactor.hpp"
 
 #include <osago/common/kafka_topics.hpp>
 #include <osago/common/service_app.hpp>
@@ -14,7 +15,25 @@
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 
+#include <sys/resource.h>
+
 namespace osago::core {
+namespace {
+
+/// Every open stream is a socket: raise the soft descriptor limit to the hard one.
+void raiseFileLimit(std::size_t streams, Poco::Logger& log) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < streams + 1024)
+    log.warning("the open-file limit is " + std::to_string(limit.rlim_cur) + ": fewer than streams.max_streams (" +
+                std::to_string(streams) + ") + 1024 sockets can be open; raise LimitNOFILE / ulimit -n");
+}
+
+}  // namespace
 
 class CoreApp : public ServiceApplication {
  protected:
@@ -33,9 +52,15 @@ class CoreApp : public ServiceApplication {
     AggregatorClient aggregator(cfg.aggregator_url, cfg.aggregator_timeout, cfg.aggregator_breaker);
     ClientInfoClient client_info(cfg.client_info_url, cfg.client_info_timeout, cfg.client_info_breaker);
     RateLimiter limiter(cfg.limits);
-    EventHub hub;
+    raiseFileLimit(static_cast<std::size_t>(cfg.max_streams), log);
+    StreamReactor::Options stream_options;
+    stream_options.max_streams = static_cast<std::size_t>(cfg.max_streams);
+    stream_options.heartbeat = cfg.stream_heartbeat;
+    stream_options.max_unsent_bytes = static_cast<std::size_t>(cfg.stream_max_unsent_kb) * 1024;
+    StreamReactor streams(stream_options, [&](const std::string& id) { return aggregator.getRequest(id); });
+    EventHub hub([&](const nlohmann::json& event) { streams.deliver(event); });
     QuoteEventConsumer consumer(cfg.kafka_brokers, cfg.kafka_topic, hub);
-    CoreApi api(cfg, tokens, aggregator, client_info, limiter, hub, [&] { return consumer.ready(); });
+    CoreApi api(cfg, tokens, aggregator, client_info, limiter, streams, [&] { return consumer.ready(); });
 
     auto* router = new http::Router;
     api.registerRoutes(*router);
@@ -45,6 +70,7 @@ class CoreApp : public ServiceApplication {
     Poco::Net::ServerSocket socket = http::listen(cfg.listen_host, cfg.listen_port);
     Poco::Net::HTTPServer server(router, socket, params);
 
+    streams.start();
     consumer.start();
     server.start();
     log.information("core-app listening on http://" + cfg.listen_host + ":" + std::to_string(socket.address().port()) +
@@ -53,6 +79,7 @@ class CoreApp : public ServiceApplication {
     log.information("stopping");
     server.stopAll(true);
     consumer.stop();
+    streams.stop();
     return EXIT_OK;
   }
 };

@@ -203,6 +203,21 @@ stack_secret() {
   cat "$f"
 }
 
+# bench_stack NAME PG_PORT KAFKA_PORT: the benchmarks' own stack in .local/NAME with an
+# empty database osago_bench; everything stops when the script exits.
+bench_stack() {
+  local name=$1 pg=$2 kafka=$3
+  stack_init "$name"
+  ensure_packages
+  ensure_kafka_jars
+  build_project
+  trap 'stop_services; stop_kafka; stop_postgres' EXIT
+  start_postgres "$pg"
+  start_kafka "$kafka"
+  psql -h 127.0.0.1 -p "$pg" -U osago -d postgres -qc "DROP DATABASE IF EXISTS osago_bench WITH (FORCE)"
+  psql -h 127.0.0.1 -p "$pg" -U osago -d postgres -qc "CREATE DATABASE osago_bench"
+}
+
 # start_services CORE_PORT AGGREGATOR_PORT SIMULATOR_PORT PG_PORT KAFKA_PORT
 start_services() {
   local core=$1 agg=$2 sim=$3 pg=$4 kafka=$5 bin=$OSAGO_BUILD_DIR

@@ -17,15 +17,7 @@ PG_PORT=${OSAGO_BENCH_PG_PORT:-55632} KAFKA_PORT=${OSAGO_BENCH_KAFKA_PORT:-19292
 SIM_PORT=${OSAGO_BENCH_SIMULATOR_PORT:-8390} AGG_PORT=${OSAGO_BENCH_AGGREGATOR_PORT:-8381}
 BIN=$OSAGO_BUILD_DIR
 
-stack_init bench
-ensure_packages
-ensure_kafka_jars
-build_project
-trap 'stop_services; stop_kafka; stop_postgres' EXIT
-start_postgres "$PG_PORT"
-start_kafka "$KAFKA_PORT"
-psql -h 127.0.0.1 -p "$PG_PORT" -U osago -d postgres -qc "DROP DATABASE IF EXISTS osago_bench WITH (FORCE)"
-psql -h 127.0.0.1 -p "$PG_PORT" -U osago -d postgres -qc "CREATE DATABASE osago_bench"
+bench_stack bench "$PG_PORT" "$KAFKA_PORT"
 DSN="host=127.0.0.1 port=$PG_PORT dbname=osago_bench user=osago"
 
 OSAGO_SIMULATOR_PORT=$SIM_PORT start_bg insurer-simulator \

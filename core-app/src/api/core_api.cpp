@@ -5,7 +5,8 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPCookie.h>
 #include <Poco/Net/NameValueCollection.h>
-#include <Poco/Net/WebSocket.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/String.h>
 #include <Poco/URI.h>
 
 #include <algorithm>
@@ -17,7 +18,6 @@ namespace osago::core {
 namespace {
 
 using nlohmann::json;
-using Clock = std::chrono::system_clock;
 
 constexpr const char* kCookie = "osago_token";
 
@@ -38,22 +38,11 @@ auto callAggregator(Fn&& fn) {
   }
 }
 
-void writeEvent(std::ostream& out, const std::string& type, long long id, const json& data) {
-  out << "id: " << id << "\nevent: " << type << "\ndata: " << data.dump() << "\n\n";
-  out.flush();
-}
-
 }  // namespace
 
-json publicView(const json& view) {
-  json v = view;
-  v.erase("userId");
-  return v;
-}
-
 CoreApi::CoreApi(const CoreConfig& config, TokenService& tokens, AggregatorClient& aggregator,
-                 ClientInfoClient& client_info, RateLimiter& limiter, EventHub& hub, std::function<bool()> ready)
-    : config_(config), tokens_(tokens), aggregator_(aggregator), client_info_(client_info), limiter_(limiter), hub_(hub),
+                 ClientInfoClient& client_info, RateLimiter& limiter, StreamReactor& streams, std::function<bool()> ready)
+    : config_(config), tokens_(tokens), aggregator_(aggregator), client_info_(client_info), limiter_(limiter), streams_(streams),
       ready_(std::move(ready)) {}
 
 void CoreApi::registerRoutes(http::Router& router) {
@@ -75,7 +64,8 @@ void CoreApi::registerRoutes(http::Router& router) {
                    {{"status", ok ? "UP" : "DOWN"},
                     {"kafkaConsumer", ok ? "assigned" : "waiting"},
                     {"aggregatorBreaker", aggregator_.breakerState()},
-                    {"clientInfoBreaker", client_info_.breakerState()}});
+                    {"clientInfoBreaker", client_info_.breakerState()},
+                    {"openStreams", streams_.openStreams()}});
   });
 }
 
@@ -174,78 +164,7 @@ void CoreApi::get(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerRe
   http::sendJson(response, 200, publicView(fetchOwned(id, user)));
 }
 
-/// Where a stream's messages go: Server-Sent Events or WebSocket text frames.
-class StreamWriter {
- public:
-  virtual ~StreamWriter() = default;
-  virtual void event(const std::string& type, long long seq, const json& data) = 0;
-  virtual void keepAlive(const std::string& note) = 0;
-  /// False once the client went away.
-  virtual bool open() = 0;
-};
-
 namespace {
-
-class SseWriter : public StreamWriter {
- public:
-  explicit SseWriter(std::ostream& out) : out_(out) { out_ << "retry: 2000\n\n"; }
-  void event(const std::string& type, long long seq, const json& data) override { writeEvent(out_, type, seq, data); }
-  void keepAlive(const std::string& note) override {
-    out_ << ": " << note << "\n\n";
-    out_.flush();
-  }
-  bool open() override { return out_.good(); }
-
- private:
-  std::ostream& out_;
-};
-
-/// One JSON text frame per message: {"type", "seq", "data"}. Pings and a
-/// close from the client are answered; anything else it sends is ignored.
-class WebSocketWriter : public StreamWriter {
- public:
-  explicit WebSocketWriter(Poco::Net::WebSocket& ws) : ws_(ws) {}
-  void event(const std::string& type, long long seq, const json& data) override {
-    send(json{{"type", type}, {"seq", seq}, {"data", data}}.dump(), Poco::Net::WebSocket::FRAME_TEXT);
-  }
-  void keepAlive(const std::string&) override { send("", Poco::Net::WebSocket::FRAME_OP_PING); }
-  bool open() override {
-    try {
-      while (open_ && ws_.poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ)) {
-        char buf[1024];
-        int flags = 0;
-        int n = ws_.receiveFrame(buf, sizeof buf, flags);
-        int op = flags & Poco::Net::WebSocket::FRAME_OP_BITMASK;
-        if (op == Poco::Net::WebSocket::FRAME_OP_CLOSE || (n == 0 && flags == 0)) {  // a close, or the connection ended
-          open_ = false;
-        } else if (op == Poco::Net::WebSocket::FRAME_OP_PING) {
-          ws_.sendFrame(buf, n, static_cast<int>(Poco::Net::WebSocket::FRAME_FLAG_FIN) |
-                                    static_cast<int>(Poco::Net::WebSocket::FRAME_OP_PONG));
-        }
-      }
-    } catch (const Poco::Exception&) {
-      open_ = false;
-    }
-    return open_;
-  }
-  void close() {
-    try {
-      ws_.shutdown();
-    } catch (const Poco::Exception&) {
-    }
-  }
-
- private:
-  void send(const std::string& text, int flags) {
-    try {
-      ws_.sendFrame(text.data(), static_cast<int>(text.size()), flags | Poco::Net::WebSocket::FRAME_FLAG_FIN);
-    } catch (const Poco::Exception&) {
-      open_ = false;
-    }
-  }
-  Poco::Net::WebSocket& ws_;
-  bool open_ = true;
-};
 
 long long parseSeq(const std::string& text) {
   if (text.empty()) return -1;
@@ -258,93 +177,51 @@ long long parseSeq(const std::string& text) {
 
 }  // namespace
 
+StreamReactor::Ticket CoreApi::openStream(const std::string& id, const UserIdentity& user,
+                                          StreamReactor::Protocol protocol, long long sent) {
+  if (!isUuid(id)) throw http::HttpError(404, "NOT_FOUND", "no quote request " + id);
+  try {
+    return streams_.open(id, user.user_id, user.expires_at, protocol, sent);
+  } catch (const StreamsFull& e) {
+    throw http::HttpError(503, "TOO_MANY_STREAMS", std::string(e.what()) + "; try again shortly");
+  }
+}
+
 void CoreApi::stream(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
                      const std::string& id) {
   UserIdentity user = admit(request, response);
-  if (!isUuid(id)) throw http::HttpError(404, "NOT_FOUND", "no quote request " + id);
-  auto sub = hub_.subscribe(id);  // before reading the state, so no event can fall between the two
+  // Opened before the state is read, so no event can fall between the two.
+  auto ticket = openStream(id, user, StreamReactor::Protocol::Sse, parseSeq(request.get("Last-Event-ID", "")));
   json view = fetchOwned(id, user);
-  response.setChunkedTransferEncoding(true);
   response.setContentType("text/event-stream; charset=utf-8");
   response.set("Cache-Control", "no-cache");
   response.set("X-Accel-Buffering", "no");
-  SseWriter writer(response.send());
-  relay(writer, sub, std::move(view), id, user, parseSeq(request.get("Last-Event-ID", "")));
+  response.setKeepAlive(false);  // the body runs until the stream ends
+  response.send().flush();
+  streams_.attach(std::move(ticket), static_cast<Poco::Net::HTTPServerRequestImpl&>(request).detachSocket(), view);
 }
 
 void CoreApi::webSocket(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
                         const std::string& id) {
   UserIdentity user = admit(request, response);
-  if (!isUuid(id)) throw http::HttpError(404, "NOT_FOUND", "no quote request " + id);
-  auto sub = hub_.subscribe(id);
-  json view = fetchOwned(id, user);  // 404 as a plain HTTP answer, before the upgrade
   std::string from_seq;
   for (const auto& [key, value] : Poco::URI(request.getURI()).getQueryParameters())
     if (key == "fromSeq") from_seq = value;
-  long long from = parseSeq(from_seq);
-  Poco::Net::WebSocket ws(request, response);
-  WebSocketWriter writer(ws);
-  relay(writer, sub, std::move(view), id, user, from);
-  writer.close();
-}
-
-void CoreApi::relay(StreamWriter& out, const std::shared_ptr<Subscription>& sub, json view, const std::string& id,
-                    const UserIdentity& user, long long sent) {
-  struct Unsubscribe {
-    EventHub& hub;
-    std::shared_ptr<Subscription> sub;
-    ~Unsubscribe() { hub.unsubscribe(sub); }
-  } guard{hub_, sub};
-  auto send_snapshot_if_newer = [&](const json& v) {
-    long long seq = v.value("lastSeq", 0LL);
-    if (seq > sent) {
-      out.event("snapshot", seq, publicView(v));
-      sent = seq;
-    }
-  };
-  auto finished = [](const json& v) { return v.value("status", "") == "COMPLETED"; };
-  auto end = [&](const std::string& reason) { out.event("end", std::max(sent, 0LL), {{"reason", reason}}); };
-
-  send_snapshot_if_newer(view);
-  if (finished(view)) return end("COMPLETED");
-
-  std::map<long long, json> held;  // events that arrived ahead of a missing one
-  auto last_activity = Clock::now();
-  auto held_since = Clock::time_point::max();
-  while (out.open()) {
-    if (Clock::now() >= user.expires_at) return end("TOKEN_EXPIRED");
-    std::vector<json> events;
-    sub->waitPop(events, std::chrono::seconds(1));
-    for (auto& e : events)
-      if (long long seq = e.value("seq", 0LL); seq > sent) held.emplace(seq, std::move(e));
-    while (!held.empty() && held.begin()->first == sent + 1) {
-      json e = std::move(held.begin()->second);
-      held.erase(held.begin());
-      out.event("company", ++sent, e);
-      last_activity = Clock::now();
-      if (e.value("requestStatus", "") == "COMPLETED") return end("COMPLETED");
-    }
-    held_since = held.empty() ? Clock::time_point::max() : std::min(held_since, Clock::now());
-    // A gap that does not fill, or a long silence: reconcile with the stored state.
-    bool gap = Clock::now() - held_since > std::chrono::seconds(2);
-    bool silent = Clock::now() - last_activity > config_.stream_heartbeat;
-    if (gap || silent) {
-      json fresh;
-      try {
-        fresh = fetchOwned(id, user);
-      } catch (const http::HttpError&) {
-        out.keepAlive("aggregator unavailable");
-        last_activity = Clock::now();
-        continue;
-      }
-      send_snapshot_if_newer(fresh);
-      held.erase(held.begin(), held.upper_bound(sent));
-      held_since = Clock::time_point::max();
-      last_activity = Clock::now();
-      if (finished(fresh)) return end("COMPLETED");
-      out.keepAlive("keep-alive");
-    }
+  auto ticket = openStream(id, user, StreamReactor::Protocol::WebSocket, parseSeq(from_seq));
+  json view = fetchOwned(id, user);  // 404 as a plain HTTP answer, before the upgrade
+  std::string key = request.get("Sec-WebSocket-Key", "");
+  if (Poco::icompare(request.get("Upgrade", ""), "websocket") != 0 || key.empty())
+    throw http::HttpError(400, "NOT_A_WEBSOCKET", "this address takes a WebSocket upgrade (Upgrade: websocket, Sec-WebSocket-Key)");
+  if (request.get("Sec-WebSocket-Version", "") != "13") {
+    response.set("Sec-WebSocket-Version", "13");
+    throw http::HttpError(426, "WEBSOCKET_VERSION", "only WebSocket version 13 is supported");
   }
+  response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_SWITCHING_PROTOCOLS);
+  response.set("Upgrade", "websocket");
+  response.set("Connection", "Upgrade");
+  response.set("Sec-WebSocket-Accept", wsAcceptKey(key));
+  response.send().flush();
+  streams_.attach(std::move(ticket), static_cast<Poco::Net::HTTPServerRequestImpl&>(request).detachSocket(), view);
 }
 
 void CoreApi::staticFile(Poco::Net::HTTPServerResponse& response, const std::string& name) {

@@ -5,7 +5,7 @@
 #include "clients/client_info_client.hpp"
 #include "resilience/rate_limiter.hpp"
 #include "config/core_config.hpp"
-#include "streaming/event_hub.hpp"
+#include "streaming/stream_reactor.hpp"
 
 #include <osago/common/http_server.hpp>
 
@@ -13,14 +13,12 @@
 
 namespace osago::core {
 
-class StreamWriter;
-
 /// core-app's HTTP API for the browser: dev login, quote requests, the SSE
 /// stream of a request's events, and the static web UI.
 class CoreApi {
  public:
   CoreApi(const CoreConfig& config, TokenService& tokens, AggregatorClient& aggregator, ClientInfoClient& client_info,
-          RateLimiter& limiter, EventHub& hub, std::function<bool()> ready);
+          RateLimiter& limiter, StreamReactor& streams, std::function<bool()> ready);
 
   void registerRoutes(http::Router& router);
 
@@ -37,15 +35,13 @@ class CoreApi {
   void login(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
   void create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
   void get(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, const std::string& id);
+  /// Reserves a stream on the reactor for `id`: 404 for an id that cannot exist, 503 when the instance is full.
+  StreamReactor::Ticket openStream(const std::string& id, const UserIdentity& user, StreamReactor::Protocol protocol,
+                                   long long sent);
   /// Server-Sent Events; resumes after the `Last-Event-ID` header.
   void stream(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, const std::string& id);
   /// The same messages as WebSocket text frames; resumes after `?fromSeq=N`.
   void webSocket(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, const std::string& id);
-  /// Sends what the client missed after `sent` (a snapshot from the stored
-  /// state), then the live events in seq order without gaps or duplicates,
-  /// until the request is final, the token expires or the client leaves.
-  void relay(StreamWriter& out, const std::shared_ptr<Subscription>& sub, nlohmann::json view, const std::string& id,
-             const UserIdentity& user, long long sent);
   void staticFile(Poco::Net::HTTPServerResponse& response, const std::string& name);
 
   const CoreConfig& config_;
@@ -53,11 +49,8 @@ class CoreApi {
   AggregatorClient& aggregator_;
   ClientInfoClient& client_info_;
   RateLimiter& limiter_;
-  EventHub& hub_;
+  StreamReactor& streams_;
   std::function<bool()> ready_;
 };
-
-/// The request as the browser sees it: the aggregator's view without internal fields.
-nlohmann::json publicView(const nlohmann::json& view);
 
 }  // namespace osago::core

@@ -1,12 +1,23 @@
 #include "auth/token_service.hpp"
 
+#include <Poco/Crypto/Crypto.h>
 #include <Poco/JWT/JWTException.h>
 #include <Poco/JWT/Signer.h>
 #include <Poco/JWT/Token.h>
 
 namespace osago::core {
 
-TokenService::TokenService(std::string secret, std::chrono::seconds ttl) : secret_(std::move(secret)), ttl_(ttl) {}
+// Poco's OpenSSL set-up is reference-counted per digest engine: when the count
+// drops to zero between two concurrent verifications, one thread tears down
+// what another has just set up (seen as heap corruption under concurrent
+// stream opens). Holding one reference for the service's life keeps it up.
+TokenService::TokenService(std::string secret, std::chrono::seconds ttl) : secret_(std::move(secret)), ttl_(ttl) {
+  Poco::Crypto::initializeCrypto();
+}
+
+TokenService::~TokenService() {
+  Poco::Crypto::uninitializeCrypto();
+}
 
 std::string TokenService::issue(const std::string& user_id) const {
   Poco::JWT::Token token;

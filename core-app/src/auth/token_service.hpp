@@ -18,6 +18,9 @@ struct UserIdentity {
 class TokenService {
  public:
   TokenService(std::string secret, std::chrono::seconds ttl);
+  ~TokenService();
+  TokenService(const TokenService&) = delete;
+  TokenService& operator=(const TokenService&) = delete;
 
   std::string issue(const std::string& user_id) const;
   /// Throws osago::Error when the token is malformed, forged or expired.

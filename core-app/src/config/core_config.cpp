@@ -58,6 +58,12 @@ CoreConfig CoreConfig::load(const std::string& file) {
 
   auto streams = root.child("streams");
   cfg.stream_heartbeat = std::chrono::seconds(streams.get<int>("heartbeat_seconds", 15));
+  cfg.max_streams = streams.get<int>("max_streams", cfg.max_streams);
+  if (cfg.max_streams < 1 || cfg.max_streams > 1'000'000)
+    throw ConfigError(file, "streams.max_streams", "must be 1 to 1000000");
+  cfg.stream_max_unsent_kb = streams.get<int>("max_unsent_kb", cfg.stream_max_unsent_kb);
+  if (cfg.stream_max_unsent_kb < 16 || cfg.stream_max_unsent_kb > 65536)
+    throw ConfigError(file, "streams.max_unsent_kb", "must be 16 to 65536");
   streams.finish();
   root.finish();
 

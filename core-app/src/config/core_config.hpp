@@ -13,7 +13,7 @@ namespace osago::core {
 struct CoreConfig {
   std::string listen_host = "127.0.0.1";
   int listen_port = 8080;
-  int max_connections = 256;                      ///< HTTP threads, streams included
+  int max_connections = 256;                      ///< HTTP threads; a stream holds one only while it opens
   std::string log_level = "information";
   std::string aggregator_url = "http://127.0.0.1:8081";
   std::chrono::milliseconds aggregator_timeout{300};
@@ -29,6 +29,8 @@ struct CoreConfig {
   std::string token_secret;                       ///< from OSAGO_TOKEN_SECRET only
   std::string web_root = "web";                   ///< static files of the browser UI
   std::chrono::seconds stream_heartbeat{15};
+  int max_streams = 20000;                        ///< open SSE + WebSocket streams per instance
+  int stream_max_unsent_kb = 1024;                ///< a client this far behind is dropped; it resumes by seq
 
   /// Breaker defaults for core-app's own dependencies: quick to open, quick to retry.
   static BreakerConfig downstreamBreaker() {

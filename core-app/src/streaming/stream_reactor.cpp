@@ -1,0 +1,420 @@
+#include "streaming/stream_reactor.hpp"
+
+#include <Poco/Logger.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace osago::core {
+
+namespace {
+constexpr std::uint64_t kWakeId = 0;
+constexpr auto kTick = std::chrono::milliseconds(500);
+}  // namespace
+
+struct StreamReactor::Session {
+  Session(std::uint64_t id_, std::string request, std::string user, Protocol protocol_, StreamRelay relay_)
+      : id(id_), request_id(std::move(request)), user_id(std::move(user)), protocol(protocol_), relay(relay_) {}
+  std::uint64_t id;
+  std::string request_id;
+  std::string user_id;
+  Protocol protocol;
+  StreamRelay relay;
+  Poco::Net::StreamSocket socket;
+  int fd = -1;
+  std::string out;
+  std::size_t out_at = 0;
+  bool want_write = false;
+  bool closing = false;        ///< the last message is queued: flush, then half-close
+  bool write_shut = false;
+  bool dead = false;
+  Steady::time_point close_by = Steady::time_point::max();
+  WsFrameReader reader;
+};
+
+StreamReactor::Ticket::~Ticket() {
+  if (reactor_) reactor_->cancel(id_);
+}
+
+StreamReactor::StreamReactor(Options options, Fetch fetch) : options_(options), fetch_(std::move(fetch)) {
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (epoll_fd_ < 0 || wake_fd_ < 0) throw std::runtime_error(std::string("stream reactor: ") + std::strerror(errno));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeId;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+}
+
+StreamReactor::~StreamReactor() {
+  stop();
+  ::close(wake_fd_);
+  ::close(epoll_fd_);
+}
+
+void StreamReactor::start() {
+  if (running_.exchange(true)) return;
+  next_tick_ = Steady::now() + kTick;
+  loop_thread_ = std::thread([this] { loop(); });
+  for (int i = 0; i < options_.fetch_threads; ++i) fetch_threads_.emplace_back([this] { fetchLoop(); });
+}
+
+void StreamReactor::stop() {
+  if (!running_.exchange(false)) return;
+  post([] {});  // wakes the loop, which sees running_ false, closes every stream and returns
+  loop_thread_.join();
+  {
+    std::lock_guard lock(fetch_mutex_);
+    fetch_stop_ = true;
+  }
+  fetch_cv_.notify_all();
+  for (auto& t : fetch_threads_) t.join();
+  fetch_threads_.clear();
+}
+
+StreamReactor::Ticket StreamReactor::open(const std::string& request_id, const std::string& user_id,
+                                          std::chrono::system_clock::time_point token_expires_at, Protocol protocol,
+                                          long long sent) {
+  if (open_streams_.fetch_add(1) >= options_.max_streams) {
+    open_streams_.fetch_sub(1);
+    throw StreamsFull("this instance holds " + std::to_string(options_.max_streams) + " streams already");
+  }
+  std::uint64_t id = next_id_.fetch_add(1);
+  StreamRelay relay(sent, token_expires_at, Steady::now());
+  post([this, id, request_id, user_id, protocol, relay] {
+    // Registered in the loop, in queue order: every event posted after this reaches the stream.
+    auto session = std::make_unique<Session>(id, request_id, user_id, protocol, relay);
+    by_request_[request_id].insert(session.get());
+    sessions_.emplace(id, std::move(session));
+  });
+  return Ticket(this, id);
+}
+
+void StreamReactor::cancel(std::uint64_t id) {
+  post([this, id] {
+    auto it = sessions_.find(id);
+    if (it != sessions_.end() && it->second->fd < 0) drop(*it->second);
+  });
+}
+
+void StreamReactor::attach(Ticket ticket, Poco::Net::StreamSocket socket, const nlohmann::json& view) {
+  std::uint64_t id = ticket.id_;
+  ticket.reactor_ = nullptr;  // attached, not cancelled
+  auto state = StoredState::from(view);
+  post([this, id, socket, state]() mutable {
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) return;  // stopping: the socket closes with the last copy
+    Session& s = *it->second;
+    s.socket = socket;
+    s.socket.setBlocking(false);
+    s.fd = s.socket.impl()->sockfd();
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = s.id;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, s.fd, &ev) != 0) {
+      Poco::Logger::get("streams").warning(std::string("cannot watch a stream socket: ") + std::strerror(errno));
+      s.fd = -1;
+      drop(s);
+      reap();
+      return;
+    }
+    if (s.protocol == Protocol::Sse) append(s, "retry: 2000\n\n");
+    std::vector<StreamMessage> out;
+    s.relay.start(*state, Steady::now(), out);
+    emit(s, out);
+    reap();
+  });
+}
+
+void StreamReactor::deliver(const nlohmann::json& event) {
+  auto live = LiveEvent::from(event);
+  std::string request_id = event.value("osagoRequestId", "");
+  post([this, live, request_id] {
+    auto it = by_request_.find(request_id);
+    if (it == by_request_.end()) return;
+    auto now = Steady::now();
+    std::vector<StreamMessage> out;
+    for (Session* s : it->second) {
+      out.clear();
+      s->relay.event(live, now, out);
+      emit(*s, out);
+    }
+    reap();
+  });
+}
+
+void StreamReactor::post(std::function<void()> command) {
+  bool was_empty;
+  {
+    std::lock_guard lock(queue_mutex_);
+    was_empty = queue_.empty();
+    queue_.push_back(std::move(command));
+  }
+  if (was_empty) {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+  }
+}
+
+void StreamReactor::runCommands() {
+  std::uint64_t count;
+  [[maybe_unused]] auto n = ::read(wake_fd_, &count, sizeof count);
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard lock(queue_mutex_);
+    batch.swap(queue_);
+  }
+  for (auto& command : batch) command();
+}
+
+void StreamReactor::loop() {
+  std::vector<epoll_event> events(512);
+  while (running_) {
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick_ - Steady::now()).count();
+    int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), static_cast<int>(std::max<long long>(0, wait)));
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.u64 == kWakeId) {
+        runCommands();
+        continue;
+      }
+      auto it = sessions_.find(events[i].data.u64);
+      if (it != sessions_.end() && !it->second->dead) onSocket(*it->second, events[i].events);
+    }
+    reap();
+    if (Steady::now() >= next_tick_) {
+      tick();
+      reap();
+      next_tick_ = Steady::now() + kTick;
+    }
+  }
+  runCommands();
+  closeAll();
+}
+
+void StreamReactor::onSocket(Session& s, std::uint32_t events) {
+  if (events & EPOLLOUT) flush(s);
+  if (!s.dead && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) readFrom(s);
+}
+
+void StreamReactor::readFrom(Session& s) {
+  char buffer[16 * 1024];
+  for (;;) {
+    ssize_t n = ::recv(s.fd, buffer, sizeof buffer, 0);
+    if (n == 0) return drop(s);  // the client left (or answered our half-close)
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EINTR) continue;
+      return drop(s);
+    }
+    if (s.protocol == Protocol::Sse || s.closing) continue;  // an SSE client has nothing to say
+    s.reader.feed(buffer, static_cast<std::size_t>(n));
+    WsFrameReader::Frame frame;
+    for (;;) {
+      auto result = s.reader.next(frame);
+      if (result == WsFrameReader::Result::NeedMore) break;
+      if (result == WsFrameReader::Result::Error) {
+        append(s, wsCloseFrame(s.reader.closeCode(), "protocol error"));
+        s.closing = true;
+        break;
+      }
+      if (frame.opcode == kWsPing) {
+        append(s, wsFrame(kWsPong, frame.payload));
+      } else if (frame.opcode == kWsClose) {
+        append(s, wsCloseFrame(1000, ""));
+        s.closing = true;
+        break;
+      }  // text, binary, continuation and pong frames are ignored
+    }
+    flush(s);
+    if (s.dead || s.closing) break;
+  }
+}
+
+void StreamReactor::emit(Session& s, const std::vector<StreamMessage>& messages) {
+  if (s.dead || messages.empty()) return;
+  for (const auto& m : messages) {
+    if (s.protocol == Protocol::Sse) {
+      append(s, m.type.empty() ? sseComment(m.data) : sseMessage(m.type, m.seq, m.data));
+    } else if (m.type.empty()) {
+      append(s, wsFrame(kWsPing, ""));
+    } else {
+      std::string text;
+      text.reserve(m.data.size() + 48);
+      text.append(R"({"type":")").append(m.type).append(R"(","seq":)").append(std::to_string(m.seq))
+          .append(R"(,"data":)").append(m.data).append("}");
+      append(s, wsFrame(kWsText, text));
+    }
+  }
+  if (s.relay.ended() && !s.closing) {
+    if (s.protocol == Protocol::WebSocket) append(s, wsCloseFrame(1000, "stream ended"));
+    s.closing = true;
+  }
+  if (s.fd >= 0) flush(s);
+}
+
+void StreamReactor::append(Session& s, std::string bytes) {
+  if (s.out_at == s.out.size()) {
+    s.out = std::move(bytes);
+    s.out_at = 0;
+  } else {
+    s.out.append(bytes);
+  }
+}
+
+void StreamReactor::flush(Session& s) {
+  if (s.dead || s.fd < 0) return;
+  while (s.out_at < s.out.size()) {
+    ssize_t n = ::send(s.fd, s.out.data() + s.out_at, s.out.size() - s.out_at, MSG_NOSIGNAL);
+    if (n > 0) {
+      s.out_at += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    return drop(s);  // the connection broke
+  }
+  std::size_t unsent = s.out.size() - s.out_at;
+  if (unsent > options_.max_unsent_bytes) {
+    Poco::Logger::get("streams").information("dropping a stream whose client is " + std::to_string(unsent) +
+                                             " bytes behind; it resumes by seq when it reconnects");
+    return drop(s);
+  }
+  if (unsent == 0) {
+    s.out.clear();
+    s.out_at = 0;
+  } else if (s.out_at > 64 * 1024 && s.out_at > s.out.size() / 2) {
+    s.out.erase(0, s.out_at);
+    s.out_at = 0;
+  }
+  bool want_write = unsent > 0;
+  if (want_write != s.want_write) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | (want_write ? EPOLLOUT : 0u);
+    ev.data.u64 = s.id;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, s.fd, &ev);
+    s.want_write = want_write;
+  }
+  if (unsent == 0 && s.closing && !s.write_shut) {
+    // Everything is out: half-close and wait for the client to close its side,
+    // so that no reset destroys what it has not read yet.
+    ::shutdown(s.fd, SHUT_WR);
+    s.write_shut = true;
+    s.close_by = Steady::now() + options_.close_linger;
+  }
+}
+
+void StreamReactor::tick() {
+  auto now = Steady::now();
+  auto wall = std::chrono::system_clock::now();
+  std::vector<StreamMessage> out;
+  std::unordered_set<std::string> due;
+  for (auto& [id, session] : sessions_) {
+    Session& s = *session;
+    if (s.dead || s.fd < 0) continue;
+    if (s.write_shut && now >= s.close_by) {
+      drop(s);
+      continue;
+    }
+    out.clear();
+    if (s.relay.tick(wall, now, options_.heartbeat, options_.gap_wait, out) == StreamRelay::Due::Reconcile)
+      due.insert(s.request_id);
+    emit(s, out);
+  }
+  for (const auto& request_id : due) requestFetch(request_id);
+}
+
+void StreamReactor::requestFetch(const std::string& request_id) {
+  if (!fetching_.insert(request_id).second) return;  // one read per request, however many streams wait for it
+  {
+    std::lock_guard lock(fetch_mutex_);
+    fetch_queue_.push_back(request_id);
+  }
+  fetch_cv_.notify_one();
+}
+
+void StreamReactor::fetchLoop() {
+  for (;;) {
+    std::string request_id;
+    {
+      std::unique_lock lock(fetch_mutex_);
+      fetch_cv_.wait(lock, [this] { return fetch_stop_ || !fetch_queue_.empty(); });
+      if (fetch_stop_) return;
+      request_id = std::move(fetch_queue_.front());
+      fetch_queue_.pop_front();
+    }
+    std::optional<std::shared_ptr<const StoredState>> state;
+    bool failed = false;
+    try {
+      if (auto view = fetch_(request_id)) state = StoredState::from(*view);
+    } catch (const std::exception& e) {
+      Poco::Logger::get("streams").debug("cannot read request " + request_id + ": " + e.what());
+      failed = true;
+    }
+    post([this, request_id, state, failed] { applyFetch(request_id, state, failed); });
+  }
+}
+
+void StreamReactor::applyFetch(const std::string& request_id, std::optional<std::shared_ptr<const StoredState>> state,
+                               bool failed) {
+  fetching_.erase(request_id);
+  auto it = by_request_.find(request_id);
+  if (it == by_request_.end()) return;
+  auto now = Steady::now();
+  std::vector<StreamMessage> out;
+  for (Session* s : it->second) {
+    if (!s->relay.started()) continue;
+    out.clear();
+    if (failed)
+      s->relay.reconcileFailed(now, out);
+    else if (!state || (*state)->user_id != s->user_id)
+      s->relay.gone(out);  // purged after retention: nothing more will come
+    else
+      s->relay.reconciled(**state, now, out);
+    emit(*s, out);
+  }
+  reap();
+}
+
+void StreamReactor::drop(Session& s) {
+  if (s.dead) return;
+  s.dead = true;
+  doomed_.push_back(s.id);
+}
+
+void StreamReactor::reap() {
+  for (std::uint64_t id : doomed_) {
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) continue;
+    Session& s = *it->second;
+    if (s.fd >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, s.fd, nullptr);
+    auto r = by_request_.find(s.request_id);
+    if (r != by_request_.end()) {
+      r->second.erase(&s);
+      if (r->second.empty()) by_request_.erase(r);
+    }
+    sessions_.erase(it);  // closes the socket
+    open_streams_.fetch_sub(1);
+  }
+  doomed_.clear();
+}
+
+void StreamReactor::closeAll() {
+  for (auto& [id, session] : sessions_) {
+    Session& s = *session;
+    if (s.fd >= 0 && !s.closing) {
+      append(s, s.protocol == Protocol::WebSocket ? wsCloseFrame(1001, "server restarting; reconnect")
+                                                  : sseComment("server restarting; reconnect"));
+      s.closing = true;
+      flush(s);
+    }
+    drop(s);
+  }
+  reap();
+}
+
+}  // namespace osago::core

@@ -1,0 +1,137 @@
+#pragma once
+
+#include "streaming/stream_framing.hpp"
+#include "streaming/stream_relay.hpp"
+
+#include <Poco/Net/StreamSocket.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace osago::core {
+
+/// Thrown by StreamReactor::open when the instance holds as many streams as it may.
+class StreamsFull : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Holds every open SSE and WebSocket stream of the instance on one epoll
+/// thread, so a stream costs a socket and a few kilobytes, not a thread.
+///
+/// An HTTP handler authorises the stream, calls open() (from then on the
+/// request's events are kept for it), reads the stored state, writes the HTTP
+/// answer (200 text/event-stream or 101 Switching Protocols), and hands the
+/// socket over with attach(); the handler's thread is then free. The reactor
+/// applies each stream's StreamRelay to the events from Kafka (deliver()) and
+/// asks the aggregator for the stored state on a gap or a silence — on its own
+/// small pool of threads, once per request however many streams watch it.
+/// Everything but the loop's own state is reached through a command queue.
+class StreamReactor {
+ public:
+  enum class Protocol { Sse, WebSocket };
+  struct Options {
+    std::size_t max_streams = 20000;
+    std::chrono::milliseconds heartbeat{15000};     ///< silence before a keep-alive and a look at the stored state
+    std::chrono::milliseconds gap_wait{2000};       ///< how long a missing seq may be awaited
+    std::size_t max_unsent_bytes = 1024 * 1024;     ///< a client this far behind is dropped (it resumes by seq)
+    std::chrono::milliseconds close_linger{5000};   ///< after the last message, how long to wait for the client to close
+    int fetch_threads = 2;
+  };
+  /// Reads a request's stored view: nullopt when there is none; throws when it cannot be read now.
+  using Fetch = std::function<std::optional<nlohmann::json>(const std::string& request_id)>;
+
+  /// A stream being opened: cancelled when dropped before attach().
+  class Ticket {
+   public:
+    Ticket(Ticket&& other) noexcept : reactor_(other.reactor_), id_(other.id_) { other.reactor_ = nullptr; }
+    Ticket& operator=(Ticket&&) = delete;
+    ~Ticket();
+
+   private:
+    friend class StreamReactor;
+    Ticket(StreamReactor* reactor, std::uint64_t id) : reactor_(reactor), id_(id) {}
+    StreamReactor* reactor_;
+    std::uint64_t id_;
+  };
+
+  StreamReactor(Options options, Fetch fetch);
+  ~StreamReactor();
+  StreamReactor(const StreamReactor&) = delete;
+  StreamReactor& operator=(const StreamReactor&) = delete;
+
+  void start();
+  /// Closes every stream (WebSocket with 1001 "going away"; SSE clients reconnect by themselves) and joins the threads.
+  void stop();
+
+  /// Reserves a stream of `user_id` on `request_id` that has sent up to seq `sent` (-1: nothing).
+  /// Throws StreamsFull.
+  Ticket open(const std::string& request_id, const std::string& user_id,
+              std::chrono::system_clock::time_point token_expires_at, Protocol protocol, long long sent);
+  /// Hands over the connection, whose HTTP answer has been written, with the stored view read after open().
+  void attach(Ticket ticket, Poco::Net::StreamSocket socket, const nlohmann::json& view);
+  /// An event consumed from Kafka (already deduplicated): goes to the streams of its request.
+  void deliver(const nlohmann::json& event);
+
+  std::size_t openStreams() const { return open_streams_.load(); }
+
+ private:
+  struct Session;
+  using Steady = std::chrono::steady_clock;
+
+  void post(std::function<void()> command);
+  void cancel(std::uint64_t id);
+  void loop();
+  void runCommands();
+  void onSocket(Session& s, std::uint32_t events);
+  void readFrom(Session& s);
+  void emit(Session& s, const std::vector<StreamMessage>& messages);
+  void append(Session& s, std::string bytes);
+  void flush(Session& s);
+  void tick();
+  void requestFetch(const std::string& request_id);
+  void fetchLoop();
+  void applyFetch(const std::string& request_id, std::optional<std::shared_ptr<const StoredState>> state, bool failed);
+  void drop(Session& s);
+  void reap();
+  void closeAll();
+
+  Options options_;
+  Fetch fetch_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::thread loop_thread_;
+  std::vector<std::thread> fetch_threads_;
+  std::atomic<bool> running_{false};
+  std::atomic<std::size_t> open_streams_{0};
+  std::atomic<std::uint64_t> next_id_{1};
+
+  std::mutex queue_mutex_;
+  std::vector<std::function<void()>> queue_;
+
+  // Owned by the loop thread.
+  std::unordered_map<std::uint64_t, std::unique_ptr<Session>> sessions_;
+  std::unordered_map<std::string, std::unordered_set<Session*>> by_request_;
+  std::unordered_set<std::string> fetching_;
+  std::vector<std::uint64_t> doomed_;
+  Steady::time_point next_tick_;
+
+  std::mutex fetch_mutex_;
+  std::condition_variable fetch_cv_;
+  std::deque<std::string> fetch_queue_;
+  bool fetch_stop_ = false;
+};
+
+}  // namespace osago::core

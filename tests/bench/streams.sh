@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Benchmark of core-app's stream reactor: N concurrent streams (half SSE, half
+# WebSocket) of one quote request held by one core-app instance; its memory,
+# threads and descriptors; and the time for one event to reach all of them.
+# Starts its own stack (state in .local/bench-streams, its own ports) and prints
+# a Markdown report; record it in docs/benchmarks.md with the machine.
+#   tests/bench/streams.sh [streams...]      (default: 1000 10000)
+set -euo pipefail
+OSAGO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export OSAGO_ROOT
+source "$OSAGO_ROOT/packaging/dev/stack.sh"
+
+COUNTS=("$@")
+[ ${#COUNTS[@]} -gt 0 ] || COUNTS=(1000 10000)
+PG_PORT=${OSAGO_BENCH_PG_PORT:-55732} KAFKA_PORT=${OSAGO_BENCH_KAFKA_PORT:-19392}
+SIM_PORT=${OSAGO_BENCH_SIMULATOR_PORT:-8490} AGG_PORT=${OSAGO_BENCH_AGGREGATOR_PORT:-8481}
+CORE_PORT=${OSAGO_BENCH_CORE_PORT:-8480}
+BIN=$OSAGO_BUILD_DIR
+TOPIC=bench.stream-events   # core-app reads only the benchmark's own events
+
+bench_stack bench-streams "$PG_PORT" "$KAFKA_PORT"
+
+# The request must stay open while the streams are opened: a long deadline,
+# and partners that keep answering "pending".
+sed 's/deadline_seconds: 60/deadline_seconds: 600/' "$OSAGO_ROOT/config/osago-aggregator.yaml" >"$STATE_DIR/osago-aggregator.yaml"
+# One user opens every stream: lift the per-user limits (everything else as shipped).
+sed -e 's/user_requests_per_second: .*/user_requests_per_second: 100000/' -e 's/user_burst: .*/user_burst: 100000/' \
+  -e 's/ requests_per_second: .*/ requests_per_second: 100000/' -e 's/ burst: .*/ burst: 100000/' \
+  -e "s|root: .*|root: $OSAGO_ROOT/core-app/web|" "$OSAGO_ROOT/config/core-app.yaml" >"$STATE_DIR/core-app.yaml"
+
+OSAGO_SIMULATOR_PORT=$SIM_PORT start_bg insurer-simulator \
+  "$BIN/tests/insurer-simulator/insurer-simulator" --config="$OSAGO_ROOT/config/insurer-simulator.yaml"
+wait_for insurer-simulator 20 curl -sf "http://127.0.0.1:$SIM_PORT/health"
+OSAGO_AGGREGATOR_PORT=$AGG_PORT OSAGO_PG_DSN="host=127.0.0.1 port=$PG_PORT dbname=osago_bench user=osago" \
+  OSAGO_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" OSAGO_PLUGIN_DIR="$BIN/plugins" OSAGO_LOG_LEVEL=warning \
+  OSAGO_SIMULATOR_URL="http://127.0.0.1:$SIM_PORT" start_bg osago-aggregator \
+  "$BIN/host/osago-aggregator" --config="$STATE_DIR/osago-aggregator.yaml"
+wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$AGG_PORT/health/live"
+OSAGO_CORE_PORT=$CORE_PORT OSAGO_AGGREGATOR_URL="http://127.0.0.1:$AGG_PORT" OSAGO_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" \
+  OSAGO_KAFKA_TOPIC=$TOPIC OSAGO_LOG_LEVEL=warning OSAGO_TOKEN_SECRET="$(stack_secret token-secret)" \
+  start_bg core-app "$BIN/core-app/core-app" --config="$STATE_DIR/core-app.yaml"
+wait_for core-app 90 curl -sf "http://127.0.0.1:$CORE_PORT/health/ready"
+
+for insurer in $(curl -sf "http://127.0.0.1:$SIM_PORT/control/insurers" | python3 -c 'import json,sys; print(" ".join(i["id"] for i in json.load(sys.stdin)))'); do
+  curl -sf -X PUT "http://127.0.0.1:$SIM_PORT/control/insurers/$insurer/behaviour" -d '{"pendingMs": 600000}' >/dev/null
+done
+token=$(curl -sf -X POST "http://127.0.0.1:$CORE_PORT/api/dev/login" -d '{"userId":"bench"}' |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+
+echo "## Streams held by one core-app instance"
+echo
+echo "| streams | opened | open time s | core-app RSS before → held MiB | KiB per stream | threads before → held | one event to all: first / p50 / p99 / last ms (5 events, median) |"
+echo "|---|---|---|---|---|---|---|"
+for n in "${COUNTS[@]}"; do
+  request=$(curl -sf -X POST "http://127.0.0.1:$CORE_PORT/api/osago/requests" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -d @"$OSAGO_ROOT/docs/examples/quote-input.json" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["osagoRequestId"])')
+  sleep 2
+  result=$("$BIN/tests/bench/osago-bench-streams" --core "127.0.0.1:$CORE_PORT" --token "$token" --request "$request" \
+    --streams "$n" --pid "$(cat "$RUN_DIR/core-app.pid")" --brokers "127.0.0.1:$KAFKA_PORT" --topic "$TOPIC" --events 5 || true)
+  echo "$result" >>"$LOG_DIR/results.jsonl"
+  python3 -c "
+import json, statistics as st
+r = json.loads('''$result''')
+ev = r['events']
+med = lambda k: st.median(e[k] for e in ev) if ev else 0
+complete = all(e['received'] == e['of'] for e in ev)
+print('| {streams} | {open} | {openSeconds} | {b:.0f} → {h:.0f} | {kbPerStream} | {threadsBefore} → {threadsHeld} | {f} / {p50} / {p99} / {l}{c} |'.format(
+  b=r['rssKbBefore']/1024, h=r['rssKbHeld']/1024, f=med('firstMs'), p50=med('p50Ms'), p99=med('p99Ms'), l=med('lastMs'),
+  c='' if complete else ' (NOT all received)', **r))"
+  sleep 3
+done
+echo
+echo "Raw results: ${LOG_DIR#"$OSAGO_ROOT"/}/results.jsonl"
