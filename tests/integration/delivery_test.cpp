@@ -122,6 +122,75 @@ TEST(Delivery, AWebSocketGetsTheSameSequenceAndResumesFromAGivenSeq) {
   EXPECT_EQ(readWebSocket(ws_url, "", std::chrono::seconds(2)).first, 401);
 }
 
+TEST(Delivery, StreamsEndWhenTheirTokenExpires) {
+  std::string token = login("short-token-user");
+  auto created = httpJson("POST", stack().coreUrl() + "/api/osago/requests", quote(), token);
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  std::string id = created.body["osagoRequestId"];
+  // The "slow" company keeps the request open until its deadline; the tokens expire well before.
+  std::string base = stack().coreUrl() + "/api/osago/requests/" + id;
+  auto started = std::chrono::steady_clock::now();
+  auto [sse_status, sse] = readEventStream(base + "/stream", stack().issueToken("short-token-user", std::chrono::seconds(2)),
+                                           std::chrono::seconds(TestStack::kDeadlineSeconds + 15));
+  auto [ws_status, ws] = readWebSocket(base + "/ws", stack().issueToken("short-token-user", std::chrono::seconds(2)),
+                                       std::chrono::seconds(TestStack::kDeadlineSeconds + 15));
+  ASSERT_EQ(sse_status, 200);
+  ASSERT_EQ(ws_status, 101);
+  for (const auto* events : {&sse, &ws}) {
+    ASSERT_FALSE(events->empty());
+    EXPECT_EQ(events->front().type, "snapshot");
+    EXPECT_EQ(events->back().type, "end");
+    EXPECT_EQ(events->back().data.value("reason", ""), "TOKEN_EXPIRED");
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(TestStack::kDeadlineSeconds))
+      << "the streams should have ended at their tokens' expiry, before the request's deadline";
+}
+
+TEST(Delivery, StreamsDoNotHoldHttpThreads) {
+  // The test core-app has 64 HTTP threads. With a thread per stream, streams
+  // beyond those would wait in Poco's queue until others end — after the
+  // request's deadline — and would see only its final state.
+  constexpr int kUsers = 5, kStreamsPerUser = 30;
+  std::vector<std::pair<std::string, std::string>> requests;  // token, request id
+  for (int u = 0; u < kUsers; ++u) {
+    std::string token = login("many-streams-" + std::to_string(u));
+    auto created = httpJson("POST", stack().coreUrl() + "/api/osago/requests", quote(), token);
+    ASSERT_EQ(created.status, 201) << created.body.dump();
+    requests.emplace_back(token, created.body["osagoRequestId"]);
+  }
+  std::vector<std::pair<int, std::vector<SseEvent>>> results(kUsers * kStreamsPerUser);
+  std::vector<std::thread> clients;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    clients.emplace_back([&, i] {
+      const auto& [token, id] = requests[i % kUsers];
+      results[i] = readEventStream(stack().coreUrl() + "/api/osago/requests/" + id + "/stream", token,
+                                   std::chrono::seconds(TestStack::kDeadlineSeconds + 20));
+    });
+  }
+  for (auto& c : clients) c.join();
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& [status, events] = results[i];
+    ASSERT_EQ(status, 200) << "stream " << i;
+    ASSERT_GE(events.size(), 2u) << "stream " << i;
+    EXPECT_EQ(events.front().type, "snapshot");
+    EXPECT_NE(events.front().data.value("status", ""), "COMPLETED")
+        << "stream " << i << " was served only after its request ended";
+    ClientView view;
+    for (const auto& e : events) view.apply(e);
+    EXPECT_TRUE(view.ended) << "stream " << i;
+    EXPECT_FALSE(view.event_seqs.empty()) << "stream " << i << " received no live event";
+  }
+  for (const auto& [token, id] : requests) {
+    json stored = waitFinal(id);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      if (requests[i % kUsers].second != id) continue;
+      ClientView view;
+      for (const auto& e : results[i].second) view.apply(e);
+      EXPECT_EQ(view.last_seq, stored["lastSeq"].get<long long>()) << "stream " << i;
+    }
+  }
+}
+
 TEST(Delivery, KafkaStoppedForThirtySecondsLosesNoEventAndDeliversNoneTwice) {
   const char* stop = std::getenv("OSAGO_TEST_KAFKA_STOP");
   const char* start = std::getenv("OSAGO_TEST_KAFKA_START");

@@ -1,5 +1,7 @@
 #include "test_stack.hpp"
 
+#include "auth/token_service.hpp"
+
 #include <osago/common/http_client.hpp>
 #include <osago/common/ids.hpp>
 
@@ -125,7 +127,7 @@ insurers:
       << "retention: {sweep_seconds: 1}\n";
   agg.close();
   std::ofstream(work_dir_ + "/core-app.yaml")
-      << "listen: {host: 127.0.0.1, port: " << core_port_ << "}\n"
+      << "listen: {host: 127.0.0.1, port: " << core_port_ << ", max_connections: 64}\n"
       << "aggregator: {url: \"http://127.0.0.1:" << aggregator_port_ << "\", timeout_ms: 2000}\n"
       << "kafka: {brokers: \"" << kafka_brokers_ << "\", topic: \"" << topic_ << "\"}\n"
       << "auth: {dev_login_enabled: true, token_ttl_seconds: 600}\n"
@@ -194,6 +196,10 @@ void TestStack::killFirstAggregator() {
 void TestStack::restartFirstAggregator() {
   pid_t pid = startAggregator("osago-aggregator", aggregator_port_);
   waitReady("osago-aggregator", pid, aggregatorUrl() + "/health/live");
+}
+
+std::string TestStack::issueToken(const std::string& user, std::chrono::seconds ttl) const {
+  return osago::core::TokenService(token_secret_, ttl).issue(user);
 }
 
 std::string TestStack::secondCoreUrl() {

@@ -26,6 +26,8 @@ class TestStack {
   /// The plugin directory the aggregators watch (a copy of the bundled plugins with test manifests).
   const std::string& pluginDir() const { return plugin_dir_; }
   const std::string& adminToken() const { return admin_token_; }
+  /// A user's token signed with the stack's secret that expires after `ttl` (the dev login gives 600 s).
+  std::string issueToken(const std::string& user, std::chrono::seconds ttl) const;
 
   /// Starts another osago-aggregator instance on the same database and plugin
   /// directory (once) and returns its URL.
