@@ -67,6 +67,10 @@ class CoreApp : public ServiceApplication {
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(cfg.max_connections);
     params->setMaxQueued(cfg.max_connections * 2);
+    // A slow or stalled client cannot hold an HTTP thread for longer than this
+    // (reading its request, writing the answer, or idling on a kept-alive connection).
+    params->setTimeout(Poco::Timespan(cfg.request_timeout.count() * 1000));
+    params->setKeepAliveTimeout(Poco::Timespan(std::min<long long>(cfg.request_timeout.count(), 10000) * 1000));
     Poco::Net::ServerSocket socket = http::listen(cfg.listen_host, cfg.listen_port);
     Poco::Net::HTTPServer server(router, socket, params);
 

@@ -20,6 +20,7 @@ function showQuoteForm() {
 $('#login-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const r = await fetch('/api/dev/login', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    signal: AbortSignal.timeout(10000),
     body: JSON.stringify({ userId: $('#login-user').value.trim() }) });
   if (r.ok) showQuoteForm(); else $('#login-error').textContent = (await r.json()).message;
 });
@@ -63,6 +64,7 @@ $('#quote-form').addEventListener('submit', async (e) => {
   $('#submit').disabled = true;
   try {
     const r = await fetch('/api/osago/requests', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      signal: AbortSignal.timeout(10000),
       body: JSON.stringify(formToQuote(e.target)) });
     const body = await r.json();
     if (r.status === 400 && body.fields) { showFieldErrors(body.fields); return; }

@@ -14,6 +14,7 @@ struct CoreConfig {
   std::string listen_host = "127.0.0.1";
   int listen_port = 8080;
   int max_connections = 256;                      ///< HTTP threads; a stream holds one only while it opens
+  std::chrono::milliseconds request_timeout{10000};  ///< a browser's request must arrive (and its answer leave) within this
   std::string log_level = "information";
   std::string aggregator_url = "http://127.0.0.1:8081";
   std::chrono::milliseconds aggregator_timeout{300};

@@ -9,42 +9,47 @@
 
 namespace osago::core {
 
-class QuoteEventConsumer::Rebalance : public RdKafka::RebalanceCb {
- public:
-  explicit Rebalance(std::atomic<bool>& assigned) : assigned_(assigned) {}
-  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
-                    std::vector<RdKafka::TopicPartition*>& partitions) override {
-    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-      consumer->assign(partitions);
-      assigned_ = true;
-      Poco::Logger::get("events").information("consuming " + std::to_string(partitions.size()) + " partitions");
-    } else {
-      consumer->unassign();
-      assigned_ = false;
-    }
-  }
-
- private:
-  std::atomic<bool>& assigned_;
-};
-
-QuoteEventConsumer::QuoteEventConsumer(const std::string& brokers, const std::string& topic, EventHub& hub)
-    : hub_(hub), rebalance_(std::make_unique<Rebalance>(assigned_)) {
+QuoteEventConsumer::QuoteEventConsumer(const std::string& brokers, std::string topic, EventHub& hub)
+    : topic_(std::move(topic)), hub_(hub) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
   auto set = [&](const std::string& key, const std::string& value) {
     if (conf->set(key, value, err) != RdKafka::Conf::CONF_OK) throw Error("kafka consumer " + key + ": " + err);
   };
   set("bootstrap.servers", brokers);
-  set("group.id", "core-app-" + newUuid());  // a group per instance: every instance gets every event
-  set("auto.offset.reset", "latest");
+  set("group.id", "core-app-" + newUuid());  // required by the client; no group is joined, nothing is committed
   set("enable.auto.commit", "false");
+  set("enable.auto.offset.store", "false");
+  set("auto.offset.reset", "latest");
+  set("reconnect.backoff.max.ms", "2000");  // back soon after a broker restart
   set("client.id", "core-app");
-  if (conf->set("rebalance_cb", rebalance_.get(), err) != RdKafka::Conf::CONF_OK) throw Error("kafka rebalance_cb: " + err);
   consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!consumer_) throw Error("cannot create the Kafka consumer: " + err);
-  auto code = consumer_->subscribe({topic});
-  if (code != RdKafka::ERR_NO_ERROR) throw Error("cannot subscribe to " + topic + ": " + RdKafka::err2str(code));
+}
+
+void QuoteEventConsumer::assignNewPartitions() {
+  std::string err;
+  std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(consumer_.get(), topic_, nullptr, err));
+  if (!topic) throw Error("kafka topic " + topic_ + ": " + err);
+  RdKafka::Metadata* raw = nullptr;
+  auto code = consumer_->metadata(false, topic.get(), &raw, 5000);
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  if (code != RdKafka::ERR_NO_ERROR) throw Error("Kafka metadata of " + topic_ + ": " + RdKafka::err2str(code), true);
+  int partitions = 0;
+  for (const auto* t : *metadata->topics())
+    if (t->topic() == topic_ && t->err() == RdKafka::ERR_NO_ERROR) partitions = static_cast<int>(t->partitions()->size());
+  if (partitions <= assigned_partitions_) return;
+  std::vector<RdKafka::TopicPartition*> added;
+  for (int p = assigned_partitions_; p < partitions; ++p)
+    added.push_back(RdKafka::TopicPartition::create(
+        topic_, p, assigned_partitions_ == 0 ? RdKafka::Topic::OFFSET_END : RdKafka::Topic::OFFSET_BEGINNING));
+  auto error = std::unique_ptr<RdKafka::Error>(consumer_->incremental_assign(added));
+  RdKafka::TopicPartition::destroy(added);
+  if (error) throw Error("cannot read " + topic_ + ": " + error->str(), true);
+  Poco::Logger::get("events").information("reading partitions " + std::to_string(assigned_partitions_) + "–" +
+                                          std::to_string(partitions - 1) + " of " + topic_);
+  assigned_partitions_ = partitions;
+  assigned_ = true;
 }
 
 QuoteEventConsumer::~QuoteEventConsumer() {
@@ -62,7 +67,17 @@ void QuoteEventConsumer::stop() {
 
 void QuoteEventConsumer::loop() {
   auto& log = Poco::Logger::get("events");
+  auto next_check = std::chrono::steady_clock::time_point{};
   while (thread_.running()) {
+    if (std::chrono::steady_clock::now() >= next_check) {
+      try {
+        assignNewPartitions();
+        next_check = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      } catch (const Error& e) {
+        log.warning(e.what());
+        next_check = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      }
+    }
     std::unique_ptr<RdKafka::Message> msg(consumer_->consume(200));
     if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) continue;
     if (msg->err() != RdKafka::ERR_NO_ERROR) {

@@ -8,17 +8,20 @@
 #include <memory>
 #include <string>
 
-namespace RdKafka { class KafkaConsumer; class RebalanceCb; }
+namespace RdKafka { class KafkaConsumer; }
 
 namespace osago::core {
 
-/// Consumes the quote-events topic in a consumer group of its own (so every
-/// core-app instance sees every event) and hands each event to the hub.
-/// Starts from the latest offset: what a stream missed before it opened comes
-/// from the aggregator's state, not from Kafka.
+/// Reads every partition of the quote-events topic (so every core-app instance
+/// sees every event) and hands each event to the hub. Partitions are assigned
+/// directly, not through a consumer group: there is no coordinator to find and
+/// no rebalance to wait for, so after a broker outage reading resumes as soon
+/// as the broker is back. Starts from the latest offset: what a stream missed
+/// before it opened comes from the aggregator's state, not from Kafka.
+/// Partitions added to the topic later are picked up within 30 s, from their start.
 class QuoteEventConsumer {
  public:
-  QuoteEventConsumer(const std::string& brokers, const std::string& topic, EventHub& hub);
+  QuoteEventConsumer(const std::string& brokers, std::string topic, EventHub& hub);
   ~QuoteEventConsumer();
 
   void start();
@@ -27,12 +30,14 @@ class QuoteEventConsumer {
   bool ready() const { return assigned_; }
 
  private:
-  class Rebalance;
   void loop();
+  /// Assigns partitions not yet read (the first time at their end, later ones from their start).
+  void assignNewPartitions();
 
+  std::string topic_;
   EventHub& hub_;
-  std::unique_ptr<Rebalance> rebalance_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  int assigned_partitions_ = 0;
   std::atomic<bool> assigned_{false};
   BackgroundThread thread_;
 };
