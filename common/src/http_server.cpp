@@ -8,6 +8,8 @@
 #include <Poco/URI.h>
 
 #include <algorithm>
+#include <fstream>
+#include <map>
 #include <istream>
 #include <sstream>
 
@@ -153,6 +155,26 @@ std::string bearerToken(const Poco::Net::HTTPServerRequest& request) {
   static const std::string kPrefix = "Bearer ";
   if (auth.size() > kPrefix.size() && auth.compare(0, kPrefix.size(), kPrefix) == 0) return auth.substr(kPrefix.size());
   return {};
+}
+
+void sendStaticFile(Poco::Net::HTTPServerResponse& response, const std::string& root, const std::string& name) {
+  static const std::map<std::string, std::string> kTypes = {
+      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},   {".svg", "image/svg+xml"}, {".png", "image/png"}};
+  auto dot = name.rfind('.');
+  auto type = dot == std::string::npos ? kTypes.end() : kTypes.find(name.substr(dot));
+  if (type == kTypes.end() || name.find('/') != std::string::npos || name.find("..") != std::string::npos)
+    throw HttpError(404, "NOT_FOUND", "no such file");
+  std::ifstream file(root + "/" + name, std::ios::binary);
+  if (!file) throw HttpError(404, "NOT_FOUND", "no such file");
+  std::ostringstream content;
+  content << file.rdbuf();
+  std::string text = content.str();
+  response.setContentType(type->second);
+  response.set("Cache-Control", "no-cache");
+  response.set("X-Content-Type-Options", "nosniff");
+  response.setContentLength(static_cast<std::streamsize>(text.size()));
+  response.send() << text;
 }
 
 }  // namespace osago::http

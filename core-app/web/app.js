@@ -1,75 +1,266 @@
-// The quote page: sign in (demo), send the form, then show each insurer's
-// status and offer as events arrive over Server-Sent Events.
+// The quote page: sign in, fill the form (or take the saved profile), send it,
+// then watch every insurer's answer arrive live — over WebSocket, or over
+// Server-Sent Events where WebSocket does not get through — resuming after a
+// lost connection from the last seq seen, so no row is lost or doubled.
 'use strict';
 
-const $ = (sel) => document.querySelector(sel);
-const STATUS_TEXT = {
-  IN_PROGRESS: 'Ждём ответа…', COMPLETED: 'Предложение', FAILED: 'Отказ / ошибка', TIMEOUT: 'Не ответила вовремя',
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+/** Russian plural: plural(5, ['предложение', 'предложения', 'предложений']). */
+function plural(n, forms) {
+  const m10 = n % 10, m100 = n % 100;
+  if (m10 === 1 && m100 !== 11) return forms[0];
+  if (m10 >= 2 && m10 <= 4 && (m100 < 12 || m100 > 14)) return forms[1];
+  return forms[2];
+}
+const rub = (amount) => Number(amount).toLocaleString('ru-RU', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+const FAILURE_TEXT = {
+  DECLINED: 'Отказ',
+  COMPANY_DISABLED: 'Компания отключена',
+  CIRCUIT_OPEN: 'Временно недоступна',
+  BULKHEAD_FULL: 'Перегружена, попробуйте позже',
+  PARTNER_UNAVAILABLE: 'Сервис страховой недоступен',
+  PARTNER_TIMEOUT: 'Страховая не ответила',
+  PARTNER_ERROR: 'Ошибка на стороне страховой',
+  PARTNER_REJECTED_INPUT: 'Страховая не приняла данные',
+  PLUGIN_ERROR: 'Сбой подключения к страховой',
+  PLUGIN_HUNG: 'Сбой подключения к страховой',
+  PLUGIN_UNAVAILABLE: 'Подключение к страховой не загружено',
+  DEADLINE_EXCEEDED: 'Не ответила вовремя',
 };
-const rows = new Map(); // companyId → state
 
-function isoDate(d) { return d.toISOString().slice(0, 10); }
+const state = {
+  profile: null,
+  request: null,          // {id, deadlineMs}
+  rows: new Map(),        // companyId → the company as last known
+  lastSeq: -1,
+  ended: false,
+  sortByPrice: true,
+  transport: null,        // {close()}
+  wsFailures: 0,
+  reconnectDelay: 500,
+  reconnects: 0,
+  countdownTimer: null,
+  idempotency: null,      // {body, key}: a resent identical form reuses its key
+};
 
-function showQuoteForm() {
-  $('#login-section').hidden = true;
-  $('#quote-section').hidden = false;
-  const start = $('input[name="policy.startDate"]');
-  if (!start.value) { const d = new Date(); d.setDate(d.getDate() + 1); start.value = isoDate(d); }
+// ---------- sign-in and profile ----------
+
+async function init() {
+  const r = await fetch('/api/profile', { signal: AbortSignal.timeout(10000) }).catch(() => null);
+  if (r && r.status === 401) return showLogin();
+  showQuoteForm();
+  if (!r) { $('#profile-note').textContent = 'Сервис не отвечает — заполните данные вручную.'; return; }
+  if (r.ok) showProfile(await r.json());
+  else if (r.status === 404) $('#profile-note').textContent = 'Сохранённого профиля нет — заполните данные вручную.';
+  else $('#profile-note').textContent = 'Сохранённые данные сейчас недоступны — заполните форму вручную.';
+}
+
+function showLogin() {
+  $('#login-section').hidden = false;
+  $('#quote-section').hidden = true;
+  $('#who').hidden = true;
+  $('#login-user').focus();
 }
 
 $('#login-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const r = await fetch('/api/dev/login', { method: 'POST', headers: { 'Content-Type': 'application/json' },
-    signal: AbortSignal.timeout(10000),
-    body: JSON.stringify({ userId: $('#login-user').value.trim() }) });
-  if (r.ok) showQuoteForm(); else $('#login-error').textContent = (await r.json()).message;
+  const user = $('#login-user').value.trim();
+  showErrors([], $('#login-form'));
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(user)) {
+    showErrors([{ field: 'userId', reason: '1–64 символа: латинские буквы, цифры, «.», «_», «-»' }], $('#login-form'));
+    return;
+  }
+  const r = await fetch('/api/dev/login', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, signal: AbortSignal.timeout(10000),
+    body: JSON.stringify({ userId: user }),
+  }).catch(() => null);
+  if (!r || !r.ok) { $('#login-error').textContent = 'Не удалось войти, попробуйте ещё раз.'; return; }
+  sessionStorage.setItem('osago.user', user);
+  $('#login-section').hidden = true;
+  init();
 });
 
-function formToQuote(form) {
-  const quote = { vehicle: { category: 'B' }, owner: {}, drivers: [{}], policy: { multidrive: false } };
-  for (const input of form.querySelectorAll('input[name]')) {
-    const m = input.name.match(/^(\w+)(?:\[(\d+)\])?\.(\w+)$/);
-    let target = quote[m[1]];
-    if (m[2] !== undefined) target = target[Number(m[2])];
-    const numeric = input.type === 'number';
-    if (input.value === '' && !input.required) continue;
-    target[m[3]] = numeric ? Number(input.value) : input.value.trim();
+function showQuoteForm() {
+  const user = sessionStorage.getItem('osago.user');
+  if (user) { $('#who').textContent = `Вы вошли как ${user}`; $('#who').hidden = false; }
+  $('#quote-section').hidden = false;
+  const start = $('[name="policy.startDate"]');
+  if (!start.value) {
+    const d = new Date(Date.now() + 86400000);
+    start.value = d.toISOString().slice(0, 10);
   }
-  return quote;
+  if (!$$('#drivers .driver').length) addDriver({});
 }
 
-function clearFieldErrors() {
-  document.querySelectorAll('.field-error').forEach((n) => n.remove());
-  document.querySelectorAll('[aria-invalid]').forEach((n) => n.removeAttribute('aria-invalid'));
-  $('#form-error').textContent = '';
+function showProfile(profile) {
+  state.profile = profile;
+  const select = $('#profile-vehicle');
+  select.textContent = '';
+  for (const v of profile.vehicles || []) {
+    const o = document.createElement('option');
+    o.value = v.id;
+    o.textContent = `${v.make} ${v.model}, ${v.year} — ${v.plate}`;
+    select.appendChild(o);
+  }
+  const box = $('#profile-drivers');
+  $$('.check', box).forEach((n) => n.remove());
+  for (const d of profile.drivers || []) {
+    const wrap = document.createElement('div');
+    wrap.className = 'field check';
+    const id = `profile-driver-${d.id}`;
+    wrap.innerHTML = `<input type="checkbox" id="${id}" value="${d.id}" checked><label for="${id}"></label>`;
+    $('label', wrap).textContent = `${d.lastName} ${d.firstName}`;
+    box.appendChild(wrap);
+  }
+  $('#profile-panel').hidden = false;
+  fillFromProfile();
+  $('#profile-note').textContent = 'Форма заполнена из вашего профиля — проверьте данные.';
 }
 
-function showFieldErrors(fields) {
-  for (const f of fields) {
-    const input = document.querySelector(`input[name="${CSS.escape(f.field)}"]`);
-    if (!input) { $('#form-error').textContent += `${f.field}: ${f.reason}. `; continue; }
-    input.setAttribute('aria-invalid', 'true');
-    const note = document.createElement('span');
-    note.className = 'field-error';
-    note.id = `err-${f.field}`;
-    note.textContent = f.reason;
-    input.setAttribute('aria-describedby', note.id);
-    input.after(note);
+function fillFromProfile() {
+  const p = state.profile;
+  if (!p) return;
+  const vehicle = (p.vehicles || []).find((v) => v.id === $('#profile-vehicle').value);
+  if (vehicle) for (const k of ['make', 'model', 'year', 'enginePowerHp', 'vin', 'plate']) setValue(`vehicle.${k}`, vehicle[k]);
+  setValue('owner.lastName', p.lastName);
+  setValue('owner.firstName', p.firstName);
+  setValue('owner.middleName', p.middleName || '');
+  setValue('owner.birthDate', p.birthDate);
+  setValue('owner.regionCode', p.registrationRegion);
+  const chosen = $$('#profile-drivers input:checked').map((i) => i.value);
+  const drivers = (p.drivers || []).filter((d) => chosen.includes(d.id));
+  if (drivers.length) {
+    $('#drivers').textContent = '';
+    drivers.forEach(addDriver);
+    $('[name="policy.multidrive"]').checked = false;
+    toggleMultidrive();
   }
+}
+$('#profile-fill').addEventListener('click', fillFromProfile);
+
+function setValue(name, value) {
+  const input = $(`[name="${name}"]`);
+  if (input && value !== undefined && value !== null) input.value = value;
+}
+
+// ---------- drivers ----------
+
+function addDriver(d) {
+  const list = $('#drivers');
+  if ($$('.driver', list).length >= 10) return;
+  const node = $('#driver-template').content.firstElementChild.cloneNode(true);
+  list.appendChild(node);
+  for (const input of $$('input', node)) input.value = d[input.dataset.name] || '';
+  renumberDrivers();
+  $('.remove-driver', node).addEventListener('click', () => { node.remove(); renumberDrivers(); });
+}
+
+function renumberDrivers() {
+  $$('#drivers .driver').forEach((node, i) => {
+    node.dataset.index = i;
+    $('.driver-title', node).textContent = `Водитель ${i + 1}`;
+    for (const input of $$('input', node)) {
+      input.name = `drivers[${i}].${input.dataset.name}`;
+      input.id = input.name;
+      $(`label[data-for="${input.dataset.name}"]`, node).htmlFor = input.id;
+    }
+    $('.remove-driver', node).setAttribute('aria-label', `Убрать водителя ${i + 1}`);
+  });
+}
+
+$('#add-driver').addEventListener('click', () => {
+  addDriver({});
+  $$('#drivers .driver').at(-1).querySelector('input').focus();
+});
+
+function toggleMultidrive() {
+  const any = $('[name="policy.multidrive"]').checked;
+  $('#drivers').hidden = any;
+  $('#add-driver').hidden = any;
+}
+$('[name="policy.multidrive"]').addEventListener('change', toggleMultidrive);
+
+// ---------- the form ----------
+
+function readQuote() {
+  const value = (name) => ($(`[name="${name}"]`)?.value ?? '').trim();
+  const number = (name) => (/^\d+$/.test(value(name)) ? Number(value(name)) : value(name));
+  const multidrive = $('[name="policy.multidrive"]').checked;
+  const owner = {};
+  for (const k of ['lastName', 'firstName', 'middleName', 'birthDate', 'regionCode']) owner[k] = value(`owner.${k}`);
+  if (!owner.middleName) delete owner.middleName;
+  return {
+    vehicle: {
+      category: 'B', make: value('vehicle.make'), model: value('vehicle.model'), year: number('vehicle.year'),
+      enginePowerHp: number('vehicle.enginePowerHp'), vin: value('vehicle.vin').toUpperCase(),
+      plate: OsagoValidation.normalizePlate(value('vehicle.plate')),
+    },
+    owner,
+    drivers: multidrive ? [] : $$('#drivers .driver').map((node) => {
+      const d = {};
+      for (const input of $$('input', node)) d[input.dataset.name] = input.value.trim();
+      d.licenseSeries = OsagoValidation.normalizePlate(d.licenseSeries);
+      return d;
+    }),
+    policy: { startDate: value('policy.startDate'), usageMonths: number('policy.usageMonths'), multidrive },
+  };
+}
+
+/** Marks each field of `errors` ({field, reason}) and focuses the first; clears the others. */
+function showErrors(errors, form = $('#quote-form')) {
+  for (const input of $$('[aria-invalid="true"]', form)) input.removeAttribute('aria-invalid');
+  for (const p of $$('.field-error', form)) p.textContent = '';
+  let first = null;
+  for (const { field, reason } of errors) {
+    const input = form.querySelector(`[name="${CSS.escape(field)}"]`);
+    let slot;
+    if (input) {
+      input.setAttribute('aria-invalid', 'true');
+      const id = `${input.id}-error`;
+      slot = document.getElementById(id);
+      if (!slot) {
+        slot = document.createElement('p');
+        slot.className = 'field-error';
+        slot.id = id;
+        input.closest('.field').appendChild(slot);
+      }
+      input.setAttribute('aria-describedby', id);
+      first = first || input;
+    } else {
+      slot = field.startsWith('drivers') ? $('#drivers-error') : $('#form-error');
+    }
+    slot.textContent = slot.textContent ? `${slot.textContent}; ${reason}` : reason;
+  }
+  if (first) first.focus();
 }
 
 $('#quote-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  clearFieldErrors();
+  $('#form-error').textContent = '';
+  const quote = readQuote();
+  const errors = OsagoValidation.validateQuote(quote);
+  showErrors(errors);
+  if (errors.length) return;
+  const body = JSON.stringify(quote);
+  if (!state.idempotency || state.idempotency.body !== body) state.idempotency = { body, key: crypto.randomUUID() };
   $('#submit').disabled = true;
   try {
-    const r = await fetch('/api/osago/requests', { method: 'POST', headers: { 'Content-Type': 'application/json' },
-      signal: AbortSignal.timeout(10000),
-      body: JSON.stringify(formToQuote(e.target)) });
-    const body = await r.json();
-    if (r.status === 400 && body.fields) { showFieldErrors(body.fields); return; }
-    if (!r.ok) { $('#form-error').textContent = body.message || `Ошибка ${r.status}`; return; }
-    startStream(body);
+    const r = await fetch('/api/osago/requests', {
+      method: 'POST', signal: AbortSignal.timeout(10000),
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': state.idempotency.key }, body,
+    });
+    const answer = await r.json().catch(() => ({}));
+    if (r.status === 401) return showLogin();
+    if (r.status === 400 && answer.fields) return showErrors(answer.fields.map(serverError));
+    if (r.status === 429) {
+      $('#form-error').textContent = `Слишком много запросов — повторите через ${r.headers.get('Retry-After') || 'несколько'} с.`;
+      return;
+    }
+    if (!r.ok) { $('#form-error').textContent = 'Сервис расчёта временно недоступен, попробуйте через несколько секунд.'; return; }
+    state.idempotency = null;
+    startQuote(answer);
   } catch (err) {
     $('#form-error').textContent = 'Сервис не отвечает, попробуйте ещё раз.';
   } finally {
@@ -77,52 +268,216 @@ $('#quote-form').addEventListener('submit', async (e) => {
   }
 });
 
+/** The server's reasons are English; the page speaks Russian where it knows the reason. */
+function serverError({ field, reason }) {
+  const known = [
+    [/not a known field/, 'Неизвестное поле'], [/required|missing/, 'Заполните поле'],
+    [/in the past/, 'Дата не может быть в прошлом'], [/at least 16/, 'На дату начала полиса должно быть не меньше 16 лет'],
+  ];
+  const hit = known.find(([re]) => re.test(reason));
+  return { field, reason: hit ? hit[1] : `Проверьте значение (${reason})` };
+}
+
+// ---------- live offers ----------
+
+function startQuote(created) {
+  state.request = {
+    id: created.osagoRequestId,
+    deadlineMs: Date.now() + (Date.parse(created.deadlineAt) - Date.parse(created.createdAt) || 60000),
+  };
+  state.rows = new Map((created.insuranceCompanies || []).map((c) => [c.companyId, c]));
+  state.lastSeq = typeof created.lastSeq === 'number' ? created.lastSeq : -1;
+  state.ended = false;
+  document.body.dataset.request = state.request.id;
+  state.wsFailures = 0;
+  state.reconnects = 0;
+  $('#quote-section').hidden = true;
+  $('#offers-section').hidden = false;
+  $('#new-quote').hidden = true;
+  $('#summary').textContent = '';
+  render();
+  startCountdown();
+  connect();
+  $('#offers-title').focus();
+}
+
+function setStreamState(kind, text) {
+  document.body.dataset.stream = kind;
+  const p = $('#stream-state');
+  p.className = `stream-state ${kind}`;
+  p.textContent = text;
+}
+
+function connect() {
+  if (state.ended) return;
+  const base = `/api/osago/requests/${state.request.id}`;
+  if ('WebSocket' in window && state.wsFailures < 2) connectWebSocket(base);
+  else connectEventSource(base);
+}
+
+function connectWebSocket(base) {
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const ws = new WebSocket(`${proto}//${location.host}${base}/ws?fromSeq=${state.lastSeq}`);
+  let opened = false;
+  state.transport = { close: () => ws.close(1000) };
+  ws.onopen = () => { opened = true; state.wsFailures = 0; state.reconnectDelay = 500; setStreamState('live', 'Получаем ответы страховых компаний…'); };
+  ws.onmessage = (ev) => { const m = JSON.parse(ev.data); handle(m.type, m.seq, m.data); };
+  ws.onclose = () => {
+    if (state.ended) return;
+    if (!opened) state.wsFailures += 1;
+    lostConnection();
+  };
+}
+
+function connectEventSource(base) {
+  // EventSource sends Last-Event-ID itself when it reconnects; the first
+  // connection passes the seq in the address.
+  const es = new EventSource(`${base}/stream?lastEventId=${state.lastSeq}`);
+  state.transport = { close: () => es.close() };
+  es.onopen = () => { state.reconnectDelay = 500; setStreamState('live', 'Получаем ответы страховых компаний…'); };
+  for (const type of ['snapshot', 'company', 'end']) {
+    es.addEventListener(type, (ev) => handle(type, Number(ev.lastEventId), JSON.parse(ev.data)));
+  }
+  es.onerror = () => {
+    if (state.ended) return;
+    es.close();
+    lostConnection();
+  };
+}
+
+function lostConnection() {
+  state.reconnects += 1;
+  document.body.dataset.reconnects = state.reconnects;
+  setStreamState('reconnecting', 'Связь прервалась — переподключаемся…');
+  const delay = state.reconnectDelay;
+  state.reconnectDelay = Math.min(delay * 2, 5000);
+  setTimeout(connect, delay);
+}
+
+/** One message of the stream, in the server's seq order; anything out of order is not applied. */
+function handle(type, seq, data) {
+  if (type === 'snapshot') {
+    if (seq <= state.lastSeq) return;
+    state.rows = new Map(data.insuranceCompanies.map((c) => [c.companyId, c]));
+    state.lastSeq = seq;
+  } else if (type === 'company') {
+    if (seq <= state.lastSeq) return;  // already shown
+    if (seq !== state.lastSeq + 1) {   // a gap: ask again from what is shown
+      state.transport?.close();
+      return lostConnection();
+    }
+    state.rows.set(data.companyId, { ...state.rows.get(data.companyId), ...data });
+    state.lastSeq = seq;
+  } else if (type === 'end') {
+    finish(data.reason);
+    return;
+  }
+  render();
+}
+
+function finish(reason) {
+  state.ended = true;
+  state.transport?.close();
+  clearInterval(state.countdownTimer);
+  $('#countdown').textContent = '';
+  render();
+  const all = [...state.rows.values()];
+  const offers = all.filter((c) => c.status === 'COMPLETED' && c.offer);
+  if (reason === 'TOKEN_EXPIRED') {
+    setStreamState('ended', 'Сессия истекла — войдите снова, чтобы увидеть итог.');
+  } else if (reason === 'NOT_FOUND') {
+    setStreamState('ended', 'Этот расчёт больше недоступен.');
+  } else {
+    const late = all.some((c) => c.status === 'TIMEOUT');
+    setStreamState('ended', late ? 'Время ожидания истекло — показаны ответы, пришедшие вовремя.' : 'Все страховые ответили.');
+    const best = offers.sort((a, b) => a.offer.premium.amount - b.offer.premium.amount)[0];
+    $('#summary').textContent = offers.length
+      ? `Готово: ${offers.length} ${plural(offers.length, ['предложение', 'предложения', 'предложений'])} ` +
+        `из ${all.length} ${plural(all.length, ['компании', 'компаний', 'компаний'])}. ` +
+        `Лучшая цена — ${rub(best.offer.premium.amount)} ₽, ${best.companyName}.`
+      : `Готово: ни одна из ${all.length} ${plural(all.length, ['компании', 'компаний', 'компаний'])} не прислала предложение.`;
+  }
+  $('#new-quote').hidden = false;
+}
+
+$('#new-quote').addEventListener('click', () => {
+  $('#offers-section').hidden = true;
+  $('#quote-section').hidden = false;
+  delete document.body.dataset.stream;
+});
+
+function startCountdown() {
+  clearInterval(state.countdownTimer);
+  const tick = () => {
+    const left = Math.max(0, Math.round((state.request.deadlineMs - Date.now()) / 1000));
+    $('#countdown').textContent = left > 0
+      ? `Ответы принимаются ещё ${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`
+      : 'Время ожидания истекло, подводим итог…';
+  };
+  tick();
+  state.countdownTimer = setInterval(tick, 1000);
+}
+
+function statusOf(c) {
+  if (c.status === 'COMPLETED' && c.offer) return ['offer', 'Предложение'];
+  if (c.status === 'TIMEOUT') return ['timeout', 'Не ответила вовремя'];
+  if (c.status === 'FAILED') {
+    const code = c.error?.code;
+    if (code === 'DECLINED') return ['declined', c.error.reason ? `Отказ: ${c.error.reason}` : 'Отказ'];
+    if (code === 'COMPANY_DISABLED') return ['disabled', FAILURE_TEXT.COMPANY_DISABLED];
+    return ['failed', FAILURE_TEXT[code] || 'Ошибка'];
+  }
+  return ['waiting', 'Ждём ответа…'];
+}
+
 function render() {
+  const all = [...state.rows.values()];
+  const prices = all.filter((c) => c.status === 'COMPLETED' && c.offer).map((c) => Number(c.offer.premium.amount));
+  const best = prices.length ? Math.min(...prices) : null;
+  const rank = { offer: 0, waiting: 1, declined: 2, failed: 2, timeout: 2, disabled: 3 };
+  all.sort((a, b) => {
+    if (!state.sortByPrice) return (a.companyName || '').localeCompare(b.companyName || '', 'ru');
+    const [ka] = statusOf(a);
+    const [kb] = statusOf(b);
+    if (rank[ka] !== rank[kb]) return rank[ka] - rank[kb];
+    if (ka === 'offer') return a.offer.premium.amount - b.offer.premium.amount;
+    return (a.companyName || '').localeCompare(b.companyName || '', 'ru');
+  });
   const tbody = $('#offers tbody');
   tbody.textContent = '';
-  const prices = [...rows.values()].filter((c) => c.offer).map((c) => Number(c.offer.premium.amount));
-  const best = prices.length ? Math.min(...prices) : null;
-  const sorted = [...rows.values()].sort((a, b) =>
-    (a.offer ? Number(a.offer.premium.amount) : Infinity) - (b.offer ? Number(b.offer.premium.amount) : Infinity));
-  for (const c of sorted) {
+  for (const c of all) {
+    const [kind, text] = statusOf(c);
     const tr = document.createElement('tr');
     tr.dataset.company = c.companyId;
-    tr.dataset.status = c.status;
-    const price = c.offer ? Number(c.offer.premium.amount) : null;
-    if (price !== null && price === best) tr.className = 'best';
-    const reason = c.error ? ` (${c.error.message || c.error.code})` : '';
-    for (const text of [c.companyName || c.companyId, (STATUS_TEXT[c.status] || c.status) + reason,
-      price !== null ? price.toLocaleString('ru-RU', { minimumFractionDigits: 2 }) : '—']) {
-      const td = document.createElement('td');
-      td.textContent = text;
-      tr.appendChild(td);
+    tr.dataset.status = kind;
+    tr.className = kind;
+    const price = kind === 'offer' ? Number(c.offer.premium.amount) : null;
+    const isBest = price !== null && price === best;
+    if (isBest) tr.classList.add('best');
+    const name = document.createElement('th');
+    name.scope = 'row';
+    name.textContent = c.companyName || c.companyId;
+    const status = document.createElement('td');
+    status.textContent = text;
+    if (isBest) {
+      const badge = document.createElement('span');
+      badge.className = 'badge';
+      badge.textContent = 'Лучшая цена';
+      status.append(' ', badge);
     }
-    tr.lastChild.className = 'price';
+    const cell = document.createElement('td');
+    cell.className = 'price';
+    cell.textContent = price !== null ? rub(price) : '—';
+    tr.append(name, status, cell);
     tbody.appendChild(tr);
   }
 }
 
-function startStream(created) {
-  rows.clear();
-  for (const c of created.insuranceCompanies) rows.set(c.companyId, c);
-  $('#offers-section').hidden = false;
+$('#sort').addEventListener('click', () => {
+  state.sortByPrice = !state.sortByPrice;
+  $('#sort').setAttribute('aria-pressed', String(state.sortByPrice));
+  $('#sort').textContent = state.sortByPrice ? 'Сортировка: по цене' : 'Сортировка: по названию';
   render();
-  const es = new EventSource(`/api/osago/requests/${created.osagoRequestId}/stream`);
-  $('#stream-state').textContent = 'Получаем ответы страховых компаний…';
-  es.addEventListener('snapshot', (ev) => {
-    const view = JSON.parse(ev.data);
-    for (const c of view.insuranceCompanies) rows.set(c.companyId, c);
-    render();
-  });
-  es.addEventListener('company', (ev) => {
-    const e = JSON.parse(ev.data);
-    rows.set(e.companyId, { ...rows.get(e.companyId), ...e });
-    render();
-  });
-  es.addEventListener('end', () => {
-    es.close();
-    const offers = [...rows.values()].filter((c) => c.offer).length;
-    $('#stream-state').textContent = `Готово: ${offers} из ${rows.size} компаний прислали предложения.`;
-  });
-  es.onerror = () => { if (es.readyState !== EventSource.CLOSED) $('#stream-state').textContent = 'Переподключение…'; };
-}
+});
+
+init();

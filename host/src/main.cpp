@@ -67,7 +67,7 @@ class AggregatorApp : public ServiceApplication {
     RetentionSweeper sweeper(store, cfg.retention);
     PartnerHealthStore health_reports(db);
     FleetHealthReporter health_reporter(plugins, health_reports, instance_id);
-    AdminApi admin(plugins, health_reports, cfg.admin_token);
+    AdminApi admin(plugins, health_reports, cfg.admin_token, cfg.admin_web_root);
     if (cfg.admin_token.empty()) log.warning("OSAGO_ADMIN_TOKEN is not set: the admin API refuses every call");
 
     auto* router = new http::Router;

@@ -27,12 +27,31 @@ ensure_packages() {
   for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
-  if ((${#missing[@]})); then
-    [ "$(id -u)" = 0 ] || die "missing packages (${missing[*]}); run as root so they can be installed"
-    log "installing packages: ${missing[*]}"
-    apt-get update -q >"$OSAGO_ROOT/.local/apt.log" 2>&1 || die "apt-get update failed (see .local/apt.log)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
-      >>"$OSAGO_ROOT/.local/apt.log" 2>&1 || die "apt-get install failed (see .local/apt.log)"
+  ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
+}
+
+apt_install() {
+  [ "$(id -u)" = 0 ] || die "missing packages ($*); run as root so they can be installed"
+  log "installing packages: $*"
+  apt-get update -q >"$OSAGO_ROOT/.local/apt.log" 2>&1 || die "apt-get update failed (see .local/apt.log)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" \
+    >>"$OSAGO_ROOT/.local/apt.log" 2>&1 || die "apt-get install failed (see .local/apt.log)"
+}
+
+# The browser tests' tools: Debian's chromium, Node.js with npm (kept if some
+# Node.js is installed already), and playwright-core from the npm registry
+# into tests/e2e/node_modules (again when package-lock.json changes).
+ensure_browser_tools() {
+  local need=()
+  command -v chromium >/dev/null || need+=(chromium)
+  { command -v node >/dev/null && command -v npm >/dev/null; } || need+=(nodejs npm)
+  ((${#need[@]} == 0)) || apt_install "${need[@]}"
+  local e2e=$OSAGO_ROOT/tests/e2e stamp=$OSAGO_ROOT/tests/e2e/node_modules/.installed
+  if [ ! -f "$stamp" ] || [ "$e2e/package-lock.json" -nt "$stamp" ]; then
+    log "installing the browser tests' npm packages"
+    (cd "$e2e" && npm ci --no-audit --no-fund >"$OSAGO_ROOT/.local/npm.log" 2>&1) ||
+      die "npm ci failed in tests/e2e (see .local/npm.log)"
+    touch "$stamp"
   fi
 }
 
@@ -219,6 +238,7 @@ bench_stack() {
 }
 
 # start_services CORE_PORT AGGREGATOR_PORT SIMULATOR_PORT PG_PORT KAFKA_PORT
+# (database OSAGO_STACK_DB, default osago; topic OSAGO_STACK_TOPIC, default osago.quote-events)
 start_services() {
   local core=$1 agg=$2 sim=$3 pg=$4 kafka=$5 bin=$OSAGO_BUILD_DIR
   stop_services
@@ -231,13 +251,14 @@ start_services() {
     "$bin/tests/client-info/client-info-standin" --config="$OSAGO_ROOT/config/client-info.yaml"
   wait_for client-info 20 curl -sf "http://127.0.0.1:$client_info/health"
 
-  OSAGO_AGGREGATOR_PORT=$agg OSAGO_PG_DSN="host=127.0.0.1 port=$pg dbname=osago user=osago" \
-    OSAGO_KAFKA_BROKERS="127.0.0.1:$kafka" OSAGO_PLUGIN_DIR="$bin/plugins" \
+  OSAGO_AGGREGATOR_PORT=$agg OSAGO_PG_DSN="host=127.0.0.1 port=$pg dbname=${OSAGO_STACK_DB:-osago} user=osago" \
+    OSAGO_KAFKA_BROKERS="127.0.0.1:$kafka" OSAGO_KAFKA_TOPIC="${OSAGO_STACK_TOPIC:-osago.quote-events}" OSAGO_PLUGIN_DIR="$bin/plugins" \
     OSAGO_SIMULATOR_URL="http://127.0.0.1:$sim" OSAGO_ADMIN_TOKEN="$(stack_secret admin-token)" start_bg osago-aggregator \
     "$bin/host/osago-aggregator" --config="$OSAGO_ROOT/config/osago-aggregator.yaml"
   wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$agg/health/live"
 
   OSAGO_CORE_PORT=$core OSAGO_AGGREGATOR_URL="http://127.0.0.1:$agg" OSAGO_KAFKA_BROKERS="127.0.0.1:$kafka" \
+    OSAGO_KAFKA_TOPIC="${OSAGO_STACK_TOPIC:-osago.quote-events}" \
     OSAGO_CLIENT_INFO_URL="http://127.0.0.1:$client_info" \
     OSAGO_TOKEN_SECRET="$(stack_secret token-secret)" start_bg core-app \
     "$bin/core-app/core-app" --config="$OSAGO_ROOT/config/core-app.yaml"

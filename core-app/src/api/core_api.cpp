@@ -55,8 +55,8 @@ void CoreApi::registerRoutes(http::Router& router) {
              [this](auto& req, auto& resp, const auto& p) { stream(req, resp, p.at("id")); });
   router.add("GET", "/api/osago/requests/{id}/ws",
              [this](auto& req, auto& resp, const auto& p) { webSocket(req, resp, p.at("id")); });
-  router.add("GET", "/", [this](auto&, auto& resp, const auto&) { staticFile(resp, "index.html"); });
-  router.add("GET", "/static/{file}", [this](auto&, auto& resp, const auto& p) { staticFile(resp, p.at("file")); });
+  router.add("GET", "/", [this](auto&, auto& resp, const auto&) { http::sendStaticFile(resp, config_.web_root, "index.html"); });
+  router.add("GET", "/static/{file}", [this](auto&, auto& resp, const auto& p) { http::sendStaticFile(resp, config_.web_root, p.at("file")); });
   router.add("GET", "/health/live", [](auto&, auto& resp, const auto&) { http::sendJson(resp, 200, {{"status", "UP"}}); });
   router.add("GET", "/health/ready", [this](auto&, auto& resp, const auto&) {
     bool ok = ready_();
@@ -191,7 +191,13 @@ void CoreApi::stream(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServe
                      const std::string& id) {
   UserIdentity user = admit(request, response);
   // Opened before the state is read, so no event can fall between the two.
-  auto ticket = openStream(id, user, StreamReactor::Protocol::Sse, parseSeq(request.get("Last-Event-ID", "")));
+  // Resume after Last-Event-ID (sent by EventSource when it reconnects by itself) or
+  // ?lastEventId=N (a page opening a new EventSource after what it has shown).
+  std::string last = request.get("Last-Event-ID", "");
+  if (last.empty())
+    for (const auto& [key, value] : Poco::URI(request.getURI()).getQueryParameters())
+      if (key == "lastEventId") last = value;
+  auto ticket = openStream(id, user, StreamReactor::Protocol::Sse, parseSeq(last));
   json view = fetchOwned(id, user);
   response.setContentType("text/event-stream; charset=utf-8");
   response.set("Cache-Control", "no-cache");
@@ -222,25 +228,6 @@ void CoreApi::webSocket(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPSe
   response.set("Sec-WebSocket-Accept", wsAcceptKey(key));
   response.send().flush();
   streams_.attach(std::move(ticket), static_cast<Poco::Net::HTTPServerRequestImpl&>(request).detachSocket(), view);
-}
-
-void CoreApi::staticFile(Poco::Net::HTTPServerResponse& response, const std::string& name) {
-  static const std::map<std::string, std::string> kTypes = {
-      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-      {".css", "text/css; charset=utf-8"},   {".svg", "image/svg+xml"}, {".png", "image/png"}};
-  auto dot = name.rfind('.');
-  auto type = dot == std::string::npos ? kTypes.end() : kTypes.find(name.substr(dot));
-  if (type == kTypes.end() || name.find('/') != std::string::npos || name.find("..") != std::string::npos)
-    throw http::HttpError(404, "NOT_FOUND", "no such file");
-  std::ifstream file(config_.web_root + "/" + name, std::ios::binary);
-  if (!file) throw http::HttpError(404, "NOT_FOUND", "no such file");
-  std::ostringstream content;
-  content << file.rdbuf();
-  std::string text = content.str();
-  response.setContentType(type->second);
-  response.set("Cache-Control", "no-cache");
-  response.setContentLength(static_cast<std::streamsize>(text.size()));
-  response.send() << text;
 }
 
 }  // namespace osago::core

@@ -42,7 +42,6 @@ class CoreApi {
   void stream(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, const std::string& id);
   /// The same messages as WebSocket text frames; resumes after `?fromSeq=N`.
   void webSocket(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, const std::string& id);
-  void staticFile(Poco::Net::HTTPServerResponse& response, const std::string& name);
 
   const CoreConfig& config_;
   TokenService& tokens_;

@@ -16,10 +16,14 @@ bool sameSecret(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-AdminApi::AdminApi(PluginRegistry& plugins, PartnerHealthStore& health, std::string token)
-    : plugins_(plugins), health_(health), token_(std::move(token)) {}
+AdminApi::AdminApi(PluginRegistry& plugins, PartnerHealthStore& health, std::string token, std::string web_root)
+    : plugins_(plugins), health_(health), token_(std::move(token)), web_root_(std::move(web_root)) {}
 
 void AdminApi::registerRoutes(http::Router& router) {
+  // The operators' page: static files; every call it makes carries the admin token.
+  router.add("GET", "/admin", [this](auto&, auto& resp, const auto&) { http::sendStaticFile(resp, web_root_, "admin.html"); });
+  router.add("GET", "/admin/static/{file}",
+             [this](auto&, auto& resp, const auto& p) { http::sendStaticFile(resp, web_root_, p.at("file")); });
   router.add("GET", "/admin/plugins", [this](auto& req, auto& resp, const auto&) {
     authorize(req);
     http::sendJson(resp, 200, plugins_.describe());

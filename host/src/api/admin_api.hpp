@@ -15,8 +15,9 @@ namespace osago::host {
 /// fleet-wide partner health: GET /admin/partners.
 class AdminApi {
  public:
-  /// An empty `token` refuses every call (the admin API is off).
-  AdminApi(PluginRegistry& plugins, PartnerHealthStore& health, std::string token);
+  /// An empty `token` refuses every call (the admin API is off). `web_root` holds
+  /// the admin page, served without the token (it asks the operator for it).
+  AdminApi(PluginRegistry& plugins, PartnerHealthStore& health, std::string token, std::string web_root);
 
   void registerRoutes(http::Router& router);
 
@@ -28,6 +29,7 @@ class AdminApi {
   PluginRegistry& plugins_;
   PartnerHealthStore& health_;
   std::string token_;
+  std::string web_root_;
 };
 
 }  // namespace osago::host

@@ -56,6 +56,10 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   if (cfg.quotes.workers < 1 || cfg.quotes.workers > 256)
     throw ConfigError(file, "quotes.workers", "must be between 1 and 256");
 
+  auto admin = root.child("admin");
+  cfg.admin_web_root = admin.get<std::string>("web_root", cfg.admin_web_root);
+  admin.finish();
+
   auto retention = root.child("retention");
   cfg.retention.finished_requests = std::chrono::hours(retention.get<int>("finished_requests_hours", 24));
   cfg.retention.published_events = std::chrono::minutes(retention.get<int>("published_events_minutes", 60));
@@ -90,6 +94,8 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   // A relative plugin directory is relative to the config file.
   std::filesystem::path dir(cfg.plugins.directory);
   if (dir.is_relative()) cfg.plugins.directory = (std::filesystem::path(file).parent_path() / dir).lexically_normal().string();
+  std::filesystem::path web(cfg.admin_web_root);
+  if (web.is_relative()) cfg.admin_web_root = (std::filesystem::path(file).parent_path() / web).lexically_normal().string();
   if (cfg.plugins.cache_directory.empty()) {
     const char* tmp = std::getenv("TMPDIR");
     cfg.plugins.cache_directory = std::string(tmp && *tmp ? tmp : "/tmp") + "/osago-aggregator-" +

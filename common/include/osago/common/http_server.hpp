@@ -70,6 +70,10 @@ void sendError(Poco::Net::HTTPServerResponse& response, int status, const std::s
 /// Reads and parses the request body as JSON (at most `max_bytes`); throws HttpError 400/413.
 nlohmann::json readJsonBody(Poco::Net::HTTPServerRequest& request, std::size_t max_bytes = 64 * 1024);
 
+/// Answers with the file `name` of the directory `root` (html, js, css, svg, png;
+/// no sub-directories): 404 for anything else. Cache-Control: no-cache.
+void sendStaticFile(Poco::Net::HTTPServerResponse& response, const std::string& root, const std::string& name);
+
 /// The bearer token of the Authorization header, or empty.
 std::string bearerToken(const Poco::Net::HTTPServerRequest& request);
 
