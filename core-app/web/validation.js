@@ -83,10 +83,10 @@ const OsagoValidation = (() => {
       if (required(p.birthDate, `${path}.birthDate`)) {
         birth = parseDate(p.birthDate);
         if (!birth) fail(`${path}.birthDate`, 'Неверная дата');
-        else if (fullYears(birth, policyStart) < 16) { fail(`${path}.birthDate`, 'На дату начала полиса должно быть не меньше 16 лет'); birth = null; }
-        else if (fullYears(birth, policyStart) > 120) { fail(`${path}.birthDate`, 'Проверьте год рождения'); birth = null; }
+        else if (fullYears(birth, policyStart) < 16) fail(`${path}.birthDate`, 'На дату начала полиса должно быть не меньше 16 лет');
+        else if (fullYears(birth, policyStart) > 120) fail(`${path}.birthDate`, 'Проверьте год рождения');
       }
-      return birth;
+      return birth;  // a valid date, even when the age is refused: the server checks the experience against it too
     };
     person(q.owner, 'owner');
     if (required(q.owner.regionCode, 'owner.regionCode') &&
