@@ -3,19 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { validQuote } from './fixtures.mjs';
 
 const require = createRequire(import.meta.url);
 const { validateQuote, normalizePlate } = require('../../core-app/web/validation.js');
 
 const today = new Date(Date.UTC(2026, 10, 27));
-const valid = () => ({
-  vehicle: { category: 'B', make: 'Toyota', model: 'Camry', year: 2020, enginePowerHp: 150,
-             vin: 'XTA21099043765439', plate: 'А123ВЕ777' },
-  owner: { lastName: 'Иванов', firstName: 'Иван', birthDate: '1980-06-12', regionCode: '77' },
-  drivers: [{ lastName: 'Иванов', firstName: 'Иван', birthDate: '1980-06-12', licenseSeries: '7712',
-              licenseNumber: '345678', experienceStartDate: '2005-05-20' }],
-  policy: { startDate: '2026-12-01', usageMonths: 12, multidrive: false },
-});
+const valid = () => validQuote('2026-12-01');
 const fields = (q) => validateQuote(q, today).map((e) => e.field).sort();
 
 test('a complete quote passes', () => {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { env, rest } from './lib.mjs';
+import { validQuote } from './fixtures.mjs';
 
 const require = createRequire(import.meta.url);
 const { validateQuote, normalizePlate } = require('../../core-app/web/validation.js');
@@ -15,14 +16,7 @@ const yearsAgo = (years, plusDays = 0) => {
   d.setUTCFullYear(d.getUTCFullYear() - years);
   return new Date(d.getTime() + plusDays * 86400000).toISOString().slice(0, 10);
 };
-const base = () => ({
-  vehicle: { category: 'B', make: 'Lada', model: 'Vesta', year: 2021, enginePowerHp: 106,
-             vin: 'XTA21099043765439', plate: 'А123ВЕ777' },
-  owner: { lastName: 'Петров', firstName: 'Пётр', birthDate: '1985-03-04', regionCode: '78' },
-  drivers: [{ lastName: 'Петров', firstName: 'Пётр', birthDate: '1985-03-04', licenseSeries: '7812',
-              licenseNumber: '123456', experienceStartDate: '2004-01-10' }],
-  policy: { startDate: day(7), usageMonths: 12, multidrive: false },
-});
+const base = () => validQuote(day(7));
 const cases = {
   'valid': (q) => q,
   'vin with O': (q) => { q.vehicle.vin = 'XTA2109904376543O'; },
@@ -33,7 +27,7 @@ const cases = {
   'licence number': (q) => { q.drivers[0].licenseNumber = '12345'; },
   'driver turns 16 the day after the start': (q) => { q.drivers[0].birthDate = yearsAgo(16, 1); q.drivers[0].experienceStartDate = day(0); },
   'driver turns 16 on the start date': (q) => { q.drivers[0].birthDate = yearsAgo(16); q.drivers[0].experienceStartDate = day(0); },
-  'experience before 16': (q) => { q.drivers[0].experienceStartDate = '2000-01-01'; },
+  'experience before 16': (q) => { q.drivers[0].experienceStartDate = '1996-01-01'; },
   'experience in the future': (q) => { q.drivers[0].experienceStartDate = day(1); },
   'start yesterday': (q) => { q.policy.startDate = day(-1); },
   'start in 61 days': (q) => { q.policy.startDate = day(61); },
