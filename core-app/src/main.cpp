@@ -10,6 +10,7 @@
 #include "streaming/stream_reactor.hpp"
 
 #include <osago/common/kafka_topics.hpp>
+#include <osago/common/metrics.hpp>
 #include <osago/common/service_app.hpp>
 
 #include <Poco/Net/HTTPServer.h>
@@ -62,8 +63,19 @@ class CoreApp : public ServiceApplication {
     QuoteEventConsumer consumer(cfg.kafka_brokers, cfg.kafka_topic, hub);
     CoreApi api(cfg, tokens, aggregator, client_info, limiter, streams, [&] { return consumer.ready(); });
 
+    metrics::onScrape([&] {
+      static auto& open = metrics::gauge("osago_core_open_streams", "Open SSE and WebSocket streams on this instance");
+      static auto& breakers = metrics::gauge("osago_core_dependency_breaker_state",
+                                             "Circuit breaker per dependency: 0 closed, 1 half-open, 2 open");
+      open.Add({}).Set(static_cast<double>(streams.openStreams()));
+      auto level = [](const std::string& state) { return state == "OPEN" ? 2 : state == "HALF_OPEN" ? 1 : 0; };
+      breakers.Add({{"dependency", "osago-aggregator"}}).Set(level(aggregator.breakerState()));
+      breakers.Add({{"dependency", "client-info"}}).Set(level(client_info.breakerState()));
+    });
+
     auto* router = new http::Router;
     api.registerRoutes(*router);
+    metrics::addEndpoint(*router);
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(cfg.max_connections);
     params->setMaxQueued(cfg.max_connections * 2);

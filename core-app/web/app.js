@@ -281,10 +281,8 @@ function serverError({ field, reason }) {
 // ---------- live offers ----------
 
 function startQuote(created) {
-  state.request = {
-    id: created.osagoRequestId,
-    deadlineMs: Date.now() + (Date.parse(created.deadlineAt) - Date.parse(created.createdAt) || 60000),
-  };
+  // The create answer carries no times; the first snapshot's createdAt/deadlineAt refine this.
+  state.request = { id: created.osagoRequestId, startedMs: Date.now(), deadlineMs: Date.now() + 60000 };
   state.rows = new Map((created.insuranceCompanies || []).map((c) => [c.companyId, c]));
   state.lastSeq = typeof created.lastSeq === 'number' ? created.lastSeq : -1;
   state.ended = false;
@@ -360,6 +358,8 @@ function handle(type, seq, data) {
     if (seq <= state.lastSeq) return;
     state.rows = new Map(data.insuranceCompanies.map((c) => [c.companyId, c]));
     state.lastSeq = seq;
+    const allowed = Date.parse(data.deadlineAt) - Date.parse(data.createdAt);
+    if (allowed > 0) state.request.deadlineMs = state.request.startedMs + allowed;
   } else if (type === 'company') {
     if (seq <= state.lastSeq) return;  // already shown
     if (seq !== state.lastSeq + 1) {   // a gap: ask again from what is shown

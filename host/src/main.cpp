@@ -14,6 +14,7 @@
 #include "store/work_notifier.hpp"
 
 #include <osago/common/kafka_topics.hpp>
+#include <osago/common/metrics.hpp>
 #include <osago/common/service_app.hpp>
 
 #include <Poco/Environment.h>
@@ -70,10 +71,61 @@ class AggregatorApp : public ServiceApplication {
     AdminApi admin(plugins, health_reports, cfg.admin_token, cfg.admin_web_root);
     if (cfg.admin_token.empty()) log.warning("OSAGO_ADMIN_TOKEN is not set: the admin API refuses every call");
 
+    // Gauges read when Prometheus asks: each company's breaker and bulkhead, each plugin's
+    // switch (from this instance's registry), and the outbox backlog (from PostgreSQL).
+    metrics::onScrape([&] {
+      static auto& breaker = metrics::gauge("osago_partner_breaker_state",
+                                            "Circuit breaker per company on this instance: 0 closed, 1 half-open, 2 open");
+      static auto& in_use = metrics::gauge("osago_partner_bulkhead_in_use", "Partner calls running per company");
+      static auto& queued = metrics::gauge("osago_partner_bulkhead_queued", "Partner calls waiting for a slot per company");
+      static auto& enabled = metrics::gauge("osago_plugin_enabled", "Whether a plugin is switched on (1) or off (0)");
+      static auto& backlog = metrics::gauge("osago_outbox_backlog", "Events committed but not yet acknowledged by Kafka");
+      auto listing = plugins.describe();
+      for (const auto& p : listing["plugins"]) {
+        enabled.Add({{"plugin", p.value("id", "")}}).Set(p.value("enabled", false) ? 1 : 0);
+        for (const auto& c : p.value("companies", nlohmann::json::array())) {
+          if (!c.contains("health")) continue;
+          std::string state = c["health"]["breaker"].value("state", "CLOSED");
+          breaker.Add({{"company", c.value("id", "")}}).Set(state == "OPEN" ? 2 : state == "HALF_OPEN" ? 1 : 0);
+          in_use.Add({{"company", c.value("id", "")}}).Set(c.value("callsRunning", 0));
+          queued.Add({{"company", c.value("id", "")}}).Set(c.value("callsQueued", 0));
+        }
+      }
+      try {
+        backlog.Add({}).Set(static_cast<double>(api_store.unpublishedEvents()));
+      } catch (const std::exception& e) {
+        log.warning(std::string("metrics: cannot count the outbox backlog: ") + e.what());
+      }
+    });
+
     auto* router = new http::Router;
     api.registerRoutes(*router);
+    metrics::addEndpoint(*router);
     admin.registerRoutes(*router);
     router->add("GET", "/health/live", [](auto&, auto& resp, const auto&) { http::sendJson(resp, 200, {{"status", "UP"}}); });
+    // Ready to take quote requests: PostgreSQL answers, a Kafka broker answers,
+    // and at least one company of a switched-on plugin can be asked.
+    router->add("GET", "/health/ready", [&](auto&, auto& resp, const auto&) {
+      nlohmann::json checks;
+      bool ok = true;
+      try {
+        api_store.ping();
+        checks["postgres"] = "UP";
+      } catch (const std::exception& e) {
+        ok = false;
+        checks["postgres"] = std::string("DOWN: ") + e.what();
+      }
+      bool kafka = publisher.brokerReachable(std::chrono::milliseconds(1000));
+      checks["kafka"] = kafka ? "UP" : "DOWN: no broker answered within 1 s";
+      int usable = 0;
+      for (const auto& p : plugins.describe()["plugins"])
+        if (p.value("enabled", false))
+          for (const auto& c : p.value("companies", nlohmann::json::array())) usable += c.value("state", "") == "READY";
+      checks["usableCompanies"] = usable;
+      ok = ok && kafka && usable > 0;
+      checks["status"] = ok ? "UP" : "DOWN";
+      http::sendJson(resp, ok ? 200 : 503, checks);
+    });
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(64);
     params->setMaxQueued(512);

@@ -8,7 +8,7 @@ KAFKA_VERSION_DIR=$OSAGO_ROOT/.local/kafka-jars
 
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config libpoco-dev librdkafka-dev libboost-dev
   libboost-filesystem-dev libyaml-cpp-dev libgtest-dev libgmock-dev nlohmann-json3-dev libpq-dev
-  postgresql kcat default-jre-headless maven curl python3)
+  prometheus-cpp-dev postgresql kcat default-jre-headless maven curl python3)
 
 log() { printf '\033[1m[osago]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[osago] %s\033[0m\n' "$*" >&2; exit 1; }
@@ -207,9 +207,14 @@ stop_kafka() { stop_pidfile kafka; }
 
 # kafka_control_command stop|start PORT: a command line that stops or starts
 # this stack's broker from outside this shell (used by fault tests).
-kafka_control_command() {
-  local call="stop_kafka" name=${STATE_DIR##*/}
-  [ "$1" = start ] && call="start_kafka $2"
+kafka_control_command() { stack_control_command kafka "$@"; }
+pg_control_command() { stack_control_command postgres "$@"; }
+
+# stack_control_command kafka|postgres stop|start PORT: a shell command that stops or
+# starts this stack's broker or database, for fault tests.
+stack_control_command() {
+  local call="stop_$1" name=${STATE_DIR##*/}
+  [ "$2" = start ] && call="start_$1 $3"
   echo "OSAGO_ROOT='$OSAGO_ROOT' bash -c 'source \"\$OSAGO_ROOT/packaging/dev/stack.sh\" && stack_init $name && $call'"
 }
 

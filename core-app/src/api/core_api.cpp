@@ -1,6 +1,7 @@
 #include "api/core_api.hpp"
 
 #include <osago/common/ids.hpp>
+#include <osago/common/metrics.hpp>
 
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPCookie.h>
@@ -88,6 +89,9 @@ UserIdentity CoreApi::admit(const Poco::Net::HTTPServerRequest& request, Poco::N
   UserIdentity user = authenticate(request);
   auto verdict = limiter_.admit(user.user_id, RateLimiter::Clock::now());
   if (!verdict.allowed) {
+    static auto& limited = metrics::counter("osago_core_rate_limited_total",
+                                            "Requests answered 429 by the limit that refused them: user, global");
+    limited.Add({{"limit", verdict.global ? "global" : "user"}}).Increment();
     long long seconds = std::max<long long>(1, (verdict.retry_after.count() + 999) / 1000);
     response.set("Retry-After", std::to_string(seconds));
     throw http::HttpError(429, "RATE_LIMITED",

@@ -1,5 +1,7 @@
 #include "streaming/stream_reactor.hpp"
 
+#include <osago/common/metrics.hpp>
+
 #include <Poco/Logger.h>
 
 #include <cerrno>
@@ -236,8 +238,16 @@ void StreamReactor::readFrom(Session& s) {
 }
 
 void StreamReactor::emit(Session& s, const std::vector<StreamMessage>& messages) {
+  static auto& delivered = metrics::counter("osago_core_stream_messages_total",
+                                            "Messages written to browser streams by type: snapshot, company, end");
+  static auto& snapshot = delivered.Add({{"type", "snapshot"}});
+  static auto& company = delivered.Add({{"type", "company"}});
+  static auto& end = delivered.Add({{"type", "end"}});
   if (s.dead || messages.empty()) return;
   for (const auto& m : messages) {
+    if (m.type == "company") company.Increment();
+    else if (m.type == "snapshot") snapshot.Increment();
+    else if (m.type == "end") end.Increment();
     if (s.protocol == Protocol::Sse) {
       append(s, m.type.empty() ? sseComment(m.data) : sseMessage(m.type, m.seq, m.data));
     } else if (m.type.empty()) {
@@ -280,6 +290,9 @@ void StreamReactor::flush(Session& s) {
   }
   std::size_t unsent = s.out.size() - s.out_at;
   if (unsent > options_.max_unsent_bytes) {
+    static auto& slow = metrics::counter("osago_core_slow_streams_dropped_total",
+                                         "Streams disconnected because their client fell too far behind").Add({});
+    slow.Increment();
     Poco::Logger::get("streams").information("dropping a stream whose client is " + std::to_string(unsent) +
                                              " bytes behind; it resumes by seq when it reconnects");
     return drop(s);

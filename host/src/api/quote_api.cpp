@@ -1,6 +1,7 @@
 #include "api/quote_api.hpp"
 
 #include <osago/common/ids.hpp>
+#include <osago/common/metrics.hpp>
 #include <osago/common/quote_input.hpp>
 
 #include <Poco/Logger.h>
@@ -8,6 +9,15 @@
 #include <algorithm>
 
 namespace osago::host {
+namespace {
+
+prometheus::Counter& requestsCounted(const std::string& result) {
+  static auto& f = metrics::counter("osago_quote_requests_total",
+                                    "POST /osago/requests by result: created, replayed, key_reused, invalid");
+  return f.Add({{"result", result}});
+}
+
+}  // namespace
 namespace {
 
 std::optional<std::string> idField(const nlohmann::json& body, const char* key, std::vector<quote::FieldError>& errors) {
@@ -75,8 +85,10 @@ void QuoteApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServ
   quote_body.erase("userId");
   auto validated = quote::validateQuoteInput(quote_body, today_());
   errors.insert(errors.end(), validated.errors.begin(), validated.errors.end());
-  if (!errors.empty())
+  if (!errors.empty()) {
+    requestsCounted("invalid").Increment();
     throw http::HttpError(400, "VALIDATION_FAILED", "the quote request has invalid fields", quote::toJson(errors));
+  }
 
   std::string idempotency_key = request.get("Idempotency-Key", "");
   if (idempotency_key.size() > 128)
@@ -106,6 +118,10 @@ void QuoteApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServ
     throw http::HttpError(503, "NO_COMPANIES", "no insurance company is installed; install a plugin with its manifest");
 
   CreateResult created = store_.create(r);
+  requestsCounted(created.kind == CreateResult::Kind::Created    ? "created"
+                  : created.kind == CreateResult::Kind::Replayed ? "replayed"
+                                                                 : "key_reused")
+      .Increment();
   if (created.kind == CreateResult::Kind::KeyReused)
     throw http::HttpError(422, "IDEMPOTENCY_KEY_REUSED",
                           "the idempotency key " + r.idempotency_key + " (Idempotency-Key, or else correlationId) was "

@@ -1,6 +1,7 @@
 #include "events/kafka_event_publisher.hpp"
 
 #include <osago/common/errors.hpp>
+#include <osago/common/metrics.hpp>
 
 #include <Poco/Logger.h>
 
@@ -63,9 +64,24 @@ std::vector<long long> KafkaEventPublisher::publish(const std::vector<OutboxEven
     ++sent;
   }
   // librdkafka reports every message by its timeout; the margin covers the report's own way back.
-  auto deadline = std::chrono::steady_clock::now() + kMessageTimeout + std::chrono::seconds(5);
+  auto started = std::chrono::steady_clock::now();
+  auto deadline = started + kMessageTimeout + std::chrono::seconds(5);
   while (reports_->reported < sent && std::chrono::steady_clock::now() < deadline) producer_->poll(50);
+  static auto& latency = metrics::histogram("osago_kafka_publish_seconds",
+                                            "Time from handing a batch of outbox events to Kafka to the last report on it");
+  static auto& published = metrics::counter("osago_events_published_total",
+                                            "Outbox events sent to Kafka by result: acked, or failed (they are sent again)");
+  if (sent > 0) latency.Add({}, metrics::latencyBuckets()).Observe(metrics::secondsSince<std::chrono::steady_clock>(started));
+  published.Add({{"result", "acked"}}).Increment(static_cast<double>(reports_->acked.size()));
+  published.Add({{"result", "failed"}}).Increment(static_cast<double>(events.size() - reports_->acked.size()));
   return reports_->acked;
+}
+
+bool KafkaEventPublisher::brokerReachable(std::chrono::milliseconds timeout) {
+  RdKafka::Metadata* raw = nullptr;
+  auto code = producer_->metadata(false, nullptr, &raw, static_cast<int>(timeout.count()));
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  return code == RdKafka::ERR_NO_ERROR && metadata && !metadata->brokers()->empty();
 }
 
 }  // namespace osago::host

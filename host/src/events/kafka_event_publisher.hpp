@@ -25,6 +25,8 @@ class KafkaEventPublisher {
   /// so that nothing of this call stays queued in the producer to go out
   /// beside the copy a later call sends. Returns the ids the broker acknowledged.
   std::vector<long long> publish(const std::vector<OutboxEvent>& events);
+  /// Whether a broker answers a metadata request within `timeout` (readiness).
+  bool brokerReachable(std::chrono::milliseconds timeout);
 
   static constexpr std::chrono::milliseconds kMessageTimeout{10000};
 

@@ -1,10 +1,12 @@
 #include "plugins/insurer_adapter.hpp"
 
 #include <osago/common/http_client.hpp>
+#include <osago/common/metrics.hpp>
 
 #include <Poco/Logger.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstddef>
 #include <deque>
 
@@ -187,6 +189,39 @@ InsurerAdapter::~InsurerAdapter() = default;
 const CompanyConfig& InsurerAdapter::company() const { return instance_->company(); }
 const PluginLibrary& InsurerAdapter::library() const { return instance_->library(); }
 
+namespace {
+
+prometheus::Family<prometheus::Counter>& callsMetric() {
+  static auto& f = metrics::counter("osago_partner_calls_total",
+                                    "Partner calls by company, operation (submit, poll) and outcome: offer, pending, "
+                                    "declined, or the failure code in lower case (partner_timeout, circuit_open, ...)");
+  return f;
+}
+
+prometheus::Family<prometheus::Histogram>& latencyMetric() {
+  static auto& f = metrics::histogram("osago_partner_call_duration_seconds",
+                                      "Latency of partner calls that reached the plugin, by company and operation");
+  return f;
+}
+
+std::string outcomeLabel(const PartnerOutcome& out) {
+  switch (out.kind) {
+    case PartnerOutcome::Kind::Offer: return "offer";
+    case PartnerOutcome::Kind::Pending: return "pending";
+    case PartnerOutcome::Kind::Declined: return "declined";
+    case PartnerOutcome::Kind::Failed: break;
+  }
+  std::string code = out.code;
+  std::transform(code.begin(), code.end(), code.begin(), [](unsigned char c) { return std::tolower(c); });
+  return code;
+}
+
+}  // namespace
+
+void InsurerAdapter::count(const char* operation, const PartnerOutcome& out) const {
+  callsMetric().Add({{"company", company().id}, {"operation", operation}, {"outcome", outcomeLabel(out)}}).Increment();
+}
+
 PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operation, bool is_submit, std::string argument) {
   const auto& company = instance_->company();
   auto state = std::make_shared<PluginInstance::CallState>();
@@ -231,6 +266,9 @@ PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operat
   bool failed = isPartnerFailure(out);
   health_->breaker.record(failed, elapsed, now);
   health_->latency.add(elapsed);
+  latencyMetric()
+      .Add({{"company", company.id}, {"operation", operation}}, metrics::latencyBuckets())
+      .Observe(std::chrono::duration<double>(now - started).count());
   ++health_->calls;
   if (failed) {
     ++health_->failures;
@@ -244,13 +282,15 @@ PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operat
 PartnerOutcome InsurerAdapter::submit(const CallContext& ctx, const std::string& quote_json) {
   auto out = invoke(ctx, "submit", true, quote_json);
   if ((out.kind == PartnerOutcome::Kind::Pending || out.kind == PartnerOutcome::Kind::Offer) && out.external_id.empty())
-    return PartnerOutcome::failed("PLUGIN_ERROR", "submit via plugin " + library().id() + ": outcome has no externalId");
+    out = PartnerOutcome::failed("PLUGIN_ERROR", "submit via plugin " + library().id() + ": outcome has no externalId");
+  count("submit", out);
   return out;
 }
 
 PartnerOutcome InsurerAdapter::poll(const CallContext& ctx, const std::string& external_id) {
   auto out = invoke(ctx, "poll", false, external_id);
   if (out.external_id.empty()) out.external_id = external_id;
+  count("poll", out);
   return out;
 }
 

@@ -74,6 +74,8 @@ class InsurerAdapter {
 
  private:
   PartnerOutcome invoke(const CallContext& ctx, const char* operation, bool is_submit, std::string argument);
+  /// osago_partner_calls_total for one finished call (also those refused before the plugin).
+  void count(const char* operation, const PartnerOutcome& out) const;
 
   std::shared_ptr<PluginInstance> instance_;
   std::shared_ptr<PartnerHealth> health_;

@@ -1,6 +1,7 @@
 #include "scheduling/quote_scheduler.hpp"
 
 #include <osago/common/errors.hpp>
+#include <osago/common/metrics.hpp>
 
 #include <Poco/Logger.h>
 
@@ -181,10 +182,13 @@ void QuoteScheduler::process(const WorkItem& item) {
     log.debug(tag + update.status);
   for (int attempt = 1;; ++attempt) {
     try {
-      if (!store_.record(item, update, instance_id_))
+      auto recorded = store_.record(item, update, instance_id_);
+      if (recorded == QuoteStore::Recorded::LeaseLost) {
         log.warning(tag + "lease lost before the result was stored; another instance continues");
-      else if (update.status != status::kInProgress)
+      } else if (update.status != status::kInProgress) {
+        countFinal(item, update, recorded == QuoteStore::Recorded::RequestCompleted);
         on_change_();
+      }
       return;
     } catch (const std::exception& e) {
       if (attempt == 3 || !running_) {
@@ -196,6 +200,18 @@ void QuoteScheduler::process(const WorkItem& item) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
     }
   }
+}
+
+void QuoteScheduler::countFinal(const WorkItem& item, const CompanyUpdate& update, bool request_completed) {
+  static auto& finals = metrics::counter("osago_company_quotes_final_total",
+                                         "Companies' final statuses in quote requests (COMPLETED = an offer, FAILED, TIMEOUT)");
+  static auto& to_offer = metrics::histogram("osago_quote_offer_seconds", "Time from a request's creation to each offer");
+  static auto& to_final = metrics::histogram("osago_quote_request_final_seconds",
+                                             "Time from a request's creation to its final status (every company final)");
+  finals.Add({{"company", item.company_id}, {"status", update.status}}).Increment();
+  double age = std::chrono::duration<double>(std::chrono::system_clock::now() - item.created_at).count();
+  if (update.status == status::kCompleted) to_offer.Add({}, metrics::latencyBuckets()).Observe(age);
+  if (request_completed) to_final.Add({}, metrics::latencyBuckets()).Observe(age);
 }
 
 }  // namespace osago::host

@@ -43,6 +43,8 @@ class QuoteScheduler {
   void workerLoop();
   void leaseKeeperLoop();
   void process(const WorkItem& item);
+  /// Metrics of a company that reached its final status (and of its request, if that completed it).
+  static void countFinal(const WorkItem& item, const CompanyUpdate& update, bool request_completed);
 
   QuoteStore& store_;
   PluginRegistry& plugins_;

@@ -143,7 +143,8 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
       "    AND (lease_until IS NULL OR lease_until < now()) "
       "  ORDER BY next_poll_at LIMIT $3 FOR UPDATE SKIP LOCKED) "
       "RETURNING c.request_id::text, c.company_id, c.company_name, r.correlation_id, coalesce(c.external_id, ''), "
-      "c.attempts, (extract(epoch FROM c.deadline_at) * 1000)::bigint, r.input::text, c.status",
+      "c.attempts, (extract(epoch FROM c.deadline_at) * 1000)::bigint, r.input::text, c.status, "
+      "(extract(epoch FROM r.created_at) * 1000)::bigint",
       owner, static_cast<long long>(lease.count()), limit);
   std::vector<WorkItem> items;
   items.reserve(static_cast<std::size_t>(rows.rows()));
@@ -158,6 +159,7 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
     w.deadline = std::chrono::system_clock::time_point(std::chrono::milliseconds(rows.int64(i, 6)));
     w.input = rows.text(i, 7);
     w.status = rows.text(i, 8);
+    w.created_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(rows.int64(i, 9)));
     items.push_back(std::move(w));
   }
   return items;
@@ -257,10 +259,10 @@ void QuoteStore::writeUnchanged(const std::vector<std::shared_ptr<UnchangedRecor
     r->written = keys.count({r->row["request_id"].get<std::string>(), r->row["company_id"].get<std::string>()}) > 0;
 }
 
-bool QuoteStore::record(const WorkItem& item, const CompanyUpdate& u, const std::string& owner) {
+QuoteStore::Recorded QuoteStore::record(const WorkItem& item, const CompanyUpdate& u, const std::string& owner) {
   // No change of status (the partner is still working on it): no event and
   // nothing another company's change must be ordered with. Most calls end here.
-  if (u.status == item.status) return recordUnchanged(item, u, owner);
+  if (u.status == item.status) return recordUnchanged(item, u, owner) ? Recorded::Stored : Recorded::LeaseLost;
   auto c = db_.acquire();
   // seq and requestStatus are filled in by the statement that assigns them.
   nlohmann::json e = event(item.request_id, 0, item.company_id, item.company_name, u.status, u.offer, u.error, "");
@@ -289,13 +291,22 @@ bool QuoteStore::record(const WorkItem& item, const CompanyUpdate& u, const std:
       "  INSERT INTO outbox_events (event_id, request_id, seq, payload) "
       "  SELECT $10::uuid, $1, req.last_seq, "
       "    $11::jsonb || jsonb_build_object('seq', req.last_seq, 'requestStatus', req.status) FROM req) "
-      "SELECT (SELECT count(*) FROM upd)",
+      "SELECT (SELECT count(*) FROM upd), coalesce((SELECT status FROM req), '')",
       item.request_id, item.company_id, owner, u.status, u.external_id, static_cast<long long>(u.attempts),
       static_cast<long long>(unixMs(u.next_poll_at)), u.offer.is_null() ? pg::Param() : pg::Param(u.offer.dump()),
       u.error.is_null() ? pg::Param() : pg::Param(u.error.dump()), e["eventId"].get<std::string>(), e.dump());
-  if (r.int64(0, 0) == 0) return false;  // the lease expired and another instance took the work
+  if (r.int64(0, 0) == 0) return Recorded::LeaseLost;  // the lease expired and another instance took the work
   tx.commit();
-  return true;
+  return r.text(0, 1) == "COMPLETED" ? Recorded::RequestCompleted : Recorded::Stored;
+}
+
+void QuoteStore::ping() {
+  db_.acquire()->query("SELECT 1");
+}
+
+std::int64_t QuoteStore::unpublishedEvents() {
+  auto c = db_.acquire();
+  return c->query("SELECT count(*) FROM outbox_events WHERE published_at IS NULL").int64(0, 0);
 }
 
 std::size_t QuoteStore::purgeFinished(std::chrono::seconds age, int limit) {

@@ -90,6 +90,7 @@ struct WorkItem {
   std::string external_id;  ///< empty until submitted
   int attempts = 0;
   std::chrono::system_clock::time_point deadline;
+  std::chrono::system_clock::time_point created_at;  ///< of the request
   std::string input;        ///< the canonical quote input JSON
 };
 
@@ -149,7 +150,12 @@ class QuoteStore {
   /// Updates that change no status (most polls) from concurrent callers are
   /// written together in one statement (group commit): whoever finds no write
   /// in progress writes everything queued, the others wait for its result.
-  bool record(const WorkItem& item, const CompanyUpdate& update, const std::string& owner);
+  enum class Recorded { LeaseLost, Stored, RequestCompleted };
+  /// Throws pg::Error when PostgreSQL does not answer (readiness).
+  void ping();
+  /// Events committed but not yet acknowledged by Kafka (the outbox backlog).
+  std::int64_t unpublishedEvents();
+  Recorded record(const WorkItem& item, const CompanyUpdate& update, const std::string& owner);
 
   /// Removes up to `limit` requests finished before now − `age` (their
   /// companies, idempotency keys and published events with them); returns how many.

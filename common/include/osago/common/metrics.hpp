@@ -1,0 +1,41 @@
+#pragma once
+
+#include <osago/common/http_server.hpp>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <functional>
+#include <string>
+
+namespace osago::metrics {
+
+/// The process's metrics (prometheus-cpp), exposed at GET /metrics. Families
+/// are registered once by the component that owns them, usually as a
+/// function-local static; series are added per label set. Thread-safe.
+prometheus::Registry& registry();
+
+prometheus::Family<prometheus::Counter>& counter(const std::string& name, const std::string& help);
+prometheus::Family<prometheus::Gauge>& gauge(const std::string& name, const std::string& help);
+prometheus::Family<prometheus::Histogram>& histogram(const std::string& name, const std::string& help);
+
+/// Buckets in seconds for call and delivery latencies: 5 ms to 60 s.
+const prometheus::Histogram::BucketBoundaries& latencyBuckets();
+
+/// Runs `hook` before every scrape: for gauges read from state that is
+/// cheaper to look at when asked (breaker states, queue lengths) than to track.
+void onScrape(std::function<void()> hook);
+
+/// Adds GET /metrics (Prometheus text format 0.0.4) to `router`.
+void addEndpoint(http::Router& router);
+
+/// Seconds since `start` on the steady clock, for Histogram::Observe.
+template <typename Clock>
+double secondsSince(typename Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+}  // namespace osago::metrics

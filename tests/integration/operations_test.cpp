@@ -1,0 +1,142 @@
+// What operators watch: the Prometheus metrics of both services change as a
+// quote flows through the real binaries.
+#include "flow_helpers.hpp"
+
+#include <osago/common/http_client.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <sstream>
+#include <thread>
+
+namespace {
+
+using namespace osago::testing;
+
+struct Scrape {
+  int status = 0;
+  std::string content_type;
+  std::string text;
+
+  /// The sum of every sample of `name` whose label set contains each of `labels` (e.g. `result="created"`).
+  double sum(const std::string& name, const std::vector<std::string>& labels = {}) const {
+    double total = 0;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.empty() || line[0] == '#') continue;
+      auto brace = line.find('{');
+      auto space = line.rfind(' ');
+      std::string metric = line.substr(0, std::min(brace, line.find(' ')));
+      if (metric != name) continue;
+      std::string label_text = brace == std::string::npos ? "" : line.substr(brace, line.find('}') - brace);
+      bool match = true;
+      for (const auto& l : labels) match = match && label_text.find(l) != std::string::npos;
+      if (match) total += std::stod(line.substr(space + 1));
+    }
+    return total;
+  }
+  bool has(const std::string& name) const { return text.find("\n" + name) != std::string::npos; }
+};
+
+Scrape scrape(const std::string& base_url) {
+  osago::http::ClientRequest req;
+  req.url = base_url + "/metrics";
+  req.timeout = std::chrono::milliseconds(5000);
+  auto r = osago::http::call(req);
+  return {r.status, r.content_type, r.body};
+}
+
+TEST(Metrics, BothServicesCountAQuoteAsItFlows) {
+  auto agg_before = scrape(stack().aggregatorUrl());
+  auto core_before = scrape(stack().coreUrl());
+  ASSERT_EQ(agg_before.status, 200);
+  ASSERT_EQ(core_before.status, 200);
+  EXPECT_NE(agg_before.content_type.find("text/plain"), std::string::npos);
+
+  std::string token = login("metrics-user");
+  auto created = httpJson("POST", stack().coreUrl() + "/api/osago/requests", quote(), token);
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  std::string id = created.body["osagoRequestId"];
+  auto [status, events] = readEventStream(stack().coreUrl() + "/api/osago/requests/" + id + "/stream", token,
+                                          std::chrono::seconds(TestStack::kDeadlineSeconds + 15));
+  ASSERT_EQ(status, 200);
+  auto stored = waitFinal(id);
+  std::size_t companies = stored["insuranceCompanies"].size();
+  std::size_t offers = 0;
+  for (const auto& c : stored["insuranceCompanies"]) offers += c["status"] == "COMPLETED";
+
+  auto agg = scrape(stack().aggregatorUrl());
+  auto core = scrape(stack().coreUrl());
+  // osago-aggregator: the request, its partner calls, its companies' final statuses, the publishing.
+  EXPECT_GE(agg.sum("osago_quote_requests_total", {"result=\"created\""}) -
+                agg_before.sum("osago_quote_requests_total", {"result=\"created\""}), 1);
+  EXPECT_GE(agg.sum("osago_partner_calls_total", {"operation=\"submit\""}) -
+                agg_before.sum("osago_partner_calls_total", {"operation=\"submit\""}), static_cast<double>(offers));
+  EXPECT_GT(agg.sum("osago_partner_calls_total", {"company=\"severny-shchit\"", "outcome=\"offer\""}), 0);
+  EXPECT_GT(agg.sum("osago_partner_call_duration_seconds_count", {"company=\"severny-shchit\""}), 0);
+  EXPECT_GE(agg.sum("osago_company_quotes_final_total") - agg_before.sum("osago_company_quotes_final_total"),
+            static_cast<double>(companies - 1));  // one may have been final at creation (switched off)
+  EXPECT_GE(agg.sum("osago_quote_request_final_seconds_count") - agg_before.sum("osago_quote_request_final_seconds_count"), 1);
+  EXPECT_GE(agg.sum("osago_quote_offer_seconds_count") - agg_before.sum("osago_quote_offer_seconds_count"),
+            static_cast<double>(offers));
+  EXPECT_GT(agg.sum("osago_events_published_total", {"result=\"acked\""}), 0);
+  EXPECT_GT(agg.sum("osago_kafka_publish_seconds_count"), 0);
+  EXPECT_TRUE(agg.has("osago_outbox_backlog"));
+  EXPECT_TRUE(agg.has("osago_partner_breaker_state{company=\"severny-shchit\"}"));
+  EXPECT_TRUE(agg.has("osago_partner_bulkhead_in_use{company=\"severny-shchit\"}"));
+  EXPECT_EQ(agg.sum("osago_plugin_enabled", {"plugin=\"polisnet\""}), 1);
+  // core-app: what it read from Kafka and what it wrote to the stream.
+  EXPECT_GE(core.sum("osago_core_events_consumed_total", {"result=\"new\""}) -
+                core_before.sum("osago_core_events_consumed_total", {"result=\"new\""}), static_cast<double>(companies));
+  EXPECT_GE(core.sum("osago_core_stream_messages_total", {"type=\"end\""}) -
+                core_before.sum("osago_core_stream_messages_total", {"type=\"end\""}), 1);
+  EXPECT_TRUE(core.has("osago_core_open_streams"));
+  EXPECT_EQ(core.sum("osago_core_dependency_breaker_state", {"dependency=\"osago-aggregator\""}), 0);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Readiness, TheAggregatorIsNotReadyWithoutPostgreSQLAndIsAgainWhenItReturns) {
+  const char* stop = std::getenv("OSAGO_TEST_PG_STOP");
+  const char* start = std::getenv("OSAGO_TEST_PG_START");
+  ASSERT_TRUE(stop && start) << "./osago test exports OSAGO_TEST_PG_STOP and OSAGO_TEST_PG_START";
+  std::string url = stack().aggregatorUrl() + "/health/ready";
+  auto ready = httpJson("GET", url);
+  ASSERT_EQ(ready.status, 200) << ready.body.dump();
+  EXPECT_EQ(ready.body["postgres"], "UP");
+  EXPECT_EQ(ready.body["kafka"], "UP");
+  EXPECT_GT(ready.body["usableCompanies"].get<int>(), 0);
+
+  struct StartAgain {
+    const char* command;
+    ~StartAgain() {
+      if (!command) return;
+      int rc = std::system(command);
+      (void)rc;
+    }
+  } guard{start};
+  ASSERT_EQ(std::system(stop), 0);
+  auto wait_for = [&](int status, std::chrono::seconds limit) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    JsonResponse r;
+    do {
+      r = httpJson("GET", url);
+      if (r.status == status) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    } while (std::chrono::steady_clock::now() < until);
+    return r;
+  };
+  auto down = wait_for(503, std::chrono::seconds(10));
+  EXPECT_EQ(down.status, 503) << down.body.dump();
+  EXPECT_EQ(down.body.value("postgres", "").rfind("DOWN", 0), 0u) << down.body.dump();
+  EXPECT_EQ(down.body["kafka"], "UP");
+  guard.command = nullptr;
+  ASSERT_EQ(std::system(start), 0);
+  auto up = wait_for(200, std::chrono::seconds(30));
+  EXPECT_EQ(up.status, 200) << up.body.dump();
+}
+
+}  // namespace
