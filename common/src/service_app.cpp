@@ -19,7 +19,9 @@ void ServiceApplication::defineOptions(Poco::Util::OptionSet& options) {
 
 std::string ServiceApplication::configFile() const { return config().getString("osago.config"); }
 
-void ServiceApplication::configureLogging(const std::string& level) { logging::configure(level); }
+void ServiceApplication::configureLogging(const std::string& level, const std::string& format) {
+  logging::configure(level, format);
+}
 
 void ServiceApplication::reportConfigError(const char* binary, const std::exception& e) {
   std::cerr << binary << ": configuration error: " << e.what() << "\n";

@@ -18,6 +18,7 @@ CoreConfig CoreConfig::load(const std::string& file) {
   cfg.listen_host = listen.host;
   cfg.listen_port = listen.port;
   cfg.log_level = root.get<std::string>("log_level", cfg.log_level);
+  cfg.log_format = root.get<std::string>("log_format", cfg.log_format);
 
   // A service core-app depends on: its URL, a per-call timeout and a circuit breaker.
   auto downstream = [&](const char* key, std::string& url, std::chrono::milliseconds& timeout, BreakerConfig& breaker) {
@@ -76,6 +77,9 @@ CoreConfig CoreConfig::load(const std::string& file) {
   if (auto v = config::env("OSAGO_KAFKA_BROKERS")) cfg.kafka_brokers = *v;
   if (auto v = config::env("OSAGO_KAFKA_TOPIC")) cfg.kafka_topic = *v;
   if (auto v = config::env("OSAGO_LOG_LEVEL")) cfg.log_level = *v;
+  if (auto v = config::env("OSAGO_LOG_FORMAT")) cfg.log_format = *v;
+  if (cfg.log_format != "json" && cfg.log_format != "text")
+    throw ConfigError(file, "log_format", "must be json or text, not '" + cfg.log_format + "'");
   auto secret = config::env("OSAGO_TOKEN_SECRET");
   if (!secret || secret->size() < 32)
     throw ConfigError("environment variable OSAGO_TOKEN_SECRET", "",

@@ -16,6 +16,7 @@ struct CoreConfig {
   int max_connections = 256;                      ///< HTTP threads; a stream holds one only while it opens
   std::chrono::milliseconds request_timeout{10000};  ///< a browser's request must arrive (and its answer leave) within this
   std::string log_level = "information";
+  std::string log_format = "json";                ///< json (JSON Lines) or text
   std::string aggregator_url = "http://127.0.0.1:8081";
   std::chrono::milliseconds aggregator_timeout{300};
   BreakerConfig aggregator_breaker = downstreamBreaker();

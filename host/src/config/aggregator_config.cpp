@@ -16,6 +16,7 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   cfg.listen_host = listen.host;
   cfg.listen_port = listen.port;
   cfg.log_level = root.get<std::string>("log_level", cfg.log_level);
+  cfg.log_format = root.get<std::string>("log_format", cfg.log_format);
 
   auto pg = root.child("postgres");
   cfg.postgres_dsn = pg.get<std::string>("dsn", cfg.postgres_dsn);
@@ -90,6 +91,9 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
     throw ConfigError("environment variable OSAGO_ADMIN_TOKEN", "", "must be at least 16 characters");
   if (auto v = config::envInt("OSAGO_QUOTE_DEADLINE_SECONDS")) cfg.quotes.deadline = std::chrono::seconds(*v);
   if (auto v = config::env("OSAGO_LOG_LEVEL")) cfg.log_level = *v;
+  if (auto v = config::env("OSAGO_LOG_FORMAT")) cfg.log_format = *v;
+  if (cfg.log_format != "json" && cfg.log_format != "text")
+    throw ConfigError(file, "log_format", "must be json or text, not '" + cfg.log_format + "'");
 
   // A relative plugin directory is relative to the config file.
   std::filesystem::path dir(cfg.plugins.directory);

@@ -36,6 +36,7 @@ struct AggregatorConfig {
   std::string listen_host = "127.0.0.1";
   int listen_port = 8081;
   std::string log_level = "information";
+  std::string log_format = "json";               ///< json (JSON Lines) or text
   std::string postgres_dsn = "host=127.0.0.1 port=55432 dbname=osago user=osago";
   int postgres_pool_size = 24;      ///< connections of the background work: partner calls, outbox, switches, health
   int postgres_api_pool_size = 8;   ///< connections of the REST API alone, so that busy workers never make a create wait

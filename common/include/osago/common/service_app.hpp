@@ -25,7 +25,10 @@ class ServiceApplication : public Poco::Util::ServerApplication {
   bool loadConfig(const char* binary, Config& out, Load&& load) {
     try {
       out = load(configFile());
-      configureLogging(out.log_level);
+      if constexpr (requires { out.log_format; })
+        configureLogging(out.log_level, out.log_format);
+      else
+        configureLogging(out.log_level, "text");
       return true;
     } catch (const std::exception& e) {
       reportConfigError(binary, e);
@@ -39,7 +42,7 @@ class ServiceApplication : public Poco::Util::ServerApplication {
                                  std::chrono::seconds limit = std::chrono::seconds(60));
 
  private:
-  static void configureLogging(const std::string& level);
+  static void configureLogging(const std::string& level, const std::string& format);
   static void reportConfigError(const char* binary, const std::exception& e);
 };
 
