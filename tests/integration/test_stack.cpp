@@ -181,10 +181,10 @@ void TestStack::stopSecondAggregator() {
   }
 }
 
-void TestStack::killFirstAggregator() {
+void TestStack::stopFirstAggregator(int signal) {
   for (auto it = children_.begin(); it != children_.end(); ++it) {
     if (it->first != "osago-aggregator") continue;
-    ::kill(it->second, SIGKILL);
+    ::kill(it->second, signal);
     int status = 0;
     ::waitpid(it->second, &status, 0);
     children_.erase(it);

@@ -37,8 +37,9 @@ class TestStack {
   std::string secondCoreUrl();
   /// Stops the second instance (SIGTERM, as a rolling restart would), if it runs.
   void stopSecondAggregator();
-  /// Kills the first aggregator instance with SIGKILL (as a crash would).
-  void killFirstAggregator();
+  /// Stops the first aggregator instance with `signal` — SIGKILL as a crash would,
+  /// SIGTERM as a rolling restart would — and waits until it has exited.
+  void stopFirstAggregator(int signal);
   /// Starts the first aggregator instance again on its port.
   void restartFirstAggregator();
   const std::string& topic() const { return topic_; }

@@ -33,6 +33,23 @@ Connection::Connection(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str()),
 }
 
 Result Connection::exec(const std::string& sql, const std::vector<Param>& params) {
+  bool idle = PQtransactionStatus(conn_.get()) == PQTRANS_IDLE;
+  try {
+    return run(sql, params);
+  } catch (const Error&) {
+    // A pooled connection found dead while idle (PostgreSQL restarted, or a proxy
+    // dropped it) is reopened and the statement sent once more. Outside a
+    // transaction nothing of it can be half-done, and the store's statements are
+    // safe to repeat (creates are keyed, updates set absolute values).
+    if (!idle || usable()) throw;
+    PQreset(conn_.get());
+    if (!usable()) throw;
+    prepared_.clear();  // they lived in the old server session
+    return run(sql, params);
+  }
+}
+
+Result Connection::run(const std::string& sql, const std::vector<Param>& params) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
     std::string name = "osago_" + std::to_string(prepared_.size() + 1);

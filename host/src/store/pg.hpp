@@ -70,7 +70,9 @@ class Connection {
 
   /// Runs one statement with $1… parameters in one round trip. Each distinct
   /// SQL text is prepared once per connection (the first use costs one more
-  /// round trip), so the server neither parses nor plans it again.
+  /// round trip), so the server neither parses nor plans it again. A connection
+  /// found dead while idle (the server restarted) is reopened and the statement
+  /// sent once more.
   Result exec(const std::string& sql, const std::vector<Param>& params = {});
 
   template <typename... Args>
@@ -84,6 +86,7 @@ class Connection {
 
  private:
   Result check(PGresult* raw);
+  Result run(const std::string& sql, const std::vector<Param>& params);
 
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
   std::unordered_map<std::string, std::string> prepared_;  ///< SQL text → statement name
