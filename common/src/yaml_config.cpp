@@ -1,13 +1,26 @@
 #include <osago/common/yaml_config.hpp>
 
+#include <cctype>
+#include <unistd.h>
+
 #include <charconv>
 
 namespace osago::config {
 
-Section::Section(YAML::Node node, std::string file, std::string path)
-    : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)) {}
+Section::Section(YAML::Node node, std::string file, std::string path, std::shared_ptr<Environment> env)
+    : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)), env_(std::move(env)) {}
 
-Section Section::loadFile(const std::string& file) {
+std::string Section::envName(const std::string& key) const {
+  if (!env_) return "";
+  std::string name = env_->prefix + "__";
+  for (char c : qualified(key)) {
+    if (c == '.') name += "__";
+    else name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+Section Section::loadFile(const std::string& file, const std::string& env_prefix) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(file);
@@ -17,7 +30,7 @@ Section Section::loadFile(const std::string& file) {
     throw ConfigError(file, "", std::string("is not valid YAML: ") + e.what());
   }
   if (!root.IsMap()) throw ConfigError(file, "", "must be a YAML mapping at the top level");
-  return Section(root, file, "");
+  return Section(root, file, "", env_prefix.empty() ? nullptr : std::make_shared<Environment>(Environment{env_prefix, {}}));
 }
 
 bool Section::has(const std::string& key) const { return node_.IsMap() && node_[key] && !node_[key].IsNull(); }
@@ -26,7 +39,7 @@ Section Section::child(const std::string& key) {
   seen_.insert(key);
   YAML::Node n = node_[key];
   if (n && !n.IsNull() && !n.IsMap()) throw ConfigError(file_, qualified(key), "must be a mapping");
-  return Section(n && !n.IsNull() ? n : YAML::Node(YAML::NodeType::Map), file_, qualified(key));
+  return Section(n && !n.IsNull() ? n : YAML::Node(YAML::NodeType::Map), file_, qualified(key), env_);
 }
 
 std::vector<Section> Section::children(const std::string& key) {
@@ -49,10 +62,20 @@ YAML::Node Section::raw(const std::string& key) {
 }
 
 void Section::finish() const {
-  if (!node_.IsMap()) return;
-  for (const auto& kv : node_) {
-    auto key = kv.first.as<std::string>();
-    if (!seen_.count(key)) throw ConfigError(file_, qualified(key), "unknown key (check the spelling; see docs/configuration.md)");
+  if (node_.IsMap()) {
+    for (const auto& kv : node_) {
+      auto key = kv.first.as<std::string>();
+      if (!seen_.count(key)) throw ConfigError(file_, qualified(key), "unknown key (check the spelling; see docs/configuration.md)");
+    }
+  }
+  // The root, finished last, also checks the overrides: a misspelt variable is an error too.
+  if (!path_.empty() || !env_) return;
+  std::string start = env_->prefix + "__";
+  for (char** e = environ; *e; ++e) {
+    std::string entry = *e;
+    std::string name = entry.substr(0, entry.find('='));
+    if (name.rfind(start, 0) == 0 && !env_->consulted.count(name))
+      throw ConfigError("environment variable " + name, "", "names no configuration key (see docs/configuration.md)");
   }
 }
 

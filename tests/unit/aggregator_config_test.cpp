@@ -96,4 +96,29 @@ TEST(PluginManifest, MistakesAreNamed) {
             std::string::npos);
 }
 
+TEST(AggregatorConfig, EveryKeyCanBeOverriddenFromTheEnvironment) {
+  auto file = write("quotes:\n  deadline_seconds: 60\nplugins:\n  enable_new: false\n");
+  ::setenv("OSAGO_AGGREGATOR__QUOTES__DEADLINE_SECONDS", "45", 1);
+  ::setenv("OSAGO_AGGREGATOR__PLUGINS__ENABLE_NEW", "true", 1);
+  ::setenv("OSAGO_AGGREGATOR__PLUGINS__ALLOWED_SHA256", ("[" + std::string(64, 'a') + "]").c_str(), 1);
+  auto cfg = AggregatorConfig::load(file);
+  EXPECT_EQ(cfg.quotes.deadline.count(), 45);
+  EXPECT_TRUE(cfg.plugins.enable_new);
+  ASSERT_EQ(cfg.plugins.allowed_sha256.size(), 1u);
+
+  ::setenv("OSAGO_AGGREGATOR__QUOTES__DEADLINE_SECONDS", "soon", 1);
+  auto bad = errorOf([&] { AggregatorConfig::load(file); });
+  EXPECT_NE(bad.find("OSAGO_AGGREGATOR__QUOTES__DEADLINE_SECONDS"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("quotes.deadline_seconds"), std::string::npos) << bad;
+  ::unsetenv("OSAGO_AGGREGATOR__QUOTES__DEADLINE_SECONDS");
+
+  ::setenv("OSAGO_AGGREGATOR__QUOTES__DEADLINE_SECOND", "45", 1);  // misspelt
+  auto unknown = errorOf([&] { AggregatorConfig::load(file); });
+  EXPECT_NE(unknown.find("OSAGO_AGGREGATOR__QUOTES__DEADLINE_SECOND"), std::string::npos) << unknown;
+  EXPECT_NE(unknown.find("names no configuration key"), std::string::npos) << unknown;
+  for (const char* v : {"OSAGO_AGGREGATOR__QUOTES__DEADLINE_SECOND", "OSAGO_AGGREGATOR__PLUGINS__ENABLE_NEW",
+                        "OSAGO_AGGREGATOR__PLUGINS__ALLOWED_SHA256"})
+    ::unsetenv(v);
+}
+
 }  // namespace

@@ -7,7 +7,7 @@
 namespace osago::core {
 
 CoreConfig CoreConfig::load(const std::string& file) {
-  auto root = config::Section::loadFile(file);
+  auto root = config::Section::loadFile(file, "OSAGO_CORE");
   CoreConfig cfg;
   auto listen = config::readListen(root, cfg.listen_port, [&](config::Section& s) {
     cfg.max_connections = s.get<int>("max_connections", cfg.max_connections);

@@ -9,7 +9,7 @@
 namespace osago::host {
 
 AggregatorConfig AggregatorConfig::load(const std::string& file) {
-  auto root = config::Section::loadFile(file);
+  auto root = config::Section::loadFile(file, "OSAGO_AGGREGATOR");
   AggregatorConfig cfg;
 
   auto listen = config::readListen(root, cfg.listen_port);

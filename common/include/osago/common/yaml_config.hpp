@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -15,12 +16,24 @@ namespace osago::config {
 /// A strict view of one YAML mapping: every key read is remembered and
 /// finish() rejects the keys nobody read, so a typo is a start-up error
 /// instead of a silently ignored setting. Errors name the file and the full key.
+///
+/// With an environment prefix every value can be overridden from the
+/// environment: key `quotes.deadline_seconds` under prefix OSAGO_AGGREGATOR is
+/// OSAGO_AGGREGATOR__QUOTES__DEADLINE_SECONDS (upper case, "__" between levels;
+/// the value is read as YAML, so `[a, b]` is a list). The root's finish() also
+/// rejects variables with the prefix that name no key.
 class Section {
  public:
-  Section(YAML::Node node, std::string file, std::string path);
+  struct Environment {
+    std::string prefix;
+    std::set<std::string> consulted;
+  };
 
-  /// Loads `file` and returns its root mapping. Throws ConfigError.
-  static Section loadFile(const std::string& file);
+  Section(YAML::Node node, std::string file, std::string path, std::shared_ptr<Environment> env = nullptr);
+
+  /// Loads `file` and returns its root mapping; `env_prefix` (e.g. "OSAGO_AGGREGATOR")
+  /// turns on environment overrides. Throws ConfigError.
+  static Section loadFile(const std::string& file, const std::string& env_prefix = "");
 
   bool has(const std::string& key) const;
 
@@ -38,6 +51,18 @@ class Section {
   template <typename T>
   std::optional<T> optional(const std::string& key) {
     seen_.insert(key);
+    if (env_) {
+      std::string name = envName(key);
+      env_->consulted.insert(name);
+      if (const char* v = std::getenv(name.c_str()); v && *v) {
+        try {
+          return YAML::Load(v).as<T>();
+        } catch (const YAML::Exception& e) {
+          throw ConfigError("environment variable " + name, "",
+                            "has the wrong type for " + qualified(key) + " (" + std::string(e.what()) + ")");
+        }
+      }
+    }
     YAML::Node n = node_[key];
     if (!n || n.IsNull()) return std::nullopt;
     try {
@@ -58,6 +83,8 @@ class Section {
   void finish() const;
 
   const std::string& file() const { return file_; }
+  /// The environment variable that overrides `key` (empty without a prefix).
+  std::string envName(const std::string& key) const;
   std::string qualified(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
 
  private:
@@ -65,6 +92,7 @@ class Section {
   std::string file_;
   std::string path_;
   std::set<std::string> seen_;
+  std::shared_ptr<Environment> env_;
 };
 
 /// Returns the environment variable `name` if it is set and non-empty.
