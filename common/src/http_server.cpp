@@ -177,4 +177,10 @@ void sendStaticFile(Poco::Net::HTTPServerResponse& response, const std::string& 
   response.send() << text;
 }
 
+std::string queryParameter(const Poco::Net::HTTPServerRequest& request, const std::string& name) {
+  for (const auto& [key, value] : Poco::URI(request.getURI()).getQueryParameters())
+    if (key == name) return value;
+  return "";
+}
+
 }  // namespace osago::http

@@ -44,6 +44,10 @@ const prometheus::Histogram::BucketBoundaries& latencyBuckets() {
   return b;
 }
 
+double breakerLevel(const std::string& state) {
+  return state == "OPEN" ? 2 : state == "HALF_OPEN" ? 1 : 0;
+}
+
 void onScrape(std::function<void()> hook) {
   std::lock_guard lock(hooks().mutex);
   hooks().list.push_back(std::move(hook));

@@ -68,9 +68,8 @@ class CoreApp : public ServiceApplication {
       static auto& breakers = metrics::gauge("osago_core_dependency_breaker_state",
                                              "Circuit breaker per dependency: 0 closed, 1 half-open, 2 open");
       open.Add({}).Set(static_cast<double>(streams.openStreams()));
-      auto level = [](const std::string& state) { return state == "OPEN" ? 2 : state == "HALF_OPEN" ? 1 : 0; };
-      breakers.Add({{"dependency", "osago-aggregator"}}).Set(level(aggregator.breakerState()));
-      breakers.Add({{"dependency", "client-info"}}).Set(level(client_info.breakerState()));
+      breakers.Add({{"dependency", "osago-aggregator"}}).Set(metrics::breakerLevel(aggregator.breakerState()));
+      breakers.Add({{"dependency", "client-info"}}).Set(metrics::breakerLevel(client_info.breakerState()));
     });
 
     auto* router = new http::Router;

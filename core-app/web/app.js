@@ -317,7 +317,8 @@ function connectWebSocket(base) {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const ws = new WebSocket(`${proto}//${location.host}${base}/ws?fromSeq=${state.lastSeq}`);
   let opened = false;
-  state.transport = { close: () => ws.close(1000) };
+  // Closed on purpose (the end, or a gap to resume from): not a lost connection.
+  state.transport = { close: () => { ws.onclose = null; ws.close(1000); } };
   ws.onopen = () => { opened = true; state.wsFailures = 0; state.reconnectDelay = 500; setStreamState('live', 'Получаем ответы страховых компаний…'); };
   ws.onmessage = (ev) => { const m = JSON.parse(ev.data); handle(m.type, m.seq, m.data); };
   ws.onclose = () => {

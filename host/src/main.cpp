@@ -85,8 +85,7 @@ class AggregatorApp : public ServiceApplication {
         enabled.Add({{"plugin", p.value("id", "")}}).Set(p.value("enabled", false) ? 1 : 0);
         for (const auto& c : p.value("companies", nlohmann::json::array())) {
           if (!c.contains("health")) continue;
-          std::string state = c["health"]["breaker"].value("state", "CLOSED");
-          breaker.Add({{"company", c.value("id", "")}}).Set(state == "OPEN" ? 2 : state == "HALF_OPEN" ? 1 : 0);
+          breaker.Add({{"company", c.value("id", "")}}).Set(metrics::breakerLevel(c["health"]["breaker"].value("state", "CLOSED")));
           in_use.Add({{"company", c.value("id", "")}}).Set(c.value("callsRunning", 0));
           queued.Add({{"company", c.value("id", "")}}).Set(c.value("callsQueued", 0));
         }

@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -62,13 +63,9 @@ std::map<std::string, long> procStatus(int pid) {
 }
 
 long openFds(int pid) {
-  long n = -1;
-  FILE* p = ::popen(("ls /proc/" + std::to_string(pid) + "/fd | wc -l").c_str(), "r");
-  if (p) {
-    if (std::fscanf(p, "%ld", &n) != 1) n = -1;
-    ::pclose(p);
-  }
-  return n;
+  std::error_code ec;
+  auto fds = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+  return ec ? -1 : static_cast<long>(std::distance(fds, std::filesystem::directory_iterator{}));
 }
 
 std::string requestText(const Options& o, bool ws) {

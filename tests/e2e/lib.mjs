@@ -33,8 +33,12 @@ export async function rest(method, url, { token, body } = {}) {
 export async function setPlugin(id, enabled) {
   const r = await rest('POST', `${env.aggregator}/admin/plugins/${id}/${enabled ? 'enable' : 'disable'}`, { token: env.adminToken });
   if (r.status !== 200) throw new Error(`switching ${id}: ${r.status} ${JSON.stringify(r.body)}`);
-  // The scheduler re-reads the switches every second.
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  for (const until = Date.now() + 5000; Date.now() < until;) {
+    const listing = await rest('GET', `${env.aggregator}/admin/plugins`, { token: env.adminToken });
+    if (listing.body?.plugins?.find((p) => p.id === id)?.enabled === enabled) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`plugin ${id} did not become ${enabled ? 'enabled' : 'disabled'} within 5 s`);
 }
 
 /** Signs in through the page (the demo login) and waits for the form, filled from the saved profile. */

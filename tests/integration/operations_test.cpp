@@ -102,6 +102,7 @@ TEST(Metrics, BothServicesCountAQuoteAsItFlows) {
   EXPECT_GE(core.sum("osago_core_stream_messages_total", {"type=\"end\""}) -
                 core_before.sum("osago_core_stream_messages_total", {"type=\"end\""}), 1);
   EXPECT_TRUE(core.has("osago_core_open_streams"));
+  EXPECT_TRUE(core.has("osago_core_dependency_breaker_state{dependency=\"osago-aggregator\"}"));
   EXPECT_EQ(core.sum("osago_core_dependency_breaker_state", {"dependency=\"osago-aggregator\""}), 0);
 }
 

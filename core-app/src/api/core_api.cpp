@@ -198,9 +198,7 @@ void CoreApi::stream(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServe
   // Resume after Last-Event-ID (sent by EventSource when it reconnects by itself) or
   // ?lastEventId=N (a page opening a new EventSource after what it has shown).
   std::string last = request.get("Last-Event-ID", "");
-  if (last.empty())
-    for (const auto& [key, value] : Poco::URI(request.getURI()).getQueryParameters())
-      if (key == "lastEventId") last = value;
+  if (last.empty()) last = http::queryParameter(request, "lastEventId");
   auto ticket = openStream(id, user, StreamReactor::Protocol::Sse, parseSeq(last));
   json view = fetchOwned(id, user);
   response.setContentType("text/event-stream; charset=utf-8");
@@ -214,11 +212,7 @@ void CoreApi::stream(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServe
 void CoreApi::webSocket(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
                         const std::string& id) {
   UserIdentity user = admit(request, response);
-  std::string from_seq;
-  for (const auto& [key, value] : Poco::URI(request.getURI()).getQueryParameters())
-    if (key == "fromSeq") from_seq = value;
-  auto ticket = openStream(id, user, StreamReactor::Protocol::WebSocket, parseSeq(from_seq));
-  json view = fetchOwned(id, user);  // 404 as a plain HTTP answer, before the upgrade
+  // A malformed handshake is refused before anything is reserved or read.
   std::string key = request.get("Sec-WebSocket-Key", "");
   if (Poco::icompare(request.get("Upgrade", ""), "websocket") != 0 || key.empty())
     throw http::HttpError(400, "NOT_A_WEBSOCKET", "this address takes a WebSocket upgrade (Upgrade: websocket, Sec-WebSocket-Key)");
@@ -226,6 +220,8 @@ void CoreApi::webSocket(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPSe
     response.set("Sec-WebSocket-Version", "13");
     throw http::HttpError(426, "WEBSOCKET_VERSION", "only WebSocket version 13 is supported");
   }
+  auto ticket = openStream(id, user, StreamReactor::Protocol::WebSocket, parseSeq(http::queryParameter(request, "fromSeq")));
+  json view = fetchOwned(id, user);  // 404 as a plain HTTP answer, before the upgrade
   response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_SWITCHING_PROTOCOLS);
   response.set("Upgrade", "websocket");
   response.set("Connection", "Upgrade");

@@ -39,7 +39,6 @@ class WsFrameReader {
   /// The next complete frame (unmasked) or NeedMore; Error with closeCode() when the client broke the protocol.
   Result next(Frame& frame);
   std::uint16_t closeCode() const { return close_code_; }
-  std::size_t buffered() const { return buffer_.size(); }
 
  private:
   std::size_t max_payload_;

@@ -68,7 +68,6 @@ class StreamRelay {
 
   bool started() const { return started_; }
   bool ended() const { return ended_; }
-  long long sent() const { return sent_; }
 
  private:
   void snapshotIfNewer(const StoredState& state, std::vector<StreamMessage>& out);

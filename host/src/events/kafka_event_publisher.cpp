@@ -71,7 +71,7 @@ std::vector<long long> KafkaEventPublisher::publish(const std::vector<OutboxEven
                                             "Time from handing a batch of outbox events to Kafka to the last report on it");
   static auto& published = metrics::counter("osago_events_published_total",
                                             "Outbox events sent to Kafka by result: acked, or failed (they are sent again)");
-  if (sent > 0) latency.Add({}, metrics::latencyBuckets()).Observe(metrics::secondsSince<std::chrono::steady_clock>(started));
+  if (sent > 0) latency.Add({}, metrics::latencyBuckets()).Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   published.Add({{"result", "acked"}}).Increment(static_cast<double>(reports_->acked.size()));
   published.Add({{"result", "failed"}}).Increment(static_cast<double>(events.size() - reports_->acked.size()));
   return reports_->acked;

@@ -74,6 +74,9 @@ nlohmann::json readJsonBody(Poco::Net::HTTPServerRequest& request, std::size_t m
 /// no sub-directories): 404 for anything else. Cache-Control: no-cache.
 void sendStaticFile(Poco::Net::HTTPServerResponse& response, const std::string& root, const std::string& name);
 
+/// The value of the query parameter `name` of the request's URI, or empty.
+std::string queryParameter(const Poco::Net::HTTPServerRequest& request, const std::string& name);
+
 /// The bearer token of the Authorization header, or empty.
 std::string bearerToken(const Poco::Net::HTTPServerRequest& request);
 

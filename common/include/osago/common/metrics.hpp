@@ -25,17 +25,14 @@ prometheus::Family<prometheus::Histogram>& histogram(const std::string& name, co
 /// Buckets in seconds for call and delivery latencies: 5 ms to 60 s.
 const prometheus::Histogram::BucketBoundaries& latencyBuckets();
 
+/// A breaker state name (CircuitBreaker::name) as a gauge value: 0 closed, 1 half-open, 2 open.
+double breakerLevel(const std::string& state);
+
 /// Runs `hook` before every scrape: for gauges read from state that is
 /// cheaper to look at when asked (breaker states, queue lengths) than to track.
 void onScrape(std::function<void()> hook);
 
 /// Adds GET /metrics (Prometheus text format 0.0.4) to `router`.
 void addEndpoint(http::Router& router);
-
-/// Seconds since `start` on the steady clock, for Histogram::Observe.
-template <typename Clock>
-double secondsSince(typename Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 }  // namespace osago::metrics
