@@ -5,11 +5,14 @@ include(${PROJECT_SOURCE_DIR}/plugin-api/cmake/OsagoPluginHelpers.cmake)
 
 # osago_bundled_plugin(<name> SOURCES <files...> TESTS <files...>)
 # A plugin of this repository: built into ${CMAKE_BINARY_DIR}/plugins with its
-# manifest.yaml, with the project's warnings, and a unit test executable
-# (unit.plugin.<name>) that links the plugin's sources and the fake host.
+# manifest.yaml, with the project's warnings, a unit test executable
+# (unit.plugin.<name>) that links the plugin's sources and the fake host, and
+# its own install component plugin-<name> (the package osago-plugin-<name>).
 function(osago_bundled_plugin name)
   cmake_parse_arguments(ARG "" "" "SOURCES;TESTS" ${ARGN})
-  osago_add_plugin(${name} SOURCES ${ARG_SOURCES} MANIFEST manifest.yaml OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/plugins)
+  osago_add_plugin(${name} SOURCES ${ARG_SOURCES} MANIFEST manifest.yaml OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/plugins
+                   INSTALL_COMPONENT plugin-${name})
+  set_property(GLOBAL APPEND PROPERTY OSAGO_BUNDLED_PLUGINS ${name})
   osago_set_warnings(osago_plugin_${name})
   add_executable(${name}_plugin_test ${ARG_TESTS} ${ARG_SOURCES})
   target_include_directories(${name}_plugin_test PRIVATE src)
