@@ -55,6 +55,14 @@ ensure_browser_tools() {
   fi
 }
 
+# The package tests' tools: debootstrap for the scratch Debian root, jq.
+ensure_packaging_tools() {
+  local need=()
+  command -v debootstrap >/dev/null || need+=(debootstrap)
+  command -v jq >/dev/null || need+=(jq)
+  ((${#need[@]} == 0)) || apt_install "${need[@]}"
+}
+
 # The Kafka broker jars, fetched once with Maven into .local/kafka-jars (cached).
 ensure_kafka_jars() {
   local stamp=$KAFKA_VERSION_DIR/.complete pom=$OSAGO_ROOT/packaging/dev/kafka/pom.xml
