@@ -15,6 +15,10 @@ void ServiceApplication::defineOptions(Poco::Util::OptionSet& options) {
                         .required(true)
                         .argument("file")
                         .binding("osago.config"));
+  options.addOption(Poco::Util::Option("check-config", "", "validate the configuration (file and environment) and exit")
+                        .required(false)
+                        .repeatable(false)
+                        .binding("osago.check_config"));
 }
 
 std::string ServiceApplication::configFile() const { return config().getString("osago.config"); }

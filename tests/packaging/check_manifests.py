@@ -1,0 +1,152 @@
+"""What the Kubernetes manifests must hold beyond their schemas (which
+kubernetes-validate checks): every rule here is one an operator relies on.
+
+usage: check_manifests.py <packaging/kubernetes> <packaged aggregator config>
+Prints one line per finding and exits 1 if there is any.
+"""
+import os
+import sys
+
+import yaml
+
+root, aggregator_config = sys.argv[1], sys.argv[2]
+findings = []
+
+
+def need(cond, message):
+    if not cond:
+        findings.append(message)
+    return cond
+
+
+def load_docs(path):
+    with open(path, encoding="utf-8") as f:
+        return [d for d in yaml.safe_load_all(f) if d]
+
+
+def kustomization(directory):
+    return load_docs(os.path.join(directory, "kustomization.yaml"))[0]
+
+
+# --- base: every manifest listed, every listed file there ---------------------------
+base = os.path.join(root, "base")
+kz = kustomization(base)
+listed = kz.get("resources", [])
+on_disk = sorted(f for f in os.listdir(base) if f.endswith(".yaml") and f != "kustomization.yaml")
+need(sorted(listed) == on_disk, f"base/kustomization.yaml lists {sorted(listed)}, the directory has {on_disk}")
+
+resources = {}
+for f in listed:
+    for d in load_docs(os.path.join(base, f)):
+        resources[(d["kind"], d["metadata"]["name"])] = d
+
+deployments = {name: d for (kind, name), d in resources.items() if kind == "Deployment"}
+need(set(deployments) == {"osago-aggregator", "osago-core-app"}, f"deployments: {sorted(deployments)}")
+
+
+def selects(selector, labels):
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+for name, dep in deployments.items():
+    spec = dep["spec"]
+    pod = spec["template"]["spec"]
+    labels = spec["template"]["metadata"]["labels"]
+    need(spec.get("replicas", 1) >= 2, f"{name}: fewer than 2 replicas")
+    need(selects(spec["selector"]["matchLabels"], labels), f"{name}: selector does not select its pods")
+    need(spec["strategy"]["rollingUpdate"].get("maxUnavailable") == 0, f"{name}: a rollout may drop capacity")
+    need(pod.get("securityContext", {}).get("runAsNonRoot") is True, f"{name}: may run as root")
+    need(pod.get("terminationGracePeriodSeconds", 30) >= 20, f"{name}: too little time to stop gracefully")
+
+    for c in pod.get("initContainers", []) + pod["containers"]:
+        r = c.get("resources", {})
+        for kind in ("requests", "limits"):
+            need({"cpu", "memory"} <= set(r.get(kind, {})), f"{name}/{c['name']}: {kind} lack cpu or memory")
+        need(":" in c["image"] and not c["image"].endswith(":latest"), f"{name}/{c['name']}: image not pinned")
+        sc = c.get("securityContext", {})
+        need(sc.get("allowPrivilegeEscalation") is False and sc.get("readOnlyRootFilesystem") is True,
+             f"{name}/{c['name']}: not locked down")
+
+    main = next((c for c in pod["containers"] if c["name"] == name), None)
+    if not need(main is not None, f"{name}: no container named {name}"):
+        continue
+    ports = {p["name"]: p["containerPort"] for p in main["ports"]}
+    for probe, path in (("livenessProbe", "/health/live"), ("readinessProbe", "/health/ready")):
+        get = main.get(probe, {}).get("httpGet", {})
+        need(get.get("path") == path, f"{name}: {probe} is not GET {path}")
+        need(get.get("port") in ports, f"{name}: {probe} port {get.get('port')} is not a container port")
+    need(main["args"] == [f"--config=/etc/osago/{name}.yaml"], f"{name}: not started with its packaged config")
+    refs = {(k, v["name"]) for e in main.get("envFrom", []) for k, v in e.items()}
+    need(("configMapRef", f"{name}-env") in refs, f"{name}: no settings from ConfigMap {name}-env")
+    need(("ConfigMap", f"{name}-env") in resources, f"{name}: ConfigMap {name}-env is not in the base")
+    need(("secretRef", f"{name}-secrets") in refs, f"{name}: no secrets from Secret {name}-secrets")
+    need(main.get("lifecycle", {}).get("preStop") is not None, f"{name}: no preStop delay before SIGTERM")
+
+    pdbs = [d for (kind, _), d in resources.items()
+            if kind == "PodDisruptionBudget" and selects(d["spec"]["selector"]["matchLabels"], labels)]
+    if need(len(pdbs) == 1, f"{name}: {len(pdbs)} PodDisruptionBudgets select its pods"):
+        need(pdbs[0]["spec"].get("maxUnavailable") == 1, f"{name}: a disruption may take more than one pod")
+    services = [d for (kind, _), d in resources.items()
+                if kind == "Service" and selects(d["spec"]["selector"], labels)]
+    need(len(services) == 1, f"{name}: {len(services)} Services select its pods")
+    for s in services:
+        for p in s["spec"]["ports"]:
+            need(p["targetPort"] in ports, f"Service {s['metadata']['name']}: targetPort {p['targetPort']} unknown")
+
+    # No secret in a ConfigMap.
+    for key in resources.get(("ConfigMap", f"{name}-env"), {}).get("data", {}):
+        need(not any(s in key for s in ("TOKEN", "SECRET", "PASSWORD", "DSN")), f"ConfigMap {name}-env holds {key}")
+
+# The aggregator's plugins: a volume at the packaged plugin directory, filled by init containers.
+with open(aggregator_config, encoding="utf-8") as f:
+    plugin_dir = yaml.safe_load(f)["plugins"]["directory"]
+agg = deployments.get("osago-aggregator")
+if agg:
+    pod = agg["spec"]["template"]["spec"]
+    main = next(c for c in pod["containers"] if c["name"] == "osago-aggregator")
+    mount = next((m for m in main.get("volumeMounts", []) if m["mountPath"] == plugin_dir), None)
+    if need(mount is not None, f"osago-aggregator: nothing mounted at the plugin directory {plugin_dir}"):
+        fillers = [c for c in pod.get("initContainers", [])
+                   if any(m["name"] == mount["name"] for m in c.get("volumeMounts", []))]
+        need(len(fillers) >= 1, "osago-aggregator: no init container fills the plugin volume")
+
+# --- overlays: the base is included, every patch names something in the base ---------
+overlays = os.path.join(root, "overlays")
+for overlay in sorted(os.listdir(overlays)):
+    directory = os.path.join(overlays, overlay)
+    kz = kustomization(directory)
+    need("../../base" in kz.get("resources", []), f"overlay {overlay} does not build on the base")
+    for p in kz.get("patches", []):
+        path = os.path.join(directory, p["path"])
+        if not need(os.path.exists(path), f"overlay {overlay}: patch {p['path']} is missing"):
+            continue
+        for d in load_docs(path):
+            need((d["kind"], d["metadata"]["name"]) in resources,
+                 f"overlay {overlay}: {p['path']} patches {d['kind']}/{d['metadata']['name']}, not in the base")
+    images = {c["image"].split(":")[0] for d in deployments.values()
+              for c in d["spec"]["template"]["spec"].get("initContainers", []) + d["spec"]["template"]["spec"]["containers"]}
+    need({i["name"] for i in kz.get("images", [])} == images, f"overlay {overlay}: images {kz.get('images')} vs {images}")
+    for r in kz.get("replicas", []):
+        need(r["name"] in deployments and r["count"] >= 2, f"overlay {overlay}: replicas {r}")
+
+# --- the operators' resources: the fields the services depend on ------------------------
+ops = {(d["kind"], d["metadata"]["name"]): d for f in os.listdir(os.path.join(root, "operators"))
+       for d in load_docs(os.path.join(root, "operators", f))}
+cnpg = ops.get(("Cluster", "osago-db"))
+if need(cnpg is not None, "operators: no CloudNativePG Cluster osago-db"):
+    need(cnpg["apiVersion"] == "postgresql.cnpg.io/v1", "CloudNativePG Cluster apiVersion")
+    need(cnpg["spec"]["instances"] >= 2, "CloudNativePG: fewer than 2 instances")
+    need(cnpg["spec"]["bootstrap"]["initdb"]["database"] == "osago", "CloudNativePG: database is not osago")
+kafka = ops.get(("Kafka", "osago-kafka"))
+if need(kafka is not None, "operators: no Strimzi Kafka osago-kafka"):
+    need(kafka["apiVersion"] == "kafka.strimzi.io/v1beta2", "Strimzi Kafka apiVersion")
+    need(any(listener["port"] == 9092 for listener in kafka["spec"]["kafka"]["listeners"]),
+         "Strimzi: no listener on 9092")
+topic = ops.get(("KafkaTopic", resources[("ConfigMap", "osago-aggregator-env")]["data"]["OSAGO_KAFKA_TOPIC"]))
+if need(topic is not None, "operators: no KafkaTopic for the configured topic"):
+    need(topic["spec"]["replicas"] >= 3 and topic["spec"]["partitions"] >= 3, "KafkaTopic: too few replicas or partitions")
+
+for f in findings:
+    print("FAIL:", f)
+print(f"{len(findings)} finding(s) in the Kubernetes manifests" if findings else "manifests: every rule holds")
+sys.exit(1 if findings else 0)
