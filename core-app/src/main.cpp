@@ -49,7 +49,7 @@ class CoreApp : public ServiceApplication {
       return EXIT_UNAVAILABLE;
     }
 
-    TokenService tokens(cfg.token_secret, cfg.token_ttl);
+    TokenService tokens(cfg.token_secret, cfg.token_ttl, cfg.token_secret_accepted);
     AggregatorClient aggregator(cfg.aggregator_url, cfg.aggregator_timeout, cfg.aggregator_breaker);
     ClientInfoClient client_info(cfg.client_info_url, cfg.client_info_timeout, cfg.client_info_breaker);
     RateLimiter limiter(cfg.limits);

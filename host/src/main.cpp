@@ -68,7 +68,7 @@ class AggregatorApp : public ServiceApplication {
     RetentionSweeper sweeper(store, cfg.retention);
     PartnerHealthStore health_reports(db);
     FleetHealthReporter health_reporter(plugins, health_reports, instance_id);
-    AdminApi admin(plugins, health_reports, cfg.admin_token, cfg.admin_web_root);
+    AdminApi admin(plugins, health_reports, cfg.admin_token, cfg.admin_token_accepted, cfg.admin_web_root);
     if (cfg.admin_token.empty()) log.warning("OSAGO_ADMIN_TOKEN is not set: the admin API refuses every call");
 
     // Gauges read when Prometheus asks: each company's breaker and bulkhead, each plugin's
@@ -144,8 +144,10 @@ class AggregatorApp : public ServiceApplication {
                     std::to_string(socket.address().port()) + " with " + std::to_string(plugins.companies().size()) +
                     " companies from " + std::to_string(plugins.snapshot()->plugins.size()) + " plugins");
     waitForTerminationRequest();
-    log.information("stopping: no new requests; finishing calls in flight");
-    server.stop();
+    log.information("stopping: no new requests; handing back unstarted work, finishing calls in flight");
+    // Requests being answered finish; idle kept-alive connections close now
+    // (server.stop() left them open until their keep-alive timeout).
+    server.stopAll(false);
     notifier.stop();
     announcer.stop();
     scheduler.stop();

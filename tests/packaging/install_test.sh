@@ -22,7 +22,7 @@ PKG=$OSAGO_BUILD_DIR/packages
 BASE=$OSAGO_ROOT/.local/scratch-root-base
 APT_CACHE=$OSAGO_ROOT/.local/scratch-root-apt-cache
 ROOT=$OSAGO_BUILD_DIR/packaging-test/scratch-root
-ADMIN_TOKEN=package-test-admin-token-0123456789
+ADMIN_TOKEN=package-test-admin-token-0123456789 PREVIOUS_ADMIN_TOKEN=package-test-previous-admin-token
 stack_init packaging
 ensure_packaging_tools
 ls "$PKG"/osago-aggregator_*.deb "$PKG"/partner/osago-plugin-hello-insurer_*.deb >/dev/null ||
@@ -93,6 +93,8 @@ check "no plugin is installed yet" test -z "$(ls "$ROOT/usr/lib/osago-aggregator
 # --- configure as an operator would: secrets and addresses in the env files ----
 cat >>"$ROOT/etc/osago/osago-aggregator.env" <<EOF
 OSAGO_ADMIN_TOKEN=$ADMIN_TOKEN
+# a token rotation in progress: the previous token is still admitted
+OSAGO_ADMIN_TOKEN_ACCEPTED=$PREVIOUS_ADMIN_TOKEN
 OSAGO_PG_DSN="host=127.0.0.1 port=$OSAGO_TEST_PG_PORT dbname=osago_pkg user=osago"
 OSAGO_KAFKA_BROKERS=127.0.0.1:$OSAGO_TEST_KAFKA_PORT
 OSAGO_KAFKA_TOPIC=pkg.quote-events
@@ -145,6 +147,10 @@ check "core-app serves the quote page from /usr/share" \
 check "the aggregator serves the admin page from /usr/share" test "$(http "http://127.0.0.1:$AGG/admin")" = 200
 json_logs() { head -5 "$LOG_DIR/osago-aggregator.log" | jq -se 'length == 5 and all(.time and .level and .message)' >/dev/null; }
 check "the packaged config logs JSON lines" json_logs
+bearer_status() { http -H "Authorization: Bearer $1" "http://127.0.0.1:$AGG/admin/plugins"; }
+check "admin API: the token and, during a rotation, the previous one are admitted" \
+  test "$(bearer_status "$ADMIN_TOKEN") $(bearer_status "$PREVIOUS_ADMIN_TOKEN")" = "200 200"
+check "admin API: any other token is refused" test "$(bearer_status wrong-token-0123456789)" = 401
 
 # quote_through_core: creates a request through core-app (demo sign-in), waits for its end, prints it.
 quote_through_core() {

@@ -121,4 +121,20 @@ TEST(AggregatorConfig, EveryKeyCanBeOverriddenFromTheEnvironment) {
     ::unsetenv(v);
 }
 
+TEST(AggregatorConfig, AdminTokenRotationAcceptsASecondTokenBesideTheFirst) {
+  auto file = write("log_level: information\n");
+  ::setenv("OSAGO_ADMIN_TOKEN", "new-admin-token-0123", 1);
+  ::setenv("OSAGO_ADMIN_TOKEN_ACCEPTED", "old-admin-token-0123", 1);
+  auto cfg = AggregatorConfig::load(file);
+  EXPECT_EQ(cfg.admin_token, "new-admin-token-0123");
+  EXPECT_EQ(cfg.admin_token_accepted, "old-admin-token-0123");
+  ::setenv("OSAGO_ADMIN_TOKEN_ACCEPTED", "short", 1);
+  EXPECT_NE(errorOf([&] { AggregatorConfig::load(file); }).find("OSAGO_ADMIN_TOKEN_ACCEPTED"), std::string::npos);
+  ::unsetenv("OSAGO_ADMIN_TOKEN");
+  ::setenv("OSAGO_ADMIN_TOKEN_ACCEPTED", "old-admin-token-0123", 1);
+  EXPECT_NE(errorOf([&] { AggregatorConfig::load(file); }).find("beside OSAGO_ADMIN_TOKEN"), std::string::npos)
+      << "an accepted token alone would be the admin token under another name";
+  ::unsetenv("OSAGO_ADMIN_TOKEN_ACCEPTED");
+}
+
 }  // namespace

@@ -26,4 +26,25 @@ TEST(TokenService, ForgedTamperedOrExpiredTokensAreRejected) {
   EXPECT_THROW(t.verify(expired.issue("alice")), osago::Error);
 }
 
+TEST(TokenService, DuringARotationTokensOfBothKeysVerifyAndNewOnesUseTheFirst) {
+  const std::string old_key = "old-old-old-old-old-old-old-old-old!";
+  const std::string new_key = "new-new-new-new-new-new-new-new-new!";
+  TokenService before(old_key, std::chrono::seconds(60));
+  TokenService phase1(old_key, std::chrono::seconds(60), new_key);  // signs old, accepts new
+  TokenService phase2(new_key, std::chrono::seconds(60), old_key);  // signs new, accepts old
+  TokenService after(new_key, std::chrono::seconds(60));
+  // Any instance of phase 1 or 2 accepts what any other instance of the rollout issued.
+  for (const TokenService* verifier : {&phase1, &phase2})
+    for (const TokenService* issuer : {&before, &phase1, &phase2})
+      EXPECT_EQ(verifier->verify(issuer->issue("alice")).user_id, "alice");
+  EXPECT_THROW(before.verify(phase2.issue("alice")), osago::Error) << "phase 2 signs with the new key";
+  EXPECT_THROW(after.verify(phase1.issue("alice")), osago::Error) << "after the rotation the old key is gone";
+  // The accepted key does not excuse expiry or tampering.
+  TokenService expired(new_key, std::chrono::seconds(-1));
+  EXPECT_THROW(phase1.verify(expired.issue("alice")), osago::Error);
+  std::string token = phase2.issue("alice");
+  token[token.size() / 2] = token[token.size() / 2] == 'A' ? 'B' : 'A';
+  EXPECT_THROW(phase1.verify(token), osago::Error);
+}
+
 }  // namespace

@@ -13,11 +13,13 @@ struct UserIdentity {
   std::chrono::system_clock::time_point expires_at;
 };
 
-/// Issues and verifies the users' signed tokens (JWT, HS256, key from the
-/// environment). Immutable; thread-safe.
+/// Issues and verifies the users' signed tokens (JWT, HS256, keys from the
+/// environment). Tokens are signed with `secret`; a token signed with
+/// `accepted` (when not empty) verifies too — the second key of a rotation
+/// (docs/operations.md). Immutable; thread-safe.
 class TokenService {
  public:
-  TokenService(std::string secret, std::chrono::seconds ttl);
+  TokenService(std::string secret, std::chrono::seconds ttl, std::string accepted = {});
   ~TokenService();
   TokenService(const TokenService&) = delete;
   TokenService& operator=(const TokenService&) = delete;
@@ -30,6 +32,7 @@ class TokenService {
  private:
   std::string secret_;
   std::chrono::seconds ttl_;
+  std::string accepted_;
 };
 
 }  // namespace osago::core

@@ -85,6 +85,12 @@ CoreConfig CoreConfig::load(const std::string& file) {
     throw ConfigError("environment variable OSAGO_TOKEN_SECRET", "",
                       "must be set to at least 32 characters: it signs the users' tokens (./osago up generates one)");
   cfg.token_secret = *secret;
+  if (auto accepted = config::env("OSAGO_TOKEN_SECRET_ACCEPTED"); accepted && !accepted->empty()) {
+    if (accepted->size() < 32)
+      throw ConfigError("environment variable OSAGO_TOKEN_SECRET_ACCEPTED", "",
+                        "must be at least 32 characters (the other key of a token-secret rotation) or unset");
+    cfg.token_secret_accepted = *accepted;
+  }
 
   std::filesystem::path web_root(cfg.web_root);
   if (web_root.is_relative()) cfg.web_root = (std::filesystem::path(file).parent_path() / web_root).lexically_normal().string();

@@ -29,6 +29,7 @@ struct CoreConfig {
   bool dev_login_enabled = false;                 ///< POST /api/dev/login exists only when true
   std::chrono::seconds token_ttl{3600};
   std::string token_secret;                       ///< from OSAGO_TOKEN_SECRET only
+  std::string token_secret_accepted;              ///< OSAGO_TOKEN_SECRET_ACCEPTED: also verifies (rotation)
   std::string web_root = "web";                   ///< static files of the browser UI
   std::chrono::seconds stream_heartbeat{15};
   int max_streams = 20000;                        ///< open SSE + WebSocket streams per instance

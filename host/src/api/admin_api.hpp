@@ -15,9 +15,11 @@ namespace osago::host {
 /// fleet-wide partner health: GET /admin/partners.
 class AdminApi {
  public:
-  /// An empty `token` refuses every call (the admin API is off). `web_root` holds
+  /// An empty `token` refuses every call (the admin API is off); `accepted`, when
+  /// not empty, is admitted too (the other token of a rotation). `web_root` holds
   /// the admin page, served without the token (it asks the operator for it).
-  AdminApi(PluginRegistry& plugins, PartnerHealthStore& health, std::string token, std::string web_root);
+  AdminApi(PluginRegistry& plugins, PartnerHealthStore& health, std::string token, std::string accepted,
+           std::string web_root);
 
   void registerRoutes(http::Router& router);
 
@@ -29,6 +31,7 @@ class AdminApi {
   PluginRegistry& plugins_;
   PartnerHealthStore& health_;
   std::string token_;
+  std::string accepted_;
   std::string web_root_;
 };
 

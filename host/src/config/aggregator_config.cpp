@@ -89,6 +89,12 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   if (auto v = config::env("OSAGO_ADMIN_TOKEN")) cfg.admin_token = *v;
   if (!cfg.admin_token.empty() && cfg.admin_token.size() < 16)
     throw ConfigError("environment variable OSAGO_ADMIN_TOKEN", "", "must be at least 16 characters");
+  if (auto v = config::env("OSAGO_ADMIN_TOKEN_ACCEPTED"); v && !v->empty()) {
+    if (v->size() < 16 || cfg.admin_token.empty())
+      throw ConfigError("environment variable OSAGO_ADMIN_TOKEN_ACCEPTED", "",
+                        "must be at least 16 characters, beside OSAGO_ADMIN_TOKEN (the other token of a rotation)");
+    cfg.admin_token_accepted = *v;
+  }
   if (auto v = config::envInt("OSAGO_QUOTE_DEADLINE_SECONDS")) cfg.quotes.deadline = std::chrono::seconds(*v);
   if (auto v = config::env("OSAGO_LOG_LEVEL")) cfg.log_level = *v;
   if (auto v = config::env("OSAGO_LOG_FORMAT")) cfg.log_format = *v;

@@ -44,6 +44,7 @@ struct AggregatorConfig {
   std::string kafka_topic = "osago.quote-events";
   PluginsConfig plugins;
   std::string admin_token;                       ///< from OSAGO_ADMIN_TOKEN; empty: admin API refuses everyone
+  std::string admin_token_accepted;              ///< OSAGO_ADMIN_TOKEN_ACCEPTED: also admitted (rotation)
   std::string admin_web_root = "web";            ///< the operators' admin page (host/web), relative to the config file
   QuotesConfig quotes;
   RetentionConfig retention;

@@ -29,21 +29,47 @@ void QuoteScheduler::stop() {
   if (!running_.exchange(false)) return;
   wake_.notify_all();
   work_ready_.notify_all();
-  dispatcher_.join();
-  for (auto& t : workers_) t.join();  // they finish the items already claimed
+  dispatcher_.join();  // no more claims
+  // Work claimed but not started is handed back at once (other instances claim
+  // it within their next look, at most a second) instead of when its leases lapse.
+  std::vector<std::pair<std::string, std::string>> unstarted;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& item : queue_) {
+      unstarted.emplace_back(item.request_id, item.company_id);
+      in_hand_.erase({item.request_id, item.company_id});
+    }
+    queue_.clear();
+  }
+  auto& log = Poco::Logger::get("scheduler");
+  try {
+    auto released = store_.releaseLeases(instance_id_, unstarted);
+    if (!unstarted.empty()) log.information("stopping: handed back " + std::to_string(released) + " claimed calls not yet started");
+  } catch (const std::exception& e) {
+    log.warning("stopping: cannot hand back " + std::to_string(unstarted.size()) +
+                " claimed calls; their leases lapse instead: " + errorText(e));
+  }
+  for (auto& t : workers_) t.join();  // they finish the calls in flight
   workers_.clear();
+  {
+    std::lock_guard lock(mutex_);
+    keeper_stop_ = true;
+  }
+  wake_.notify_all();
   lease_keeper_.join();
 }
 
 void QuoteScheduler::leaseKeeperLoop() {
   auto& log = Poco::Logger::get("scheduler");
   auto period = std::chrono::duration_cast<std::chrono::milliseconds>(config_.lease) / 3;
-  while (running_) {
+  // Runs on after stop() began, until the workers' last calls are recorded:
+  // a call finishing during the stop keeps its lease, so no one repeats it.
+  while (true) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, period, [this] { return !running_; });
+      wake_.wait_for(lock, period, [this] { return keeper_stop_; });
+      if (keeper_stop_) return;
     }
-    // Runs on after stop() began only until the workers' last calls are recorded.
     std::vector<std::pair<std::string, std::string>> items;
     {
       std::lock_guard lock(mutex_);
@@ -114,7 +140,7 @@ void QuoteScheduler::workerLoop() {
     {
       std::unique_lock lock(mutex_);
       work_ready_.wait(lock, [this] { return !running_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and nothing claimed is left
+      if (!running_) return;  // stopping: what is still queued is handed back by stop()
       item = std::move(queue_.front());
       queue_.pop_front();
       ++busy_;

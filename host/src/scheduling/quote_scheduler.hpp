@@ -33,7 +33,8 @@ class QuoteScheduler {
   ~QuoteScheduler();
 
   void start();
-  /// Stops claiming new work and waits for calls in flight to finish.
+  /// Stops claiming new work, hands back (releases the leases of) claimed work
+  /// not yet started, and waits for the calls in flight to finish and be recorded.
   void stop();
   /// Tells the dispatcher that new work may be due now.
   void wake();
@@ -52,13 +53,14 @@ class QuoteScheduler {
   std::string instance_id_;
   std::function<void()> on_change_;
   std::atomic<bool> running_{false};
-  std::mutex mutex_;                  // guards queue_, busy_, woken_
+  std::mutex mutex_;                  // guards queue_, in_hand_, busy_, woken_, keeper_stop_
   std::condition_variable wake_;      // the dispatcher and the lease keeper wait here
   std::condition_variable work_ready_;  // workers wait here
   std::deque<WorkItem> queue_;        // claimed, not yet started
   std::set<std::pair<std::string, std::string>> in_hand_;  // claimed and not yet recorded: their leases are renewed
   int busy_ = 0;
   bool woken_ = false;
+  bool keeper_stop_ = false;          // the lease keeper ends after the workers
   PollPolicy poll_policy_;
   std::vector<std::thread> workers_;
   std::thread dispatcher_;

@@ -165,21 +165,39 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
   return items;
 }
 
+namespace {
+
+/// The UPDATE of the rows of `$2` (a JSON array of keys) that `$1` still leases,
+/// setting `assignment`; rows are locked in key order like the group write of polls.
+std::string heldLeasesUpdate(const std::string& assignment) {
+  return "WITH x AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(request_id uuid, company_id text)), "
+         "locked AS (SELECT c.request_id, c.company_id FROM company_quotes c JOIN x USING (request_id, company_id) "
+         "  WHERE c.lease_owner = $1 ORDER BY c.request_id, c.company_id FOR UPDATE OF c) "
+         "UPDATE company_quotes c SET " + assignment + " FROM locked "
+         "WHERE c.request_id = locked.request_id AND c.company_id = locked.company_id AND c.lease_owner = $1";
+}
+
+std::string keysJson(const std::vector<std::pair<std::string, std::string>>& items) {
+  nlohmann::json keys = nlohmann::json::array();
+  for (const auto& [request_id, company_id] : items) keys.push_back({{"request_id", request_id}, {"company_id", company_id}});
+  return keys.dump();
+}
+
+}  // namespace
+
 std::size_t QuoteStore::renewLeases(const std::string& owner,
                                     const std::vector<std::pair<std::string, std::string>>& items,
                                     std::chrono::seconds lease) {
   if (items.empty()) return 0;
-  nlohmann::json keys = nlohmann::json::array();
-  for (const auto& [request_id, company_id] : items) keys.push_back({{"request_id", request_id}, {"company_id", company_id}});
-  auto c = db_.acquire();
-  // By primary key, rows locked in key order like the group write of polls.
-  auto r = c->query(
-      "WITH x AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(request_id uuid, company_id text)), "
-      "locked AS (SELECT c.request_id, c.company_id FROM company_quotes c JOIN x USING (request_id, company_id) "
-      "  WHERE c.lease_owner = $1 ORDER BY c.request_id, c.company_id FOR UPDATE OF c) "
-      "UPDATE company_quotes c SET lease_until = now() + make_interval(secs => $2::int) FROM locked "
-      "WHERE c.request_id = locked.request_id AND c.company_id = locked.company_id AND c.lease_owner = $1",
-      owner, static_cast<long long>(lease.count()), keys.dump());
+  auto r = db_.acquire()->query(heldLeasesUpdate("lease_until = now() + make_interval(secs => $3::int)"), owner,
+                                keysJson(items), static_cast<long long>(lease.count()));
+  return static_cast<std::size_t>(r.affected());
+}
+
+std::size_t QuoteStore::releaseLeases(const std::string& owner,
+                                      const std::vector<std::pair<std::string, std::string>>& items) {
+  if (items.empty()) return 0;
+  auto r = db_.acquire()->query(heldLeasesUpdate("lease_owner = NULL, lease_until = NULL"), owner, keysJson(items));
   return static_cast<std::size_t>(r.affected());
 }
 

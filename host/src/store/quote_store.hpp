@@ -137,6 +137,11 @@ class QuoteStore {
   std::size_t renewLeases(const std::string& owner, const std::vector<std::pair<std::string, std::string>>& items,
                           std::chrono::seconds lease);
 
+  /// Gives up the leases `owner` holds on `items` (claimed work it will not
+  /// start: it is stopping), so that other instances claim them at once
+  /// instead of when the leases lapse; returns how many were still held.
+  std::size_t releaseLeases(const std::string& owner, const std::vector<std::pair<std::string, std::string>>& items);
+
   /// How long until the earliest unfinished work comes due (zero if some is due now);
   /// nullopt when there is none.
   std::optional<std::chrono::milliseconds> nextDueIn();
