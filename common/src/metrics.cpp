@@ -48,6 +48,25 @@ double breakerLevel(const std::string& state) {
   return state == "OPEN" ? 2 : state == "HALF_OPEN" ? 1 : 0;
 }
 
+void ScrapedGauges::set(const prometheus::Labels& labels, double value) {
+  auto& gauge = family_.Add(labels);
+  gauge.Set(value);
+  live_[labels] = &gauge;
+  seen_.insert(labels);
+}
+
+void ScrapedGauges::sweep() {
+  for (auto it = live_.begin(); it != live_.end();) {
+    if (seen_.count(it->first)) {
+      ++it;
+    } else {
+      family_.Remove(it->second);
+      it = live_.erase(it);
+    }
+  }
+  seen_.clear();
+}
+
 void onScrape(std::function<void()> hook) {
   std::lock_guard lock(hooks().mutex);
   hooks().list.push_back(std::move(hook));

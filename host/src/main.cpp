@@ -74,22 +74,25 @@ class AggregatorApp : public ServiceApplication {
     // Gauges read when Prometheus asks: each company's breaker and bulkhead, each plugin's
     // switch (from this instance's registry), and the outbox backlog (from PostgreSQL).
     metrics::onScrape([&] {
-      static auto& breaker = metrics::gauge("osago_partner_breaker_state",
-                                            "Circuit breaker per company on this instance: 0 closed, 1 half-open, 2 open");
-      static auto& in_use = metrics::gauge("osago_partner_bulkhead_in_use", "Partner calls running per company");
-      static auto& queued = metrics::gauge("osago_partner_bulkhead_queued", "Partner calls waiting for a slot per company");
-      static auto& enabled = metrics::gauge("osago_plugin_enabled", "Whether a plugin is switched on (1) or off (0)");
+      static metrics::ScrapedGauges breaker(metrics::gauge(
+          "osago_partner_breaker_state", "Circuit breaker per company on this instance: 0 closed, 1 half-open, 2 open"));
+      static metrics::ScrapedGauges in_use(metrics::gauge("osago_partner_bulkhead_in_use", "Partner calls running per company"));
+      static metrics::ScrapedGauges queued(
+          metrics::gauge("osago_partner_bulkhead_queued", "Partner calls waiting for a slot per company"));
+      static metrics::ScrapedGauges enabled(metrics::gauge("osago_plugin_enabled", "Whether a plugin is switched on (1) or off (0)"));
       static auto& backlog = metrics::gauge("osago_outbox_backlog", "Events committed but not yet acknowledged by Kafka");
       auto listing = plugins.describe();
       for (const auto& p : listing["plugins"]) {
-        enabled.Add({{"plugin", p.value("id", "")}}).Set(p.value("enabled", false) ? 1 : 0);
+        enabled.set({{"plugin", p.value("id", "")}}, p.value("enabled", false) ? 1 : 0);
         for (const auto& c : p.value("companies", nlohmann::json::array())) {
           if (!c.contains("health")) continue;
-          breaker.Add({{"company", c.value("id", "")}}).Set(metrics::breakerLevel(c["health"]["breaker"].value("state", "CLOSED")));
-          in_use.Add({{"company", c.value("id", "")}}).Set(c.value("callsRunning", 0));
-          queued.Add({{"company", c.value("id", "")}}).Set(c.value("callsQueued", 0));
+          breaker.set({{"company", c.value("id", "")}}, metrics::breakerLevel(c["health"]["breaker"].value("state", "CLOSED")));
+          in_use.set({{"company", c.value("id", "")}}, c.value("callsRunning", 0));
+          queued.set({{"company", c.value("id", "")}}, c.value("callsQueued", 0));
         }
       }
+      // A removed plugin's companies leave the gauges (its switch stays listed while stored).
+      for (auto* g : {&breaker, &in_use, &queued, &enabled}) g->sweep();
       try {
         backlog.Add({}).Set(static_cast<double>(api_store.unpublishedEvents()));
       } catch (const std::exception& e) {

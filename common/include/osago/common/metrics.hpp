@@ -9,6 +9,8 @@
 #include <prometheus/registry.h>
 
 #include <functional>
+#include <map>
+#include <set>
 #include <string>
 
 namespace osago::metrics {
@@ -31,6 +33,23 @@ double breakerLevel(const std::string& state);
 /// Runs `hook` before every scrape: for gauges read from state that is
 /// cheaper to look at when asked (breaker states, queue lengths) than to track.
 void onScrape(std::function<void()> hook);
+
+/// A gauge family whose series are read afresh in an onScrape hook: set()
+/// each label set that exists now, then sweep() removes the series not set
+/// since the previous sweep (e.g. the companies of a plugin that was removed),
+/// instead of leaving their last value behind. For onScrape hooks, which run
+/// one at a time.
+class ScrapedGauges {
+ public:
+  explicit ScrapedGauges(prometheus::Family<prometheus::Gauge>& family) : family_(family) {}
+  void set(const prometheus::Labels& labels, double value);
+  void sweep();
+
+ private:
+  prometheus::Family<prometheus::Gauge>& family_;
+  std::map<prometheus::Labels, prometheus::Gauge*> live_;
+  std::set<prometheus::Labels> seen_;
+};
 
 /// Adds GET /metrics (Prometheus text format 0.0.4) to `router`.
 void addEndpoint(http::Router& router);
