@@ -53,7 +53,10 @@ trap cleanup EXIT
 
 # --- a fresh Debian 12 root, from the same archive as this host ----------------
 if [ ! -f "$BASE/.complete" ]; then
-  mirror=$(apt-cache policy | awk '$3 ~ /^bookworm\/main$/ && $4 == "amd64" {print $2; exit}')
+  archive() { apt-cache policy | awk '$3 ~ /^bookworm\/main$/ && $4 == "amd64" {print $2; exit}'; }
+  mirror=$(archive)
+  # apt-cache names only the archives whose lists were fetched.
+  [ -n "$mirror" ] || { apt-get update -q >"$LOG_DIR/apt-update-host.log" 2>&1 || true; mirror=$(archive); }
   [ -n "$mirror" ] || die "this host's apt sources name no bookworm/main archive for debootstrap"
   step "debootstrap bookworm (minbase) into ${BASE#"$OSAGO_ROOT"/} (once)"
   rm -rf "$BASE"
@@ -65,6 +68,8 @@ if [ ! -f "$BASE/.complete" ]; then
   find /etc/apt/sources.list.d -maxdepth 1 \( -name '*.list' -o -name '*.sources' \) -exec cp {} "$BASE/etc/apt/sources.list.d/" \;
   touch "$BASE/.complete"
 fi
+# A run that was killed may have left /proc mounted in the old root.
+if mountpoint -q "$ROOT/proc" 2>/dev/null; then umount "$ROOT/proc"; fi
 rm -rf "$ROOT"
 mkdir -p "$(dirname "$ROOT")"
 cp -a "$BASE" "$ROOT"
