@@ -189,6 +189,19 @@ TEST(ConformanceKit, ABrokenPluginFails) {
   EXPECT_NE(r.output.find("FAIL"), std::string::npos) << r.output;
 }
 
+TEST(ConformanceKit, AManifestPointingAwayFromTheSimulatorIsRefusedUpFront) {
+  std::string manifest = stack().logDir() + "/elsewhere.yaml";
+  std::ofstream(manifest) << "companies:\n  - {id: severny-shchit, name: x, settings: {baseUrl: "
+                             "\"http://127.0.0.1:9/severny-shchit\"}, secrets: {apiKey: k-severny}}\n";
+  std::string so = stack().pluginDir() + "/osago_plugin_polisnet.so";
+  auto r = runShell("'" OSAGO_TEST_PLUGIN_CHECK_BIN "' '" + so + "' --manifest '" + manifest + "' --simulator " +
+                        stack().simulatorUrl(),
+                    {}, stack().logDir() + "/plugin-check-elsewhere");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("is not on the simulator this check drives"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("PASS"), std::string::npos) << "no scenario may pass against another address: " << r.output;
+}
+
 TEST(PluginGuide, APartnerEngineerFollowsItLiterally) {
   // Every ```sh block of the guide, in order.
   std::ifstream guide(OSAGO_TEST_SOURCE_DIR "/docs/plugin-guide.md");
