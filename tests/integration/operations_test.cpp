@@ -90,6 +90,11 @@ TEST(Metrics, BothServicesCountAQuoteAsItFlows) {
   EXPECT_GE(agg.sum("osago_quote_request_final_seconds_count") - agg_before.sum("osago_quote_request_final_seconds_count"), 1);
   EXPECT_GE(agg.sum("osago_quote_offer_seconds_count") - agg_before.sum("osago_quote_offer_seconds_count"),
             static_cast<double>(offers));
+  ASSERT_GT(offers, 0u);
+  EXPECT_GE(agg.sum("osago_quote_first_offer_seconds_count") - agg_before.sum("osago_quote_first_offer_seconds_count"), 1);
+  // Once per request at most, over everything this stack has done.
+  EXPECT_LE(agg.sum("osago_quote_first_offer_seconds_count"), agg.sum("osago_quote_requests_total", {"result=\"created\""}));
+  EXPECT_LE(agg.sum("osago_quote_first_offer_seconds_count"), agg.sum("osago_quote_offer_seconds_count"));
   EXPECT_GT(agg.sum("osago_events_published_total", {"result=\"acked\""}), 0);
   EXPECT_GT(agg.sum("osago_kafka_publish_seconds_count"), 0);
   EXPECT_TRUE(agg.has("osago_outbox_backlog"));

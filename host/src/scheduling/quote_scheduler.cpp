@@ -209,10 +209,10 @@ void QuoteScheduler::process(const WorkItem& item) {
   for (int attempt = 1;; ++attempt) {
     try {
       auto recorded = store_.record(item, update, instance_id_);
-      if (recorded == QuoteStore::Recorded::LeaseLost) {
+      if (!recorded.stored) {
         log.warning(tag + "lease lost before the result was stored; another instance continues");
       } else if (update.status != status::kInProgress) {
-        countFinal(item, update, recorded == QuoteStore::Recorded::RequestCompleted);
+        countFinal(item, update, recorded);
         on_change_();
       }
       return;
@@ -228,16 +228,19 @@ void QuoteScheduler::process(const WorkItem& item) {
   }
 }
 
-void QuoteScheduler::countFinal(const WorkItem& item, const CompanyUpdate& update, bool request_completed) {
+void QuoteScheduler::countFinal(const WorkItem& item, const CompanyUpdate& update, const QuoteStore::Recorded& recorded) {
   static auto& finals = metrics::counter("osago_company_quotes_final_total",
                                          "Companies' final statuses in quote requests (COMPLETED = an offer, FAILED, TIMEOUT)");
   static auto& to_offer = metrics::histogram("osago_quote_offer_seconds", "Time from a request's creation to each offer");
+  static auto& to_first = metrics::histogram("osago_quote_first_offer_seconds",
+                                             "Time from a request's creation to its first offer");
   static auto& to_final = metrics::histogram("osago_quote_request_final_seconds",
                                              "Time from a request's creation to its final status (every company final)");
   finals.Add({{"company", item.company_id}, {"status", update.status}}).Increment();
   double age = std::chrono::duration<double>(std::chrono::system_clock::now() - item.created_at).count();
   if (update.status == status::kCompleted) to_offer.Add({}, metrics::latencyBuckets()).Observe(age);
-  if (request_completed) to_final.Add({}, metrics::latencyBuckets()).Observe(age);
+  if (recorded.first_offer) to_first.Add({}, metrics::latencyBuckets()).Observe(age);
+  if (recorded.request_completed) to_final.Add({}, metrics::latencyBuckets()).Observe(age);
 }
 
 }  // namespace osago::host

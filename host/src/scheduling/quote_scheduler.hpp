@@ -45,7 +45,7 @@ class QuoteScheduler {
   void leaseKeeperLoop();
   void process(const WorkItem& item);
   /// Metrics of a company that reached its final status (and of its request, if that completed it).
-  static void countFinal(const WorkItem& item, const CompanyUpdate& update, bool request_completed);
+  static void countFinal(const WorkItem& item, const CompanyUpdate& update, const QuoteStore::Recorded& recorded);
 
   QuoteStore& store_;
   PluginRegistry& plugins_;

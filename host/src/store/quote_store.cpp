@@ -280,7 +280,7 @@ void QuoteStore::writeUnchanged(const std::vector<std::shared_ptr<UnchangedRecor
 QuoteStore::Recorded QuoteStore::record(const WorkItem& item, const CompanyUpdate& u, const std::string& owner) {
   // No change of status (the partner is still working on it): no event and
   // nothing another company's change must be ordered with. Most calls end here.
-  if (u.status == item.status) return recordUnchanged(item, u, owner) ? Recorded::Stored : Recorded::LeaseLost;
+  if (u.status == item.status) return {recordUnchanged(item, u, owner)};
   auto c = db_.acquire();
   // seq and requestStatus are filled in by the statement that assigns them.
   nlohmann::json e = event(item.request_id, 0, item.company_id, item.company_name, u.status, u.offer, u.error, "");
@@ -309,13 +309,16 @@ QuoteStore::Recorded QuoteStore::record(const WorkItem& item, const CompanyUpdat
       "  INSERT INTO outbox_events (event_id, request_id, seq, payload) "
       "  SELECT $10::uuid, $1, req.last_seq, "
       "    $11::jsonb || jsonb_build_object('seq', req.last_seq, 'requestStatus', req.status) FROM req) "
-      "SELECT (SELECT count(*) FROM upd), coalesce((SELECT status FROM req), '')",
+      "SELECT (SELECT count(*) FROM upd), coalesce((SELECT status FROM req), ''), "
+      // Under the request's lock the snapshot holds every other company's committed state.
+      "  $4 = 'COMPLETED' AND NOT EXISTS (SELECT 1 FROM company_quotes WHERE request_id = $1 AND company_id <> $2 "
+      "    AND status = 'COMPLETED')",
       item.request_id, item.company_id, owner, u.status, u.external_id, static_cast<long long>(u.attempts),
       static_cast<long long>(unixMs(u.next_poll_at)), u.offer.is_null() ? pg::Param() : pg::Param(u.offer.dump()),
       u.error.is_null() ? pg::Param() : pg::Param(u.error.dump()), e["eventId"].get<std::string>(), e.dump());
-  if (r.int64(0, 0) == 0) return Recorded::LeaseLost;  // the lease expired and another instance took the work
+  if (r.int64(0, 0) == 0) return {};  // the lease expired and another instance took the work
   tx.commit();
-  return r.text(0, 1) == "COMPLETED" ? Recorded::RequestCompleted : Recorded::Stored;
+  return {true, r.text(0, 1) == "COMPLETED", r.text(0, 2) == "t"};
 }
 
 void QuoteStore::ping() {

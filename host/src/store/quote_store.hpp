@@ -149,17 +149,22 @@ class QuoteStore {
   /// The channel on which a NOTIFY announces new due work (WorkAnnouncer).
   static constexpr const char* kWorkChannel = "osago_work";
 
-  /// Writes the new state, releases the lease and, when the status changed,
-  /// emits the event (and completes the request when every company is final).
-  /// Returns false when `owner` no longer holds the lease (nothing written).
-  /// Updates that change no status (most polls) from concurrent callers are
-  /// written together in one statement (group commit): whoever finds no write
-  /// in progress writes everything queued, the others wait for its result.
-  enum class Recorded { LeaseLost, Stored, RequestCompleted };
   /// Throws pg::Error when PostgreSQL does not answer (readiness).
   void ping();
   /// Events committed but not yet acknowledged by Kafka (the outbox backlog).
   std::int64_t unpublishedEvents();
+
+  /// What record() did.
+  struct Recorded {
+    bool stored = false;             ///< false: `owner` no longer held the lease, nothing was written
+    bool request_completed = false;  ///< this write made every company of the request final
+    bool first_offer = false;        ///< this write stored the request's first offer
+  };
+  /// Writes the new state, releases the lease and, when the status changed,
+  /// emits the event (and completes the request when every company is final).
+  /// Updates that change no status (most polls) from concurrent callers are
+  /// written together in one statement (group commit): whoever finds no write
+  /// in progress writes everything queued, the others wait for its result.
   Recorded record(const WorkItem& item, const CompanyUpdate& update, const std::string& owner);
 
   /// Removes up to `limit` requests finished before now − `age` (their
