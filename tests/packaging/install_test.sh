@@ -128,6 +128,11 @@ OSAGO_CLIENT_INFO_PORT=$CLIENT_INFO start_bg client-info \
   "$OSAGO_BUILD_DIR/tests/client-info/client-info-standin" --config="$OSAGO_ROOT/config/client-info.yaml"
 wait_for insurer-simulator 20 curl -sf "http://127.0.0.1:$SIM/health"
 wait_for client-info 20 curl -sf "http://127.0.0.1:$CLIENT_INFO/health"
+# yuzhny-bereg answers 3 % of calls with a 503 by default, and a failed submit is
+# (rightly) not repeated: this test wants every company's offer, so no random errors.
+curl -sf -X PUT -H 'Content-Type: application/json' -d '{"errorRate": 0}' \
+  "http://127.0.0.1:$SIM/control/insurers/yuzhny-bereg/behaviour" >/dev/null ||
+  die "cannot set the simulator's yuzhny-bereg behaviour"
 
 # start_unit SERVICE: runs the unit's ExecStart in the root as User=osago with its EnvironmentFile.
 start_unit() {
