@@ -3,6 +3,7 @@
 #include <osago/common/errors.hpp>
 
 #include <Poco/Logger.h>
+#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
@@ -116,6 +117,16 @@ Poco::Net::ServerSocket listen(const std::string& host, int port) {
   socket.bind(Poco::Net::SocketAddress(host, static_cast<Poco::UInt16>(port)), /*reuseAddress=*/true, /*reusePort=*/false);
   socket.listen(128);
   return socket;
+}
+
+std::unique_ptr<Poco::Net::HTTPServer> makeServer(Router* router, const std::string& host, int port,
+                                                  const ServerLimits& limits) {
+  auto* params = new Poco::Net::HTTPServerParams;
+  params->setMaxThreads(limits.max_threads);
+  params->setMaxQueued(limits.max_queued);
+  if (limits.request_timeout) params->setTimeout(Poco::Timespan(limits.request_timeout->count() * 1000));
+  if (limits.keep_alive) params->setKeepAliveTimeout(Poco::Timespan(limits.keep_alive->count() * 1000));
+  return std::make_unique<Poco::Net::HTTPServer>(router, listen(host, port), params);
 }
 
 void sendJson(Poco::Net::HTTPServerResponse& response, int status, const nlohmann::json& body) {

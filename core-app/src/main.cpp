@@ -14,7 +14,6 @@
 #include <osago/common/service_app.hpp>
 
 #include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
 
 #include <sys/resource.h>
 
@@ -75,24 +74,23 @@ class CoreApp : public ServiceApplication {
     auto* router = new http::Router;
     api.registerRoutes(*router);
     metrics::addEndpoint(*router);
-    auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(cfg.max_connections);
-    params->setMaxQueued(cfg.max_connections * 2);
-    // A slow or stalled client cannot hold an HTTP thread for longer than this
-    // (reading its request, writing the answer, or idling on a kept-alive connection).
-    params->setTimeout(Poco::Timespan(cfg.request_timeout.count() * 1000));
-    params->setKeepAliveTimeout(Poco::Timespan(std::min<long long>(cfg.request_timeout.count(), 10000) * 1000));
-    Poco::Net::ServerSocket socket = http::listen(cfg.listen_host, cfg.listen_port);
-    Poco::Net::HTTPServer server(router, socket, params);
+    // A slow or stalled client cannot hold an HTTP thread for longer than the
+    // request timeout (reading its request, writing the answer, or idling on a
+    // kept-alive connection: at most 10 s there).
+    auto server = http::makeServer(router, cfg.listen_host, cfg.listen_port,
+                                   {.max_threads = cfg.max_connections,
+                                    .max_queued = cfg.max_connections * 2,
+                                    .request_timeout = cfg.request_timeout,
+                                    .keep_alive = std::min(cfg.request_timeout, std::chrono::milliseconds(10000))});
 
     streams.start();
     consumer.start();
-    server.start();
-    log.information("core-app listening on http://" + cfg.listen_host + ":" + std::to_string(socket.address().port()) +
+    server->start();
+    log.information("core-app listening on http://" + cfg.listen_host + ":" + std::to_string(server->port()) +
                     (cfg.dev_login_enabled ? " (dev login enabled)" : ""));
     waitForTerminationRequest();
     log.information("stopping");
-    server.stopAll(true);
+    server->stopAll(true);
     consumer.stop();
     streams.stop();
     return EXIT_OK;

@@ -19,7 +19,6 @@
 
 #include <Poco/Environment.h>
 #include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Process.h>
 #include <Poco/UUIDGenerator.h>
@@ -129,11 +128,7 @@ class AggregatorApp : public ServiceApplication {
       checks["status"] = ok ? "UP" : "DOWN";
       http::sendJson(resp, ok ? 200 : 503, checks);
     });
-    auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(64);
-    params->setMaxQueued(512);
-    Poco::Net::ServerSocket socket = http::listen(cfg.listen_host, cfg.listen_port);
-    Poco::Net::HTTPServer server(router, socket, params);
+    auto server = http::makeServer(router, cfg.listen_host, cfg.listen_port, {.max_threads = 64, .max_queued = 512});
 
     relay.start();
     plugins.start();
@@ -142,15 +137,15 @@ class AggregatorApp : public ServiceApplication {
     announcer.start();
     health_reporter.start();
     sweeper.start();
-    server.start();
+    server->start();
     log.information("osago-aggregator " + instance_id + " listening on http://" + cfg.listen_host + ":" +
-                    std::to_string(socket.address().port()) + " with " + std::to_string(plugins.companies().size()) +
+                    std::to_string(server->port()) + " with " + std::to_string(plugins.companies().size()) +
                     " companies from " + std::to_string(plugins.snapshot()->plugins.size()) + " plugins");
     waitForTerminationRequest();
     log.information("stopping: no new requests; handing back unstarted work, finishing calls in flight");
     // Requests being answered finish; idle kept-alive connections close now
     // (server.stop() left them open until their keep-alive timeout).
-    server.stopAll(false);
+    server->stopAll(false);
     notifier.stop();
     announcer.stop();
     scheduler.stop();

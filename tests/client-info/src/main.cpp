@@ -8,7 +8,6 @@
 
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/ServerSocket.h>
 
 #include <nlohmann/json.hpp>
@@ -108,15 +107,12 @@ class StandinApp : public ServiceApplication {
     Standin standin(std::move(profiles));
     auto* router = new http::Router;
     standin.registerRoutes(*router);
-    auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(64);
-    Poco::Net::ServerSocket socket = http::listen(cfg.host, cfg.port);
-    Poco::Net::HTTPServer server(router, socket, params);
-    server.start();
-    log.information("client-info stand-in listening on http://" + cfg.host + ":" + std::to_string(socket.address().port()));
+    auto server = http::makeServer(router, cfg.host, cfg.port, {.max_threads = 64, .max_queued = 64});
+    server->start();
+    log.information("client-info stand-in listening on http://" + cfg.host + ":" + std::to_string(server->port()));
     waitForTerminationRequest();
     standin.release();  // hanging handlers return before the server waits for them
-    server.stopAll(true);
+    server->stopAll(true);
     return EXIT_OK;
   }
 };

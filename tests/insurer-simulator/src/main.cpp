@@ -5,7 +5,6 @@
 #include <osago/common/service_app.hpp>
 
 #include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/ServerSocket.h>
 
 namespace osago::simulator {
@@ -22,16 +21,12 @@ class SimulatorApp : public ServiceApplication {
     router->add("GET", "/health", [](auto&, Poco::Net::HTTPServerResponse& resp, const auto&) {
       http::sendJson(resp, 200, {{"status", "UP"}});
     });
-    auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(64);
-    params->setMaxQueued(256);
-    Poco::Net::ServerSocket socket = http::listen(cfg.host, cfg.port);
-    Poco::Net::HTTPServer server(router, socket, params);
-    server.start();
-    log.information("insurer simulator listening on http://" + cfg.host + ":" + std::to_string(socket.address().port()) +
+    auto server = http::makeServer(router, cfg.host, cfg.port, {.max_threads = 64, .max_queued = 256});
+    server->start();
+    log.information("insurer simulator listening on http://" + cfg.host + ":" + std::to_string(server->port()) +
                     " with " + std::to_string(cfg.insurers.size()) + " insurers");
     waitForTerminationRequest();
-    server.stop();
+    server->stop();
     return EXIT_OK;
   }
 };

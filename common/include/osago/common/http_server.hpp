@@ -4,13 +4,17 @@
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +63,21 @@ class Router : public Poco::Net::HTTPRequestHandlerFactory {
 /// default it does not set SO_REUSEPORT, so a second instance on the same port
 /// fails loudly instead of silently sharing the port. Throws Poco::Net exceptions.
 Poco::Net::ServerSocket listen(const std::string& host, int port);
+
+/// How many requests a server works on at once, and how long a client may take.
+struct ServerLimits {
+  int max_threads = 64;
+  int max_queued = 256;
+  /// Reading a request and writing its answer (Poco's default, 60 s, when unset).
+  std::optional<std::chrono::milliseconds> request_timeout = std::nullopt;
+  /// An idle kept-alive connection (Poco's default when unset).
+  std::optional<std::chrono::milliseconds> keep_alive = std::nullopt;
+};
+
+/// The HTTP server of a service: `router` on a socket from listen(host, port),
+/// with `limits`; not started. Its port() is the one really bound.
+std::unique_ptr<Poco::Net::HTTPServer> makeServer(Router* router, const std::string& host, int port,
+                                                  const ServerLimits& limits);
 
 /// Writes `body` as application/json with `status`.
 void sendJson(Poco::Net::HTTPServerResponse& response, int status, const nlohmann::json& body);
