@@ -54,27 +54,33 @@ void JsonFormatter::format(const Poco::Message& message, std::string& text) {
   text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-void configure(const std::string& level, const std::string& format) {
-  int prio = 0;
+void checkLevel(const std::string& level) {
   try {
-    prio = Poco::Logger::parseLevel(level);
+    Poco::Logger::parseLevel(level);
   } catch (const Poco::Exception&) {
     throw Error("unknown log level '" + level + "': use debug, information, warning or error");
   }
+}
+
+void checkFormat(const std::string& format) {
+  if (format != "json" && format != "text") throw Error("unknown log format '" + format + "': use json or text");
+}
+
+void configure(const std::string& level, const std::string& format) {
+  checkLevel(level);
+  checkFormat(format);
   Poco::AutoPtr<Poco::Formatter> formatter;
   if (format == "json") {
     formatter = new JsonFormatter;
-  } else if (format == "text") {
+  } else {
     auto* pattern = new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t");
     pattern->setProperty("times", "UTC");
     formatter = pattern;
-  } else {
-    throw Error("unknown log format '" + format + "': use json or text");
   }
   Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel);
   Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(formatter, console));
   Poco::Logger::root().setChannel(channel);
-  Poco::Logger::setLevel("", prio);
+  Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
 }
 
 }  // namespace osago::logging

@@ -1,9 +1,12 @@
 #include <osago/common/yaml_config.hpp>
 
+#include <osago/common/logging.hpp>
+
 #include <cctype>
 #include <unistd.h>
 
 #include <charconv>
+#include <filesystem>
 
 namespace osago::config {
 
@@ -93,6 +96,29 @@ std::optional<int> envInt(const char* name) {
   if (ec != std::errc() || ptr != v->data() + v->size())
     throw ConfigError(std::string("environment variable ") + name, "", "must be an integer, got '" + *v + "'");
   return out;
+}
+
+Logging readLogging(Section& root) {
+  Logging l;
+  l.level = root.get<std::string>("log_level", l.level);
+  l.format = root.get<std::string>("log_format", l.format);
+  if (auto v = env("OSAGO_LOG_LEVEL")) l.level = *v;
+  if (auto v = env("OSAGO_LOG_FORMAT")) l.format = *v;
+  auto check = [&](const char* key, void (*checker)(const std::string&), const std::string& value) {
+    try {
+      checker(value);
+    } catch (const Error& e) {
+      throw ConfigError(root.file(), key, e.what());
+    }
+  };
+  check("log_level", &logging::checkLevel, l.level);
+  check("log_format", &logging::checkFormat, l.format);
+  return l;
+}
+
+std::string pathFrom(const std::string& file, const std::string& path) {
+  std::filesystem::path p(path);
+  return p.is_relative() ? (std::filesystem::path(file).parent_path() / p).lexically_normal().string() : path;
 }
 
 }  // namespace osago::config

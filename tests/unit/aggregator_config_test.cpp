@@ -137,4 +137,13 @@ TEST(AggregatorConfig, AdminTokenRotationAcceptsASecondTokenBesideTheFirst) {
   ::unsetenv("OSAGO_ADMIN_TOKEN_ACCEPTED");
 }
 
+TEST(AggregatorConfig, LogLevelAndFormatAreCheckedWithTheRestOfTheFile) {
+  // A bad level used to pass --check-config and stop the start-up without "configuration error".
+  auto level = errorOf([&] { AggregatorConfig::load(write("log_level: verbose\n")); });
+  EXPECT_NE(level.find("log_level"), std::string::npos) << level;
+  EXPECT_NE(level.find("unknown log level 'verbose'"), std::string::npos) << level;
+  auto format = errorOf([&] { AggregatorConfig::load(write("log_format: xml\n")); });
+  EXPECT_NE(format.find("log_format"), std::string::npos) << format;
+}
+
 }  // namespace

@@ -2,7 +2,6 @@
 
 #include <osago/common/yaml_config.hpp>
 
-#include <filesystem>
 
 namespace osago::core {
 
@@ -17,8 +16,9 @@ CoreConfig CoreConfig::load(const std::string& file) {
   });
   cfg.listen_host = listen.host;
   cfg.listen_port = listen.port;
-  cfg.log_level = root.get<std::string>("log_level", cfg.log_level);
-  cfg.log_format = root.get<std::string>("log_format", cfg.log_format);
+  auto logs = config::readLogging(root);
+  cfg.log_level = logs.level;
+  cfg.log_format = logs.format;
 
   // A service core-app depends on: its URL, a per-call timeout and a circuit breaker.
   auto downstream = [&](const char* key, std::string& url, std::chrono::milliseconds& timeout, BreakerConfig& breaker) {
@@ -76,10 +76,6 @@ CoreConfig CoreConfig::load(const std::string& file) {
   if (auto v = config::env("OSAGO_CLIENT_INFO_URL")) cfg.client_info_url = *v;
   if (auto v = config::env("OSAGO_KAFKA_BROKERS")) cfg.kafka_brokers = *v;
   if (auto v = config::env("OSAGO_KAFKA_TOPIC")) cfg.kafka_topic = *v;
-  if (auto v = config::env("OSAGO_LOG_LEVEL")) cfg.log_level = *v;
-  if (auto v = config::env("OSAGO_LOG_FORMAT")) cfg.log_format = *v;
-  if (cfg.log_format != "json" && cfg.log_format != "text")
-    throw ConfigError(file, "log_format", "must be json or text, not '" + cfg.log_format + "'");
   auto secret = config::env("OSAGO_TOKEN_SECRET");
   if (!secret || secret->size() < 32)
     throw ConfigError("environment variable OSAGO_TOKEN_SECRET", "",
@@ -92,8 +88,7 @@ CoreConfig CoreConfig::load(const std::string& file) {
     cfg.token_secret_accepted = *accepted;
   }
 
-  std::filesystem::path web_root(cfg.web_root);
-  if (web_root.is_relative()) cfg.web_root = (std::filesystem::path(file).parent_path() / web_root).lexically_normal().string();
+  cfg.web_root = config::pathFrom(file, cfg.web_root);
   return cfg;
 }
 

@@ -17,8 +17,6 @@ prometheus::Counter& requestsCounted(const std::string& result) {
   return f.Add({{"result", result}});
 }
 
-}  // namespace
-namespace {
 
 std::optional<std::string> idField(const nlohmann::json& body, const char* key, std::vector<quote::FieldError>& errors) {
   auto it = body.find(key);

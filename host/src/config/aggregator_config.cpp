@@ -3,7 +3,6 @@
 #include <osago/common/yaml_config.hpp>
 
 #include <cstdlib>
-#include <filesystem>
 #include <unistd.h>
 
 namespace osago::host {
@@ -15,8 +14,9 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   auto listen = config::readListen(root, cfg.listen_port);
   cfg.listen_host = listen.host;
   cfg.listen_port = listen.port;
-  cfg.log_level = root.get<std::string>("log_level", cfg.log_level);
-  cfg.log_format = root.get<std::string>("log_format", cfg.log_format);
+  auto logs = config::readLogging(root);
+  cfg.log_level = logs.level;
+  cfg.log_format = logs.format;
 
   auto pg = root.child("postgres");
   cfg.postgres_dsn = pg.get<std::string>("dsn", cfg.postgres_dsn);
@@ -96,16 +96,9 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
     cfg.admin_token_accepted = *v;
   }
   if (auto v = config::envInt("OSAGO_QUOTE_DEADLINE_SECONDS")) cfg.quotes.deadline = std::chrono::seconds(*v);
-  if (auto v = config::env("OSAGO_LOG_LEVEL")) cfg.log_level = *v;
-  if (auto v = config::env("OSAGO_LOG_FORMAT")) cfg.log_format = *v;
-  if (cfg.log_format != "json" && cfg.log_format != "text")
-    throw ConfigError(file, "log_format", "must be json or text, not '" + cfg.log_format + "'");
 
-  // A relative plugin directory is relative to the config file.
-  std::filesystem::path dir(cfg.plugins.directory);
-  if (dir.is_relative()) cfg.plugins.directory = (std::filesystem::path(file).parent_path() / dir).lexically_normal().string();
-  std::filesystem::path web(cfg.admin_web_root);
-  if (web.is_relative()) cfg.admin_web_root = (std::filesystem::path(file).parent_path() / web).lexically_normal().string();
+  cfg.plugins.directory = config::pathFrom(file, cfg.plugins.directory);
+  cfg.admin_web_root = config::pathFrom(file, cfg.admin_web_root);
   if (cfg.plugins.cache_directory.empty()) {
     const char* tmp = std::getenv("TMPDIR");
     cfg.plugins.cache_directory = std::string(tmp && *tmp ? tmp : "/tmp") + "/osago-aggregator-" +

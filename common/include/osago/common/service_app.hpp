@@ -30,6 +30,10 @@ class ServiceApplication : public Poco::Util::ServerApplication {
   std::optional<int> loadConfig(const char* binary, Config& out, Load&& load) {
     try {
       out = load(configFile());
+      if constexpr (requires { out.log_format; })
+        configureLogging(out.log_level, out.log_format);
+      else
+        configureLogging(out.log_level, "text");
     } catch (const std::exception& e) {
       reportConfigError(binary, e);
       return EXIT_CONFIG;
@@ -38,10 +42,6 @@ class ServiceApplication : public Poco::Util::ServerApplication {
       std::cout << binary << ": configuration OK (" << configFile() << " and the environment)\n";
       return EXIT_OK;
     }
-    if constexpr (requires { out.log_format; })
-      configureLogging(out.log_level, out.log_format);
-    else
-      configureLogging(out.log_level, "text");
     return std::nullopt;
   }
 

@@ -128,4 +128,17 @@ inline Listen readListen(Section& root, int default_port) {
   return readListen(root, default_port, [](Section&) {});
 }
 
+/// `log_level` and `log_format` of a service's root section, with the
+/// OSAGO_LOG_LEVEL and OSAGO_LOG_FORMAT overrides, checked as
+/// logging::configure takes them. Throws ConfigError naming the key.
+struct Logging {
+  std::string level = "information";
+  std::string format = "json";
+};
+Logging readLogging(Section& root);
+
+/// `path` as named in the configuration `file`: a relative path is relative to
+/// the file's directory.
+std::string pathFrom(const std::string& file, const std::string& path);
+
 }  // namespace osago::config
