@@ -8,21 +8,16 @@
 include(GNUInstallDirs)
 
 set(OSAGO_PACKAGING_DIR ${PROJECT_SOURCE_DIR}/packaging/debian)
-set(OSAGO_SHARE_DIR ${CMAKE_INSTALL_DATADIR})
 
 # --- osago-aggregator ---
 install(TARGETS osago-aggregator RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT aggregator)
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/host/web/ DESTINATION ${OSAGO_SHARE_DIR}/osago-aggregator/admin-web
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/host/web/ DESTINATION ${CMAKE_INSTALL_DATADIR}/osago-aggregator/admin-web
         COMPONENT aggregator)
 install(DIRECTORY DESTINATION ${OSAGO_PLUGIN_INSTALL_DIR} COMPONENT aggregator)
 
-# --- osago-core-app (the binary is namespaced on the system path) ---
-install(PROGRAMS $<TARGET_FILE:core-app> DESTINATION ${CMAKE_INSTALL_BINDIR} RENAME osago-core-app COMPONENT core-app)
-# A renamed file is not a target, so CPACK_STRIP_FILES would leave it alone.
-install(CODE "if(CMAKE_INSTALL_DO_STRIP)
-  execute_process(COMMAND \"${CMAKE_STRIP}\" \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/osago-core-app\")
-endif()" COMPONENT core-app)
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/core-app/web/ DESTINATION ${OSAGO_SHARE_DIR}/osago-core-app/web
+# --- osago-core-app ---
+install(TARGETS core-app RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT core-app)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/core-app/web/ DESTINATION ${CMAKE_INSTALL_DATADIR}/osago-core-app/web
         COMPONENT core-app)
 
 # --- the SDK also carries the conformance kit ---

@@ -6,9 +6,10 @@ OSAGO_ROOT=${OSAGO_ROOT:?}
 OSAGO_BUILD_DIR=${OSAGO_BUILD_DIR:-$OSAGO_ROOT/build}
 KAFKA_VERSION_DIR=$OSAGO_ROOT/.local/kafka-jars
 
-APT_PACKAGES=(build-essential cmake ninja-build pkg-config libpoco-dev librdkafka-dev libboost-dev
-  libboost-filesystem-dev libyaml-cpp-dev libgtest-dev libgmock-dev nlohmann-json3-dev libpq-dev
-  prometheus-cpp-dev postgresql kcat default-jre-headless maven curl python3)
+# What builds the project (packaging/build-deps.txt, shared with the Dockerfile),
+# then what runs the local stack and its tests.
+mapfile -t APT_PACKAGES < <(grep -v '^#' "$OSAGO_ROOT/packaging/build-deps.txt")
+APT_PACKAGES+=(postgresql kcat default-jre-headless maven curl python3)
 
 log() { printf '\033[1m[osago]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[osago] %s\033[0m\n' "$*" >&2; exit 1; }
@@ -243,6 +244,17 @@ stack_control_command() {
 # --- the project's services -----------------------------------------------------
 
 # stack_secret NAME: a per-stack random secret, generated once into the state dir, never committed.
+# The example quote (docs/examples/quote-input.json) with a policy start 10 days
+# from today, so that scripts do not expire with the example's fixed date.
+quote_input_json() {
+  python3 - "$OSAGO_ROOT/docs/examples/quote-input.json" <<'PY'
+import datetime, json, sys
+quote = json.load(open(sys.argv[1], encoding="utf-8"))
+quote["policy"]["startDate"] = (datetime.date.today() + datetime.timedelta(days=10)).isoformat()
+print(json.dumps(quote, ensure_ascii=False))
+PY
+}
+
 stack_secret() {
   local f=$STATE_DIR/$1
   [ -s "$f" ] || (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$f")
@@ -288,7 +300,7 @@ start_services() {
     OSAGO_KAFKA_TOPIC="${OSAGO_STACK_TOPIC:-osago.quote-events}" \
     OSAGO_CLIENT_INFO_URL="http://127.0.0.1:$client_info" \
     OSAGO_TOKEN_SECRET="$(stack_secret token-secret)" start_bg core-app \
-    "$bin/core-app/core-app" --config="$OSAGO_ROOT/config/core-app.yaml"
+    "$bin/core-app/osago-core-app" --config="$OSAGO_ROOT/config/core-app.yaml"
   wait_for core-app 90 curl -sf "http://127.0.0.1:$core/health/ready"
 }
 

@@ -41,7 +41,7 @@ for d in yaml.safe_load_all(open(sys.argv[1])):
 }
 for svc in osago-aggregator osago-core-app; do
   bin=$OSAGO_BUILD_DIR/host/osago-aggregator
-  [ "$svc" = osago-core-app ] && bin=$OSAGO_BUILD_DIR/core-app/core-app
+  [ "$svc" = osago-core-app ] && bin=$OSAGO_BUILD_DIR/core-app/osago-core-app
   mapfile -t vars < <(configmap_env "$svc-env")
   ((${#vars[@]} > 0)) || die "ConfigMap $svc-env is empty"
   # The Secrets' variables, with placeholder values of the required shape.

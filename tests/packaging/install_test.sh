@@ -167,13 +167,7 @@ quote_through_core() {
   local token body id view
   token=$(curl -sf -X POST -H 'Content-Type: application/json' -d '{"userId":"package-test"}' \
     "http://127.0.0.1:$CORE/api/dev/login" | jq -r .token)
-  body=$(jq -n --arg start "$(date -u -d '+10 days' +%F)" '{
-    vehicle: {category: "B", make: "Toyota", model: "Camry", year: 2020, enginePowerHp: 150,
-              vin: "XTA21099043765439", plate: "А123ВЕ777"},
-    owner: {lastName: "Иванов", firstName: "Иван", middleName: "Иванович", birthDate: "1980-06-12", regionCode: "77"},
-    drivers: [{lastName: "Иванов", firstName: "Иван", birthDate: "1985-03-01", licenseSeries: "7712",
-               licenseNumber: "345678", experienceStartDate: "2005-04-01"}],
-    policy: {startDate: $start, usageMonths: 12, multidrive: false}}')
+  body=$(quote_input_json)
   id=$(curl -sf -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $token" \
     -H "Idempotency-Key: pkg-$RANDOM-$RANDOM" -d "$body" "http://127.0.0.1:$CORE/api/osago/requests" | jq -r .osagoRequestId)
   [ -n "$id" ] && [ "$id" != null ] || return 1
