@@ -119,10 +119,7 @@ class AggregatorApp : public ServiceApplication {
       bool kafka = publisher.brokerReachable(std::chrono::milliseconds(1000));
       checks["kafka"] = kafka ? "UP" : "DOWN: no broker answered within 1 s";
       int usable = 0;
-      auto listing = plugins.describe();  // kept: a range-for over a temporary's member would dangle
-      for (const auto& p : listing["plugins"])
-        if (p.value("enabled", false))
-          for (const auto& c : p.value("companies", nlohmann::json::array())) usable += c.value("state", "") == "READY";
+      for (const auto& route : plugins.companies()) usable += route.enabled && route.adapter != nullptr;
       checks["usableCompanies"] = usable;
       ok = ok && kafka && usable > 0;
       checks["status"] = ok ? "UP" : "DOWN";
