@@ -21,6 +21,7 @@ class PluginLoader : public ::testing::Test {
                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
     admission_.cache_directory = dir_ / "cache";
+    admission_.worker.binary = OSAGO_TEST_WORKER_BIN;
   }
   void TearDown() override { fs::remove_all(dir_); }
 

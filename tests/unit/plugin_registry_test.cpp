@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -23,6 +25,7 @@ class Registry : public ::testing::Test {
     fs::create_directories(dir_ / "plugins");
     config_.directory = (dir_ / "plugins").string();
     config_.cache_directory = (dir_ / "cache").string();
+    config_.worker.binary = OSAGO_TEST_WORKER_BIN;
     config_.rescan = 0s;
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -150,31 +153,56 @@ TEST_F(Registry, AFailingCompanysBreakerOpensAndFailsFastWhileOthersGoOn) {
   EXPECT_EQ(registry.route("thrower")->adapter->submit(ctx(), "{}").code, "CIRCUIT_OPEN");
 }
 
-TEST_F(Registry, AHangingCallIsAbandonedAtItsBudgetAndItsBulkheadStaysBounded) {
+TEST_F(Registry, AHangingCallGetsItsWorkerKilledAndRestartedWithNothingLeftRunning) {
   install("hangs", OSAGO_TEST_HANGS_SO,
           "  - {id: sloth, name: Ленивая, call_timeout_ms: 300, max_concurrent_calls: 2, max_queued_calls: 0}\n");
   install("versioned", OSAGO_TEST_V1_SO, "  - {id: alpha, name: Альфа}\n");
+  config_.worker.restart_initial = 50ms;
   PluginRegistry registry(config_, nullptr, "test");
   registry.rescan();
   auto sloth = registry.route("sloth")->adapter;
+  ASSERT_FALSE(sloth->describeWorker().is_null()) << "out of process by default";
 
   auto started = std::chrono::steady_clock::now();
   auto first = std::async(std::launch::async, [&] { return sloth->poll(ctx(), "x"); });
   auto second = std::async(std::launch::async, [&] { return sloth->poll(ctx(), "y"); });
   auto a = first.get();
   auto b = second.get();
-  EXPECT_EQ(a.code, "PLUGIN_HUNG");
-  EXPECT_EQ(b.code, "PLUGIN_HUNG");
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 20s) << "the caller was released long before the plugin returned";
+  // The first call past its budget gets the worker killed; the other ends hung or cut short with it.
+  EXPECT_TRUE(a.code == "PLUGIN_HUNG" || b.code == "PLUGIN_HUNG") << a.code << " " << b.code;
+  for (const auto& o : {a, b}) EXPECT_TRUE(o.code == "PLUGIN_HUNG" || o.code == "PLUGIN_CRASHED") << o.code;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s) << "released at the budget, not when the plugin returned";
+  EXPECT_EQ(sloth->callsRunning(), 0) << "no call is left running: the worker is gone, not its threads";
 
-  // Both of its threads are still stuck: the next call is refused at once instead of piling up.
+  // Restarted: it serves the next call (which hangs again, at its budget).
+  for (int i = 0; i < 100 && !sloth->workerUp(); ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(sloth->workerUp());
+  auto worker = sloth->describeWorker();
+  EXPECT_GE(worker["restartsByReason"].value("hung", 0), 1) << worker.dump();
+  EXPECT_EQ(sloth->poll(ctx(), "z").code, "PLUGIN_HUNG");
+
+  // Another company is not affected.
+  EXPECT_EQ(registry.route("alpha")->adapter->poll(ctx(), "1-app").kind, PartnerOutcome::Kind::Offer);
+}
+
+TEST_F(Registry, InProcessAHangingCallIsAbandonedAtItsBudgetAndItsBulkheadStaysBounded) {
+  install("hangs", OSAGO_TEST_HANGS_SO,
+          "  - {id: sloth, name: Ленивая, call_timeout_ms: 300, max_concurrent_calls: 2, max_queued_calls: 0}\n");
+  config_.in_process = {"hangs"};  // the operator's explicit trust
+  PluginRegistry registry(config_, nullptr, "test");
+  registry.rescan();
+  auto sloth = registry.route("sloth")->adapter;
+  EXPECT_TRUE(sloth->describeWorker().is_null());
+
+  auto first = std::async(std::launch::async, [&] { return sloth->poll(ctx(), "x"); });
+  auto second = std::async(std::launch::async, [&] { return sloth->poll(ctx(), "y"); });
+  EXPECT_EQ(first.get().code, "PLUGIN_HUNG");
+  EXPECT_EQ(second.get().code, "PLUGIN_HUNG");
+  // In process a stuck thread cannot be killed: the next call is refused at once instead of piling up.
   auto third = sloth->poll(ctx(), "z");
   EXPECT_EQ(third.code, "BULKHEAD_FULL");
   EXPECT_TRUE(third.retryable);
   EXPECT_EQ(sloth->callsRunning(), 2);
-
-  // Another company is not affected.
-  EXPECT_EQ(registry.route("alpha")->adapter->poll(ctx(), "1-app").kind, PartnerOutcome::Kind::Offer);
 }
 
 }  // namespace

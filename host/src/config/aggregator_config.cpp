@@ -7,6 +7,7 @@
 
 namespace osago::host {
 
+
 AggregatorConfig AggregatorConfig::load(const std::string& file) {
   auto root = config::Section::loadFile(file, "OSAGO_AGGREGATOR");
   AggregatorConfig cfg;
@@ -35,7 +36,30 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   cfg.plugins.allowed_sha256 = plugins.get<std::vector<std::string>>("allowed_sha256", {});
   cfg.plugins.rescan = std::chrono::seconds(plugins.get<int>("rescan_seconds", 2));
   cfg.plugins.enable_new = plugins.get<bool>("enable_new", false);
+  cfg.plugins.in_process = plugins.get<std::vector<std::string>>("in_process", {});
+  auto worker = plugins.child("worker");
+  auto& w = cfg.plugins.worker;
+  w.binary = worker.get<std::string>("binary", "");
+  w.memory_bytes = static_cast<std::size_t>(worker.get<int>("memory_mb", 512)) << 20;
+  w.max_open_files = worker.get<int>("max_open_files", w.max_open_files);
+  w.load_timeout = std::chrono::milliseconds(worker.get<int>("load_timeout_ms", 5000));
+  w.restart_initial = std::chrono::milliseconds(worker.get<int>("restart_initial_ms", 250));
+  w.restart_max = std::chrono::milliseconds(worker.get<int>("restart_max_ms", 30000));
+  w.max_reply_bytes = static_cast<std::size_t>(worker.get<int>("max_reply_kb", 1024)) << 10;
+  w.sandbox = worker.get<bool>("sandbox", true);
+  worker.finish();
   plugins.finish();
+  if ((w.memory_bytes >> 20) < 32 || (w.memory_bytes >> 20) > 65536)
+    throw ConfigError(file, "plugins.worker.memory_mb", "must be between 32 and 65536");
+  if (w.max_open_files < 8 || w.max_open_files > 65536)
+    throw ConfigError(file, "plugins.worker.max_open_files", "must be between 8 and 65536");
+  if (w.load_timeout.count() < 100 || w.load_timeout.count() > 120000)
+    throw ConfigError(file, "plugins.worker.load_timeout_ms", "must be between 100 and 120000");
+  if (w.restart_initial.count() < 10 || w.restart_max < w.restart_initial || w.restart_max.count() > 3600000)
+    throw ConfigError(file, "plugins.worker.restart_initial_ms",
+                      "must be at least 10 and at most restart_max_ms (itself at most 3600000)");
+  if ((w.max_reply_bytes >> 10) < 1 || (w.max_reply_bytes >> 10) > 16384)
+    throw ConfigError(file, "plugins.worker.max_reply_kb", "must be between 1 and 16384");
   if (cfg.plugins.rescan.count() < 0 || cfg.plugins.rescan.count() > 3600)
     throw ConfigError(file, "plugins.rescan_seconds", "must be between 0 (never) and 3600");
   for (auto& digest : cfg.plugins.allowed_sha256) {
@@ -98,6 +122,8 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   if (auto v = config::envInt("OSAGO_QUOTE_DEADLINE_SECONDS")) cfg.quotes.deadline = std::chrono::seconds(*v);
 
   cfg.plugins.directory = config::pathFrom(file, cfg.plugins.directory);
+  cfg.plugins.worker.binary =
+      cfg.plugins.worker.binary.empty() ? defaultWorkerBinary() : config::pathFrom(file, cfg.plugins.worker.binary);
   cfg.admin_web_root = config::pathFrom(file, cfg.admin_web_root);
   if (cfg.plugins.cache_directory.empty()) {
     const char* tmp = std::getenv("TMPDIR");

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "plugins/plugin_worker.hpp"
+
 #include <chrono>
 #include <string>
 #include <vector>
@@ -13,7 +15,12 @@ struct PluginsConfig {
   std::vector<std::string> allowed_sha256;      ///< when non-empty, only these files load
   std::chrono::seconds rescan{2};               ///< how often the directory is looked at (0: only on request)
   bool enable_new = false;                      ///< the switch of a plugin never seen before
+  /// Plugin ids the operator trusts to run inside the aggregator's process
+  /// (no worker: faster, but a crash of theirs ends the aggregator). Empty by default.
+  std::vector<std::string> in_process;
+  WorkerLimits worker;                          ///< every other plugin runs in workers bounded so
 };
+
 
 /// How quote requests are worked on.
 struct QuotesConfig {

@@ -103,7 +103,7 @@ class Kit {
 
 std::vector<ScenarioResult> runConformance(const ConformanceTarget& target, json& plugin_info) {
   auto cache = std::filesystem::temp_directory_path() / ("osago-plugin-check-" + newUuid());
-  auto lib = PluginLibrary::load(target.plugin_file, {cache, {}});
+  auto lib = PluginLibrary::load(target.plugin_file, {cache, {}, {}, WorkerLimits{}});
   plugin_info = {{"id", lib->id()}, {"name", lib->name()}, {"version", lib->version()}, {"abiVersion", lib->abiVersion()},
                  {"sha256", lib->sha256()}};
   auto manifest = PluginManifest::load(target.manifest_file);

@@ -1,9 +1,12 @@
 #include "plugins/insurer_adapter.hpp"
 
+#include "plugins/plugin_worker.hpp"
+
 #include <osago/common/http_client.hpp>
 #include <osago/common/metrics.hpp>
 
 #include <Poco/Logger.h>
+#include <Poco/URI.h>
 
 #include <algorithm>
 #include <cctype>
@@ -51,7 +54,9 @@ class PluginInstance {
     std::string reply;
     bool replied = false;
     osago_status status = OSAGO_STATUS_INTERNAL;
-    std::deque<http::ClientResponse> responses;  // keeps bodies alive until the plugin call returns
+    int replies = 0;
+    bool refused = false;            // the host refused an HTTP request (a host outside the manifest)
+    std::deque<HttpAnswer> answers;  // keeps bodies alive until the plugin call returns
   };
 
   /// Runs submit or poll on the calling thread, filling `state`.
@@ -64,7 +69,7 @@ class PluginInstance {
     c.host_call_ctx = &state;
     c.reply = [](void* ctx, osago_str json) {
       auto* s = static_cast<CallState*>(ctx);
-      s->reply = str(json);
+      if (++s->replies == 1) s->reply = str(json);
       s->replied = true;
     };
     state.status = is_submit ? library_->api().submit(instance_, &c, abi(argument))
@@ -103,35 +108,22 @@ class PluginInstance {
   static osago_status hostHttp(void* call_ctx, const osago_http_request* request, osago_http_response* response) {
     auto* state = static_cast<CallState*>(call_ctx);
     if (!state || !request || !response) return OSAGO_STATUS_INVALID_INPUT;
-    // The timeout is the smaller of the plugin's wish and what is left of this call's budget,
-    // which itself never reaches past the request's deadline.
-    auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(state->call_deadline - SystemClock::now());
-    if (request->timeout_ms > 0) timeout = std::min(timeout, std::chrono::milliseconds(request->timeout_ms));
-    if (timeout.count() <= 0) return OSAGO_STATUS_TIMEOUT;
-    http::ClientRequest req;
-    req.method = str(request->method);
-    req.url = str(request->url);
-    for (std::size_t i = 0; i < request->header_count; ++i) {
-      std::string name = str(request->headers[i].name);
-      if (name == "Content-Type")
-        req.content_type = str(request->headers[i].value);
-      else
-        req.headers.emplace_back(std::move(name), str(request->headers[i].value));
-    }
-    req.body = str(request->body);
-    req.timeout = timeout;
-    try {
-      state->responses.push_back(http::call(req));
-    } catch (const http::ClientError& e) {
-      state->instance->log_.warning("[" + state->correlation_id + "] " + e.what());
-      return e.timedOut() ? OSAGO_STATUS_TIMEOUT : OSAGO_STATUS_TRANSIENT;
-    }
-    const auto& r = state->responses.back();
-    response->status_code = r.status;
-    response->body = abi(r.body);
+    HttpAsk ask;
+    ask.method = str(request->method);
+    ask.url = str(request->url);
+    for (std::size_t i = 0; i < request->header_count; ++i)
+      ask.headers.emplace_back(str(request->headers[i].name), str(request->headers[i].value));
+    ask.body = str(request->body);
+    ask.timeout_ms = request->timeout_ms;
+    state->answers.push_back(brokerHttp(state->instance->company_, state->call_deadline, ask, state->correlation_id));
+    const auto& a = state->answers.back();
+    state->refused = state->refused || a.refused;
+    if (a.status != OSAGO_STATUS_OK) return a.status;
+    response->status_code = a.status_code;
+    response->body = abi(a.body);
     if (response->struct_size >= offsetof(osago_http_response, retry_after) + sizeof(osago_str)) {
-      response->content_type = abi(r.content_type);
-      response->retry_after = abi(r.retry_after);
+      response->content_type = abi(a.content_type);
+      response->retry_after = abi(a.retry_after);
     }
     return OSAGO_STATUS_OK;
   }
@@ -145,18 +137,24 @@ class PluginInstance {
 
 namespace {
 
-/// The outcome of a call that returned, from its status and reply.
-PartnerOutcome outcomeOf(const PluginInstance::CallState& call, const std::string& where) {
-  const auto* state = &call;
+/// The outcome of a call that returned, from its status and reply (and what the
+/// worker found wrong with it: two replies, one too large, an exception).
+PartnerOutcome outcomeOf(osago_status status, int replies, const std::string& reply, const std::string& note,
+                         const std::string& where) {
+  if (!note.empty()) return PartnerOutcome::failed("PLUGIN_ERROR", where + ": " + note);
+  if (replies > 1)
+    return PartnerOutcome::failed("PLUGIN_ERROR", where + ": the plugin called reply " + std::to_string(replies) +
+                                                      " times (exactly once is allowed)");
   std::string detail;
-  if (!state->reply.empty()) {
-    auto j = nlohmann::json::parse(state->reply, nullptr, false);
-    detail = j.is_object() && j.contains("message") && j["message"].is_string() ? j["message"].get<std::string>() : state->reply;
+  if (!reply.empty()) {
+    auto j = nlohmann::json::parse(reply, nullptr, false);
+    detail = j.is_object() && j.contains("message") && j["message"].is_string() ? j["message"].get<std::string>()
+                                                                                 : reply.substr(0, 300);
   }
-  switch (state->status) {
+  switch (status) {
     case OSAGO_STATUS_OK:
-      if (!state->replied) return PartnerOutcome::failed("PLUGIN_ERROR", where + ": returned OK without an outcome");
-      return parseOutcome(state->reply);
+      if (replies == 0) return PartnerOutcome::failed("PLUGIN_ERROR", where + ": returned OK without an outcome");
+      return parseOutcome(reply);
     case OSAGO_STATUS_TRANSIENT:
       return PartnerOutcome::failed("PARTNER_UNAVAILABLE", where + ": " + detail, true);
     case OSAGO_STATUS_TIMEOUT:
@@ -166,7 +164,94 @@ PartnerOutcome outcomeOf(const PluginInstance::CallState& call, const std::strin
     case OSAGO_STATUS_PERMANENT:
       return PartnerOutcome::failed("PARTNER_ERROR", where + ": " + detail);
     default:
-      return PartnerOutcome::failed("PLUGIN_ERROR", where + ": status " + std::to_string(state->status) + ": " + detail);
+      return PartnerOutcome::failed("PLUGIN_ERROR", where + ": status " + std::to_string(status) + ": " + detail);
+  }
+}
+
+prometheus::Family<prometheus::Counter>& deniedMetric() {
+  static auto& f = metrics::counter("osago_plugin_denied_total",
+                                    "What partner code tried and was refused, by company and kind (syscall: "
+                                    "the worker's sandbox; egress: an HTTP host outside its manifest)");
+  return f;
+}
+
+/// "host:port" of an http(s) URL, lower-case; empty when it is not one.
+std::string hostPort(const std::string& url) {
+  try {
+    Poco::URI uri(url);
+    if (uri.getScheme() != "http" && uri.getScheme() != "https") return "";
+    std::string host = uri.getHost();
+    std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+    return host + ":" + std::to_string(uri.getPort());
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+}  // namespace
+
+HttpAnswer brokerHttp(const CompanyConfig& company, SystemClock::time_point call_deadline, const HttpAsk& ask,
+                      const std::string& correlation_id) {
+  HttpAnswer answer;
+  auto& log = Poco::Logger::get("plugin." + company.id);
+  std::string target = hostPort(ask.url);
+  if (target.empty() ||
+      std::find(company.allowed_hosts.begin(), company.allowed_hosts.end(), target) == company.allowed_hosts.end()) {
+    deniedMetric().Add({{"company", company.id}, {"kind", "egress"}}).Increment();
+    log.warning("[" + correlation_id + "] refused the plugin's HTTP request to '" + (target.empty() ? ask.url.substr(0, 200) : target) +
+                "': not a host of company " + company.id + " in its manifest (the URLs of its settings and allowed_hosts)");
+    answer.status = OSAGO_STATUS_PERMANENT;
+    answer.refused = true;
+    return answer;
+  }
+  // The timeout is the smaller of the plugin's wish and what is left of this call's budget,
+  // which itself never reaches past the request's deadline.
+  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(call_deadline - SystemClock::now());
+  if (ask.timeout_ms > 0) timeout = std::min(timeout, std::chrono::milliseconds(ask.timeout_ms));
+  if (timeout.count() <= 0) {
+    answer.status = OSAGO_STATUS_TIMEOUT;
+    return answer;
+  }
+  http::ClientRequest req;
+  req.method = ask.method;
+  req.url = ask.url;
+  for (const auto& [name, value] : ask.headers) {
+    if (name == "Content-Type")
+      req.content_type = value;
+    else
+      req.headers.emplace_back(name, value);
+  }
+  req.body = ask.body;
+  req.timeout = timeout;
+  answer.sent = true;
+  try {
+    auto r = http::call(req);
+    answer.status = OSAGO_STATUS_OK;
+    answer.status_code = r.status;
+    answer.body = std::move(r.body);
+    answer.content_type = std::move(r.content_type);
+    answer.retry_after = std::move(r.retry_after);
+  } catch (const http::ClientError& e) {
+    log.warning("[" + correlation_id + "] " + e.what());
+    answer.status = e.timedOut() ? OSAGO_STATUS_TIMEOUT : OSAGO_STATUS_TRANSIENT;
+  }
+  return answer;
+}
+
+namespace {
+
+std::shared_ptr<PluginWorker> startWorker(const CompanyConfig& company, const PluginLibrary& library) {
+  PluginWorker::Spec spec;
+  spec.library_path = library.loadedFrom().string();
+  spec.company_id = company.id;
+  spec.settings_json = company.settings.dump();
+  spec.secrets = company.secrets;
+  spec.threads = company.max_concurrent_calls;
+  spec.limits = library.workerLimits();
+  try {
+    return std::make_shared<PluginWorker>(std::move(spec));
+  } catch (const PluginLoadError& e) {
+    throw PluginLoadError("company " + company.id + ": plugin " + library.id() + ": " + e.what());
   }
 }
 
@@ -174,20 +259,26 @@ PartnerOutcome outcomeOf(const PluginInstance::CallState& call, const std::strin
 
 InsurerAdapter::InsurerAdapter(CompanyConfig company, std::shared_ptr<PluginLibrary> library,
                                std::shared_ptr<PartnerHealth> health)
-    : instance_(std::make_shared<PluginInstance>(company, std::move(library))),
+    : company_(company),
+      library_(library),
+      instance_(library->inProcess() ? std::make_shared<PluginInstance>(company, library) : nullptr),
+      worker_(library->inProcess() ? nullptr : startWorker(company, *library)),
       health_(health ? std::move(health) : std::make_shared<PartnerHealth>(company.breaker, company.retry_budget)),
       executor_(company.id, company.max_concurrent_calls, company.max_queued_calls) {}
 
 bool isPartnerFailure(const PartnerOutcome& o) {
   if (o.kind != PartnerOutcome::Kind::Failed) return false;
   return o.code == "PARTNER_UNAVAILABLE" || o.code == "PARTNER_TIMEOUT" || o.code == "PARTNER_ERROR" ||
-         o.code == "PLUGIN_ERROR" || o.code == "PLUGIN_HUNG";
+         o.code == "PLUGIN_ERROR" || o.code == "PLUGIN_HUNG" || o.code == "PLUGIN_CRASHED" ||
+         o.code == "PLUGIN_FORBIDDEN";
 }
 
 InsurerAdapter::~InsurerAdapter() = default;
 
-const CompanyConfig& InsurerAdapter::company() const { return instance_->company(); }
-const PluginLibrary& InsurerAdapter::library() const { return instance_->library(); }
+const CompanyConfig& InsurerAdapter::company() const { return company_; }
+const PluginLibrary& InsurerAdapter::library() const { return *library_; }
+nlohmann::json InsurerAdapter::describeWorker() const { return worker_ ? worker_->describe() : nlohmann::json(); }
+bool InsurerAdapter::workerUp() const { return !worker_ || worker_->up(); }
 
 namespace {
 
@@ -216,59 +307,135 @@ std::string outcomeLabel(const PartnerOutcome& out) {
   return code;
 }
 
+/// A failure of a call that tried what partner code may not do says so.
+void markForbidden(PartnerOutcome& out, const std::vector<std::string>& denied, bool egress_refused) {
+  if (out.kind != PartnerOutcome::Kind::Failed || (denied.empty() && !egress_refused)) return;
+  std::string what;
+  for (const auto& d : denied) what += (what.empty() ? "" : ", ") + d;
+  out.message = "the plugin tried what partner code may not do (" +
+                (egress_refused ? std::string("an HTTP request to a host outside its manifest") : std::string()) +
+                (egress_refused && !what.empty() ? "; " : "") +
+                (what.empty() ? std::string() : "system calls refused by its sandbox: " + what) + "): " + out.message;
+  out.code = "PLUGIN_FORBIDDEN";
+}
+
 }  // namespace
 
 void InsurerAdapter::count(const char* operation, const PartnerOutcome& out) const {
   callsMetric().Add({{"company", company().id}, {"operation", operation}, {"outcome", outcomeLabel(out)}}).Increment();
 }
 
-PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operation, bool is_submit, std::string argument) {
-  const auto& company = instance_->company();
+PartnerOutcome InsurerAdapter::runInProcess(const CallContext& ctx, const char* operation, bool is_submit,
+                                            std::string argument, SystemClock::time_point call_deadline,
+                                            std::chrono::steady_clock::time_point started) {
   auto state = std::make_shared<PluginInstance::CallState>();
   state->instance = instance_.get();
-  state->call_deadline = std::min(SystemClock::now() + company.call_timeout, ctx.deadline);
+  state->call_deadline = call_deadline;
   state->correlation_id = ctx.correlation_id;
-  std::string where = std::string(operation) + " via plugin " + instance_->library().id();
-
+  std::string where = std::string(operation) + " via plugin " + library_->id();
   // The call runs on the company's own threads; the task owns what it touches,
-  // so a plugin that never returns cannot take the caller or the host with it.
+  // so a plugin that never returns cannot take the caller with it (its thread is lost).
   auto instance = instance_;
   auto task = [instance, state, is_submit, argument = std::move(argument)] { instance->call(*state, is_submit, argument); };
+  auto grace = std::chrono::milliseconds(500);  // the host's own HTTP timeouts end inside the budget
+  auto wait_until = started +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(call_deadline - SystemClock::now()) +
+                    grace;
+  switch (executor_.run(std::move(task), wait_until)) {
+    case CompanyExecutor::Result::kRejected:
+      return PartnerOutcome::notCalled("BULKHEAD_FULL", where + ": all " + std::to_string(company_.max_concurrent_calls) +
+                                                            " call slots and the queue of this company are taken", true);
+    case CompanyExecutor::Result::kTimedOut:
+      instance_->log().error("[" + ctx.correlation_id + "] " + where + " did not return within its budget of " +
+                             std::to_string(company_.call_timeout.count()) + " ms; the call is abandoned");
+      return PartnerOutcome::failed("PLUGIN_HUNG", where + ": the plugin did not return in time", true);
+    case CompanyExecutor::Result::kDone:
+      break;
+  }
+  auto out = outcomeOf(state->status, state->replies, state->reply, "", where);
+  markForbidden(out, {}, state->refused);
+  return out;
+}
+
+PartnerOutcome InsurerAdapter::runInWorker(const CallContext& ctx, const char* operation, const std::string& argument,
+                                           SystemClock::time_point call_deadline,
+                                           std::chrono::steady_clock::time_point started) {
+  std::string where = std::string(operation) + " via plugin " + library_->id();
+  bool refused = false;
+  WorkerCallResult result;
+  auto worker = worker_;
+  auto task = [&, worker] {
+    result = worker->call(operation, ctx.correlation_id, call_deadline, argument, [&](const HttpAsk& ask) {
+      auto answer = brokerHttp(company_, call_deadline, ask, ctx.correlation_id);
+      refused = refused || answer.refused;
+      return answer;
+    });
+  };
+  // The executor is the company's bulkhead; the worker ends every call by its
+  // budget (killing itself if need be), so the wait below never times out first.
+  auto wait_until = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(call_deadline - SystemClock::now()) +
+                    std::chrono::seconds(5);
+  switch (executor_.run(task, wait_until)) {
+    case CompanyExecutor::Result::kRejected:
+      return PartnerOutcome::notCalled("BULKHEAD_FULL", where + ": all " + std::to_string(company_.max_concurrent_calls) +
+                                                            " call slots and the queue of this company are taken", true);
+    case CompanyExecutor::Result::kTimedOut:
+      return PartnerOutcome::failed("PLUGIN_HUNG", where + ": the plugin did not return in time", true);
+    case CompanyExecutor::Result::kDone:
+      break;
+  }
+  PartnerOutcome out;
+  switch (result.kind) {
+    case WorkerCallResult::Kind::kReturned:
+      out = outcomeOf(result.status, result.replies, result.reply, result.note, where);
+      break;
+    case WorkerCallResult::Kind::kHung:
+      Poco::Logger::get("plugin." + company_.id)
+          .error("[" + ctx.correlation_id + "] " + where + " did not return within its budget of " +
+                 std::to_string(company_.call_timeout.count()) + " ms; its worker was killed and is restarted");
+      out = PartnerOutcome::failed("PLUGIN_HUNG", where + ": the plugin did not return in time; its worker was restarted", true);
+      out.reached_partner = result.sent_http;
+      break;
+    case WorkerCallResult::Kind::kCrashed:
+      // A poll may be repeated; a submit only if none of its requests went out.
+      out = PartnerOutcome::failed("PLUGIN_CRASHED", where + ": " + result.detail, true);
+      out.reached_partner = result.sent_http;
+      out.killed_worker = result.culprit;
+      break;
+    case WorkerCallResult::Kind::kUnavailable:
+      out = PartnerOutcome::notCalled("PLUGIN_RESTARTING", where + ": " + result.detail, true);
+      break;
+  }
+  markForbidden(out, result.denied, refused);
+  return out;
+}
+
+PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operation, bool is_submit, std::string argument) {
+  auto call_deadline = std::min(SystemClock::now() + company_.call_timeout, ctx.deadline);
   auto started = std::chrono::steady_clock::now();
   if (!health_->breaker.tryAcquire(started)) {
     ++health_->circuit_open;
     // New work fails fast; a request already at the partner waits for the breaker to close.
-    return PartnerOutcome::notCalled("CIRCUIT_OPEN", company.name + " is failing too often; calls are paused for a while",
+    return PartnerOutcome::notCalled("CIRCUIT_OPEN", company_.name + " is failing too often; calls are paused for a while",
                                      /*retryable=*/!is_submit);
   }
-  auto grace = std::chrono::milliseconds(500);  // the host's own HTTP timeouts end inside the budget
-  auto wait_until = started +
-                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(state->call_deadline - SystemClock::now()) +
-                    grace;
-  PartnerOutcome out;
-  switch (executor_.run(std::move(task), wait_until)) {
-    case CompanyExecutor::Result::kRejected:
-      health_->breaker.release();
-      ++health_->bulkhead_full;
-      return PartnerOutcome::notCalled("BULKHEAD_FULL", where + ": all " + std::to_string(company.max_concurrent_calls) +
-                                                            " call slots and the queue of this company are taken", true);
-    case CompanyExecutor::Result::kTimedOut:
-      instance_->log().error("[" + ctx.correlation_id + "] " + where + " did not return within its budget of " +
-                             std::to_string(company.call_timeout.count()) + " ms; the call is abandoned");
-      out = PartnerOutcome::failed("PLUGIN_HUNG", where + ": the plugin did not return in time", true);
-      break;
-    case CompanyExecutor::Result::kDone:
-      out = outcomeOf(*state, where);
-      break;
+  PartnerOutcome out = instance_ ? runInProcess(ctx, operation, is_submit, std::move(argument), call_deadline, started)
+                                 : runInWorker(ctx, operation, argument, call_deadline, started);
+  if (out.code == "BULKHEAD_FULL") {
+    health_->breaker.release();
+    ++health_->bulkhead_full;
+    return out;
   }
   auto now = std::chrono::steady_clock::now();
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
-  bool failed = isPartnerFailure(out);
+  bool failed = isPartnerFailure(out) || out.code == "PLUGIN_RESTARTING";
   health_->breaker.record(failed, elapsed, now);
-  health_->latency.add(elapsed);
-  latencyMetric()
-      .Add({{"company", company.id}, {"operation", operation}}, metrics::latencyBuckets())
-      .Observe(std::chrono::duration<double>(now - started).count());
+  if (out.code != "PLUGIN_RESTARTING") {
+    health_->latency.add(elapsed);
+    latencyMetric()
+        .Add({{"company", company_.id}, {"operation", operation}}, metrics::latencyBuckets())
+        .Observe(std::chrono::duration<double>(now - started).count());
+  }
   ++health_->calls;
   if (failed) {
     ++health_->failures;
@@ -294,35 +461,86 @@ PartnerOutcome InsurerAdapter::poll(const CallContext& ctx, const std::string& e
   return out;
 }
 
+namespace {
+
+/// A plugin outcome that cannot be used: counted, and a Failed PLUGIN_ERROR naming what is wrong.
+PartnerOutcome rejectedOutcome(const std::string& why) {
+  static auto& rejected = metrics::counter("osago_rejected_documents_total",
+                                           "Documents from outside rejected as malformed, by source (plugin_outcome, "
+                                           "kafka_event, aggregator_answer, client_info_answer)");
+  rejected.Add({{"source", "plugin_outcome"}}).Increment();
+  return PartnerOutcome::failed("PLUGIN_ERROR", "plugin outcome rejected: " + why);
+}
+
+bool isAmount(const std::string& s) {
+  // Rubles with at most two fraction digits, as the SDK writes them: "12371.81".
+  std::size_t dot = s.find('.');
+  std::string whole = s.substr(0, dot);
+  std::string fraction = dot == std::string::npos ? "" : s.substr(dot + 1);
+  auto digits = [](const std::string& d) { return d.find_first_not_of("0123456789") == std::string::npos; };
+  return !whole.empty() && whole.size() <= 9 && digits(whole) && digits(fraction) && fraction.size() <= 2 &&
+         (dot == std::string::npos || !fraction.empty());
+}
+
+}  // namespace
+
 PartnerOutcome parseOutcome(const std::string& json_text) {
   auto j = nlohmann::json::parse(json_text, nullptr, false);
-  if (!j.is_object()) return PartnerOutcome::failed("PLUGIN_ERROR", "plugin outcome is not a JSON object");
-  std::string kind = j.value("outcome", "");
+  if (j.is_discarded()) return rejectedOutcome("not valid JSON");
+  if (!j.is_object()) return rejectedOutcome("not a JSON object");
+  // Every field is read only after its type was checked: a wrong type is an answer, never an exception.
+  auto type_error = [](const char* field, const char* expected) {
+    return rejectedOutcome(std::string("field '") + field + "' must be " + expected);
+  };
+  auto string_field = [&](const char* field, std::size_t max_len, std::string& out) -> std::optional<PartnerOutcome> {
+    auto it = j.find(field);
+    if (it == j.end()) return std::nullopt;
+    if (!it->is_string()) return type_error(field, "a string");
+    out = it->get<std::string>();
+    if (out.size() > max_len) return rejectedOutcome(std::string("field '") + field + "' is longer than " + std::to_string(max_len));
+    return std::nullopt;
+  };
+  if (auto v = j.find("v"); v != j.end() && !(v->is_number_integer() && v->get<long long>() == 1))
+    return rejectedOutcome("field 'v' must be 1");
+  std::string kind;
+  auto it = j.find("outcome");
+  if (it == j.end()) return rejectedOutcome("field 'outcome' is missing");
+  if (!it->is_string()) return type_error("outcome", "a string (PENDING, OFFER or DECLINED)");
+  kind = it->get<std::string>();
   PartnerOutcome out;
-  if (j.contains("externalId") && j["externalId"].is_string()) out.external_id = j["externalId"].get<std::string>();
-  if (j.contains("retryAfterMs") && j["retryAfterMs"].is_number_integer())
-    out.retry_after = std::chrono::milliseconds(std::max<long long>(0, j["retryAfterMs"].get<long long>()));
+  if (auto e = string_field("externalId", 256, out.external_id)) return *e;
+  if (auto r = j.find("retryAfterMs"); r != j.end()) {
+    if (!r->is_number_integer()) return type_error("retryAfterMs", "an integer");
+    out.retry_after = std::chrono::milliseconds(std::clamp<long long>(r->get<long long>(), 0, 3'600'000));
+  }
   if (kind == "PENDING") {
     out.kind = PartnerOutcome::Kind::Pending;
     return out;
   }
   if (kind == "OFFER") {
     out.kind = PartnerOutcome::Kind::Offer;
-    out.offer = j.value("offer", nlohmann::json());
-    const auto* premium = out.offer.is_object() && out.offer.contains("premium") && out.offer["premium"].is_object()
-                              ? &out.offer["premium"]
-                              : nullptr;
-    if (!premium || !premium->value("amount", nlohmann::json()).is_string())
-      return PartnerOutcome::failed("PLUGIN_ERROR", "plugin offer has no premium.amount string");
+    auto offer = j.find("offer");
+    if (offer == j.end() || !offer->is_object()) return type_error("offer", "an object");
+    auto premium = offer->find("premium");
+    if (premium == offer->end() || !premium->is_object()) return type_error("offer.premium", "an object");
+    auto amount = premium->find("amount");
+    if (amount == premium->end() || !amount->is_string()) return type_error("offer.premium.amount", "a string");
+    if (!isAmount(amount->get<std::string>()))
+      return rejectedOutcome("field 'offer.premium.amount' must be rubles like \"12371.81\"");
+    if (auto c = premium->find("currency"); c != premium->end() && !(c->is_string() && c->get<std::string>() == "RUB"))
+      return type_error("offer.premium.currency", "\"RUB\"");
+    out.offer = *offer;
     return out;
   }
   if (kind == "DECLINED") {
     out.kind = PartnerOutcome::Kind::Declined;
-    out.code = j.value("reason", "DECLINED");
-    out.message = j.value("message", "");
+    out.code = "DECLINED";
+    if (auto e = string_field("reason", 128, out.code)) return *e;
+    if (auto e = string_field("message", 1000, out.message)) return *e;
+    if (out.code.empty()) out.code = "DECLINED";
     return out;
   }
-  return PartnerOutcome::failed("PLUGIN_ERROR", "plugin outcome has unknown kind '" + kind + "'");
+  return rejectedOutcome("unknown outcome '" + kind.substr(0, 64) + "' (PENDING, OFFER or DECLINED)");
 }
 
 }  // namespace osago::host

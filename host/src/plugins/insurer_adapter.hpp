@@ -24,6 +24,7 @@ struct PartnerOutcome {
   std::string message;              ///< for operators and the driver; never personal data
   bool retryable = false;           ///< Failed: the same call may succeed later
   bool reached_partner = true;      ///< Failed: whether a request may have gone out (false: safe to resend a submit)
+  bool killed_worker = false;       ///< Failed PLUGIN_CRASHED: this call's input killed the plugin's worker
   std::optional<std::chrono::milliseconds> retry_after;
 
   static PartnerOutcome failed(std::string code, std::string message, bool retryable = false) {
@@ -48,10 +49,13 @@ struct CallContext {
 };
 
 class PluginInstance;
+class PluginWorker;
 
 /// One insurance company served by a plugin instance, behind its own bulkhead.
-/// submit/poll are thread-safe and never throw: every failure, a hanging or a
-/// crashing-by-exception plugin included, becomes a Failed outcome.
+/// The instance lives in a supervised worker process of its own (PluginWorker)
+/// unless the operator trusts the plugin in process. submit/poll are
+/// thread-safe and never throw: every failure, a crashing or hanging plugin
+/// included, becomes a Failed outcome.
 class InsurerAdapter {
  public:
   /// Calls the plugin's create() with the company's settings. `health` (the
@@ -68,16 +72,27 @@ class InsurerAdapter {
 
   const CompanyConfig& company() const;
   const PluginLibrary& library() const;
+  /// The worker's pid, state, restarts and last exit; null for an in-process plugin.
+  nlohmann::json describeWorker() const;
+  /// False while the company's worker is down (crashed, restarting).
+  bool workerUp() const;
   int callsRunning() const { return executor_.busy(); }
   int callsQueued() const { return executor_.queued(); }
   PartnerHealth& health() const { return *health_; }
 
  private:
   PartnerOutcome invoke(const CallContext& ctx, const char* operation, bool is_submit, std::string argument);
+  PartnerOutcome runInProcess(const CallContext& ctx, const char* operation, bool is_submit, std::string argument,
+                              std::chrono::system_clock::time_point call_deadline, std::chrono::steady_clock::time_point started);
+  PartnerOutcome runInWorker(const CallContext& ctx, const char* operation, const std::string& argument,
+                             std::chrono::system_clock::time_point call_deadline, std::chrono::steady_clock::time_point started);
   /// osago_partner_calls_total for one finished call (also those refused before the plugin).
   void count(const char* operation, const PartnerOutcome& out) const;
 
-  std::shared_ptr<PluginInstance> instance_;
+  CompanyConfig company_;
+  std::shared_ptr<PluginLibrary> library_;
+  std::shared_ptr<PluginInstance> instance_;  ///< in process
+  std::shared_ptr<PluginWorker> worker_;      ///< out of process (the default)
   std::shared_ptr<PartnerHealth> health_;
   CompanyExecutor executor_;
 };
@@ -86,7 +101,15 @@ class InsurerAdapter {
 /// unreachable, timed out, answered garbage, or its plugin broke or hung.
 bool isPartnerFailure(const PartnerOutcome& outcome);
 
-/// Parses a plugin's outcome JSON (docs/plugin-abi.md); a malformed one is a Failed PLUGIN_ERROR.
+/// Parses a plugin's outcome JSON (docs/plugin-abi.md) with type-checked
+/// access; a malformed one (not JSON, a field of the wrong type, an unknown
+/// outcome) is a Failed PLUGIN_ERROR that says which field is wrong.
 PartnerOutcome parseOutcome(const std::string& json_text);
+
+/// Makes one HTTP request a plugin asked for during a call of `company`:
+/// only to the hosts its manifest names (else refused, logged and counted),
+/// within what is left of the call's budget `call_deadline`.
+HttpAnswer brokerHttp(const CompanyConfig& company, std::chrono::system_clock::time_point call_deadline,
+                      const HttpAsk& ask, const std::string& correlation_id);
 
 }  // namespace osago::host

@@ -15,8 +15,6 @@
 namespace osago::host {
 namespace {
 
-std::string hostAbi() { return std::to_string(OSAGO_PLUGIN_ABI_MAJOR) + "." + std::to_string(OSAGO_PLUGIN_ABI_MINOR); }
-
 void verifyFile(const std::filesystem::path& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw PluginLoadError(path.string() + ": cannot be read");
@@ -71,6 +69,19 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& 
   }
   verifyFile(copy);
 
+  PluginIdentity identity;
+  try {
+    identity = PluginWorker::probe(copy.string(), admission.worker);
+  } catch (const PluginLoadError& e) {
+    throw PluginLoadError(path.string() + ": " + e.what());
+  }
+  bool trusted = std::find(admission.in_process.begin(), admission.in_process.end(), identity.id) !=
+                 admission.in_process.end();
+  if (!trusted)
+    return std::shared_ptr<PluginLibrary>(
+        new PluginLibrary({}, nullptr, identity, admission.worker, path, sha256, copy));
+
+  // Trusted by the operator: its code runs in this process from here on.
   boost::dll::shared_library lib;
   try {
     lib.load(boost::dll::fs::path(copy.string()),
@@ -82,19 +93,11 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& 
     throw PluginLoadError(path.string() + ": not an osago plugin: it does not export " OSAGO_PLUGIN_ENTRY_SYMBOL);
   auto entry = lib.get<const osago_plugin_api*(uint16_t, uint16_t)>(OSAGO_PLUGIN_ENTRY_SYMBOL);
   const osago_plugin_api* api = entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR);
-  if (!api) throw PluginLoadError(path.string() + ": the plugin refused to work with host ABI " + hostAbi());
-  std::string built_for = std::to_string(api->abi_major) + "." + std::to_string(api->abi_minor);
-  if (api->abi_major != OSAGO_PLUGIN_ABI_MAJOR || api->abi_minor > OSAGO_PLUGIN_ABI_MINOR)
-    throw PluginLoadError(path.string() + ": plugin built for ABI " + built_for + ", host supports " +
-                          std::to_string(OSAGO_PLUGIN_ABI_MAJOR) + ".0 to " + hostAbi() +
-                          " (rebuild the plugin against this host's plugin-api, or upgrade the host)");
-  constexpr std::size_t kMinSize = offsetof(osago_plugin_api, destroy) + sizeof(api->destroy);
-  if (api->struct_size < kMinSize)
-    throw PluginLoadError(path.string() + ": plugin table is too small (" + std::to_string(api->struct_size) + " bytes)");
-  if (!api->plugin_id || !*api->plugin_id || !api->plugin_name || !api->plugin_version || !api->create ||
-      !api->submit || !api->poll || !api->destroy)
-    throw PluginLoadError(path.string() + ": plugin table has empty fields (id, name, version and every function are required)");
-  return std::shared_ptr<PluginLibrary>(new PluginLibrary(std::move(lib), api, path, sha256, copy));
+  if (!api || api->abi_major != identity.abi_major || api->abi_minor != identity.abi_minor ||
+      api->struct_size < offsetof(osago_plugin_api, destroy) + sizeof(api->destroy) || !api->create || !api->submit ||
+      !api->poll || !api->destroy || !api->plugin_id || identity.id != api->plugin_id)
+    throw PluginLoadError(path.string() + ": the plugin's table in this process differs from what its probe worker saw");
+  return std::shared_ptr<PluginLibrary>(new PluginLibrary(std::move(lib), api, identity, admission.worker, path, sha256, copy));
 }
 
 }  // namespace osago::host

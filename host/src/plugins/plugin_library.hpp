@@ -1,5 +1,7 @@
 #pragma once
 
+#include "plugins/plugin_worker.hpp"
+
 #include <osago/common/errors.hpp>
 #include <osago/plugin_abi.h>
 
@@ -18,44 +20,56 @@ class PluginLoadError : public Error {
   using Error::Error;
 };
 
-/// One loaded insurer plugin library. The library stays loaded as long as
-/// any shared_ptr to it lives (adapters hold one), so nothing that came from
-/// it outlives the code. Immutable after load; thread-safe.
+/// One admitted insurer plugin library. By default its code never runs in
+/// this process: a short-lived worker loads it to learn what it is, and each
+/// company's calls run in a supervised worker of its own (PluginWorker). A
+/// plugin the operator trusts (plugins.in_process) is loaded here instead;
+/// the library then stays loaded as long as any shared_ptr to it lives
+/// (adapters hold one), so nothing that came from it outlives the code.
+/// Immutable after load; thread-safe.
 class PluginLibrary {
  public:
-  /// Admission rules checked before a byte of the plugin runs.
+  /// Admission rules checked before a byte of the plugin runs, and how it runs.
   struct Admission {
     std::filesystem::path cache_directory;      ///< where content-addressed copies are kept
     std::vector<std::string> allowed_sha256;    ///< empty: any digest
+    std::vector<std::string> in_process;        ///< plugin ids trusted to run inside this process
+    WorkerLimits worker;                        ///< how the others' workers run
   };
 
   /// Verifies `path` (regular, owned by this service's user or root, not
   /// writable by group or others, digest allowed), copies it to
   /// `<cache>/<sha256>.so` so that a new version of the same file name really
-  /// loads, loads the copy with RTLD_LOCAL, resolves the entry symbol and
-  /// checks the ABI version. Throws PluginLoadError.
+  /// loads, loads the copy in a probe worker (entry symbol, ABI version, its
+  /// table) and, only for a plugin listed in `in_process`, in this process
+  /// too with RTLD_LOCAL. Throws PluginLoadError.
   static std::shared_ptr<PluginLibrary> load(const std::filesystem::path& path, const Admission& admission);
 
   /// SHA-256 of a file's content, lower-case hex. Throws PluginLoadError.
   static std::string fileSha256(const std::filesystem::path& path);
 
+  /// Whether the library is loaded in this process (a trusted plugin); api() is valid only then.
+  bool inProcess() const { return api_ != nullptr; }
   const osago_plugin_api& api() const { return *api_; }
-  std::string id() const { return api_->plugin_id; }
-  std::string name() const { return api_->plugin_name; }
-  std::string version() const { return api_->plugin_version; }
-  std::string abiVersion() const { return std::to_string(api_->abi_major) + "." + std::to_string(api_->abi_minor); }
+  const WorkerLimits& workerLimits() const { return worker_; }
+  const std::string& id() const { return identity_.id; }
+  const std::string& name() const { return identity_.name; }
+  const std::string& version() const { return identity_.version; }
+  std::string abiVersion() const { return std::to_string(identity_.abi_major) + "." + std::to_string(identity_.abi_minor); }
   const std::filesystem::path& path() const { return path_; }      ///< the file as dropped in the directory
   const std::string& sha256() const { return sha256_; }
   const std::filesystem::path& loadedFrom() const { return loaded_from_; }  ///< the content-addressed copy
 
  private:
-  PluginLibrary(boost::dll::shared_library lib, const osago_plugin_api* api, std::filesystem::path path,
-                std::string sha256, std::filesystem::path loaded_from)
-      : lib_(std::move(lib)), api_(api), path_(std::move(path)), sha256_(std::move(sha256)),
-        loaded_from_(std::move(loaded_from)) {}
+  PluginLibrary(boost::dll::shared_library lib, const osago_plugin_api* api, PluginIdentity identity,
+                WorkerLimits worker, std::filesystem::path path, std::string sha256, std::filesystem::path loaded_from)
+      : lib_(std::move(lib)), api_(api), identity_(std::move(identity)), worker_(std::move(worker)),
+        path_(std::move(path)), sha256_(std::move(sha256)), loaded_from_(std::move(loaded_from)) {}
 
   boost::dll::shared_library lib_;
-  const osago_plugin_api* api_;
+  const osago_plugin_api* api_;  ///< null unless in process
+  PluginIdentity identity_;
+  WorkerLimits worker_;
   std::filesystem::path path_;
   std::string sha256_;
   std::filesystem::path loaded_from_;

@@ -2,6 +2,9 @@
 
 #include <osago/common/yaml_config.hpp>
 
+#include <Poco/URI.h>
+
+#include <algorithm>
 #include <set>
 
 namespace osago::host {
@@ -59,6 +62,27 @@ std::string expandString(const std::string& s, const std::string& file, const st
     i = end + 1;
   }
   return out;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+/// The hosts of every http(s) URL among the strings of `value`.
+void urlHosts(const nlohmann::json& value, std::set<std::string>& out) {
+  if (value.is_string()) {
+    const auto& s = value.get_ref<const std::string&>();
+    if (s.rfind("http://", 0) != 0 && s.rfind("https://", 0) != 0) return;
+    try {
+      Poco::URI uri(s);
+      if (!uri.getHost().empty()) out.insert(lower(uri.getHost()) + ":" + std::to_string(uri.getPort()));
+    } catch (const std::exception&) {
+      // Not a URL after all: it names no host.
+    }
+  } else if (value.is_structured()) {
+    for (const auto& v : value) urlHosts(v, out);
+  }
 }
 
 }  // namespace
@@ -122,6 +146,24 @@ PluginManifest PluginManifest::load(const std::string& file) {
         company.secrets[k] = v.get<std::string>();
       }
     }
+    std::set<std::string> hosts;
+    urlHosts(company.settings, hosts);
+    for (const auto& entry : c.get<std::vector<std::string>>("allowed_hosts", {})) {
+      std::string e = lower(entry);
+      auto colon = e.rfind(':');
+      std::string host = colon == std::string::npos ? e : e.substr(0, colon);
+      std::string port = colon == std::string::npos ? "" : e.substr(colon + 1);
+      if (host.empty() || host.find_first_of("/@ ") != std::string::npos ||
+          (colon != std::string::npos && (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)))
+        throw ConfigError(file, c.qualified("allowed_hosts"), "'" + entry + "' is not a host or host:port");
+      if (port.empty()) {
+        hosts.insert(host + ":80");
+        hosts.insert(host + ":443");
+      } else {
+        hosts.insert(host + ":" + std::to_string(std::stoi(port)));
+      }
+    }
+    company.allowed_hosts.assign(hosts.begin(), hosts.end());
     c.finish();
     manifest.companies.push_back(std::move(company));
   }

@@ -21,6 +21,9 @@ struct CompanyConfig {
   int max_queued_calls = 32;                    ///< bulkhead: calls waiting for a thread
   nlohmann::json settings = nlohmann::json::object();  ///< passed to the plugin's create(); ${ENV} expanded
   std::map<std::string, std::string> secrets;   ///< name → value, resolved from the environment
+  /// "host:port" the plugin's HTTP requests may go to: the hosts of every
+  /// http(s) URL in `settings` and the manifest's `allowed_hosts`. Lower case.
+  std::vector<std::string> allowed_hosts;
   BreakerConfig breaker;                        ///< the company's circuit breaker
   RetryBudgetConfig retry_budget;               ///< how many failed calls may be retried
 };

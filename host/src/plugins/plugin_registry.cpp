@@ -73,7 +73,8 @@ RescanReport PluginRegistry::rescan() {
   for (const auto& [id, p] : old->plugins) by_file[p->library->path().string()] = p;
 
   std::set<std::string> companies_taken;
-  PluginLibrary::Admission admission{config_.cache_directory, config_.allowed_sha256};
+  PluginLibrary::Admission admission{config_.cache_directory, config_.allowed_sha256, config_.in_process,
+                                     config_.worker};
   for (const auto& file : files) {
     auto reject = [&](const std::string& error) {
       next->rejected.push_back({file.string(), error});
@@ -289,7 +290,8 @@ nlohmann::json PluginRegistry::describe(const LoadedPlugin& p) const {
   for (const auto& c : p.companies) {
     nlohmann::json j{{"id", c.id}, {"name", c.name}};
     if (auto a = p.adapters.find(c.id); a != p.adapters.end()) {
-      j["state"] = "READY";
+      j["state"] = a->second->workerUp() ? "READY" : "WORKER_DOWN";
+      if (auto worker = a->second->describeWorker(); !worker.is_null()) j["worker"] = std::move(worker);
       j["callsRunning"] = a->second->callsRunning();
       j["callsQueued"] = a->second->callsQueued();
       j["maxConcurrentCalls"] = c.max_concurrent_calls;
@@ -305,6 +307,7 @@ nlohmann::json PluginRegistry::describe(const LoadedPlugin& p) const {
                    {"name", lib.name()},
                    {"version", lib.version()},
                    {"abiVersion", lib.abiVersion()},
+                   {"isolation", lib.inProcess() ? "in_process" : "process"},
                    {"file", lib.path().string()},
                    {"sha256", lib.sha256()},
                    {"enabled", isEnabled(lib.id())},

@@ -16,7 +16,8 @@ nlohmann::json PartnerHealth::describe(CircuitBreaker::Clock::time_point now) {
           {"calls", calls.load()},
           {"failures", failures.load()},
           {"refusedCircuitOpen", circuit_open.load()},
-          {"refusedBulkheadFull", bulkhead_full.load()}};
+          {"refusedBulkheadFull", bulkhead_full.load()},
+          {"quarantined", quarantined.load()}};
 }
 
 void LatencyWindow::add(std::chrono::milliseconds latency) {

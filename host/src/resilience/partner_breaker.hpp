@@ -46,6 +46,7 @@ struct PartnerHealth {
   std::atomic<long> failures{0};
   std::atomic<long> circuit_open{0};
   std::atomic<long> bulkhead_full{0};
+  std::atomic<long> quarantined{0};  ///< requests this instance quarantined (their calls kept killing the plugin)
 
   nlohmann::json describe(CircuitBreaker::Clock::time_point now);
 };

@@ -183,6 +183,12 @@ void QuoteScheduler::process(const WorkItem& item) {
   }
   if (Clock::now() >= item.deadline) {
     outcome = PartnerOutcome::failed("DEADLINE_EXCEEDED", "the insurer did not answer within the deadline");
+  } else if (item.claims_without_outcome > kMaxClaimsWithoutOutcome) {
+    // Every instance that took this work died before recording anything: with a
+    // plugin in process, its input is the likely cause. It is not tried again.
+    outcome = PartnerOutcome::failed("PLUGIN_CRASHED", "quarantined: claimed " + std::to_string(item.claims_without_outcome - 1) +
+                                                           " times by instances that died before recording an outcome");
+    if (route && route->adapter) ++route->adapter->health().quarantined;
   } else if (route && route->adapter && route->enabled && !callFitsBeforeDeadline(Clock::now(), item.deadline, outlook)) {
     // E.g. work that waited out an outage: a call that cannot finish in time only loads the partner.
     outcome = PartnerOutcome::failed("DEADLINE_EXCEEDED", "not enough time left for a call (the insurer's p95 latency is " +
@@ -200,6 +206,21 @@ void QuoteScheduler::process(const WorkItem& item) {
     CallContext ctx{item.correlation_id, item.deadline};
     outcome = item.external_id.empty() ? route->adapter->submit(ctx, item.input)
                                        : route->adapter->poll(ctx, item.external_id);
+  }
+  if (outcome.killed_worker) {
+    // Counted in PostgreSQL, so the limit holds over every instance.
+    int crashes = item.worker_crashes + 1;
+    try {
+      crashes = store_.countWorkerCrash(item, instance_id_);
+    } catch (const std::exception& e) {
+      log.warning(tag + "cannot count the worker crash: " + errorText(e));
+    }
+    if (crashes >= kMaxWorkerCrashes) {
+      outcome.retryable = false;
+      outcome.message = "quarantined: its calls killed the plugin's worker " + std::to_string(crashes) +
+                        " times; it is not tried again (last: " + outcome.message + ")";
+      if (route && route->adapter) ++route->adapter->health().quarantined;
+    }
   }
   CompanyUpdate update = decideUpdate(item, outcome, Clock::now(), poll_policy_, outlook);
   if (outcome.kind == PartnerOutcome::Kind::Failed)

@@ -27,6 +27,13 @@ namespace osago::host {
 /// NOTIFY of new work) or a worker frees up — at most a second. Thread-safe.
 class QuoteScheduler {
  public:
+  /// A (request, company) whose calls killed its plugin's worker this often, on
+  /// any instances, ends FAILED/PLUGIN_CRASHED instead of being tried again.
+  static constexpr int kMaxWorkerCrashes = 2;
+  /// Claimed this often without an outcome recorded (every instance working on
+  /// it died: an in-process plugin's crash), it is quarantined the same way.
+  static constexpr int kMaxClaimsWithoutOutcome = 3;
+
   /// `on_change` runs after a change was committed (e.g. to wake the outbox relay).
   QuoteScheduler(QuoteStore& store, PluginRegistry& plugins, QuotesConfig config, std::string instance_id,
                  std::function<void()> on_change);

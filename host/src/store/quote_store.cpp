@@ -135,7 +135,8 @@ std::optional<QuoteRequestView> QuoteStore::find(const std::string& request_id) 
 std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, std::chrono::seconds lease) {
   auto c = db_.acquire();
   auto rows = c->query(
-      "UPDATE company_quotes c SET lease_owner = $1, lease_until = now() + make_interval(secs => $2::int) "
+      "UPDATE company_quotes c SET lease_owner = $1, lease_until = now() + make_interval(secs => $2::int), "
+      "  unrecorded_claims = c.unrecorded_claims + 1 "
       "FROM quote_requests r "
       "WHERE r.id = c.request_id AND (c.request_id, c.company_id) IN ("
       "  SELECT request_id, company_id FROM company_quotes "
@@ -144,7 +145,7 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
       "  ORDER BY next_poll_at LIMIT $3 FOR UPDATE SKIP LOCKED) "
       "RETURNING c.request_id::text, c.company_id, c.company_name, r.correlation_id, coalesce(c.external_id, ''), "
       "c.attempts, (extract(epoch FROM c.deadline_at) * 1000)::bigint, r.input::text, c.status, "
-      "(extract(epoch FROM r.created_at) * 1000)::bigint",
+      "(extract(epoch FROM r.created_at) * 1000)::bigint, c.unrecorded_claims, c.worker_crashes",
       owner, static_cast<long long>(lease.count()), limit);
   std::vector<WorkItem> items;
   items.reserve(static_cast<std::size_t>(rows.rows()));
@@ -160,6 +161,8 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
     w.input = rows.text(i, 7);
     w.status = rows.text(i, 8);
     w.created_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(rows.int64(i, 9)));
+    w.claims_without_outcome = static_cast<int>(rows.int64(i, 10));
+    w.worker_crashes = static_cast<int>(rows.int64(i, 11));
     items.push_back(std::move(w));
   }
   return items;
@@ -197,8 +200,19 @@ std::size_t QuoteStore::renewLeases(const std::string& owner,
 std::size_t QuoteStore::releaseLeases(const std::string& owner,
                                       const std::vector<std::pair<std::string, std::string>>& items) {
   if (items.empty()) return 0;
-  auto r = db_.acquire()->query(heldLeasesUpdate("lease_owner = NULL, lease_until = NULL"), owner, keysJson(items));
+  // Handed back unstarted: this claim does not count towards the quarantine.
+  auto r = db_.acquire()->query(
+      heldLeasesUpdate("lease_owner = NULL, lease_until = NULL, unrecorded_claims = greatest(0, c.unrecorded_claims - 1)"),
+      owner, keysJson(items));
   return static_cast<std::size_t>(r.affected());
+}
+
+int QuoteStore::countWorkerCrash(const WorkItem& item, const std::string& owner) {
+  auto r = db_.acquire()->query(
+      "UPDATE company_quotes SET worker_crashes = worker_crashes + 1 "
+      "WHERE request_id = $1 AND company_id = $2 AND lease_owner = $3 RETURNING worker_crashes",
+      item.request_id, item.company_id, owner);
+  return r.rows() == 0 ? item.worker_crashes + 1 : static_cast<int>(r.int64(0, 0));
 }
 
 std::optional<std::chrono::milliseconds> QuoteStore::nextDueIn() {
@@ -266,7 +280,7 @@ void QuoteStore::writeUnchanged(const std::vector<std::shared_ptr<UnchangedRecor
       "  WHERE c.lease_owner = x.owner AND c.status = x.status ORDER BY c.request_id, c.company_id FOR UPDATE OF c) "
       "UPDATE company_quotes c SET external_id = nullif(x.external_id, ''), attempts = x.attempts, "
       "  next_poll_at = to_timestamp(x.next_ms / 1000.0), last_poll_at = now(), lease_owner = NULL, lease_until = NULL, "
-      "  last_owner = x.owner, updated_at = now() "
+      "  last_owner = x.owner, unrecorded_claims = 0, updated_at = now() "
       "FROM x WHERE c.request_id = x.request_id AND c.company_id = x.company_id AND c.lease_owner = x.owner "
       "  AND c.status = x.status AND (c.request_id, c.company_id) IN (SELECT request_id, company_id FROM locked) "
       "RETURNING c.request_id::text, c.company_id",
@@ -295,7 +309,8 @@ QuoteStore::Recorded QuoteStore::record(const WorkItem& item, const CompanyUpdat
       "WITH upd AS ("
       "  UPDATE company_quotes c SET status = $4, external_id = nullif($5, ''), attempts = $6, "
       "    next_poll_at = to_timestamp($7::bigint / 1000.0), last_poll_at = now(), offer = $8::jsonb, "
-      "    error = $9::jsonb, lease_owner = NULL, lease_until = NULL, last_owner = $3, updated_at = now() "
+      "    error = $9::jsonb, lease_owner = NULL, lease_until = NULL, last_owner = $3, unrecorded_claims = 0, "
+      "    updated_at = now() "
       "  FROM company_quotes old WHERE old.request_id = c.request_id AND old.company_id = c.company_id "
       "    AND c.request_id = $1 AND c.company_id = $2 AND c.lease_owner = $3 RETURNING old.status AS previous), "
       "req AS ("

@@ -92,6 +92,8 @@ struct WorkItem {
   std::chrono::system_clock::time_point deadline;
   std::chrono::system_clock::time_point created_at;  ///< of the request
   std::string input;        ///< the canonical quote input JSON
+  int claims_without_outcome = 0;  ///< claims in a row, this one included, that recorded nothing (the instance died)
+  int worker_crashes = 0;   ///< calls of this item that killed its plugin's worker, on any instance
 };
 
 /// The new state of a work item after a partner call.
@@ -141,6 +143,10 @@ class QuoteStore {
   /// start: it is stopping), so that other instances claim them at once
   /// instead of when the leases lapse; returns how many were still held.
   std::size_t releaseLeases(const std::string& owner, const std::vector<std::pair<std::string, std::string>>& items);
+
+  /// Counts one more worker death caused by a call of `item` (held by
+  /// `owner`) and returns the count over every instance.
+  int countWorkerCrash(const WorkItem& item, const std::string& owner);
 
   /// How long until the earliest unfinished work comes due (zero if some is due now);
   /// nullopt when there is none.

@@ -1,0 +1,866 @@
+#include "plugins/plugin_worker.hpp"
+
+#include "plugins/plugin_library.hpp"
+
+#include <osago/common/metrics.hpp>
+
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/Logger.h>
+#include <Poco/Timestamp.h>
+
+#include <seccomp.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <deque>
+#include <fcntl.h>
+#include <filesystem>
+#include <future>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace osago::host {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+using SystemClock = std::chrono::system_clock;
+
+constexpr int kExitOutOfMemory = 86;  // plugin_worker_main.cpp
+constexpr int kExitProtocol = 87;
+constexpr std::size_t kStderrTail = 2048;
+constexpr std::size_t kStderrBytesPerSecond = 256 * 1024;
+constexpr int kLinesPerSecond = 20;
+
+std::string nowIso() { return Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y-%m-%dT%H:%M:%S.%iZ"); }
+
+std::string signalName(int signo) {
+  const char* abbrev = ::sigabbrev_np(signo);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(signo);
+}
+
+std::string syscallName(long nr) {
+  char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, static_cast<int>(nr));
+  std::string out = name ? name : "system call " + std::to_string(nr);
+  std::free(name);
+  return out;
+}
+
+prometheus::Family<prometheus::Counter>& restartsMetric() {
+  static auto& f = metrics::counter("osago_plugin_worker_restarts_total",
+                                    "Plugin worker deaths by company and reason (crash, hung, out_of_memory, exit, "
+                                    "protocol_error); each is followed by a restart");
+  return f;
+}
+
+prometheus::Family<prometheus::Counter>& deniedMetric() {
+  static auto& f = metrics::counter("osago_plugin_denied_total",
+                                    "What partner code tried and was refused, by company and kind (syscall: "
+                                    "the worker's sandbox; egress: an HTTP host outside its manifest)");
+  return f;
+}
+
+/// Splits a byte stream into frames, refusing any over `max_payload`.
+class FrameAssembler {
+ public:
+  explicit FrameAssembler(std::size_t max_payload) : max_(max_payload) {}
+  void feed(const char* data, std::size_t n) { buf_.append(data, n); }
+  /// The next whole frame, if one is buffered. Throws wire::ProtocolError.
+  bool next(wire::Frame& frame) {
+    if (buf_.size() - pos_ < wire::kHeaderSize) return compact(false);
+    auto h = wire::parseHeader(buf_.data() + pos_);
+    if (h.length > max_)
+      throw wire::ProtocolError("frame of " + std::to_string(h.length) + " bytes is over the limit of " +
+                                std::to_string(max_));
+    if (buf_.size() - pos_ - wire::kHeaderSize < h.length) return compact(false);
+    frame.type = h.type;
+    frame.call_id = h.call_id;
+    frame.payload.assign(buf_, pos_ + wire::kHeaderSize, h.length);
+    pos_ += wire::kHeaderSize + h.length;
+    return compact(true);
+  }
+
+ private:
+  bool compact(bool result) {
+    if (pos_ > 0 && (pos_ == buf_.size() || pos_ > (64u << 10))) {
+      buf_.erase(0, pos_);
+      pos_ = 0;
+    }
+    return result;
+  }
+  std::size_t max_;
+  std::string buf_;
+  std::size_t pos_ = 0;
+};
+
+/// Forks every worker from one thread that lives as long as the process:
+/// PR_SET_PDEATHSIG fires when the *thread* that forked exits, so a worker
+/// forked from a short-lived thread would be killed with it.
+class Spawner {
+ public:
+  static Spawner& instance() {
+    static Spawner* s = new Spawner();  // never destroyed: workers may be spawned until exit
+    return *s;
+  }
+
+  pid_t spawn(std::function<pid_t()> fork_and_exec) {
+    std::packaged_task<pid_t()> task(std::move(fork_and_exec));
+    auto result = task.get_future();
+    {
+      std::lock_guard lock(mutex_);
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+    return result.get();
+  }
+
+ private:
+  Spawner() {
+    std::thread([this] {
+      while (true) {
+        std::packaged_task<pid_t()> task;
+        {
+          std::unique_lock lock(mutex_);
+          cv_.wait(lock, [this] { return !tasks_.empty(); });
+          task = std::move(tasks_.front());
+          tasks_.pop_front();
+        }
+        task();
+      }
+    }).detach();
+  }
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::packaged_task<pid_t()>> tasks_;
+};
+
+int highFd(int fd) {
+  int high = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
+  ::close(fd);
+  return high;
+}
+
+}  // namespace
+
+std::string defaultWorkerBinary() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    auto beside = self.parent_path() / "osago-plugin-worker";
+    if (std::filesystem::exists(beside, ec)) return beside.string();
+  }
+  return "/usr/lib/osago-aggregator/osago-plugin-worker";
+}
+
+/// One running worker process and the host's ends of its descriptors.
+struct PluginWorker::Process {
+  pid_t pid = -1;
+  int sock = -1;   // frames both ways
+  int fault = -1;  // kFault / kDenied from the worker's signal handlers
+  int err = -1;    // the worker's stderr and stdout
+  std::mutex write_mutex;
+  std::string kill_reason;            // set when the host killed it
+  std::uint64_t hung_call = 0;        // the call whose overrun got it killed
+  std::uint64_t fault_call = 0;       // the call the worker said it was dying in
+  int fault_signal = -1;              // -1: no fault report
+  std::string stderr_tail;
+  std::string stderr_line;
+  Steady::time_point started = Steady::now();
+  Steady::time_point budget_second = Steady::now();
+  std::size_t stderr_bytes_this_second = 0;
+  int lines_this_second = 0;
+  long lines_dropped = 0;
+  FrameAssembler frames;
+  FrameAssembler faults{64};
+  explicit Process(std::size_t max_frame) : frames(max_frame) {}
+  ~Process() {
+    for (int fd : {sock, fault, err})
+      if (fd >= 0) ::close(fd);
+  }
+};
+
+/// A call in flight: frames for it arrive in `inbox`; `ended` when the worker died.
+struct PluginWorker::PendingCall {
+  std::uint64_t id = 0;
+  std::shared_ptr<Process> process;
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::deque<wire::Frame> inbox;
+  bool ended = false;
+  WorkerCallResult death;           // filled when ended
+  std::vector<std::string> denied;  // guarded by PluginWorker::mutex_
+};
+
+namespace {
+
+std::atomic<std::uint64_t> g_next_call_id{1};
+
+/// Starts osago-plugin-worker with an empty environment, its limits, and fds 2, 3, 4.
+pid_t forkWorker(const WorkerLimits& limits, int child_sock, int child_fault, int child_err) {
+  std::string binary = limits.binary;
+  std::vector<char*> argv{binary.data(), nullptr};
+  char* envp[] = {nullptr};
+  rlimit data{limits.memory_bytes, limits.memory_bytes};
+  auto files = static_cast<rlim_t>(limits.max_open_files);
+  rlimit nofile{files, files};
+  rlimit core{0, 0};
+  pid_t parent = ::getpid();
+  return Spawner::instance().spawn([&]() -> pid_t {
+    pid_t pid = ::fork();
+    if (pid != 0) return pid;
+    // The child: only async-signal-safe calls until execve.
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    ::dup2(child_err, 1);
+    ::dup2(child_err, 2);
+    ::dup2(child_sock, 3);
+    ::dup2(child_fault, 4);
+    ::close_range(5, ~0U, 0);
+    ::setrlimit(RLIMIT_DATA, &data);
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+    ::setrlimit(RLIMIT_CORE, &core);
+    ::prctl(PR_SET_DUMPABLE, 0);
+    ::execve(argv[0], argv.data(), envp);
+    ::_exit(127);
+  });
+}
+
+}  // namespace
+
+std::shared_ptr<PluginWorker::Process> PluginWorker::startProcess(const WorkerLimits& limits) {
+  int sv[2], fault[2], err[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    throw PluginLoadError("cannot create a socket for the plugin worker: " + std::string(std::strerror(errno)));
+  if (::pipe2(fault, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
+    throw PluginLoadError("cannot create pipes for the plugin worker: " + std::string(std::strerror(errno)));
+  // Above the descriptors dup2'd to in the child, so none is overwritten before it is copied.
+  int child_sock = highFd(sv[1]), child_fault = highFd(fault[1]), child_err = highFd(err[1]);
+  std::size_t max_frame = std::max(limits.max_reply_bytes, limits.max_http_body_bytes) + (256u << 10);
+  auto p = std::make_shared<Process>(max_frame);
+  p->sock = sv[0];
+  p->fault = fault[0];
+  p->err = err[0];
+  ::fcntl(p->fault, F_SETFL, O_NONBLOCK);
+  ::fcntl(p->err, F_SETFL, O_NONBLOCK);
+  timeval send_timeout{2, 0};  // a worker that stops reading its socket is broken
+  ::setsockopt(p->sock, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+  p->pid = forkWorker(limits, child_sock, child_fault, child_err);
+  ::close(child_sock);
+  ::close(child_fault);
+  ::close(child_err);
+  if (p->pid < 0) throw PluginLoadError("cannot start the plugin worker: fork failed: " + std::string(std::strerror(errno)));
+  return p;
+}
+
+namespace {
+
+/// Reads what is there on a non-blocking `fd` into `out`, at most `limit` bytes; false at end of stream.
+bool readSome(int fd, std::string& out, std::size_t limit) {
+  char buf[65536];
+  std::size_t total = 0;
+  while (total < limit) {
+    ssize_t r = ::recv(fd, buf, std::min(sizeof buf, limit - total), MSG_DONTWAIT);
+    if (r < 0 && errno == ENOTSOCK) r = ::read(fd, buf, std::min(sizeof buf, limit - total));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+    if (r == 0) return false;
+    out.append(buf, static_cast<std::size_t>(r));
+    total += static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+std::string exitText(int status, const WorkerLimits& limits, std::string& reason, int& signal) {
+  signal = 0;
+  if (WIFSIGNALED(status)) {
+    signal = WTERMSIG(status);
+    reason = "crash";
+    return "killed by " + signalName(signal);
+  }
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (code == kExitOutOfMemory) {
+    reason = "out_of_memory";
+    return "ran out of memory (limit " + std::to_string(limits.memory_bytes >> 20) + " MiB)";
+  }
+  if (code == kExitProtocol) {
+    reason = "protocol_error";
+    return "broke the worker protocol";
+  }
+  reason = "exit";
+  return "exited with status " + std::to_string(code);
+}
+
+}  // namespace
+
+PluginWorker::PluginWorker(Spec spec) : spec_(std::move(spec)), log_name_("plugin." + spec_.company_id) {
+  monitor_ = std::thread([this] { monitorLoop(); });
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [this] { return first_start_done_; });
+  if (!load_error_.empty()) {
+    lock.unlock();
+    monitor_.join();
+    throw PluginLoadError(load_error_);
+  }
+}
+
+PluginWorker::~PluginWorker() {
+  std::shared_ptr<Process> p;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    p = process_;
+  }
+  changed_.notify_all();
+  if (p) killProcess(p, "stopped by the host");
+  if (monitor_.joinable()) monitor_.join();
+}
+
+
+namespace {
+
+/// The worker died before it said it was ready.
+class WorkerDied : public PluginLoadError {
+ public:
+  using PluginLoadError::PluginLoadError;
+};
+
+/// Sends kInit and waits for kReady/kLoadFailed. Throws PluginLoadError.
+PluginIdentity handshake(int sock, const std::string& mode, const PluginWorker::Spec& spec,
+                         const std::function<void(wire::Frame&)>& on_log) {
+  wire::FrameWriter init(wire::Type::kInit, 0);
+  init.str(mode).str(spec.library_path).str(spec.company_id).str(spec.settings_json);
+  init.i64(static_cast<std::int64_t>(spec.secrets.size()));
+  for (const auto& [k, v] : spec.secrets) init.str(k).str(v);
+  init.i64(spec.threads)
+      .i64(static_cast<std::int64_t>(spec.limits.max_reply_bytes))
+      .i64(static_cast<std::int64_t>(spec.limits.max_http_body_bytes))
+      .i64(spec.limits.sandbox ? 1 : 0);
+  if (!wire::writeAll(sock, init.bytes())) throw WorkerDied("the plugin worker died before it was set up");
+  FrameAssembler frames(1u << 20);
+  auto until = Steady::now() + spec.limits.load_timeout;
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Steady::now()).count();
+    if (left <= 0)
+      throw PluginLoadError("did not finish loading within " + std::to_string(spec.limits.load_timeout.count()) +
+                            " ms (plugins.worker.load_timeout_ms): its entry point or create() hangs");
+    pollfd pfd{sock, POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(left)) <= 0) continue;
+    std::string bytes;
+    bool open = readSome(sock, bytes, 1u << 20);
+    try {
+      frames.feed(bytes.data(), bytes.size());
+      wire::Frame f;
+      while (frames.next(f)) {
+        wire::FrameReader r(f.payload);
+        if (f.type == wire::Type::kReady) {
+          PluginIdentity id;
+          id.id = std::string(r.str());
+          id.name = std::string(r.str());
+          id.version = std::string(r.str());
+          id.abi_major = static_cast<int>(r.i64());
+          id.abi_minor = static_cast<int>(r.i64());
+          return id;
+        }
+        if (f.type == wire::Type::kLoadFailed) throw PluginLoadError(std::string(r.str()));
+        if (f.type == wire::Type::kLog) on_log(f);
+      }
+    } catch (const wire::ProtocolError& e) {
+      throw PluginLoadError(std::string("broke the worker protocol while loading: ") + e.what());
+    }
+    if (!open) throw WorkerDied("the plugin worker died while loading the plugin");
+  }
+}
+
+/// Kills a worker's process group and reaps it; returns the wait status.
+int killAndReap(pid_t pid) {
+  ::kill(-pid, SIGKILL);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+std::string lastLine(const std::string& tail) {
+  auto end = tail.find_last_not_of('\n');
+  if (end == std::string::npos) return "";
+  auto start = tail.rfind('\n', end);
+  return tail.substr(start == std::string::npos ? 0 : start + 1, end + 1 - (start == std::string::npos ? 0 : start + 1));
+}
+
+}  // namespace
+
+PluginIdentity PluginWorker::probe(const std::string& library_path, const WorkerLimits& limits) {
+  Spec spec;
+  spec.library_path = library_path;
+  spec.threads = 1;
+  spec.limits = limits;
+  spec.limits.sandbox = false;  // it only loads the library, says what it is and exits
+  auto p = startProcess(limits);
+  try {
+    auto id = handshake(p->sock, "probe", spec, [](wire::Frame&) {});
+    killAndReap(p->pid);
+    return id;
+  } catch (const WorkerDied& e) {
+    int status = killAndReap(p->pid);
+    std::string reason, tail;
+    int sig = 0;
+    readSome(p->err, tail, 64u << 10);
+    std::string message = std::string(e.what()) + ": " + exitText(status, limits, reason, sig);
+    if (!lastLine(tail).empty()) message += "; its stderr ends: " + lastLine(tail).substr(0, 300);
+    throw PluginLoadError(message);
+  } catch (const PluginLoadError&) {
+    killAndReap(p->pid);
+    throw;
+  }
+}
+
+void PluginWorker::monitorLoop() {
+  auto& log = Poco::Logger::get(log_name_);
+  while (true) {
+    std::shared_ptr<Process> p;
+    std::string error;
+    try {
+      p = startProcess(spec_.limits);
+      handshake(p->sock, "serve", spec_, [&](wire::Frame& f) { handleFrame(p, f); });
+    } catch (const PluginLoadError& e) {
+      error = e.what();
+      if (p) {
+        int status = killAndReap(p->pid);
+        readStderr(p, true);
+        if (dynamic_cast<const WorkerDied*>(&e)) {
+          std::string reason;
+          int sig = 0;
+          error += ": " + exitText(status, spec_.limits, reason, sig);
+        }
+        if (!lastLine(p->stderr_tail).empty()) error += "; its stderr ends: " + lastLine(p->stderr_tail).substr(0, 300);
+        p->pid = -1;
+      }
+    }
+    {
+      std::lock_guard lock(mutex_);
+      if (!first_start_done_) {
+        first_start_done_ = true;
+        if (!error.empty()) {
+          load_error_ = error;
+          state_ = State::kStopped;
+          changed_.notify_all();
+          return;
+        }
+      }
+      if (error.empty()) {
+        process_ = p;
+        state_ = State::kRunning;
+      } else {
+        ++restarts_["load_failed"];
+        last_exit_ = {{"at", nowIso()}, {"reason", "load_failed"}, {"message", error}};
+      }
+    }
+    changed_.notify_all();
+    if (error.empty()) {
+      log.information("plugin worker started (pid " + std::to_string(p->pid) + ")");
+      serve(p);
+      died(p);
+    } else {
+      log.error("cannot start the plugin worker again: " + error);
+    }
+    std::unique_lock lock(mutex_);
+    process_.reset();
+    if (stopping_) {
+      state_ = State::kStopped;
+      return;
+    }
+    state_ = State::kRestarting;
+    if (p && error.empty() && Steady::now() - p->started > std::chrono::seconds(60)) deaths_in_a_row_ = 0;
+    std::chrono::milliseconds delay = spec_.limits.restart_initial * (1LL << std::min(deaths_in_a_row_, 16));
+    delay = std::min(delay, spec_.limits.restart_max);
+    ++deaths_in_a_row_;
+    next_start_ = Steady::now() + delay;
+    changed_.wait_until(lock, next_start_, [this] { return stopping_; });
+    if (stopping_) {
+      state_ = State::kStopped;
+      return;
+    }
+    state_ = State::kStarting;
+  }
+}
+
+void PluginWorker::serve(const std::shared_ptr<Process>& p) {
+  bool fault_open = true, err_open = true;
+  while (true) {
+    auto now = Steady::now();
+    if (now - p->budget_second >= std::chrono::seconds(1)) {
+      if (p->lines_dropped > 0)
+        Poco::Logger::get(log_name_).warning(std::to_string(p->lines_dropped) +
+                                             " lines of the plugin's output dropped (over " +
+                                             std::to_string(kLinesPerSecond) + " a second)");
+      p->budget_second = now;
+      p->stderr_bytes_this_second = 0;
+      p->lines_this_second = 0;
+      p->lines_dropped = 0;
+    }
+    // Over its stderr budget, the worker's writes block on the full pipe instead of costing the host CPU.
+    bool err_wanted = err_open && p->stderr_bytes_this_second < kStderrBytesPerSecond;
+    pollfd fds[3] = {{p->sock, POLLIN, 0}, {fault_open ? p->fault : -1, POLLIN, 0}, {err_wanted ? p->err : -1, POLLIN, 0}};
+    int n = ::poll(fds, 3, 250);
+    if (n < 0 && errno != EINTR) return;
+    if (n <= 0) continue;
+    if (fds[1].revents) {
+      std::string bytes;
+      fault_open = readSome(p->fault, bytes, 4096);
+      try {
+        p->faults.feed(bytes.data(), bytes.size());
+        readFaults(p);
+      } catch (const wire::ProtocolError& e) {
+        killProcess(p, std::string("wrote garbage to its fault pipe: ") + e.what());
+        return;
+      }
+    }
+    if (fds[2].revents) {
+      std::string bytes;
+      err_open = readSome(p->err, bytes, kStderrBytesPerSecond - p->stderr_bytes_this_second);
+      p->stderr_bytes_this_second += bytes.size();
+      p->stderr_line += bytes;
+      readStderr(p, false);
+    }
+    if (fds[0].revents) {
+      std::string bytes;
+      bool open = readSome(p->sock, bytes, 1u << 20);
+      try {
+        p->frames.feed(bytes.data(), bytes.size());
+        wire::Frame f;
+        while (p->frames.next(f)) handleFrame(p, f);
+      } catch (const wire::ProtocolError& e) {
+        killProcess(p, std::string("broke the worker protocol: ") + e.what());
+        return;
+      }
+      if (!open) return;
+    }
+  }
+}
+
+void PluginWorker::readFaults(const std::shared_ptr<Process>& p) {
+  wire::Frame f;
+  while (p->faults.next(f)) {
+    wire::FrameReader r(f.payload);
+    auto value = r.i64();
+    if (f.type == wire::Type::kFault) {
+      std::lock_guard lock(mutex_);
+      p->fault_call = f.call_id;
+      p->fault_signal = static_cast<int>(value);
+    } else if (f.type == wire::Type::kDenied) {
+      std::string name = syscallName(static_cast<long>(value));
+      deniedMetric().Add({{"company", spec_.company_id}, {"kind", "syscall"}}).Increment();
+      if (p->lines_this_second++ < kLinesPerSecond)
+        Poco::Logger::get(log_name_).warning("the sandbox refused the plugin's system call " + name +
+                                             " (plugins may not open files or sockets, or start processes)");
+      std::lock_guard lock(mutex_);
+      if (auto it = calls_.find(f.call_id); it != calls_.end() && it->second->denied.size() < 16)
+        it->second->denied.push_back(name);
+    } else {
+      throw wire::ProtocolError("unexpected frame on the fault pipe");
+    }
+  }
+}
+
+void PluginWorker::readStderr(const std::shared_ptr<Process>& p, bool drain) {
+  if (drain) {
+    std::string bytes;
+    readSome(p->err, bytes, 64u << 10);
+    p->stderr_line += bytes;
+  }
+  auto& log = Poco::Logger::get(log_name_);
+  std::size_t start = 0;
+  while (true) {
+    auto end = p->stderr_line.find('\n', start);
+    bool whole = end != std::string::npos;
+    if (!whole && !(drain || p->stderr_line.size() - start > 512)) break;
+    if (!whole) end = std::min(p->stderr_line.size(), start + 512);
+    if (end == start && !whole) break;
+    std::string line = p->stderr_line.substr(start, std::min<std::size_t>(end - start, 512));
+    start = whole ? end + 1 : end;
+    p->stderr_tail += line + "\n";
+    if (p->stderr_tail.size() > kStderrTail) p->stderr_tail.erase(0, p->stderr_tail.size() - kStderrTail);
+    if (p->lines_this_second++ < kLinesPerSecond)
+      log.warning("stderr: " + line);
+    else
+      ++p->lines_dropped;
+  }
+  p->stderr_line.erase(0, start);
+}
+
+void PluginWorker::handleFrame(const std::shared_ptr<Process>& p, wire::Frame& f) {
+  switch (f.type) {
+    case wire::Type::kLog: {
+      wire::FrameReader r(f.payload);
+      auto level = r.i64();
+      std::string text(r.str());
+      if (p->lines_this_second++ >= kLinesPerSecond) {
+        ++p->lines_dropped;
+        return;
+      }
+      auto& log = Poco::Logger::get(log_name_);
+      switch (level) {
+        case OSAGO_LOG_DEBUG: log.debug(text); break;
+        case OSAGO_LOG_INFO: log.information(text); break;
+        case OSAGO_LOG_WARNING: log.warning(text); break;
+        default: log.error(text); break;
+      }
+      return;
+    }
+    case wire::Type::kHttp:
+    case wire::Type::kDone: {
+      std::shared_ptr<PendingCall> pc;
+      {
+        std::lock_guard lock(mutex_);
+        if (auto it = calls_.find(f.call_id); it != calls_.end() && it->second->process == p) pc = it->second;
+      }
+      if (!pc) return;  // a call that already ended (overran, or its caller gave up)
+      {
+        std::lock_guard lock(pc->mutex);
+        if (pc->inbox.size() >= 4) throw wire::ProtocolError("a call sent frames faster than the host answers them");
+        pc->inbox.push_back(std::move(f));
+      }
+      pc->cv.notify_all();
+      return;
+    }
+    default:
+      throw wire::ProtocolError("unexpected frame type " + std::to_string(static_cast<int>(f.type)));
+  }
+}
+
+void PluginWorker::killProcess(const std::shared_ptr<Process>& p, const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  if (p->pid <= 0) return;  // already reaped
+  if (p->kill_reason.empty()) p->kill_reason = reason;
+  // New calls wait for the next process instead of going to one that is dying.
+  if (process_ == p && state_ == State::kRunning) {
+    state_ = State::kRestarting;
+    next_start_ = Steady::now() + spec_.limits.restart_initial;
+  }
+  ::kill(-p->pid, SIGKILL);
+  ::kill(p->pid, SIGKILL);
+}
+
+bool PluginWorker::sendFrame(const std::shared_ptr<Process>& p, wire::FrameWriter& frame) {
+  bool ok = false;
+  {
+    std::lock_guard lock(p->write_mutex);
+    ok = ::send(p->sock, nullptr, 0, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0 || errno != EPIPE;
+    if (ok) {
+      const auto& bytes = frame.bytes();
+      std::size_t done = 0;
+      while (done < bytes.size()) {
+        ssize_t w = ::send(p->sock, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+          ok = false;
+          break;
+        }
+        done += static_cast<std::size_t>(w);
+      }
+    }
+  }
+  if (!ok) killProcess(p, "stopped reading its socket");
+  return ok;
+}
+
+void PluginWorker::died(const std::shared_ptr<Process>& p) {
+  int status = killAndReap(p->pid);
+  std::string more;
+  readSome(p->fault, more, 4096);
+  try {
+    p->faults.feed(more.data(), more.size());
+    readFaults(p);
+  } catch (const wire::ProtocolError&) {
+  }
+  readStderr(p, true);
+  std::string reason;
+  int sig = 0;
+  std::string what = exitText(status, spec_.limits, reason, sig);
+  std::lock_guard lock(mutex_);
+  pid_t pid = p->pid;
+  p->pid = -1;
+  bool stopped = stopping_ && !p->hung_call;
+  if (!p->kill_reason.empty()) {
+    what = "was killed by the host: " + p->kill_reason;
+    reason = p->hung_call ? "hung" : (p->kill_reason.find("protocol") != std::string::npos ? "protocol_error" : "killed");
+  } else if (p->fault_signal > 0) {
+    what = "died of " + signalName(p->fault_signal);
+  } else if (p->fault_signal == 0 && reason == "out_of_memory") {
+    what = exitText(status, spec_.limits, reason, sig);
+  }
+  bool named = p->fault_signal >= 0 && p->fault_call != 0;
+  int calls_cut = 0;
+  for (auto it = calls_.begin(); it != calls_.end();) {
+    auto pc = it->second;
+    if (pc->process != p) {
+      ++it;
+      continue;
+    }
+    WorkerCallResult r;
+    r.kind = WorkerCallResult::Kind::kCrashed;
+    r.signal = p->fault_signal > 0 ? p->fault_signal : sig;
+    r.culprit = p->hung_call ? false : (named ? pc->id == p->fault_call : true);
+    r.detail = r.culprit ? "the plugin's worker " + what + (named ? " in this call" : " while this call ran")
+                         : "the plugin's worker " + what + " in another call; this call was cut short";
+    r.denied = pc->denied;
+    {
+      std::lock_guard call_lock(pc->mutex);
+      pc->death = std::move(r);
+      pc->ended = true;
+    }
+    pc->cv.notify_all();
+    ++calls_cut;
+    it = calls_.erase(it);
+  }
+  if (stopped) return;
+  ++restarts_[reason];
+  restartsMetric().Add({{"company", spec_.company_id}, {"reason", reason}}).Increment();
+  last_exit_ = {{"pid", pid},
+                {"at", nowIso()},
+                {"reason", reason},
+                {"message", what},
+                {"stderrTail", p->stderr_tail}};
+  if (sig) last_exit_["signal"] = signalName(sig);
+  if (WIFEXITED(status)) last_exit_["status"] = WEXITSTATUS(status);
+  Poco::Logger::get(log_name_).error(
+      "plugin worker (pid " + std::to_string(pid) + ") " + what + "; " + std::to_string(calls_cut) +
+      " calls in flight ended" + (p->stderr_tail.empty() ? "" : "; its stderr ends: " + lastLine(p->stderr_tail).substr(0, 300)));
+}
+
+WorkerCallResult PluginWorker::call(const std::string& operation, const std::string& correlation_id,
+                                    SystemClock::time_point deadline, const std::string& argument,
+                                    const HttpBroker& broker) {
+  WorkerCallResult out;
+  auto pc = std::make_shared<PendingCall>();
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ != State::kRunning || !process_) {
+      out.kind = WorkerCallResult::Kind::kUnavailable;
+      if (state_ == State::kRestarting) {
+        auto in = std::chrono::duration_cast<std::chrono::milliseconds>(next_start_ - Steady::now()).count();
+        out.detail = "the plugin's worker is restarting after it " +
+                     (last_exit_.contains("message") ? last_exit_["message"].get<std::string>() : std::string("died")) +
+                     " (next start in " + std::to_string(std::max<long long>(in, 0)) + " ms)";
+      } else {
+        out.detail = "the plugin's worker is starting";
+      }
+      return out;
+    }
+    pc->id = g_next_call_id++;
+    pc->process = process_;
+    calls_[pc->id] = pc;
+  }
+  auto p = pc->process;
+  auto forget = [&] {
+    std::lock_guard lock(mutex_);
+    calls_.erase(pc->id);
+    return pc->denied;
+  };
+  auto deadline_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count();
+  wire::FrameWriter request(wire::Type::kCall, pc->id);
+  request.str(operation).str(correlation_id).i64(deadline_ms).str(argument);
+  sendFrame(p, request);  // on failure the process is killed and the call ends below
+  auto hard = Steady::now() + std::chrono::duration_cast<Steady::duration>(deadline - SystemClock::now()) +
+              std::chrono::milliseconds(500);
+  bool sent = false;
+  while (true) {
+    wire::Frame frame;
+    {
+      std::unique_lock lock(pc->mutex);
+      if (!pc->cv.wait_until(lock, hard, [&] { return !pc->inbox.empty() || pc->ended; })) {
+        lock.unlock();
+        {
+          std::lock_guard guard(mutex_);
+          if (!p->hung_call) p->hung_call = pc->id;
+        }
+        killProcess(p, "a call overran its budget");
+        out.kind = WorkerCallResult::Kind::kHung;
+        out.sent_http = sent;
+        out.denied = forget();
+        return out;
+      }
+      if (pc->ended) {
+        out = pc->death;
+        out.sent_http = sent;
+        return out;
+      }
+      frame = std::move(pc->inbox.front());
+      pc->inbox.pop_front();
+    }
+    try {
+      wire::FrameReader r(frame.payload);
+      if (frame.type == wire::Type::kHttp) {
+        HttpAsk ask;
+        ask.method = std::string(r.str());
+        ask.url = std::string(r.str());
+        auto headers = r.i64();
+        if (headers < 0 || headers > 64) throw wire::ProtocolError("too many headers");
+        for (std::int64_t i = 0; i < headers; ++i) {
+          std::string name(r.str());
+          ask.headers.emplace_back(std::move(name), std::string(r.str()));
+        }
+        ask.body = std::string(r.str());
+        ask.timeout_ms = static_cast<std::uint32_t>(std::clamp<std::int64_t>(r.i64(), 0, 600000));
+        HttpAnswer answer = broker(ask);
+        sent = sent || answer.sent;
+        wire::FrameWriter reply(wire::Type::kHttpResult, pc->id);
+        reply.i64(answer.status).i64(answer.status_code).str(answer.body).str(answer.content_type).str(answer.retry_after);
+        sendFrame(p, reply);
+      } else {
+        out.kind = WorkerCallResult::Kind::kReturned;
+        out.status = static_cast<osago_status>(r.i64());
+        out.replies = static_cast<int>(r.i64());
+        out.reply = std::string(r.str());
+        out.note = std::string(r.str());
+        out.sent_http = sent;
+        out.denied = forget();
+        return out;
+      }
+    } catch (const wire::ProtocolError& e) {
+      killProcess(p, std::string("broke the worker protocol: ") + e.what());
+    }
+  }
+}
+
+bool PluginWorker::up() const {
+  std::lock_guard lock(mutex_);
+  return state_ == State::kRunning;
+}
+
+nlohmann::json PluginWorker::describe() const {
+  std::lock_guard lock(mutex_);
+  static const char* kStates[] = {"STARTING", "RUNNING", "RESTARTING", "STOPPED"};
+  nlohmann::json j{{"state", kStates[static_cast<int>(state_)]}};
+  if (process_ && state_ == State::kRunning) {
+    j["pid"] = process_->pid;
+    j["upSeconds"] = std::chrono::duration_cast<std::chrono::seconds>(Steady::now() - process_->started).count();
+  }
+  if (state_ == State::kRestarting)
+    j["nextStartInMs"] =
+        std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(next_start_ - Steady::now()).count());
+  long total = 0;
+  nlohmann::json by_reason = nlohmann::json::object();
+  for (const auto& [reason, n] : restarts_) {
+    by_reason[reason] = n;
+    total += n;
+  }
+  j["restarts"] = total;
+  j["restartsByReason"] = std::move(by_reason);
+  if (!last_exit_.is_null()) j["lastExit"] = last_exit_;
+  j["memoryLimitMiB"] = spec_.limits.memory_bytes >> 20;
+  j["openFilesLimit"] = spec_.limits.max_open_files;
+  j["sandbox"] = spec_.limits.sandbox;
+  return j;
+}
+
+}  // namespace osago::host
