@@ -87,4 +87,10 @@ void addEndpoint(http::Router& router) {
   });
 }
 
+void countBarrier(const std::string& where) {
+  static auto& f = counter("osago_unexpected_errors_total",
+                           "Unexpected exceptions caught at the edge of a thread (a bug each; see the error log), by where");
+  f.Add({{"where", where}}).Increment();
+}
+
 }  // namespace osago::metrics

@@ -122,7 +122,8 @@ insurers:
       << "postgres: {dsn: \"" << db_dsn_ << "\", pool_size: 16}\n"
       << "kafka: {brokers: \"" << kafka_brokers_ << "\", topic: \"" << topic_ << "\"}\n"
       << "plugins: {directory: \"" << plugin_dir_ << "\", cache_directory: \"" << work_dir_
-      << "/plugin-cache\", rescan_seconds: 1, enable_new: false}\n"
+      << "/plugin-cache\", rescan_seconds: 1, enable_new: false,\n"
+      << "          worker: {memory_mb: 256, load_timeout_ms: 3000, restart_initial_ms: 100, restart_max_ms: 2000}}\n"
       << "quotes: {deadline_seconds: " << kDeadlineSeconds << ", workers: 32, poll_initial_ms: 200, poll_max_ms: 1000, lease_seconds: 2}\n"
       << "retention: {sweep_seconds: 1}\n";
   agg.close();
@@ -291,6 +292,23 @@ void TestStack::stopAll() {
     }
   }
   children_.clear();
+}
+
+pid_t TestStack::pidOf(const std::string& name) const {
+  for (const auto& [n, pid] : children_)
+    if (n == name) return pid;
+  return 0;
+}
+
+void TestStack::installPlugin(const std::string& so, const std::string& file_name, const std::string& manifest) const {
+  std::string base = plugin_dir_ + "/" + file_name;
+  std::ofstream(base + ".yaml.tmp") << manifest;
+  std::filesystem::rename(base + ".yaml.tmp", base + ".yaml");
+  std::filesystem::copy_file(so, base + ".so.tmp", std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::permissions(base + ".so.tmp", std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                                                     std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                                                     std::filesystem::perms::others_exec);
+  std::filesystem::rename(base + ".so.tmp", base + ".so");
 }
 
 std::vector<std::string> TestStack::query(const std::string& sql) const {

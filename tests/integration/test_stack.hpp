@@ -46,6 +46,12 @@ class TestStack {
   const std::string& kafkaBrokers() const { return kafka_brokers_; }
   const std::string& logDir() const { return log_dir_; }
 
+  /// The pid of a process the stack started ("osago-aggregator", "core-app", ...); 0 if none.
+  pid_t pidOf(const std::string& name) const;
+  /// Drops `so` into the plugin directory as `<file_name>.so` with `manifest`
+  /// beside it, as an operator would (written aside, then renamed into place).
+  void installPlugin(const std::string& so, const std::string& file_name, const std::string& manifest) const;
+
   /// Runs `sql` on the stack's own database and returns the first column of every row.
   std::vector<std::string> query(const std::string& sql) const;
 

@@ -1,12 +1,22 @@
 #include "clients/aggregator_client.hpp"
 
+#include <osago/common/outside_json.hpp>
+
 namespace osago::core {
 namespace {
 
+RejectionLog& rejections() {
+  static RejectionLog log("clients", "aggregator_answer");
+  return log;
+}
+
 nlohmann::json parseOrThrow(const http::ClientResponse& r, const std::string& what) {
   auto j = nlohmann::json::parse(r.body, nullptr, false);
-  if (j.is_discarded())
-    throw http::ClientError(false, what + ": osago-aggregator answered HTTP " + std::to_string(r.status) + " without JSON");
+  if (!j.is_object()) {
+    std::string message = what + ": osago-aggregator answered HTTP " + std::to_string(r.status) + " without a JSON object";
+    rejections().reject(message);
+    throw http::ClientError(false, message);
+  }
   return j;
 }
 
@@ -36,7 +46,14 @@ std::optional<nlohmann::json> AggregatorClient::getRequest(const std::string& re
   if (r.status == 404) return std::nullopt;
   if (r.status != 200)
     throw http::ClientError(false, "get request: osago-aggregator answered HTTP " + std::to_string(r.status));
-  return parseOrThrow(r, "get request");
+  auto view = parseOrThrow(r, "get request");
+  // What core-app reads of a request view must have its type before anything reads it.
+  if (auto problem = OutsideJson(view).string("userId", true).integer("lastSeq", true).string("status", true)
+                         .array("insuranceCompanies").problem()) {
+    rejections().reject("get request: osago-aggregator's answer is malformed: " + *problem);
+    throw http::ClientError(false, "get request: osago-aggregator's answer is malformed: " + *problem);
+  }
+  return view;
 }
 
 }  // namespace osago::core

@@ -1,6 +1,7 @@
 #include "clients/client_info_client.hpp"
 
 #include <osago/common/http_server.hpp>
+#include <osago/common/outside_json.hpp>
 
 namespace osago::core {
 
@@ -18,12 +19,36 @@ std::optional<nlohmann::json> ClientInfoClient::profile(const std::string& user_
   auto j = nlohmann::json::parse(r.body, nullptr, false);
   if (r.status != 200 || !j.is_object())
     throw http::ClientError(false, "client-info answered HTTP " + std::to_string(r.status) + " without a profile");
+  if (auto problem = profileProblem(j)) {
+    static RejectionLog rejections("clients", "client_info_answer");
+    rejections.reject("client-info's profile of a user is malformed: " + *problem);
+    throw http::ClientError(false, "client-info's profile is malformed: " + *problem);
+  }
   return j;
 }
 
+std::optional<std::string> profileProblem(const nlohmann::json& profile) {
+  OutsideJson check(profile);
+  for (const char* key : {"lastName", "firstName", "middleName", "birthDate", "registrationRegion"}) check.string(key, false, 256);
+  check.array("vehicles").array("drivers");
+  if (check.problem()) return check.problem();
+  for (const char* list : {"vehicles", "drivers"}) {
+    if (!profile.contains(list)) continue;
+    std::size_t i = 0;
+    for (const auto& item : profile[list]) {
+      std::string where = std::string(list) + "[" + std::to_string(i++) + "]";
+      if (auto problem = OutsideJson(item, where).string("id", true, 128).problem()) return problem;
+    }
+  }
+  return std::nullopt;
+}
+
 bool refersToProfile(const nlohmann::json& body) {
-  return body.is_object() &&
-         (body.value("ownerFromProfile", false) || body.contains("savedVehicleId") || body.contains("savedDriverIds"));
+  if (!body.is_object()) return false;
+  if (auto it = body.find("ownerFromProfile"); it != body.end() && !it->is_boolean())
+    throw http::HttpError(400, "VALIDATION_FAILED", "ownerFromProfile must be true or false",
+                          nlohmann::json::array({{{"field", "ownerFromProfile"}, {"reason", "must be true or false"}}}));
+  return body.value("ownerFromProfile", false) || body.contains("savedVehicleId") || body.contains("savedDriverIds");
 }
 
 namespace {

@@ -34,6 +34,10 @@ class ClientInfoClient {
 /// Throws http::HttpError 400 naming the field for an unknown id.
 nlohmann::json fillFromProfile(nlohmann::json body, const nlohmann::json& profile);
 /// Whether `body` refers to saved data at all (so client-info must be asked).
+/// Throws http::HttpError 400 when ownerFromProfile is not a boolean.
 bool refersToProfile(const nlohmann::json& body);
+/// What is wrong with a profile client-info answered, if anything: the fields
+/// fillFromProfile reads must have their types.
+std::optional<std::string> profileProblem(const nlohmann::json& profile);
 
 }  // namespace osago::core

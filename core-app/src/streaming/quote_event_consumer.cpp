@@ -2,10 +2,13 @@
 
 #include <osago/common/errors.hpp>
 #include <osago/common/ids.hpp>
+#include <osago/common/outside_json.hpp>
 
 #include <Poco/Logger.h>
 
 #include <librdkafka/rdkafkacpp.h>
+
+#include <osago/common/metrics.hpp>
 
 namespace osago::core {
 
@@ -65,32 +68,53 @@ void QuoteEventConsumer::stop() {
   thread_.stop();
 }
 
+std::optional<std::string> quoteEventProblem(const nlohmann::json& event) {
+  OutsideJson check(event);
+  check.string("osagoRequestId", true, 64).integer("seq", true).string("eventId", false, 64).string("type", false, 64);
+  check.string("companyId", false, 128).string("companyName", false, 512).string("status", false, 32);
+  check.string("requestStatus", false, 32).object("offer").object("error").integer("occurredAtMs");
+  if (check.problem()) return check.problem();
+  if (event["seq"].get<long long>() < 1) return std::string("field 'seq' must be at least 1");
+  return std::nullopt;
+}
+
 void QuoteEventConsumer::loop() {
   auto& log = Poco::Logger::get("events");
+  static RejectionLog rejections("events", "kafka_event");
   auto next_check = std::chrono::steady_clock::time_point{};
   while (thread_.running()) {
-    if (std::chrono::steady_clock::now() >= next_check) {
-      try {
-        assignNewPartitions();
-        next_check = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-      } catch (const Error& e) {
-        log.warning(e.what());
-        next_check = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    // A barrier at the thread's edge: whatever goes wrong with one message is
+    // logged and counted, and the loop reads on (every instance reads every
+    // partition: one bad event must not end them all).
+    try {
+      if (std::chrono::steady_clock::now() >= next_check) {
+        try {
+          assignNewPartitions();
+          next_check = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        } catch (const Error& e) {
+          log.warning(e.what());
+          next_check = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        }
       }
+      std::unique_ptr<RdKafka::Message> msg(consumer_->consume(200));
+      if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) continue;
+      if (msg->err() != RdKafka::ERR_NO_ERROR) {
+        log.warning("Kafka: " + msg->errstr());
+        continue;
+      }
+      std::string where = "partition " + std::to_string(msg->partition()) + " offset " + std::to_string(msg->offset());
+      auto event = nlohmann::json::parse(static_cast<const char*>(msg->payload()),
+                                         static_cast<const char*>(msg->payload()) + msg->len(), nullptr, false);
+      auto problem = event.is_discarded() ? std::optional<std::string>("not valid JSON") : quoteEventProblem(event);
+      if (problem) {
+        rejections.reject("skipping a malformed event of " + topic_ + " at " + where + ": " + *problem);
+        continue;
+      }
+      hub_.publish(event);
+    } catch (const std::exception& e) {
+      metrics::countBarrier("core-app.kafka_consumer");
+      log.error(std::string("unexpected error while reading events (a bug; the message is skipped): ") + errorText(e));
     }
-    std::unique_ptr<RdKafka::Message> msg(consumer_->consume(200));
-    if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) continue;
-    if (msg->err() != RdKafka::ERR_NO_ERROR) {
-      log.warning("Kafka: " + msg->errstr());
-      continue;
-    }
-    auto event = nlohmann::json::parse(static_cast<const char*>(msg->payload()),
-                                       static_cast<const char*>(msg->payload()) + msg->len(), nullptr, false);
-    if (!event.is_object() || !event.contains("osagoRequestId")) {
-      log.warning("skipping a malformed event at offset " + std::to_string(msg->offset()));
-      continue;
-    }
-    hub_.publish(event);
   }
 }
 

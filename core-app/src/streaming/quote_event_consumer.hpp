@@ -4,13 +4,21 @@
 
 #include <osago/common/background_thread.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace RdKafka { class KafkaConsumer; }
 
 namespace osago::core {
+
+/// What is wrong with an event read from the topic (docs/events.md), if
+/// anything: the fields core-app uses must have their types. Such an event is
+/// skipped, logged and counted, never delivered.
+std::optional<std::string> quoteEventProblem(const nlohmann::json& event);
 
 /// Reads every partition of the quote-events topic (so every core-app instance
 /// sees every event) and hands each event to the hub. Partitions are assigned

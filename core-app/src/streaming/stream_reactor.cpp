@@ -171,7 +171,15 @@ void StreamReactor::runCommands() {
     std::lock_guard lock(queue_mutex_);
     batch.swap(queue_);
   }
-  for (auto& command : batch) command();
+  for (auto& command : batch) {
+    try {
+      command();
+    } catch (const std::exception& e) {
+      // The edge of the reactor's thread: one command's failure (a bug) must not stop every stream.
+      metrics::countBarrier("core-app.stream_reactor");
+      Poco::Logger::get("streams").error(std::string("unexpected error in a stream command (a bug): ") + e.what());
+    }
+  }
 }
 
 void StreamReactor::loop() {
@@ -185,7 +193,14 @@ void StreamReactor::loop() {
         continue;
       }
       auto it = sessions_.find(events[i].data.u64);
-      if (it != sessions_.end() && !it->second->dead) onSocket(*it->second, events[i].events);
+      if (it == sessions_.end() || it->second->dead) continue;
+      try {
+        onSocket(*it->second, events[i].events);
+      } catch (const std::exception& e) {
+        metrics::countBarrier("core-app.stream_reactor");
+        Poco::Logger::get("streams").error(std::string("unexpected error on a stream (a bug; it is closed): ") + e.what());
+        it->second->dead = true;
+      }
     }
     reap();
     if (Steady::now() >= next_tick_) {

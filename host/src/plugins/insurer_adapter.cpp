@@ -4,6 +4,7 @@
 
 #include <osago/common/http_client.hpp>
 #include <osago/common/metrics.hpp>
+#include <osago/common/outside_json.hpp>
 
 #include <Poco/Logger.h>
 #include <Poco/URI.h>
@@ -395,6 +396,7 @@ PartnerOutcome InsurerAdapter::runInWorker(const CallContext& ctx, const char* o
                  std::to_string(company_.call_timeout.count()) + " ms; its worker was killed and is restarted");
       out = PartnerOutcome::failed("PLUGIN_HUNG", where + ": the plugin did not return in time; its worker was restarted", true);
       out.reached_partner = result.sent_http;
+      out.killed_worker = true;  // its overrun got the worker killed: it counts towards the quarantine
       break;
     case WorkerCallResult::Kind::kCrashed:
       // A poll may be repeated; a submit only if none of its requests went out.
@@ -465,10 +467,7 @@ namespace {
 
 /// A plugin outcome that cannot be used: counted, and a Failed PLUGIN_ERROR naming what is wrong.
 PartnerOutcome rejectedOutcome(const std::string& why) {
-  static auto& rejected = metrics::counter("osago_rejected_documents_total",
-                                           "Documents from outside rejected as malformed, by source (plugin_outcome, "
-                                           "kafka_event, aggregator_answer, client_info_answer)");
-  rejected.Add({{"source", "plugin_outcome"}}).Increment();
+  countRejected("plugin_outcome");
   return PartnerOutcome::failed("PLUGIN_ERROR", "plugin outcome rejected: " + why);
 }
 

@@ -145,7 +145,15 @@ void QuoteScheduler::workerLoop() {
       queue_.pop_front();
       ++busy_;
     }
-    process(item);
+    try {
+      process(item);
+    } catch (const std::exception& e) {
+      // The edge of a worker thread: a bug in handling one item must not end the
+      // instance; the item's lease lapses and it is taken again (or quarantined).
+      metrics::countBarrier("aggregator.scheduler_worker");
+      Poco::Logger::get("scheduler").error("request " + item.request_id + " company " + item.company_id +
+                                           ": unexpected error (a bug): " + errorText(e));
+    }
     {
       std::lock_guard lock(mutex_);
       --busy_;

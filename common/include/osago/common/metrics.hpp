@@ -51,6 +51,11 @@ class ScrapedGauges {
   std::set<prometheus::Labels> seen_;
 };
 
+/// Counts an unexpected exception caught by the catch-all barrier at the edge
+/// of a thread (`where`: "aggregator.worker", "core-app.kafka_consumer", ...)
+/// in osago_unexpected_errors_total: each one is a bug to look at, logged by the caller.
+void countBarrier(const std::string& where);
+
 /// Adds GET /metrics (Prometheus text format 0.0.4) to `router`.
 void addEndpoint(http::Router& router);
 

@@ -1,0 +1,307 @@
+// Partner isolation with the real binaries, PostgreSQL and Kafka: one tiny
+// plain-C plugin per failure mode (fault_plugins/) is dropped into a running
+// stack, as a partner engineer would, and each failure must stay with its own
+// company — the aggregator is the same process afterwards, the other insurers
+// quote, the bad company ends with a specific code, nothing keeps burning CPU,
+// and a restarted worker serves the next request.
+#include "flow_helpers.hpp"
+
+#include <osago/common/http_client.hpp>
+#include <osago/common/ids.hpp>
+
+#include <gtest/gtest.h>
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <csignal>
+#include <dirent.h>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace {
+
+using namespace osago::testing;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const char* const kFaultVin = "FAULT000000000000";
+
+/// What each input-triggered fault must end as.
+const std::map<std::string, std::set<std::string>>& expectedCodes() {
+  static const std::map<std::string, std::set<std::string>> kCodes = {
+      {"segfault", {"PLUGIN_CRASHED"}},
+      {"abort", {"PLUGIN_CRASHED"}},
+      {"stack_overflow", {"PLUGIN_CRASHED"}},
+      {"cxx_throw", {"PLUGIN_ERROR", "PLUGIN_CRASHED"}},  // caught by the worker, or terminate() → SIGABRT
+      {"endless_loop", {"PLUGIN_HUNG"}},
+      {"stderr_flood", {"PLUGIN_HUNG"}},  // its writes block once over the host's stderr budget
+      {"alloc_limit", {"PLUGIN_ERROR", "PLUGIN_CRASHED"}},  // malloc fails at the limit; then maybe the worker too
+      {"fd_leak", {"PLUGIN_ERROR"}},
+      {"null_field", {"PLUGIN_ERROR"}},
+      {"number_field", {"PLUGIN_ERROR"}},
+      {"array_field", {"PLUGIN_ERROR"}},
+      {"invalid_json", {"PLUGIN_ERROR"}},
+      {"no_reply", {"PLUGIN_ERROR"}},
+      {"two_replies", {"PLUGIN_ERROR"}},
+      {"huge_reply", {"PLUGIN_ERROR"}},
+      {"connect_pg", {"PLUGIN_FORBIDDEN"}},
+      {"read_passwd", {"PLUGIN_FORBIDDEN"}},
+      {"egress", {"PLUGIN_FORBIDDEN"}},
+  };
+  return kCodes;
+}
+
+const std::vector<std::string>& loadFaults() {
+  static const std::vector<std::string> kModes = {"entry_hangs", "entry_crashes", "create_hangs", "create_crashes"};
+  return kModes;
+}
+
+std::string companyOf(std::string mode) {
+  for (auto& c : mode)
+    if (c == '_') c = '-';
+  return "fault-" + mode;
+}
+
+json pluginNamed(const json& listing, const std::string& id) {
+  for (const auto& p : listing["plugins"])
+    if (p["id"] == id) return p;
+  return nullptr;
+}
+
+/// CPU seconds (user + system) of `pid`, from /proc.
+double cpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; rest >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);
+    if (i == 15) break;
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+pid_t parentOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(text.substr(close + 2));
+  std::string state;
+  pid_t ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
+/// The aggregator and all its worker processes.
+std::vector<pid_t> familyOf(pid_t root) {
+  std::vector<pid_t> out{root};
+  if (DIR* d = ::opendir("/proc")) {
+    while (dirent* e = ::readdir(d)) {
+      pid_t pid = std::atoi(e->d_name);
+      if (pid > 0 && parentOf(pid) == root) out.push_back(pid);
+    }
+    ::closedir(d);
+  }
+  return out;
+}
+
+long rssKiB(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+json faultQuote(bool trigger) {
+  json body = quote();
+  if (trigger) body["vehicle"]["vin"] = kFaultVin;
+  body["userId"] = "isolation-test";
+  body["correlationId"] = osago::newUuid();
+  return body;
+}
+
+std::string metricsText(const std::string& url) {
+  osago::http::ClientRequest req;
+  req.url = url + "/metrics";
+  req.timeout = std::chrono::seconds(5);
+  return osago::http::call(req).body;
+}
+
+class Isolation : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::string dir = OSAGO_TEST_FAULT_PLUGIN_DIR;
+    std::vector<std::string> modes;
+    for (const auto& [mode, codes] : expectedCodes()) modes.push_back(mode);
+    for (const auto& mode : loadFaults()) modes.push_back(mode);
+    for (const auto& mode : modes)
+      stack().installPlugin(dir + "/osago_fault_" + mode + ".so", "osago_fault_" + mode,
+                            "companies:\n  - {id: " + companyOf(mode) + ", name: \"" + mode +
+                                "\", call_timeout_ms: 1000, max_concurrent_calls: 2}\n");
+    ASSERT_EQ(admin("POST", "/admin/plugins/rescan").status, 200);
+    for (const auto& [mode, codes] : expectedCodes())
+      ASSERT_EQ(admin("POST", "/admin/plugins/fault-" + mode + "/enable").status, 200) << mode;
+    for (const char* mode : {"create_hangs", "create_crashes"})
+      ASSERT_EQ(admin("POST", std::string("/admin/plugins/fault-") + mode + "/enable").status, 200) << mode;
+  }
+};
+
+TEST_F(Isolation, APluginThatFailsToLoadIsRefusedWithTheReasonAndNothingElseIsHarmed) {
+  auto listing = admin("GET", "/admin/plugins").body;
+  std::map<std::string, std::string> rejected;
+  for (const auto& r : listing["rejected"]) rejected[r["file"].get<std::string>()] = r["error"].get<std::string>();
+  auto error_of = [&](const std::string& mode) {
+    for (const auto& [file, error] : rejected)
+      if (file.find("osago_fault_" + mode + ".so") != std::string::npos) return error;
+    return std::string("(not rejected)");
+  };
+  EXPECT_NE(error_of("entry_hangs").find("did not finish loading"), std::string::npos) << error_of("entry_hangs");
+  EXPECT_NE(error_of("entry_crashes").find("SIGSEGV"), std::string::npos) << error_of("entry_crashes");
+
+  for (const auto& [mode, expected] : std::map<std::string, std::string>{{"create_hangs", "did not finish loading"},
+                                                                         {"create_crashes", "SIGSEGV"}}) {
+    auto plugin = pluginNamed(listing, "fault-" + mode);
+    ASSERT_FALSE(plugin.is_null()) << mode << " loads (its entry point is fine)";
+    auto company = plugin["companies"][0];
+    EXPECT_EQ(company["state"], "UNAVAILABLE") << mode;
+    EXPECT_NE(company["error"].get<std::string>().find(expected), std::string::npos) << company.dump();
+  }
+  EXPECT_EQ(pluginNamed(listing, "polisnet")["isolation"], "process") << "the default for every plugin";
+  EXPECT_EQ(httpJson("GET", stack().aggregatorUrl() + "/health/ready").status, 200)
+      << "readiness stays green while other plugins serve";
+}
+
+TEST_F(Isolation, EveryMisbehaviourStaysWithItsCompany) {
+  pid_t aggregator = stack().pidOf("osago-aggregator");
+  ASSERT_GT(aggregator, 0);
+
+  auto created = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", faultQuote(true));
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  auto final_view = byCompany(waitFinal(created.body["osagoRequestId"])["insuranceCompanies"]);
+
+  EXPECT_EQ(::kill(aggregator, 0), 0) << "the aggregator is the same process afterwards";
+  EXPECT_EQ(stack().pidOf("osago-aggregator"), aggregator);
+  for (const auto& [insurer, rate] : TestStack::offeringInsurers())
+    EXPECT_EQ(final_view[insurer]["status"], "COMPLETED") << insurer << " (another company of the same request)";
+  for (const auto& [mode, codes] : expectedCodes()) {
+    const auto& c = final_view[companyOf(mode)];
+    EXPECT_EQ(c["status"], "FAILED") << mode << ": " << c.dump();
+    std::string code = c["error"].value("code", "");
+    EXPECT_TRUE(codes.count(code)) << mode << " ended " << code << ": " << c.dump();
+  }
+  auto message = [&](const std::string& mode) { return final_view[companyOf(mode)]["error"].value("message", ""); };
+  EXPECT_NE(message("segfault").find("SIGSEGV"), std::string::npos) << message("segfault");
+  EXPECT_NE(message("abort").find("SIGABRT"), std::string::npos) << message("abort");
+  EXPECT_NE(message("segfault").find("quarantined"), std::string::npos) << "after two worker deaths: " << message("segfault");
+  EXPECT_NE(message("read_passwd").find("openat"), std::string::npos) << message("read_passwd");
+  EXPECT_NE(message("connect_pg").find("socket"), std::string::npos) << message("connect_pg");
+  EXPECT_NE(message("egress").find("outside its manifest"), std::string::npos) << message("egress");
+  EXPECT_NE(message("huge_reply").find("over the limit"), std::string::npos) << message("huge_reply");
+  EXPECT_NE(message("number_field").find("'outcome'"), std::string::npos) << message("number_field");
+
+  // Within seconds nothing is left burning CPU: not the aggregator, not a worker.
+  std::this_thread::sleep_for(2s);
+  auto family = familyOf(aggregator);
+  double before = 0;
+  for (pid_t pid : family) before += cpuSeconds(pid);
+  std::this_thread::sleep_for(2s);
+  double after = 0;
+  for (pid_t pid : family) after += cpuSeconds(pid);
+  EXPECT_LT(after - before, 0.5) << "CPU seconds used in 2 s by the aggregator and its " << family.size() - 1 << " workers";
+  EXPECT_LT(rssKiB(aggregator), 400 * 1024) << "the aggregator's RSS (a 64 MB reply and a leak stayed in workers)";
+
+  // The worker was restarted and serves the next request.
+  auto next = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", faultQuote(false));
+  ASSERT_EQ(next.status, 201);
+  auto next_view = byCompany(waitFinal(next.body["osagoRequestId"])["insuranceCompanies"]);
+  for (const auto& [mode, codes] : expectedCodes())
+    EXPECT_EQ(next_view[companyOf(mode)]["status"], "COMPLETED") << mode << ": " << next_view[companyOf(mode)].dump();
+
+  // What operators see.
+  auto segfault = pluginNamed(admin("GET", "/admin/plugins").body, "fault-segfault")["companies"][0];
+  EXPECT_GE(segfault["worker"]["restarts"].get<int>(), 2) << segfault.dump();
+  EXPECT_EQ(segfault["worker"]["lastExit"]["signal"], "SIGSEGV") << segfault.dump();
+  EXPECT_GE(segfault["health"]["quarantined"].get<int>(), 1) << segfault.dump();
+  EXPECT_EQ(segfault["worker"]["state"], "RUNNING");
+  std::string metrics = metricsText(stack().aggregatorUrl());
+  EXPECT_NE(metrics.find("osago_plugin_worker_restarts_total{company=\"fault-segfault\",reason=\"crash\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("osago_plugin_denied_total{company=\"fault-egress\",kind=\"egress\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("osago_plugin_denied_total{company=\"fault-read-passwd\",kind=\"syscall\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("osago_rejected_documents_total{source=\"plugin_outcome\"}"), std::string::npos);
+}
+
+TEST_F(Isolation, APoisonousRequestIsQuarantinedAfterTwoWorkerDeathsOverTwoInstances) {
+  std::string second = stack().secondAggregatorUrl();
+  pid_t first_pid = stack().pidOf("osago-aggregator"), second_pid = stack().pidOf("osago-aggregator-2");
+  auto restarts = [&](const std::string& url) {
+    auto c = pluginNamed(admin("GET", "/admin/plugins", url).body, "fault-segfault")["companies"][0];
+    return c["worker"].value("restartsByReason", json::object()).value("crash", 0);
+  };
+  int before = restarts(stack().aggregatorUrl()) + restarts(second);
+
+  auto created = httpJson("POST", second + "/osago/requests", faultQuote(true));
+  ASSERT_EQ(created.status, 201);
+  std::string id = created.body["osagoRequestId"];
+  auto view = byCompany(waitFinal(id, second)["insuranceCompanies"]);
+  EXPECT_EQ(view["fault-segfault"]["status"], "FAILED");
+  EXPECT_EQ(view["fault-segfault"]["error"]["code"], "PLUGIN_CRASHED");
+  EXPECT_EQ(stack().query("SELECT worker_crashes FROM company_quotes WHERE request_id = '" + id +
+                          "' AND company_id = 'fault-segfault'"),
+            std::vector<std::string>{"2"});
+  // Restarts are counted when the death is noticed, at once; allow the last one a moment.
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(restarts(stack().aggregatorUrl()) + restarts(second) - before, 2) << "two worker deaths in total";
+  EXPECT_EQ(stack().pidOf("osago-aggregator"), first_pid);
+  EXPECT_EQ(stack().pidOf("osago-aggregator-2"), second_pid);
+  EXPECT_EQ(::kill(first_pid, 0), 0) << "no process of the stack restarted";
+  EXPECT_EQ(::kill(second_pid, 0), 0);
+}
+
+TEST_F(Isolation, AWrongTypedEventIsSkippedAndCountedByEveryCoreApp) {
+  std::string second_core = stack().secondCoreUrl();
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", stack().kafkaBrokers(), err);
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
+  ASSERT_TRUE(producer) << err;
+  std::string bad = R"({"osagoRequestId":"x","eventId":1})";
+  for (int i = 0; i < 3; ++i) {
+    auto code = producer->produce(stack().topic(), RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                                  bad.data(), bad.size(), "x", 1, 0, nullptr);
+    ASSERT_EQ(code, RdKafka::ERR_NO_ERROR);
+  }
+  ASSERT_EQ(producer->flush(10000), RdKafka::ERR_NO_ERROR);
+
+  const std::string series = "osago_rejected_documents_total{source=\"kafka_event\"}";
+  for (const std::string& core : {stack().coreUrl(), second_core}) {
+    bool counted = false;
+    for (int i = 0; i < 50 && !counted; ++i) {
+      counted = metricsText(core).find(series) != std::string::npos;
+      if (!counted) std::this_thread::sleep_for(200ms);
+    }
+    EXPECT_TRUE(counted) << core << " did not count the malformed event";
+    EXPECT_EQ(httpJson("GET", core + "/health/ready").status, 200) << core << " is still up";
+  }
+  // Both keep streaming other requests' events.
+  for (const std::string& core : {stack().coreUrl(), second_core}) {
+    std::string token = stack().issueToken("isolation-streams", 600s);
+    auto created = httpJson("POST", core + "/api/osago/requests", quote(), token);
+    ASSERT_EQ(created.status, 201) << created.body.dump();
+    std::string id = created.body["osagoRequestId"];
+    auto [status, events] = readEventStream(core + "/api/osago/requests/" + id + "/stream", token, 30s);
+    EXPECT_EQ(status, 200);
+    int offers = 0;
+    for (const auto& e : events)
+      if (e.data.is_object() && e.data.value("status", "") == "COMPLETED") ++offers;
+    EXPECT_GE(offers, 6) << core << ": offers streamed after the bad event";
+  }
+}
+
+}  // namespace
