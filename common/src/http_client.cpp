@@ -102,9 +102,13 @@ ClientResponse call(const ClientRequest& request) {
     out.status = static_cast<int>(resp.getStatus());
     out.content_type = resp.getContentType();
     out.retry_after = resp.get("Retry-After", "");
-    std::ostringstream body;
-    Poco::StreamCopier::copyStream(in, body);
-    out.body = body.str();
+    char chunk[65536];
+    while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+      out.body.append(chunk, static_cast<std::size_t>(in.gcount()));
+      if (request.max_body_bytes > 0 && out.body.size() > request.max_body_bytes)
+        throw ClientError(false, request.method + " " + request.url + ": the response body is longer than " +
+                                     std::to_string(request.max_body_bytes) + " bytes", true);
+    }
     // Fully read and the server keeps it open: the next call to it may reuse it.
     if (resp.getKeepAlive()) idleConnections().giveBack(key, std::move(connection));
     return out;

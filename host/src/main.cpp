@@ -79,6 +79,8 @@ class AggregatorApp : public ServiceApplication {
       static metrics::ScrapedGauges queued(
           metrics::gauge("osago_partner_bulkhead_queued", "Partner calls waiting for a slot per company"));
       static metrics::ScrapedGauges enabled(metrics::gauge("osago_plugin_enabled", "Whether a plugin is switched on (1) or off (0)"));
+      static metrics::ScrapedGauges worker_up(metrics::gauge(
+          "osago_plugin_worker_up", "Whether the company's plugin worker runs and serves calls (1) or is down or restarting (0)"));
       static auto& backlog = metrics::gauge("osago_outbox_backlog", "Events committed but not yet acknowledged by Kafka");
       auto listing = plugins.describe();
       for (const auto& p : listing["plugins"]) {
@@ -88,10 +90,12 @@ class AggregatorApp : public ServiceApplication {
           breaker.set({{"company", c.value("id", "")}}, metrics::breakerLevel(c["health"]["breaker"].value("state", "CLOSED")));
           in_use.set({{"company", c.value("id", "")}}, c.value("callsRunning", 0));
           queued.set({{"company", c.value("id", "")}}, c.value("callsQueued", 0));
+          if (c.contains("worker"))
+            worker_up.set({{"company", c.value("id", "")}}, c["worker"].value("state", "") == "RUNNING" ? 1 : 0);
         }
       }
       // A removed plugin's companies leave the gauges (its switch stays listed while stored).
-      for (auto* g : {&breaker, &in_use, &queued, &enabled}) g->sweep();
+      for (auto* g : {&breaker, &in_use, &queued, &enabled, &worker_up}) g->sweep();
       try {
         backlog.Add({}).Set(static_cast<double>(api_store.unpublishedEvents()));
       } catch (const std::exception& e) {

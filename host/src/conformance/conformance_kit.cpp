@@ -169,6 +169,14 @@ std::vector<ScenarioResult> runConformance(const ConformanceTarget& target, json
     auto o = last(s);
     return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Failed && o.code == "PARTNER_ERROR", describe(o)};
   }, *normal, [&] { kit.setBehaviour({{"mode", "malformed"}}); });
+  scenario("wrong-typed fields", {{"mode", "normal"}, {"pendingMs", 0}}, [&](const auto& s) {
+    auto o = last(s);
+    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Failed && o.code == "PARTNER_ERROR", describe(o)};
+  }, *normal, [&] { kit.setBehaviour({{"mode", "wrong_types"}}); });
+  scenario("oversized body", {{"mode", "normal"}, {"pendingMs", 0}}, [&](const auto& s) {
+    auto o = last(s);
+    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Failed && o.code == "PARTNER_ERROR", describe(o)};
+  }, *normal, [&] { kit.setBehaviour({{"mode", "oversized"}}); });
   auto quick = kit.adapter(1500ms);
   scenario("timeout", {{"mode", "hang"}}, [&](const auto& s) {
     auto o = last(s);

@@ -176,6 +176,9 @@ prometheus::Family<prometheus::Counter>& deniedMetric() {
   return f;
 }
 
+/// A partner's answer longer than this is refused before it reaches the plugin.
+constexpr std::size_t kMaxPartnerBodyBytes = 4u << 20;
+
 /// "host:port" of an http(s) URL, lower-case; empty when it is not one.
 std::string hostPort(const std::string& url) {
   try {
@@ -224,6 +227,7 @@ HttpAnswer brokerHttp(const CompanyConfig& company, SystemClock::time_point call
   }
   req.body = ask.body;
   req.timeout = timeout;
+  req.max_body_bytes = kMaxPartnerBodyBytes;
   answer.sent = true;
   try {
     auto r = http::call(req);
@@ -234,7 +238,8 @@ HttpAnswer brokerHttp(const CompanyConfig& company, SystemClock::time_point call
     answer.retry_after = std::move(r.retry_after);
   } catch (const http::ClientError& e) {
     log.warning("[" + correlation_id + "] " + e.what());
-    answer.status = e.timedOut() ? OSAGO_STATUS_TIMEOUT : OSAGO_STATUS_TRANSIENT;
+    // An oversized answer will not shrink on retry.
+    answer.status = e.timedOut() ? OSAGO_STATUS_TIMEOUT : e.tooLarge() ? OSAGO_STATUS_PERMANENT : OSAGO_STATUS_TRANSIENT;
   }
   return answer;
 }

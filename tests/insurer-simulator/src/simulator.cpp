@@ -38,10 +38,10 @@ json Behaviour::toJson() const {
 
 void Behaviour::update(const json& j) {
   if (!j.is_object()) throw http::HttpError(400, "BAD_BEHAVIOUR", "a JSON object is expected");
-  static const std::set<std::string> kModes = {"normal", "decline", "error", "malformed", "hang"};
+  static const std::set<std::string> kModes = {"normal", "decline", "error", "malformed", "wrong_types", "oversized", "hang"};
   if (j.contains("mode")) {
     if (!j["mode"].is_string() || !kModes.count(j["mode"].get<std::string>()))
-      throw http::HttpError(400, "BAD_BEHAVIOUR", "mode must be one of normal, decline, error, malformed, hang");
+      throw http::HttpError(400, "BAD_BEHAVIOUR", "mode must be one of normal, decline, error, malformed, wrong_types, oversized, hang");
     mode = j["mode"];
   }
   if (j.contains("pendingMs")) pending_ms = std::max(0, j["pendingMs"].get<int>());
@@ -170,6 +170,23 @@ bool InsurerSimulator::misbehave(Insurer& ins, Poco::Net::HTTPServerResponse& re
     response.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
     response.setContentType("application/json");
     response.send() << R"({"status": "offer", "premium": {"amount": )";
+    return true;
+  }
+  if (b.mode == "wrong_types") {
+    // Valid JSON whose every field a dialect reads has the wrong type.
+    response.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+    response.setContentType("application/json");
+    response.send() << R"({"applicationId": ["x"], "application_id": null, "id": {"a": 1}, "status": 7, "state": false,)"
+                    << R"( "result": [], "premium": "a lot", "premium_amount": {"rub": true}, "price": null,)"
+                    << R"( "offer": "none", "amount": [1, 2], "decision": 3, "reason": {"code": null}})";
+    return true;
+  }
+  if (b.mode == "oversized") {
+    // 8 MiB of JSON: more than a partner's answer may be.
+    response.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+    response.setContentType("application/json");
+    std::string pad(8u << 20, 'a');
+    response.send() << R"({"status": "pending", "padding": ")" << pad << R"("})";
     return true;
   }
   return false;

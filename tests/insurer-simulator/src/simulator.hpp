@@ -21,7 +21,7 @@ enum class Dialect { kPolisNet, kGarant, kVolna };
 
 /// What an insurer does, switchable at run time through the control endpoint.
 struct Behaviour {
-  std::string mode = "normal";   ///< normal | decline | error | malformed | hang
+  std::string mode = "normal";   ///< normal | decline | error | malformed | wrong_types | oversized | hang
   int pending_ms = 2000;         ///< how long an application stays pending
   int pending_jitter_ms = 0;     ///< plus a uniform random extra up to this
   double error_rate = 0;         ///< share of answers that are a 503 in normal mode

@@ -14,6 +14,7 @@ struct ClientRequest {
   std::string body;
   std::string content_type = "application/json";
   std::chrono::milliseconds timeout{1000};
+  std::size_t max_body_bytes = 0;  ///< a response body longer than this fails the call (0: no limit)
 };
 
 struct ClientResponse {
@@ -26,11 +27,15 @@ struct ClientResponse {
 /// Why a call produced no response.
 class ClientError : public std::runtime_error {
  public:
-  ClientError(bool timed_out, const std::string& message) : std::runtime_error(message), timed_out_(timed_out) {}
+  ClientError(bool timed_out, const std::string& message, bool too_large = false)
+      : std::runtime_error(message), timed_out_(timed_out), too_large_(too_large) {}
   bool timedOut() const { return timed_out_; }
+  /// The response body was longer than ClientRequest::max_body_bytes.
+  bool tooLarge() const { return too_large_; }
 
  private:
   bool timed_out_;
+  bool too_large_;
 };
 
 /// Performs the call, on an idle keep-alive connection to the same server when
