@@ -2,6 +2,7 @@
 #   osago-aggregator        the host: binary, operators' page, /etc/osago config, systemd unit, the empty plugin directory
 #   osago-core-app          the web application's back end: binary, the quote page, config, systemd unit
 #   osago-plugin-sdk        headers, the CMake package (find_package(OsagoPluginApi)), osago-plugin-check
+#   osago-plugin-worker     the sandboxed process that runs a plugin (needed by the aggregator and the kit)
 #   osago-plugin-<name>     one per bundled insurer plugin: its .so and manifest in the plugin directory
 # Packages are built for the prefix /usr; the configuration under /etc/osago
 # and the units under /lib/systemd/system are absolute on purpose.
@@ -14,6 +15,13 @@ install(TARGETS osago-aggregator RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COM
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/host/web/ DESTINATION ${CMAKE_INSTALL_DATADIR}/osago-aggregator/admin-web
         COMPONENT aggregator)
 install(DIRECTORY DESTINATION ${OSAGO_PLUGIN_INSTALL_DIR} COMPONENT aggregator)
+
+# --- osago-plugin-worker: shared by the aggregator and the conformance kit ---
+install(TARGETS osago-plugin-worker RUNTIME DESTINATION lib/osago-aggregator COMPONENT plugin-worker)
+set(CPACK_DEBIAN_PLUGIN-WORKER_PACKAGE_NAME osago-plugin-worker)
+set(CPACK_DEBIAN_PLUGIN-WORKER_PACKAGE_SECTION net)
+set(CPACK_COMPONENT_PLUGIN-WORKER_DESCRIPTION
+    "Sandboxed worker process of osago-aggregator insurer plugins\nRuns one company's plugin outside the aggregator, with a memory and descriptor\nlimit, an empty environment and a seccomp filter (docs/architecture.md).")
 
 # --- osago-core-app ---
 install(TARGETS core-app RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT core-app)
@@ -49,6 +57,7 @@ function(osago_package_service component service)
 endfunction()
 
 osago_package_service(aggregator osago-aggregator)
+set(CPACK_DEBIAN_AGGREGATOR_PACKAGE_DEPENDS "adduser, osago-plugin-worker (= ${PROJECT_VERSION})")
 osago_package_service(core-app osago-core-app)
 set(CPACK_COMPONENT_AGGREGATOR_DESCRIPTION
     "OSAGO quote aggregator: live prices from every connected insurer\nFans a driver's request out to every insurer plugin and stores the offers;\ninsurer plugins are installed as separate osago-plugin-* packages.")
@@ -57,12 +66,12 @@ set(CPACK_COMPONENT_CORE-APP_DESCRIPTION
 
 set(CPACK_DEBIAN_PLUGIN-SDK_PACKAGE_NAME osago-plugin-sdk)
 set(CPACK_DEBIAN_PLUGIN-SDK_PACKAGE_SECTION devel)
-set(CPACK_DEBIAN_PLUGIN-SDK_PACKAGE_DEPENDS "nlohmann-json3-dev (>= 3.9)")
+set(CPACK_DEBIAN_PLUGIN-SDK_PACKAGE_DEPENDS "nlohmann-json3-dev (>= 3.9), osago-plugin-worker (= ${PROJECT_VERSION})")
 set(CPACK_DEBIAN_PLUGIN-SDK_PACKAGE_RECOMMENDS "cmake (>= 3.25), g++")
 set(CPACK_COMPONENT_PLUGIN-SDK_DESCRIPTION
     "SDK for osago-aggregator insurer plugins\nThe C ABI header, the header-only C++ SDK, a fake host for unit tests,\nthe CMake package OsagoPluginApi with osago_add_plugin(), and the conformance kit osago-plugin-check.")
 
-set(components aggregator core-app plugin-sdk)
+set(components aggregator core-app plugin-sdk plugin-worker)
 get_property(bundled_plugins GLOBAL PROPERTY OSAGO_BUNDLED_PLUGINS)
 foreach(plugin IN LISTS bundled_plugins)
   string(TOUPPER "plugin-${plugin}" c)

@@ -41,7 +41,7 @@ expect_depends() {
 }
 
 plugins=$(sed -n 's/^add_subdirectory(\(.*\))$/\1/p' "$OSAGO_ROOT/plugins/CMakeLists.txt")
-expected="osago-aggregator osago-core-app osago-plugin-sdk"
+expected="osago-aggregator osago-core-app osago-plugin-sdk osago-plugin-worker"
 for p in $plugins; do expected+=" osago-plugin-$p"; done
 for p in $expected; do
   [ -f "$(deb "$p")" ] || fail "no package $p (in $PKG)"
@@ -75,14 +75,17 @@ for svc in osago-aggregator osago-core-app; do
   if grep -v '^#' <<<"$env_file" | grep -q .; then fail "$svc.env ships a value"; fi
 done
 expect_files osago-aggregator /usr/lib/osago-aggregator/plugins/ /usr/share/osago-aggregator/admin-web/admin.html
-expect_depends osago-aggregator libpq5 libboost-filesystem1.74.0
+expect_depends osago-aggregator libpq5 libboost-filesystem1.74.0 osago-plugin-worker
+# The worker, shared by the aggregator and the conformance kit, where both look for it.
+expect_files osago-plugin-worker /usr/lib/osago-aggregator/osago-plugin-worker
+expect_depends osago-plugin-worker libc6 libseccomp2
 expect_files osago-core-app /usr/share/osago-core-app/web/index.html /usr/share/osago-core-app/web/app.js
 expect_depends osago-core-app libpococrypto80 libpocojwt80
 # The binaries are stripped (debug info makes core-app about 20 times larger).
 mkdir -p "$WORK/root"
 for p in $expected; do dpkg-deb -x "$(deb "$p")" "$WORK/root"; done
-for bin in osago-aggregator osago-core-app osago-plugin-check; do
-  if readelf -S "$WORK/root/usr/bin/$bin" | grep -q '\.debug_info'; then fail "$bin is not stripped"; fi
+for bin in /usr/bin/osago-aggregator /usr/bin/osago-core-app /usr/bin/osago-plugin-check /usr/lib/osago-aggregator/osago-plugin-worker; do
+  if readelf -S "$WORK/root$bin" | grep -q '\.debug_info'; then fail "$bin is not stripped"; fi
 done
 ((failures == 0)) && ok "service packages: files, Depends, conffiles, scripts, units"
 
@@ -120,7 +123,7 @@ done
 expect_files osago-plugin-sdk /usr/include/osago/plugin_abi.h /usr/include/osago/plugin_sdk/plugin.hpp \
   /usr/lib/cmake/OsagoPluginApi/OsagoPluginApiConfig.cmake /usr/lib/cmake/OsagoPluginApi/OsagoPluginHelpers.cmake \
   /usr/bin/osago-plugin-check /usr/share/doc/osago-plugin-sdk/plugin-guide.md
-expect_depends osago-plugin-sdk nlohmann-json3-dev
+expect_depends osago-plugin-sdk nlohmann-json3-dev osago-plugin-worker
 mkdir -p "$WORK/sdk"
 dpkg-deb -x "$(deb osago-plugin-sdk)" "$WORK/sdk"
 cp -r "$OSAGO_ROOT/plugin-api/examples/hello-insurer" "$WORK/hello-insurer"

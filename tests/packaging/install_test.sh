@@ -81,13 +81,13 @@ step "apt-get install the service packages and the SDK (dependencies from the ar
 cp "$APT_CACHE"/*.deb "$ROOT/var/cache/apt/archives/" 2>/dev/null || true
 in_root apt-get update -q >"$LOG_DIR/apt-update.log" 2>&1 || { tail "$LOG_DIR/apt-update.log"; die "apt-get update in the scratch root failed"; }
 if ! in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-  $(debs osago-aggregator osago-core-app osago-plugin-sdk) \
+  $(debs osago-aggregator osago-core-app osago-plugin-sdk osago-plugin-worker) \
   >"$LOG_DIR/apt-install.log" 2>&1; then
   tail -30 "$LOG_DIR/apt-install.log"
   die "apt-get install of the packages failed"
 fi
 cp "$ROOT"/var/cache/apt/archives/*.deb "$APT_CACHE/" 2>/dev/null || true
-check "the packages are installed" in_root dpkg-query -W osago-aggregator osago-core-app osago-plugin-sdk
+check "the packages are installed" in_root dpkg-query -W osago-aggregator osago-core-app osago-plugin-sdk osago-plugin-worker
 check "postinst made the system user osago" in_root getent passwd osago
 check "the secrets files are root:osago 0640" \
   test "$(in_root stat -c '%U:%G %a' /etc/osago/osago-aggregator.env /etc/osago/osago-core-app.env | sort -u)" = "root:osago 640"
