@@ -26,6 +26,9 @@ struct Job {
 struct CompanyExecutor::Shared {
   std::string company_id;
   int max_queued = 0;
+  int slots = 0;           // runInline: calls at once
+  int inline_queued = 0;   // runInline: callers waiting for a slot
+  std::condition_variable slot_free;
   std::mutex mutex;
   std::condition_variable cv;
   std::deque<std::shared_ptr<Job>> queue;
@@ -62,11 +65,12 @@ struct CompanyExecutor::Shared {
   }
 };
 
-CompanyExecutor::CompanyExecutor(std::string company_id, int threads, int max_queued)
+CompanyExecutor::CompanyExecutor(std::string company_id, int threads, int max_queued, bool own_threads)
     : shared_(std::make_shared<Shared>()) {
   shared_->company_id = std::move(company_id);
   shared_->max_queued = max_queued;
-  for (int i = 0; i < threads; ++i) {
+  shared_->slots = threads;
+  for (int i = 0; own_threads && i < threads; ++i) {
     auto finished = std::make_shared<std::atomic<bool>>(false);
     shared_->finished.push_back(finished);
     shared_->threads.emplace_back(&Shared::loop, shared_, finished);
@@ -115,6 +119,33 @@ CompanyExecutor::Result CompanyExecutor::run(std::function<void()> task, std::ch
   return Result::kTimedOut;
 }
 
+CompanyExecutor::Result CompanyExecutor::runInline(const std::function<void()>& task,
+                                                   std::chrono::steady_clock::time_point deadline) {
+  {
+    std::unique_lock lock(shared_->mutex);
+    if (shared_->busy >= shared_->slots) {
+      if (shared_->inline_queued >= shared_->max_queued) return Result::kRejected;
+      ++shared_->inline_queued;
+      bool got = shared_->slot_free.wait_until(lock, deadline, [&] { return shared_->busy < shared_->slots; });
+      --shared_->inline_queued;
+      if (!got) return Result::kTimedOut;
+    }
+    ++shared_->busy;
+  }
+  struct Release {
+    Shared& s;
+    ~Release() {
+      {
+        std::lock_guard lock(s.mutex);
+        --s.busy;
+      }
+      s.slot_free.notify_one();
+    }
+  } release{*shared_};
+  task();
+  return Result::kDone;
+}
+
 int CompanyExecutor::busy() const {
   std::lock_guard lock(shared_->mutex);
   return shared_->busy;
@@ -122,7 +153,7 @@ int CompanyExecutor::busy() const {
 
 int CompanyExecutor::queued() const {
   std::lock_guard lock(shared_->mutex);
-  return static_cast<int>(shared_->queue.size());
+  return static_cast<int>(shared_->queue.size()) + shared_->inline_queued;
 }
 
 }  // namespace osago::host

@@ -18,7 +18,9 @@ class CompanyExecutor {
     kTimedOut,  ///< the task did not end by the deadline; it goes on in the background
   };
 
-  CompanyExecutor(std::string company_id, int threads, int max_queued);
+  /// With `own_threads` false no thread is started: only runInline() may be
+  /// used (calls whose hang protection lies elsewhere, e.g. in a worker process).
+  CompanyExecutor(std::string company_id, int threads, int max_queued, bool own_threads = true);
   /// Stops the pool. Threads stuck in a task are detached, not waited for:
   /// a task must own (shared_ptr) everything it uses.
   ~CompanyExecutor();
@@ -27,6 +29,10 @@ class CompanyExecutor {
 
   /// Runs `task` on the pool and waits for it until `deadline`.
   Result run(std::function<void()> task, std::chrono::steady_clock::time_point deadline);
+  /// Runs `task` on the calling thread once one of the `threads` slots is
+  /// free, waiting in the bounded queue until `deadline` at most (kTimedOut:
+  /// it did not run). `task` must end on its own: nothing here can abandon it.
+  Result runInline(const std::function<void()>& task, std::chrono::steady_clock::time_point deadline);
 
   int busy() const;    ///< tasks running now (hung ones included)
   int queued() const;  ///< tasks waiting for a thread

@@ -270,7 +270,8 @@ InsurerAdapter::InsurerAdapter(CompanyConfig company, std::shared_ptr<PluginLibr
       instance_(library->inProcess() ? std::make_shared<PluginInstance>(company, library) : nullptr),
       worker_(library->inProcess() ? nullptr : startWorker(company, *library)),
       health_(health ? std::move(health) : std::make_shared<PartnerHealth>(company.breaker, company.retry_budget)),
-      executor_(company.id, company.max_concurrent_calls, company.max_queued_calls) {}
+      // Out of process a call runs on its caller's thread: the worker, not an abandoned thread, bounds a hang.
+      executor_(company.id, company.max_concurrent_calls, company.max_queued_calls, library->inProcess()) {}
 
 bool isPartnerFailure(const PartnerOutcome& o) {
   if (o.kind != PartnerOutcome::Kind::Failed) return false;
@@ -377,16 +378,16 @@ PartnerOutcome InsurerAdapter::runInWorker(const CallContext& ctx, const char* o
       return answer;
     });
   };
-  // The executor is the company's bulkhead; the worker ends every call by its
-  // budget (killing itself if need be), so the wait below never times out first.
-  auto wait_until = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(call_deadline - SystemClock::now()) +
-                    std::chrono::seconds(5);
-  switch (executor_.run(task, wait_until)) {
+  // The executor is the company's bulkhead (slots and a bounded queue); the call
+  // runs on this thread, and the worker ends it by its budget (killed if need be).
+  auto wait_until = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(call_deadline - SystemClock::now());
+  switch (executor_.runInline(task, wait_until)) {
     case CompanyExecutor::Result::kRejected:
       return PartnerOutcome::notCalled("BULKHEAD_FULL", where + ": all " + std::to_string(company_.max_concurrent_calls) +
                                                             " call slots and the queue of this company are taken", true);
     case CompanyExecutor::Result::kTimedOut:
-      return PartnerOutcome::failed("PLUGIN_HUNG", where + ": the plugin did not return in time", true);
+      return PartnerOutcome::notCalled("BULKHEAD_FULL", where + ": no call slot of this company freed up within the call's budget",
+                                       true);
     case CompanyExecutor::Result::kDone:
       break;
   }

@@ -294,6 +294,10 @@ std::string exitText(int status, const WorkerLimits& limits, std::string& reason
     reason = "protocol_error";
     return "broke the worker protocol";
   }
+  if (code == 127) {
+    reason = "exit";
+    return "could not be started: is " + limits.binary + " there (plugins.worker.binary)?";
+  }
   reason = "exit";
   return "exited with status " + std::to_string(code);
 }
