@@ -139,12 +139,6 @@ class Spawner {
   std::deque<std::packaged_task<pid_t()>> tasks_;
 };
 
-int highFd(int fd) {
-  int high = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
-  ::close(fd);
-  return high;
-}
-
 }  // namespace
 
 std::string defaultWorkerBinary() {
@@ -160,10 +154,12 @@ std::string defaultWorkerBinary() {
 /// One running worker process and the host's ends of its descriptors.
 struct PluginWorker::Process {
   pid_t pid = -1;
-  int sock = -1;   // frames both ways
+  int sock = -1;   // control: kInit, kReady/kLoadFailed, kLog; its end is the worker's end
   int fault = -1;  // kFault / kDenied from the worker's signal handlers
   int err = -1;    // the worker's stderr and stdout
-  std::mutex write_mutex;
+  std::vector<int> channels;       // one per call thread of the worker
+  std::vector<int> free_channels;  // not in use by a call (PluginWorker::mutex_)
+  std::size_t max_frame = 0;
   std::string kill_reason;            // set when the host killed it
   std::uint64_t hung_call = 0;        // the call whose overrun got it killed
   std::uint64_t fault_call = 0;       // the call the worker said it was dying in
@@ -177,23 +173,22 @@ struct PluginWorker::Process {
   long lines_dropped = 0;
   FrameAssembler frames;
   FrameAssembler faults{64};
-  explicit Process(std::size_t max_frame) : frames(max_frame) {}
+  explicit Process(std::size_t max) : max_frame(max), frames(1u << 20) {}
   ~Process() {
     for (int fd : {sock, fault, err})
       if (fd >= 0) ::close(fd);
+    for (int fd : channels) ::close(fd);
   }
 };
 
-/// A call in flight: frames for it arrive in `inbox`; `ended` when the worker died.
+/// A call in flight; `ended` (with `death`) when the worker died under it.
 struct PluginWorker::PendingCall {
   std::uint64_t id = 0;
   std::shared_ptr<Process> process;
   std::mutex mutex;
   std::condition_variable cv;
-  std::deque<wire::Frame> inbox;
   bool ended = false;
-  WorkerCallResult death;           // filled when ended
-  std::vector<std::string> denied;  // guarded by PluginWorker::mutex_
+  WorkerCallResult death;  // filled when ended
 };
 
 namespace {
@@ -201,12 +196,16 @@ namespace {
 std::atomic<std::uint64_t> g_next_call_id{1};
 
 /// Starts osago-plugin-worker with an empty environment, its limits, and fds 2, 3, 4.
-pid_t forkWorker(const WorkerLimits& limits, int child_sock, int child_fault, int child_err) {
+pid_t forkWorker(const WorkerLimits& limits, int child_sock, int child_fault, int child_err,
+                 const std::vector<int>& child_channels) {
   std::string binary = limits.binary;
   std::vector<char*> argv{binary.data(), nullptr};
   char* envp[] = {nullptr};
   rlimit data{limits.memory_bytes, limits.memory_bytes};
-  auto files = static_cast<rlim_t>(limits.max_open_files);
+  // Its own descriptors (0–4 and a call channel per thread) do not count against the plugin's.
+  auto files = static_cast<rlim_t>(limits.max_open_files) + 5 + child_channels.size();
+  int channels = static_cast<int>(child_channels.size());
+  const int* channel_fds = child_channels.data();
   rlimit nofile{files, files};
   rlimit core{0, 0};
   pid_t parent = ::getpid();
@@ -223,7 +222,8 @@ pid_t forkWorker(const WorkerLimits& limits, int child_sock, int child_fault, in
     ::dup2(child_err, 2);
     ::dup2(child_sock, 3);
     ::dup2(child_fault, 4);
-    ::close_range(5, ~0U, 0);
+    for (int i = 0; i < channels; ++i) ::dup2(channel_fds[i], 5 + i);
+    ::close_range(static_cast<unsigned>(5 + channels), ~0U, 0);
     ::setrlimit(RLIMIT_DATA, &data);
     ::setrlimit(RLIMIT_NOFILE, &nofile);
     ::setrlimit(RLIMIT_CORE, &core);
@@ -235,28 +235,54 @@ pid_t forkWorker(const WorkerLimits& limits, int child_sock, int child_fault, in
 
 }  // namespace
 
-std::shared_ptr<PluginWorker::Process> PluginWorker::startProcess(const WorkerLimits& limits) {
-  int sv[2], fault[2], err[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-    throw PluginLoadError("cannot create a socket for the plugin worker: " + std::string(std::strerror(errno)));
-  if (::pipe2(fault, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
-    throw PluginLoadError("cannot create pipes for the plugin worker: " + std::string(std::strerror(errno)));
-  // Above the descriptors dup2'd to in the child, so none is overwritten before it is copied.
-  int child_sock = highFd(sv[1]), child_fault = highFd(fault[1]), child_err = highFd(err[1]);
+std::shared_ptr<PluginWorker::Process> PluginWorker::startProcess(const WorkerLimits& limits, int threads) {
+  auto fail = [](const std::string& what) {
+    return PluginLoadError("cannot create " + what + " for the plugin worker: " + std::string(std::strerror(errno)));
+  };
   std::size_t max_frame = std::max(limits.max_reply_bytes, limits.max_http_body_bytes) + (256u << 10);
   auto p = std::make_shared<Process>(max_frame);
+  // The child's ends go above every descriptor number they are dup2'd to (2–4
+  // and 5…), so none is overwritten before it is copied. Closed on every path.
+  int floor = 5 + threads + 16;
+  std::vector<int> child_ends;
+  struct CloseAll {
+    std::vector<int>& fds;
+    ~CloseAll() {
+      for (int fd : fds) ::close(fd);
+    }
+  } close_children{child_ends};
+  auto child_end = [&](int fd) {
+    int high = ::fcntl(fd, F_DUPFD_CLOEXEC, floor);
+    ::close(fd);
+    if (high < 0) throw fail("descriptors");
+    child_ends.push_back(high);
+    return high;
+  };
+  int sv[2], fault[2], err[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw fail("a socket");
   p->sock = sv[0];
+  int child_sock = child_end(sv[1]);
+  if (::pipe2(fault, O_CLOEXEC) != 0) throw fail("a pipe");
   p->fault = fault[0];
+  int child_fault = child_end(fault[1]);
+  if (::pipe2(err, O_CLOEXEC) != 0) throw fail("a pipe");
   p->err = err[0];
+  int child_err = child_end(err[1]);
+  std::vector<int> child_channels;
+  timeval send_timeout{2, 0};  // a worker that stops reading its socket is broken
+  for (int i = 0; i < threads; ++i) {
+    int ch[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ch) != 0) throw fail("call channels");
+    p->channels.push_back(ch[0]);
+    ::setsockopt(ch[0], SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+    child_channels.push_back(child_end(ch[1]));
+  }
+  p->free_channels = p->channels;
   ::fcntl(p->fault, F_SETFL, O_NONBLOCK);
   ::fcntl(p->err, F_SETFL, O_NONBLOCK);
-  timeval send_timeout{2, 0};  // a worker that stops reading its socket is broken
   ::setsockopt(p->sock, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
-  p->pid = forkWorker(limits, child_sock, child_fault, child_err);
-  ::close(child_sock);
-  ::close(child_fault);
-  ::close(child_err);
-  if (p->pid < 0) throw PluginLoadError("cannot start the plugin worker: fork failed: " + std::string(std::strerror(errno)));
+  p->pid = forkWorker(limits, child_sock, child_fault, child_err, child_channels);
+  if (p->pid < 0) throw fail("a process");
   return p;
 }
 
@@ -405,10 +431,10 @@ std::string lastLine(const std::string& tail) {
 PluginIdentity PluginWorker::probe(const std::string& library_path, const WorkerLimits& limits) {
   Spec spec;
   spec.library_path = library_path;
-  spec.threads = 1;
+  spec.threads = 0;
   spec.limits = limits;
   spec.limits.sandbox = false;  // it only loads the library, says what it is and exits
-  auto p = startProcess(limits);
+  auto p = startProcess(limits, 0);
   try {
     auto id = handshake(p->sock, "probe", spec, [](wire::Frame&) {});
     killAndReap(p->pid);
@@ -433,7 +459,7 @@ void PluginWorker::monitorLoop() {
     std::shared_ptr<Process> p;
     std::string error;
     try {
-      p = startProcess(spec_.limits);
+      p = startProcess(spec_.limits, spec_.threads);
       handshake(p->sock, "serve", spec_, [&](wire::Frame& f) { handleFrame(p, f); });
     } catch (const PluginLoadError& e) {
       error = e.what();
@@ -566,9 +592,6 @@ void PluginWorker::readFaults(const std::shared_ptr<Process>& p) {
       if (p->lines_this_second++ < kLinesPerSecond)
         Poco::Logger::get(log_name_).warning("the sandbox refused the plugin's system call " + name +
                                              " (plugins may not open files or sockets, or start processes)");
-      std::lock_guard lock(mutex_);
-      if (auto it = calls_.find(f.call_id); it != calls_.end() && it->second->denied.size() < 16)
-        it->second->denied.push_back(name);
     } else {
       throw wire::ProtocolError("unexpected frame on the fault pipe");
     }
@@ -620,22 +643,6 @@ void PluginWorker::handleFrame(const std::shared_ptr<Process>& p, wire::Frame& f
       }
       return;
     }
-    case wire::Type::kHttp:
-    case wire::Type::kDone: {
-      std::shared_ptr<PendingCall> pc;
-      {
-        std::lock_guard lock(mutex_);
-        if (auto it = calls_.find(f.call_id); it != calls_.end() && it->second->process == p) pc = it->second;
-      }
-      if (!pc) return;  // a call that already ended (overran, or its caller gave up)
-      {
-        std::lock_guard lock(pc->mutex);
-        if (pc->inbox.size() >= 4) throw wire::ProtocolError("a call sent frames faster than the host answers them");
-        pc->inbox.push_back(std::move(f));
-      }
-      pc->cv.notify_all();
-      return;
-    }
     default:
       throw wire::ProtocolError("unexpected frame type " + std::to_string(static_cast<int>(f.type)));
   }
@@ -654,27 +661,19 @@ void PluginWorker::killProcess(const std::shared_ptr<Process>& p, const std::str
   ::kill(p->pid, SIGKILL);
 }
 
-bool PluginWorker::sendFrame(const std::shared_ptr<Process>& p, wire::FrameWriter& frame) {
-  bool ok = false;
-  {
-    std::lock_guard lock(p->write_mutex);
-    ok = ::send(p->sock, nullptr, 0, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0 || errno != EPIPE;
-    if (ok) {
-      const auto& bytes = frame.bytes();
-      std::size_t done = 0;
-      while (done < bytes.size()) {
-        ssize_t w = ::send(p->sock, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-          ok = false;
-          break;
-        }
-        done += static_cast<std::size_t>(w);
-      }
+bool PluginWorker::sendFrame(const std::shared_ptr<Process>& p, int fd, wire::FrameWriter& frame) {
+  const auto& bytes = frame.bytes();
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t w = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) killProcess(p, "stopped reading its socket");
+      return false;
     }
+    done += static_cast<std::size_t>(w);
   }
-  if (!ok) killProcess(p, "stopped reading its socket");
-  return ok;
+  return true;
 }
 
 void PluginWorker::died(const std::shared_ptr<Process>& p) {
@@ -716,7 +715,6 @@ void PluginWorker::died(const std::shared_ptr<Process>& p) {
     r.culprit = p->hung_call ? false : (named ? pc->id == p->fault_call : true);
     r.detail = r.culprit ? "the plugin's worker " + what + (named ? " in this call" : " while this call ran")
                          : "the plugin's worker " + what + " in another call; this call was cut short";
-    r.denied = pc->denied;
     {
       std::lock_guard call_lock(pc->mutex);
       pc->death = std::move(r);
@@ -741,20 +739,47 @@ void PluginWorker::died(const std::shared_ptr<Process>& p) {
       " calls in flight ended" + (p->stderr_tail.empty() ? "" : "; its stderr ends: " + lastLine(p->stderr_tail).substr(0, 300)));
 }
 
+namespace {
+
+enum class ChannelRead { kFrame, kTimeout, kClosed };
+
+/// The next frame on a call's channel, by `until` at the latest. Throws wire::ProtocolError.
+ChannelRead readChannel(int fd, FrameAssembler& frames, Steady::time_point until, wire::Frame& frame) {
+  while (!frames.next(frame)) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Steady::now()).count();
+    if (left <= 0) return ChannelRead::kTimeout;
+    pollfd pfd{fd, POLLIN, 0};
+    int n = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 1000)));
+    if (n < 0 && errno != EINTR) return ChannelRead::kClosed;
+    if (n <= 0) continue;
+    std::string bytes;
+    bool open = readSome(fd, bytes, 1u << 20);
+    frames.feed(bytes.data(), bytes.size());
+    if (!open && !frames.next(frame)) return ChannelRead::kClosed;
+    if (!open) return ChannelRead::kFrame;
+  }
+  return ChannelRead::kFrame;
+}
+
+}  // namespace
+
 WorkerCallResult PluginWorker::call(const std::string& operation, const std::string& correlation_id,
                                     SystemClock::time_point deadline, const std::string& argument,
                                     const HttpBroker& broker) {
   WorkerCallResult out;
   auto pc = std::make_shared<PendingCall>();
+  int channel = -1;
   {
     std::lock_guard lock(mutex_);
-    if (state_ != State::kRunning || !process_) {
+    if (state_ != State::kRunning || !process_ || process_->free_channels.empty()) {
       out.kind = WorkerCallResult::Kind::kUnavailable;
       if (state_ == State::kRestarting) {
         auto in = std::chrono::duration_cast<std::chrono::milliseconds>(next_start_ - Steady::now()).count();
         out.detail = "the plugin's worker is restarting after it " +
                      (last_exit_.contains("message") ? last_exit_["message"].get<std::string>() : std::string("died")) +
                      " (next start in " + std::to_string(std::max<long long>(in, 0)) + " ms)";
+      } else if (state_ == State::kRunning) {
+        out.detail = "every call thread of the plugin's worker is busy";
       } else {
         out.detail = "the plugin's worker is starting";
       }
@@ -762,46 +787,59 @@ WorkerCallResult PluginWorker::call(const std::string& operation, const std::str
     }
     pc->id = g_next_call_id++;
     pc->process = process_;
+    channel = process_->free_channels.back();
+    process_->free_channels.pop_back();
     calls_[pc->id] = pc;
   }
   auto p = pc->process;
-  auto forget = [&] {
+  bool sent = false;
+  // The call's end: it leaves the registry, and its channel is free again if it ended cleanly.
+  auto finish = [&](WorkerCallResult r, bool channel_reusable) {
     std::lock_guard lock(mutex_);
     calls_.erase(pc->id);
-    return pc->denied;
+    if (channel_reusable) p->free_channels.push_back(channel);
+    r.sent_http = r.sent_http || sent;
+    return r;
+  };
+  // The worker died under the call: its monitor says how, at once.
+  auto death = [&] {
+    std::unique_lock lock(pc->mutex);
+    if (!pc->cv.wait_for(lock, std::chrono::seconds(5), [&] { return pc->ended; })) {
+      lock.unlock();
+      killProcess(p, "its call channel broke");
+      WorkerCallResult r;
+      r.kind = WorkerCallResult::Kind::kCrashed;
+      r.culprit = true;
+      r.detail = "the plugin's worker broke its call channel";
+      return finish(r, false);
+    }
+    WorkerCallResult r = pc->death;
+    lock.unlock();
+    return finish(r, false);
   };
   auto deadline_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count();
   wire::FrameWriter request(wire::Type::kCall, pc->id);
   request.str(operation).str(correlation_id).i64(deadline_ms).str(argument);
-  sendFrame(p, request);  // on failure the process is killed and the call ends below
+  if (!sendFrame(p, channel, request)) return death();
   auto hard = Steady::now() + std::chrono::duration_cast<Steady::duration>(deadline - SystemClock::now()) +
               std::chrono::milliseconds(500);
-  bool sent = false;
-  while (true) {
-    wire::Frame frame;
-    {
-      std::unique_lock lock(pc->mutex);
-      if (!pc->cv.wait_until(lock, hard, [&] { return !pc->inbox.empty() || pc->ended; })) {
-        lock.unlock();
+  FrameAssembler frames(p->max_frame);
+  try {
+    while (true) {
+      wire::Frame frame;
+      auto got = readChannel(channel, frames, hard, frame);
+      if (got == ChannelRead::kClosed) return death();
+      if (got == ChannelRead::kTimeout) {
         {
           std::lock_guard guard(mutex_);
           if (!p->hung_call) p->hung_call = pc->id;
         }
         killProcess(p, "a call overran its budget");
-        out.kind = WorkerCallResult::Kind::kHung;
-        out.sent_http = sent;
-        out.denied = forget();
-        return out;
+        WorkerCallResult r;
+        r.kind = WorkerCallResult::Kind::kHung;
+        return finish(r, false);
       }
-      if (pc->ended) {
-        out = pc->death;
-        out.sent_http = sent;
-        return out;
-      }
-      frame = std::move(pc->inbox.front());
-      pc->inbox.pop_front();
-    }
-    try {
+      if (frame.call_id != pc->id) throw wire::ProtocolError("a frame of another call on this call's channel");
       wire::FrameReader r(frame.payload);
       if (frame.type == wire::Type::kHttp) {
         HttpAsk ask;
@@ -819,20 +857,25 @@ WorkerCallResult PluginWorker::call(const std::string& operation, const std::str
         sent = sent || answer.sent;
         wire::FrameWriter reply(wire::Type::kHttpResult, pc->id);
         reply.i64(answer.status).i64(answer.status_code).str(answer.body).str(answer.content_type).str(answer.retry_after);
-        sendFrame(p, reply);
+        if (!sendFrame(p, channel, reply)) return death();
+      } else if (frame.type == wire::Type::kDone) {
+        WorkerCallResult done;
+        done.kind = WorkerCallResult::Kind::kReturned;
+        done.status = static_cast<osago_status>(r.i64());
+        done.replies = static_cast<int>(r.i64());
+        done.reply = std::string(r.str());
+        done.note = std::string(r.str());
+        auto denied = r.i64();
+        if (denied < 0 || denied > 64) throw wire::ProtocolError("bad count of refused system calls");
+        for (std::int64_t i = 0; i < denied; ++i) done.denied.push_back(syscallName(static_cast<long>(r.i64())));
+        return finish(done, true);
       } else {
-        out.kind = WorkerCallResult::Kind::kReturned;
-        out.status = static_cast<osago_status>(r.i64());
-        out.replies = static_cast<int>(r.i64());
-        out.reply = std::string(r.str());
-        out.note = std::string(r.str());
-        out.sent_http = sent;
-        out.denied = forget();
-        return out;
+        throw wire::ProtocolError("unexpected frame type " + std::to_string(static_cast<int>(frame.type)) + " during a call");
       }
-    } catch (const wire::ProtocolError& e) {
-      killProcess(p, std::string("broke the worker protocol: ") + e.what());
     }
+  } catch (const wire::ProtocolError& e) {
+    killProcess(p, std::string("broke the worker protocol: ") + e.what());
+    return death();
   }
 }
 

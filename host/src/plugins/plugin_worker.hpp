@@ -125,7 +125,7 @@ class PluginWorker {
   struct Process;
   void monitorLoop();
   /// Spawns a worker process (not yet initialised). Throws PluginLoadError.
-  static std::shared_ptr<Process> startProcess(const WorkerLimits& limits);
+  static std::shared_ptr<Process> startProcess(const WorkerLimits& limits, int threads);
   /// Reads the process's frames, faults and stderr until it dies or the worker stops.
   void serve(const std::shared_ptr<Process>& process);
   void readStderr(const std::shared_ptr<Process>& process, bool drain);
@@ -133,7 +133,8 @@ class PluginWorker {
   void handleFrame(const std::shared_ptr<Process>& process, wire::Frame& frame);
   void died(const std::shared_ptr<Process>& process);
   void killProcess(const std::shared_ptr<Process>& process, const std::string& reason);
-  bool sendFrame(const std::shared_ptr<Process>& process, wire::FrameWriter& frame);
+  /// Writes a frame on one of the process's sockets; false (and the process killed if it stopped reading) on failure.
+  bool sendFrame(const std::shared_ptr<Process>& process, int fd, wire::FrameWriter& frame);
 
   Spec spec_;
   std::string log_name_;

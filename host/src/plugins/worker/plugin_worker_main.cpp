@@ -3,13 +3,17 @@
 //
 // Started by the aggregator with an empty environment and three descriptors:
 //   2  stderr (a pipe the host reads; its tail goes to the host's log)
-//   3  the host socket: frames of worker_protocol.hpp both ways
+//   3  the control socket: kInit from the host; kReady/kLoadFailed and kLog
+//      from the worker; its end means the host is gone
 //   4  the fault pipe: kFault/kDenied frames written from signal handlers
 //      (a pipe write under PIPE_BUF is atomic, so they never interleave)
+//   5… one call channel per call thread: kCall, then kHttp/kHttpResult, then
+//      kDone, all on the thread's own socket, so a call's frames go straight
+//      between the host's calling thread and this worker's call thread
 // The first frame is kInit. In "probe" mode the worker loads the library,
 // reports what it is and exits; in "serve" mode it also creates the
 // company's instance, starts its call threads, locks itself in the sandbox
-// and runs calls until the host closes the socket.
+// and runs calls until the host closes the sockets.
 //
 // Plugin code here may crash, hang, allocate without end or misbehave in any
 // way; the host contains it. This file's job is to keep the protocol honest
@@ -19,7 +23,6 @@
 #include <osago/plugin_abi.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <csignal>
 #include <cstddef>
 #include <cstdio>
@@ -31,11 +34,11 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <pthread.h>
 #include <seccomp.h>
 #include <string>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <thread>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -47,6 +50,7 @@ using namespace osago::host;
 
 constexpr int kHostFd = 3;
 constexpr int kFaultFd = 4;
+constexpr int kFirstChannelFd = 5;
 constexpr int kExitOutOfMemory = 86;
 constexpr int kExitProtocol = 87;
 constexpr std::size_t kMaxFrame = 16u << 20;
@@ -54,6 +58,10 @@ constexpr std::size_t kMaxLogBytes = 4096;
 
 /// The call running on this thread (0: none), read by the signal handlers.
 thread_local std::uint64_t t_call_id = 0;
+/// System calls the sandbox refused during this thread's call (written by the SIGSYS handler).
+constexpr int kMaxDenied = 8;
+thread_local int t_denied_count = 0;
+thread_local long t_denied[kMaxDenied];
 
 std::mutex g_write_mutex;
 
@@ -86,6 +94,8 @@ void onFatalSignal(int signo, siginfo_t*, void*) {
 }
 
 void onDeniedSyscall(int, siginfo_t* info, void* context) {
+  if (t_denied_count < kMaxDenied) t_denied[t_denied_count] = info->si_syscall;
+  ++t_denied_count;
   writeSignalFrame(wire::Type::kDenied, t_call_id, info->si_syscall);
   // The system call fails with EPERM instead of running.
   auto* uc = static_cast<ucontext_t*>(context);
@@ -174,19 +184,22 @@ struct HttpResult {
   std::string body, content_type, retry_after;
 };
 
-/// One call in flight, shared by its thread and the reader that delivers its HTTP results.
+/// One call, on the thread that runs it and its channel to the host.
 struct CallSlot {
+  int channel = -1;
   std::uint64_t id = 0;
   std::string operation, correlation_id, argument;
   std::int64_t deadline_ms = 0;
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::unique_ptr<HttpResult> http;  // delivered by the reader
-  std::deque<HttpResult> kept;       // responses the plugin may still point into
+  std::deque<HttpResult> kept;  // responses the plugin may still point into
   int replies = 0;
   std::string reply;
-  std::size_t reply_size = 0;        // of the first reply, also when it was too large to keep
+  std::size_t reply_size = 0;   // of the first reply, also when it was too large to keep
 };
+
+/// Writes a frame on a call's own channel; the host gone, so are we.
+void sendOn(int channel, wire::FrameWriter& frame) {
+  if (!wire::writeAll(channel, frame.bytes())) ::_exit(0);
+}
 
 struct Worker {
   const osago_plugin_api* api = nullptr;
@@ -196,11 +209,6 @@ struct Worker {
   std::size_t max_reply_bytes = 1 << 20;
   std::size_t max_http_body_bytes = 1 << 20;
   osago_host_api host{};
-
-  std::mutex mutex;  // calls_, queue_
-  std::condition_variable work;
-  std::deque<std::shared_ptr<CallSlot>> queue;
-  std::map<std::uint64_t, std::shared_ptr<CallSlot>> calls;
 };
 
 Worker g_worker;
@@ -239,18 +247,26 @@ osago_status hostHttp(void* call_ctx, const osago_http_request* request, osago_h
   for (std::size_t i = 0; i < request->header_count; ++i)
     f.str(str(request->headers[i].name)).str(str(request->headers[i].value));
   f.str(str(request->body)).i64(request->timeout_ms);
-  send(f);
-  std::unique_lock lock(slot->mutex);
-  slot->cv.wait(lock, [&] { return slot->http != nullptr; });  // the host always answers, or kills us
-  slot->kept.push_back(std::move(*slot->http));
-  slot->http.reset();
-  const HttpResult& r = slot->kept.back();
-  if (r.status != OSAGO_STATUS_OK) return static_cast<osago_status>(r.status);
-  response->status_code = static_cast<std::int32_t>(r.status_code);
-  response->body = osago_str{r.body.data(), r.body.size()};
+  sendOn(slot->channel, f);
+  // The host always answers on this channel, or kills us.
+  wire::Frame answer;
+  if (!wire::readFrame(slot->channel, answer, kMaxFrame)) ::_exit(0);
+  if (answer.type != wire::Type::kHttpResult || answer.call_id != slot->id) ::_exit(kExitProtocol);
+  wire::FrameReader r(answer.payload);
+  HttpResult result;
+  result.status = r.i64();
+  result.status_code = r.i64();
+  result.body = std::string(r.str());
+  result.content_type = std::string(r.str());
+  result.retry_after = std::string(r.str());
+  slot->kept.push_back(std::move(result));
+  const HttpResult& k = slot->kept.back();
+  if (k.status != OSAGO_STATUS_OK) return static_cast<osago_status>(k.status);
+  response->status_code = static_cast<std::int32_t>(k.status_code);
+  response->body = osago_str{k.body.data(), k.body.size()};
   if (response->struct_size >= offsetof(osago_http_response, retry_after) + sizeof(osago_str)) {
-    response->content_type = osago_str{r.content_type.data(), r.content_type.size()};
-    response->retry_after = osago_str{r.retry_after.data(), r.retry_after.size()};
+    response->content_type = osago_str{k.content_type.data(), k.content_type.size()};
+    response->retry_after = osago_str{k.retry_after.data(), k.retry_after.size()};
   }
   return OSAGO_STATUS_OK;
 }
@@ -289,30 +305,39 @@ void runCall(CallSlot& slot) {
            std::to_string(g_worker.max_reply_bytes);
   wire::FrameWriter f(wire::Type::kDone, slot.id);
   f.i64(status).i64(slot.replies).str(slot.reply).str(note);
-  send(f);
+  int denied = std::min(t_denied_count, kMaxDenied);
+  f.i64(denied);
+  for (int i = 0; i < denied; ++i) f.i64(t_denied[i]);
+  sendOn(slot.channel, f);
 }
 
-void callThread() {
+/// Runs the calls that arrive on `channel`, one at a time, until the host closes it.
+void callThread(int channel) {
   useAlternateStack();
   try {
-    while (true) {
-      std::shared_ptr<CallSlot> slot;
-      {
-        std::unique_lock lock(g_worker.mutex);
-        g_worker.work.wait(lock, [] { return !g_worker.queue.empty(); });
-        slot = std::move(g_worker.queue.front());
-        g_worker.queue.pop_front();
-      }
-      t_call_id = slot->id;
-      runCall(*slot);
+    wire::Frame frame;
+    while (wire::readFrame(channel, frame, kMaxFrame)) {
+      if (frame.type != wire::Type::kCall) ::_exit(kExitProtocol);
+      CallSlot slot;
+      slot.channel = channel;
+      slot.id = frame.call_id;
+      wire::FrameReader r(frame.payload);
+      slot.operation = std::string(r.str());
+      slot.correlation_id = std::string(r.str());
+      slot.deadline_ms = r.i64();
+      slot.argument = std::string(r.str());
+      t_call_id = slot.id;
+      t_denied_count = 0;
+      runCall(slot);
       t_call_id = 0;
-      std::lock_guard lock(g_worker.mutex);
-      g_worker.calls.erase(slot->id);
     }
+    ::_exit(0);  // the host closed the channel: it is stopping us
   } catch (const std::bad_alloc&) {
     // The memory limit: nothing here can go on safely. The host restarts us.
     writeSignalFrame(wire::Type::kFault, t_call_id, 0);
     ::_exit(kExitOutOfMemory);
+  } catch (const wire::ProtocolError&) {
+    ::_exit(kExitProtocol);
   }
 }
 
@@ -371,7 +396,7 @@ int main() {
     g_worker.max_reply_bytes = static_cast<std::size_t>(in.i64());
     g_worker.max_http_body_bytes = static_cast<std::size_t>(in.i64());
     bool sandbox = in.i64() != 0;
-    if (threads < 1 || threads > 256) return kExitProtocol;
+    if (threads < 0 || threads > 256 || (mode != "probe" && threads < 1)) return kExitProtocol;
 
     const osago_plugin_api* api = loadLibrary(path);
     g_worker.api = api;
@@ -402,47 +427,32 @@ int main() {
       loadFailed("refused its settings (status " + std::to_string(status) + "; see the plugin." + g_worker.company_id +
                  " log lines)");
 
-    for (int i = 0; i < threads; ++i) std::thread(callThread).detach();
+    // Call threads with stacks of a known size (the memory limit counts them).
+    pthread_attr_t attr;
+    ::pthread_attr_init(&attr);
+    ::pthread_attr_setstacksize(&attr, 4u << 20);
+    ::pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    for (int i = 0; i < threads; ++i) {
+      pthread_t t;
+      auto* fd = new int(kFirstChannelFd + i);
+      if (::pthread_create(&t, &attr, [](void* p) -> void* {
+            int channel = *static_cast<int*>(p);
+            delete static_cast<int*>(p);
+            callThread(channel);
+            return nullptr;
+          }, fd) != 0)
+        loadFailed("cannot start call threads");
+    }
+    ::pthread_attr_destroy(&attr);
     if (sandbox) {
       std::string error;
       if (!lockDown(error)) loadFailed("cannot enter the sandbox: " + error);
     }
     ready();
 
+    // Nothing more comes on the control socket; its end means the host is gone.
     wire::Frame frame;
-    while (wire::readFrame(kHostFd, frame, kMaxFrame)) {
-      wire::FrameReader r(frame.payload);
-      if (frame.type == wire::Type::kCall) {
-        auto slot = std::make_shared<CallSlot>();
-        slot->id = frame.call_id;
-        slot->operation = std::string(r.str());
-        slot->correlation_id = std::string(r.str());
-        slot->deadline_ms = r.i64();
-        slot->argument = std::string(r.str());
-        std::lock_guard lock(g_worker.mutex);
-        g_worker.calls[slot->id] = slot;
-        g_worker.queue.push_back(std::move(slot));
-        g_worker.work.notify_one();
-      } else if (frame.type == wire::Type::kHttpResult) {
-        auto result = std::make_unique<HttpResult>();
-        result->status = r.i64();
-        result->status_code = r.i64();
-        result->body = std::string(r.str());
-        result->content_type = std::string(r.str());
-        result->retry_after = std::string(r.str());
-        std::shared_ptr<CallSlot> slot;
-        {
-          std::lock_guard lock(g_worker.mutex);
-          if (auto it = g_worker.calls.find(frame.call_id); it != g_worker.calls.end()) slot = it->second;
-        }
-        if (!slot) continue;
-        std::lock_guard lock(slot->mutex);
-        slot->http = std::move(result);
-        slot->cv.notify_all();
-      } else {
-        return kExitProtocol;
-      }
-    }
+    if (wire::readFrame(kHostFd, frame, kMaxFrame)) return kExitProtocol;
   } catch (const std::bad_alloc&) {
     ::_exit(kExitOutOfMemory);
   } catch (const wire::ProtocolError& e) {
