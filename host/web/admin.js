@@ -1,4 +1,4 @@
-// The operators' page: every partner company with its plugin, switch, breaker,
+// The operators' page: every partner company with its plugin, switch, plugin worker, breaker,
 // latency and success rate across all instances (GET /admin/partners and
 // /admin/plugins, refreshed every 2 s), and the plugin switches, which every
 // instance follows within about a second.
@@ -7,6 +7,25 @@
 const $ = (sel) => document.querySelector(sel);
 const TOKEN_KEY = 'osago.adminToken';
 const BREAKER_TEXT = { CLOSED: 'закрыт', HALF_OPEN: 'пробные вызовы', OPEN: 'открыт' };
+const WORKER_TEXT = { RUNNING: 'работает', RESTARTING: 'перезапускается', STARTING: 'запускается', STOPPED: 'остановлен' };
+
+// This instance's plugin worker of a company: state, pid, restarts, last exit (and why, on hover).
+function workerCell(plugin, company) {
+  if (company.state === 'UNAVAILABLE') return { text: 'не создан', cls: 'state OPEN', title: company.error || '' };
+  const w = company.worker;
+  if (!w) return { text: plugin.isolation === 'in_process' ? 'в процессе агрегатора' : '—', cls: '', title: '' };
+  const parts = [WORKER_TEXT[w.state] || w.state];
+  if (w.pid) parts.push(`pid ${w.pid}`);
+  if (w.restarts) parts.push(`перезапусков ${w.restarts}`);
+  const last = w.lastExit;
+  if (last) parts.push(`последний: ${last.signal || last.reason}`);
+  const quarantined = company.health?.quarantined;
+  if (quarantined) parts.push(`в карантине ${quarantined}`);
+  const byReason = Object.entries(w.restartsByReason || {}).map(([k, v]) => `${k}: ${v}`).join(', ');
+  const title = last ? `${last.at}: ${last.message}${byReason ? ` (${byReason})` : ''}` +
+    (last.stderrTail ? `\n${last.stderrTail}` : '') : '';
+  return { text: parts.join(', '), cls: `state ${w.state === 'RUNNING' ? (w.restarts ? 'HALF_OPEN' : 'CLOSED') : 'OPEN'}`, title };
+}
 let timer = null;
 
 function token() { return sessionStorage.getItem(TOKEN_KEY) || ''; }
@@ -71,20 +90,23 @@ function render(rows) {
     tr.dataset.plugin = plugin.id;
     tr.dataset.enabled = String(plugin.enabled);
     if (!plugin.enabled) tr.className = 'disabled';
+    const worker = workerCell(plugin, company);
     const cells = [
       ['th', company.name || company.id],
       ['td', `${plugin.id} ${plugin.version || ''}`],
       ['td', plugin.enabled ? 'включён' : 'отключён', `state ${plugin.enabled ? 'on' : 'off'}`],
+      ['td', worker.text, worker.cls, worker.title],
       ['td', breaker ? BREAKER_TEXT[breaker] || breaker : '—', `state ${breaker || ''}`],
       ['td', p95 ?? '—', 'num'],
       ['td', success, 'num'],
       ['td', calls ?? 0, 'num'],
       ['td', fleet ? fleet.instances : 1, 'num'],
     ];
-    for (const [tag, text, cls] of cells) {
+    for (const [tag, text, cls, title] of cells) {
       const cell = document.createElement(tag);
       if (tag === 'th') cell.scope = 'row';
       if (cls) cell.className = cls;
+      if (title) cell.title = title;
       cell.textContent = text;
       tr.appendChild(cell);
     }

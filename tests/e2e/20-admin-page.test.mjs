@@ -1,5 +1,5 @@
 // The operators' page in a real browser: it asks for the admin token, lists
-// every company with its plugin, switch, breaker, latency and success rate,
+// every company with its plugin, switch, plugin worker, breaker, latency and success rate,
 // and switches a plugin off and on again for every instance.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,9 +30,16 @@ test('a wrong token is refused and the right one shows every company', async () 
   const listed = await rest('GET', `${env.aggregator}/admin/plugins`, { token: env.adminToken });
   const companies = listed.body.plugins.flatMap((p) => p.companies.map((c) => c.id)).sort();
   assert.deepEqual(rows.map((r) => r.company).sort(), companies);
+  const state = new Map(listed.body.plugins.flatMap((p) => p.companies.map((c) => [c.id, c])));
   for (const r of rows) {
     assert.match(r.cells[1], new RegExp(`^${r.plugin} \\d+\\.\\d+\\.\\d+`), 'plugin and version');
-    assert.match(r.cells[3], /закрыт|открыт|пробные вызовы|—/, 'breaker state');
+    const company = state.get(r.company);
+    if (company.worker) {
+      assert.match(r.cells[3], new RegExp(`^работает, pid ${company.worker.pid}`), `${r.company}: its plugin worker`);
+    } else {
+      assert.match(r.cells[3], /не создан|в процессе агрегатора/, `${r.company}: no worker`);
+    }
+    assert.match(r.cells[4], /закрыт|открыт|пробные вызовы|—/, 'breaker state');
   }
   await page.close();
 });

@@ -12,7 +12,7 @@ GarantInsurer::GarantInsurer(sdk::Host host, const nlohmann::json& settings)
       base_url_(sdk::requiredSetting(settings, "baseUrl", "http://127.0.0.1:8090/volga-garant")),
       client_id_(sdk::requiredSetting(settings, "clientId", "osago-aggregator")),
       client_secret_(host.secret("clientSecret")),
-      timeout_ms_(settings.value("timeoutMs", 5000u)) {}
+      timeout_ms_(sdk::unsignedSetting(settings, "timeoutMs", 5000)) {}
 
 std::string GarantInsurer::token(const sdk::Call& call, bool force_new) {
   std::lock_guard lock(mutex_);
@@ -29,7 +29,7 @@ std::string GarantInsurer::token(const sdk::Call& call, bool force_new) {
   sdk::requireSuccess(response, "token");
   json body = sdk::jsonObject(response, "token");
   token_ = sdk::requiredString(body, "access_token", "token");
-  std::int64_t ttl_s = body.value("expires_in", 60);
+  std::int64_t ttl_s = sdk::integerField(body, "expires_in", "token", 60);
   // Renew 10 s early so a token never expires on the way.
   token_expires_ms_ = host_.nowUnixMs() + std::max<std::int64_t>(1, ttl_s - 10) * 1000;
   return token_;
@@ -91,19 +91,20 @@ sdk::Outcome mapOfferResponse(const std::string& external_id, const sdk::HttpRes
   if (response.status_code == 202) return sdk::Outcome::pending(external_id, sdk::retryAfterMs(response));
   sdk::requireSuccess(response, "offer");
   json body = sdk::jsonObject(response, "offer");
-  std::string status = body.value("status", "");
+  std::string status = sdk::stringField(body, "status", "offer");
   if (status == "IN_PROGRESS") return sdk::Outcome::pending(external_id, sdk::retryAfterMs(response));
   if (status == "REJECTED")
-    return sdk::Outcome::declined(body.value("reject_code", "REJECTED"), body.value("reject_reason", "the insurer declined"));
+    return sdk::Outcome::declined(sdk::stringField(body, "reject_code", "offer", "REJECTED"),
+                                  sdk::stringField(body, "reject_reason", "offer", "the insurer declined"));
   if (status == "APPROVED") {
     auto kopecks = body.find("premium_kopecks");
     if (kopecks == body.end() || !kopecks->is_number_integer() || kopecks->get<std::int64_t>() <= 0)
       throw PluginError(OSAGO_STATUS_PERMANENT, "offer: premium_kopecks must be a positive integer");
-    json details{{"offerId", body.value("offer_id", external_id)}};
+    json details{{"offerId", sdk::stringField(body, "offer_id", "offer", external_id)}};
     if (body.contains("coefficients")) details["factors"] = body["coefficients"];
     return sdk::Outcome::offer(external_id, sdk::rublesFromKopecks(kopecks->get<std::int64_t>()), details);
   }
-  throw PluginError(OSAGO_STATUS_PERMANENT, "offer: unknown status '" + status + "'");
+  throw PluginError(OSAGO_STATUS_PERMANENT, "offer: unknown status '" + status.substr(0, 64) + "'");
 }
 
 }  // namespace osago::plugins::garant

@@ -107,4 +107,27 @@ TEST_F(GarantTest, WrongClientSecretIsAClearPermanentError) {
   EXPECT_NE(r.reply["message"].get<std::string>().find("clientSecret"), std::string::npos);
 }
 
+TEST_F(GarantTest, AWrongTypedFieldIsPermanentAndNamed) {
+  // Valid JSON with a field of the wrong type: the partner's error, named, never an exception.
+  host_.respond(200, R"({"access_token":"t-1","expires_in":300})");  // one token for every poll below
+  host_.respond(200, R"({"status":false})");
+  {
+    auto r = plugin_.poll("g-1");
+    EXPECT_EQ(r.status, OSAGO_STATUS_PERMANENT) << R"({"status":false})";
+    EXPECT_NE(r.reply.value("message", "").find("'status'"), std::string::npos) << r.reply.dump();
+  }
+  host_.respond(200, R"({"status":"REJECTED","reject_code":{"c":1}})");
+  {
+    auto r = plugin_.poll("g-1");
+    EXPECT_EQ(r.status, OSAGO_STATUS_PERMANENT) << R"({"status":"REJECTED","reject_code":{"c":1}})";
+    EXPECT_NE(r.reply.value("message", "").find("'reject_code'"), std::string::npos) << r.reply.dump();
+  }
+  host_.respond(200, R"({"status":"APPROVED","premium_kopecks":100,"offer_id":5})");
+  {
+    auto r = plugin_.poll("g-1");
+    EXPECT_EQ(r.status, OSAGO_STATUS_PERMANENT) << R"({"status":"APPROVED","premium_kopecks":100,"offer_id":5})";
+    EXPECT_NE(r.reply.value("message", "").find("'offer_id'"), std::string::npos) << r.reply.dump();
+  }
+}
+
 }  // namespace

@@ -11,7 +11,7 @@ PolisNetInsurer::PolisNetInsurer(sdk::Host host, const nlohmann::json& settings)
     : host_(host),
       base_url_(sdk::requiredSetting(settings, "baseUrl", "http://127.0.0.1:8090/severny-shchit")),
       api_key_(host.secret("apiKey")),
-      timeout_ms_(settings.value("timeoutMs", 5000u)) {}
+      timeout_ms_(sdk::unsignedSetting(settings, "timeoutMs", 5000)) {}
 
 sdk::Outcome PolisNetInsurer::submit(const sdk::Call& call, const nlohmann::json& quote) {
   sdk::HttpRequest request;
@@ -39,20 +39,21 @@ sdk::Outcome mapSubmitResponse(const sdk::HttpResponse& response) {
 sdk::Outcome mapOfferResponse(const std::string& external_id, const sdk::HttpResponse& response) {
   sdk::requireSuccess(response, "offer");
   json body = sdk::jsonObject(response, "offer");
-  std::string status = body.value("status", "");
+  std::string status = sdk::stringField(body, "status", "offer");
   if (status == "pending") return sdk::Outcome::pending(external_id);
   if (status == "declined")
-    return sdk::Outcome::declined(body.value("reason", "DECLINED"), body.value("message", "the insurer declined"));
+    return sdk::Outcome::declined(sdk::stringField(body, "reason", "offer", "DECLINED"),
+                                  sdk::stringField(body, "message", "offer", "the insurer declined"));
   if (status == "offer") {
-    const json& premium = body.value("premium", json::object());
-    std::string amount = premium.value("amount", "");
-    if (!sdk::isRublesAmount(amount) || premium.value("currency", "") != "RUB")
-      throw PluginError(OSAGO_STATUS_PERMANENT, "offer: premium must be a decimal string in RUB, got " + premium.dump());
-    json details{{"offerId", body.value("offerId", external_id)}};
+    json premium = sdk::objectField(body, "premium", "offer");
+    std::string amount = sdk::stringField(premium, "amount", "offer premium");
+    if (!sdk::isRublesAmount(amount) || sdk::stringField(premium, "currency", "offer premium") != "RUB")
+      throw PluginError(OSAGO_STATUS_PERMANENT, "offer: premium must be a decimal string in RUB, got " + premium.dump().substr(0, 200));
+    json details{{"offerId", sdk::stringField(body, "offerId", "offer", external_id)}};
     if (body.contains("factors")) details["factors"] = body["factors"];
     return sdk::Outcome::offer(external_id, amount, details);
   }
-  throw PluginError(OSAGO_STATUS_PERMANENT, "offer: unknown status '" + status + "'");
+  throw PluginError(OSAGO_STATUS_PERMANENT, "offer: unknown status '" + status.substr(0, 64) + "'");
 }
 
 }  // namespace osago::plugins::polisnet

@@ -115,4 +115,32 @@ TEST(PolisNetCreate, MissingBaseUrlIsRefusedWithAReason) {
   EXPECT_NE(host.logs[0].find("baseUrl"), std::string::npos);
 }
 
+TEST_F(PolisNetTest, AWrongTypedFieldIsPermanentAndNamed) {
+  // Valid JSON with a field of the wrong type: the partner's error, named, never an exception.
+  host_.respond(200, R"({"status":7})");
+  {
+    auto r = plugin_.poll("app-17");
+    EXPECT_EQ(r.status, OSAGO_STATUS_PERMANENT) << R"({"status":7})";
+    EXPECT_NE(r.reply.value("message", "").find("'status'"), std::string::npos) << r.reply.dump();
+  }
+  host_.respond(200, R"({"status":"declined","reason":null})");
+  {
+    auto r = plugin_.poll("app-17");
+    EXPECT_EQ(r.status, OSAGO_STATUS_PERMANENT) << R"({"status":"declined","reason":null})";
+    EXPECT_NE(r.reply.value("message", "").find("'reason'"), std::string::npos) << r.reply.dump();
+  }
+  host_.respond(200, R"({"status":"offer","premium":"a lot"})");
+  {
+    auto r = plugin_.poll("app-17");
+    EXPECT_EQ(r.status, OSAGO_STATUS_PERMANENT) << R"({"status":"offer","premium":"a lot"})";
+    EXPECT_NE(r.reply.value("message", "").find("'premium'"), std::string::npos) << r.reply.dump();
+  }
+  host_.respond(200, R"({"status":"offer","premium":{"amount":["1"]}})");
+  {
+    auto r = plugin_.poll("app-17");
+    EXPECT_EQ(r.status, OSAGO_STATUS_PERMANENT) << R"({"status":"offer","premium":{"amount":["1"]}})";
+    EXPECT_NE(r.reply.value("message", "").find("'amount'"), std::string::npos) << r.reply.dump();
+  }
+}
+
 }  // namespace

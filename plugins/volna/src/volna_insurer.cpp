@@ -11,7 +11,7 @@ VolnaInsurer::VolnaInsurer(sdk::Host host, const nlohmann::json& settings)
     : host_(host),
       base_url_(sdk::requiredSetting(settings, "baseUrl", "http://127.0.0.1:8090/sibir-rezerv")),
       api_key_(host.secret("apiKey")),
-      timeout_ms_(settings.value("timeoutMs", 5000u)) {}
+      timeout_ms_(sdk::unsignedSetting(settings, "timeoutMs", 5000)) {}
 
 sdk::Outcome VolnaInsurer::submit(const sdk::Call& call, const nlohmann::json& quote) {
   sdk::HttpRequest request;
@@ -37,20 +37,23 @@ sdk::Outcome mapApplicationResponse(const std::string& known_id, const sdk::Http
   sdk::requireSuccess(response, "application");
   json body = sdk::jsonObject(response, "application");
   std::string id = known_id.empty() ? sdk::requiredString(body, "id", "application") : known_id;
-  std::string state = body.value("state", "");
+  std::string state = sdk::stringField(body, "state", "application");
   if (state == "processing" || state == "hold") return sdk::Outcome::pending(id, sdk::retryAfterMs(response));
-  if (state == "rejected") return sdk::Outcome::declined(body.value("why", "REJECTED"), body.value("comment", "the insurer declined"));
+  if (state == "rejected")
+    return sdk::Outcome::declined(sdk::stringField(body, "why", "application", "REJECTED"),
+                                  sdk::stringField(body, "comment", "application", "the insurer declined"));
   if (state == "error")
-    throw PluginError(OSAGO_STATUS_PERMANENT, "the partner could not process the application: " + body.value("errorText", "no text"));
+    throw PluginError(OSAGO_STATUS_PERMANENT, "the partner could not process the application: " +
+                                                  sdk::stringField(body, "errorText", "application", "no text").substr(0, 300));
   if (state == "done") {
-    const json& price = body.value("price", json::object());
-    std::string value = price.value("value", "");
-    std::string currency = price.value("cur", "");
+    json price = sdk::objectField(body, "price", "application");
+    std::string value = sdk::stringField(price, "value", "application price");
+    std::string currency = sdk::stringField(price, "cur", "application price");
     if (!sdk::isRublesAmount(value) || (currency != "RUR" && currency != "RUB"))
-      throw PluginError(OSAGO_STATUS_PERMANENT, "offer: price must be a decimal string in rubles, got " + price.dump());
-    return sdk::Outcome::offer(id, value, {{"offerId", body.value("quoteRef", id)}});
+      throw PluginError(OSAGO_STATUS_PERMANENT, "offer: price must be a decimal string in rubles, got " + price.dump().substr(0, 200));
+    return sdk::Outcome::offer(id, value, {{"offerId", sdk::stringField(body, "quoteRef", "application", id)}});
   }
-  throw PluginError(OSAGO_STATUS_PERMANENT, "application: unknown state '" + state + "'");
+  throw PluginError(OSAGO_STATUS_PERMANENT, "application: unknown state '" + state.substr(0, 64) + "'");
 }
 
 }  // namespace osago::plugins::volna

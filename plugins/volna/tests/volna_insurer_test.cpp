@@ -71,4 +71,26 @@ TEST_F(VolnaTest, MalformedAndUnauthorized) {
   EXPECT_EQ(plugin_.poll("v-9").status, OSAGO_STATUS_TRANSIENT);
 }
 
+TEST_F(VolnaTest, AWrongTypedFieldIsPermanentAndNamed) {
+  // Valid JSON with a field of the wrong type: the partner's error, named, never an exception.
+  host_.respond(200, R"({"state":[]})");
+  {
+    auto r = plugin_.poll("v-9");
+    EXPECT_EQ(r.status, OSAGO_STATUS_PERMANENT) << R"({"state":[]})";
+    EXPECT_NE(r.reply.value("message", "").find("'state'"), std::string::npos) << r.reply.dump();
+  }
+  host_.respond(200, R"({"state":"rejected","why":3})");
+  {
+    auto r = plugin_.poll("v-9");
+    EXPECT_EQ(r.status, OSAGO_STATUS_PERMANENT) << R"({"state":"rejected","why":3})";
+    EXPECT_NE(r.reply.value("message", "").find("'why'"), std::string::npos) << r.reply.dump();
+  }
+  host_.respond(200, R"({"state":"done","price":null})");
+  {
+    auto r = plugin_.poll("v-9");
+    EXPECT_EQ(r.status, OSAGO_STATUS_PERMANENT) << R"({"state":"done","price":null})";
+    EXPECT_NE(r.reply.value("message", "").find("'price'"), std::string::npos) << r.reply.dump();
+  }
+}
+
 }  // namespace

@@ -33,15 +33,17 @@ class HelloInsurer {
     auto response = host_.http(call, request);
     osago::sdk::requireSuccess(response, "offer");
     auto body = osago::sdk::jsonObject(response, "offer");
-    std::string status = body.value("status", "");
+    // Every field through the SDK's typed readers: a wrong type is the partner's error, named.
+    std::string status = osago::sdk::stringField(body, "status", "offer");
     if (status == "pending") return osago::sdk::Outcome::pending(application_id);
     if (status == "declined")
-      return osago::sdk::Outcome::declined(body.value("reason", "DECLINED"), body.value("message", ""));
+      return osago::sdk::Outcome::declined(osago::sdk::stringField(body, "reason", "offer", "DECLINED"),
+                                           osago::sdk::stringField(body, "message", "offer"));
     if (status == "offer") {
-      std::string amount = body["premium"].value("amount", "");
+      std::string amount = osago::sdk::stringField(osago::sdk::objectField(body, "premium", "offer"), "amount", "offer premium");
       if (!osago::sdk::isRublesAmount(amount))
         throw osago::sdk::PluginError(OSAGO_STATUS_PERMANENT, "offer: premium.amount is not a ruble amount");
-      return osago::sdk::Outcome::offer(application_id, amount, {{"offerId", body.value("offerId", application_id)}});
+      return osago::sdk::Outcome::offer(application_id, amount, {{"offerId", osago::sdk::stringField(body, "offerId", "offer", application_id)}});
     }
     throw osago::sdk::PluginError(OSAGO_STATUS_PERMANENT, "offer: unknown status '" + status + "'");
   }

@@ -39,6 +39,39 @@ inline std::string requiredString(const nlohmann::json& body, const char* key, c
   return it->get<std::string>();
 }
 
+/// A string field of a partner's answer: `fallback` when absent; PERMANENT,
+/// naming the field, when it has another type (a wrong type is the partner's
+/// mistake, never an exception out of nlohmann::json).
+inline std::string stringField(const nlohmann::json& body, const char* key, const std::string& what,
+                               const std::string& fallback = "") {
+  auto it = body.find(key);
+  if (it == body.end()) return fallback;
+  if (!it->is_string())
+    throw PluginError(OSAGO_STATUS_PERMANENT, what + ": partner answer field '" + key + "' must be a string, got " +
+                                                  it->type_name());
+  return it->get<std::string>();
+}
+
+/// An object field of a partner's answer: empty when absent; PERMANENT, naming the field, when it is not an object.
+inline nlohmann::json objectField(const nlohmann::json& body, const char* key, const std::string& what) {
+  auto it = body.find(key);
+  if (it == body.end()) return nlohmann::json::object();
+  if (!it->is_object())
+    throw PluginError(OSAGO_STATUS_PERMANENT, what + ": partner answer field '" + key + "' must be an object, got " +
+                                                  it->type_name());
+  return *it;
+}
+
+/// An integer field of a partner's answer: `fallback` when absent; PERMANENT, naming the field, otherwise.
+inline std::int64_t integerField(const nlohmann::json& body, const char* key, const std::string& what, std::int64_t fallback) {
+  auto it = body.find(key);
+  if (it == body.end()) return fallback;
+  if (!it->is_number_integer())
+    throw PluginError(OSAGO_STATUS_PERMANENT, what + ": partner answer field '" + key + "' must be an integer, got " +
+                                                  it->type_name());
+  return it->get<std::int64_t>();
+}
+
 /// Whether `s` is a canonical money amount: digits, a dot, two digits ("11394.00").
 inline bool isRublesAmount(const std::string& s) {
   auto dot = s.find('.');
@@ -62,6 +95,17 @@ inline std::string requiredSetting(const nlohmann::json& settings, const char* k
   std::string v = settings[key].get<std::string>();
   while (!v.empty() && v.back() == '/') v.pop_back();
   return v;
+}
+
+/// A setting that is a whole number from 1 to `max` (a timeout in ms, say):
+/// `fallback` when absent; throws std::invalid_argument naming it otherwise.
+inline std::uint32_t unsignedSetting(const nlohmann::json& settings, const char* key, std::uint32_t fallback,
+                                     std::uint32_t max = 600000) {
+  auto it = settings.find(key);
+  if (it == settings.end()) return fallback;
+  if (!it->is_number_integer() || it->get<std::int64_t>() < 1 || it->get<std::int64_t>() > max)
+    throw std::invalid_argument(std::string("setting '") + key + "' must be a whole number from 1 to " + std::to_string(max));
+  return static_cast<std::uint32_t>(it->get<std::int64_t>());
 }
 
 }  // namespace osago::sdk
