@@ -15,6 +15,8 @@
 
 #include <csignal>
 #include <dirent.h>
+#include <filesystem>
+#include <sys/wait.h>
 #include <fstream>
 #include <map>
 #include <set>
@@ -302,6 +304,101 @@ TEST_F(Isolation, AWrongTypedEventIsSkippedAndCountedByEveryCoreApp) {
       if (e.data.is_object() && e.data.value("status", "") == "COMPLETED") ++offers;
     EXPECT_GE(offers, 6) << core << ": offers streamed after the bad event";
   }
+}
+
+TEST_F(Isolation, ATrustedInProcessPluginThatCrashesItsInstanceIsQuarantinedAfterThreeDeaths) {
+  // Only this instance runs, with fault-segfault trusted in process (and polisnet in a worker):
+  // the poisonous input ends the whole aggregator, as in-process code can; restarted as systemd
+  // would, it must quarantine the work on its fourth claim instead of dying forever.
+  stack().stop("osago-aggregator-2", SIGTERM);
+  stack().stopFirstAggregator(SIGTERM);
+  std::string dir = stack().workDir() + "/plugins-trusting";
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(stack().pluginDir() + "/osago_fault_segfault.so", dir + "/osago_fault_segfault.so");
+  std::filesystem::copy_file(stack().pluginDir() + "/osago_fault_segfault.yaml", dir + "/osago_fault_segfault.yaml");
+  std::filesystem::copy_file(stack().pluginDir() + "/osago_plugin_polisnet.so", dir + "/osago_plugin_polisnet.so");
+  std::filesystem::copy_file(stack().pluginDir() + "/osago_plugin_polisnet.yaml", dir + "/osago_plugin_polisnet.yaml");
+  const std::map<std::string, std::string> env = {{"OSAGO_PLUGIN_DIR", dir},
+                                                  {"OSAGO_AGGREGATOR__PLUGINS__IN_PROCESS", "[fault-segfault]"},
+                                                  {"OSAGO_QUOTE_DEADLINE_SECONDS", "60"}};
+  std::string url = stack().startExtraAggregator("osago-aggregator-trusting", env);
+  auto listing = admin("GET", "/admin/plugins", url).body;
+  ASSERT_EQ(pluginNamed(listing, "fault-segfault")["isolation"], "in_process");
+  ASSERT_EQ(pluginNamed(listing, "polisnet")["isolation"], "process");
+
+  auto created = httpJson("POST", url + "/osago/requests", faultQuote(true));
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  std::string id = created.body["osagoRequestId"];
+  int deaths = 0;
+  for (; deaths < 5; ++deaths) {
+    int status = stack().waitForExit("osago-aggregator-trusting", 10s);
+    if (status == -1) break;  // it survived this claim
+    // The plugin's segfault ends the instance (glibc sometimes turns it into an abort on the way).
+    EXPECT_TRUE(WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGABRT)) << "status " << status;
+    url = stack().startExtraAggregator("osago-aggregator-trusting", env);
+  }
+  EXPECT_EQ(deaths, 3) << "three instances died working on it; the fourth claim quarantined it";
+  auto view = byCompany(waitFinal(id, url)["insuranceCompanies"]);
+  EXPECT_EQ(view["fault-segfault"]["status"], "FAILED");
+  EXPECT_EQ(view["fault-segfault"]["error"]["code"], "PLUGIN_CRASHED");
+  EXPECT_NE(view["fault-segfault"]["error"]["message"].get<std::string>().find("quarantined"), std::string::npos)
+      << view["fault-segfault"].dump();
+  EXPECT_EQ(stack().waitForExit("osago-aggregator-trusting", 2s), -1) << "the instance lives on";
+
+  stack().stop("osago-aggregator-trusting", SIGTERM);
+  stack().restartFirstAggregator();
+}
+
+/// The text of a /proc file of `pid` ("" when it is gone).
+std::string procFile(pid_t pid, const std::string& name) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/" + name);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+bool gone(pid_t pid) {
+  std::string stat = procFile(pid, "stat");
+  auto close = stat.rfind(')');
+  return stat.empty() || (close != std::string::npos && stat.size() > close + 2 && stat[close + 2] == 'Z');
+}
+
+TEST_F(Isolation, AWorkerRunsBoundedWithNoEnvironmentInItsSandboxAndDiesWithItsHost) {
+  pid_t aggregator = stack().pidOf("osago-aggregator");
+  auto polisnet = pluginNamed(admin("GET", "/admin/plugins").body, "polisnet");
+  pid_t worker = 0;
+  for (const auto& c : polisnet["companies"])
+    if (c["id"] == "severny-shchit") worker = c["worker"]["pid"].get<pid_t>();
+  ASSERT_GT(worker, 0);
+  EXPECT_EQ(parentOf(worker), aggregator);
+  EXPECT_NE(procFile(worker, "cmdline").find("osago-plugin-worker"), std::string::npos);
+  EXPECT_EQ(procFile(worker, "environ"), "") << "no environment: no DSN, no admin token, no other partner's secret";
+  std::string status = procFile(worker, "status");
+  EXPECT_NE(status.find("Seccomp:\t2"), std::string::npos) << "a seccomp filter is in force";
+  EXPECT_NE(status.find("NoNewPrivs:\t1"), std::string::npos);
+  std::string limits = procFile(worker, "limits");
+  auto limit = [&](const std::string& name) {
+    auto at = limits.find(name);
+    if (at == std::string::npos) return std::string("?");
+    std::istringstream line(limits.substr(at + name.size()));
+    std::string soft;
+    line >> soft;
+    return soft;
+  };
+  EXPECT_EQ(limit("Max data size"), std::to_string(256LL << 20)) << "plugins.worker.memory_mb of the test stack";
+  EXPECT_EQ(limit("Max core file size"), "0");
+  EXPECT_EQ(limit("Max open files"), std::to_string(64 + 5 + 8)) << "max_open_files + its own descriptors + 8 call channels";
+
+  // Killed without a chance to clean up, the aggregator takes its workers with it.
+  auto family = familyOf(aggregator);
+  ASSERT_GT(family.size(), 5u);
+  stack().stopFirstAggregator(SIGKILL);
+  bool all_gone = false;
+  for (int i = 0; i < 50 && !all_gone; ++i) {
+    all_gone = true;
+    for (std::size_t k = 1; k < family.size(); ++k) all_gone = all_gone && gone(family[k]);
+    if (!all_gone) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(all_gone) << "every worker died with its aggregator within 5 s";
+  stack().restartFirstAggregator();
 }
 
 }  // namespace

@@ -163,11 +163,49 @@ insurers:
   }
 }
 
-pid_t TestStack::startAggregator(const std::string& name, int port) {
-  return spawn(name, {OSAGO_TEST_AGGREGATOR_BIN, "--config=" + work_dir_ + "/osago-aggregator.yaml"},
-               {{"OSAGO_AGGREGATOR_PORT", std::to_string(port)},
-                {"OSAGO_ADMIN_TOKEN", admin_token_},
-                {"OSAGO_SIMULATOR_URL", simulatorUrl()}});
+pid_t TestStack::startAggregator(const std::string& name, int port, const std::map<std::string, std::string>& extra_env) {
+  std::map<std::string, std::string> env = {{"OSAGO_AGGREGATOR_PORT", std::to_string(port)},
+                                            {"OSAGO_ADMIN_TOKEN", admin_token_},
+                                            {"OSAGO_SIMULATOR_URL", simulatorUrl()}};
+  for (const auto& [k, v] : extra_env) env[k] = v;
+  return spawn(name, {OSAGO_TEST_AGGREGATOR_BIN, "--config=" + work_dir_ + "/osago-aggregator.yaml"}, env);
+}
+
+std::string TestStack::startExtraAggregator(const std::string& name, const std::map<std::string, std::string>& env) {
+  int port = freePort();
+  pid_t pid = startAggregator(name, port, env);
+  std::string url = "http://127.0.0.1:" + std::to_string(port);
+  waitReady(name, pid, url + "/health/live");
+  return url;
+}
+
+int TestStack::waitForExit(const std::string& name, std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (auto it = children_.begin(); it != children_.end(); ++it) {
+    if (it->first != name) continue;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(it->second, &status, WNOHANG) == it->second) {
+        children_.erase(it);
+        return status;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return -1;
+  }
+  return -1;
+}
+
+void TestStack::stop(const std::string& name, int signal) {
+  for (auto it = children_.begin(); it != children_.end(); ++it) {
+    if (it->first != name) continue;
+    ::kill(it->second, signal);
+    int status = 0;
+    ::waitpid(it->second, &status, 0);
+    children_.erase(it);
+    if (name == "osago-aggregator-2") second_aggregator_port_ = 0;
+    return;
+  }
 }
 
 void TestStack::stopSecondAggregator() {

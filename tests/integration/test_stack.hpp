@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <sys/types.h>
@@ -46,6 +47,16 @@ class TestStack {
   const std::string& kafkaBrokers() const { return kafka_brokers_; }
   const std::string& logDir() const { return log_dir_; }
 
+  /// Starts one more aggregator instance `name` on the stack's database with
+  /// `env` added (e.g. a configuration override) and returns its URL.
+  std::string startExtraAggregator(const std::string& name, const std::map<std::string, std::string>& env);
+  /// Waits up to `timeout` for the process `name` to exit on its own; its wait
+  /// status, or -1 if it still runs.
+  int waitForExit(const std::string& name, std::chrono::seconds timeout);
+  /// Stops a process the stack started with `signal` and waits for it.
+  void stop(const std::string& name, int signal);
+  const std::string& workDir() const { return work_dir_; }
+
   /// The pid of a process the stack started ("osago-aggregator", "core-app", ...); 0 if none.
   pid_t pidOf(const std::string& name) const;
   /// Drops `so` into the plugin directory as `<file_name>.so` with `manifest`
@@ -60,7 +71,7 @@ class TestStack {
   static constexpr int kDeadlineSeconds = 8;
 
  private:
-  pid_t startAggregator(const std::string& name, int port);
+  pid_t startAggregator(const std::string& name, int port, const std::map<std::string, std::string>& extra_env = {});
   pid_t spawn(const std::string& name, const std::vector<std::string>& argv, const std::map<std::string, std::string>& env);
   void waitReady(const std::string& name, pid_t pid, const std::string& url);
   void stopAll();
