@@ -73,32 +73,28 @@ json pluginNamed(const json& listing, const std::string& id) {
   return nullptr;
 }
 
-/// CPU seconds (user + system) of `pid`, from /proc.
-double cpuSeconds(pid_t pid) {
+/// The fields of /proc/<pid>/stat after the command name (field 3, the state, first); empty when it is gone.
+std::vector<std::string> statFields(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto close = text.rfind(')');
-  if (close == std::string::npos) return 0;
+  std::vector<std::string> fields;
+  if (close == std::string::npos) return fields;
   std::istringstream rest(text.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; rest >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);
-    if (i == 15) break;
-  }
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  for (std::string f; rest >> f;) fields.push_back(f);
+  return fields;
+}
+
+/// CPU seconds (user + system, fields 14 and 15) of `pid`.
+double cpuSeconds(pid_t pid) {
+  auto f = statFields(pid);
+  if (f.size() < 13) return 0;
+  return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 pid_t parentOf(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(text.substr(close + 2));
-  std::string state;
-  pid_t ppid = 0;
-  rest >> state >> ppid;
-  return ppid;
+  auto f = statFields(pid);
+  return f.size() < 2 ? 0 : std::stoi(f[1]);
 }
 
 /// The aggregator and all its worker processes.
@@ -356,9 +352,8 @@ std::string procFile(pid_t pid, const std::string& name) {
 }
 
 bool gone(pid_t pid) {
-  std::string stat = procFile(pid, "stat");
-  auto close = stat.rfind(')');
-  return stat.empty() || (close != std::string::npos && stat.size() > close + 2 && stat[close + 2] == 'Z');
+  auto f = statFields(pid);
+  return f.empty() || f[0] == "Z";
 }
 
 TEST_F(Isolation, AWorkerRunsBoundedWithNoEnvironmentInItsSandboxAndDiesWithItsHost) {

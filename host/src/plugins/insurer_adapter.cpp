@@ -169,13 +169,6 @@ PartnerOutcome outcomeOf(osago_status status, int replies, const std::string& re
   }
 }
 
-prometheus::Family<prometheus::Counter>& deniedMetric() {
-  static auto& f = metrics::counter("osago_plugin_denied_total",
-                                    "What partner code tried and was refused, by company and kind (syscall: "
-                                    "the worker's sandbox; egress: an HTTP host outside its manifest)");
-  return f;
-}
-
 /// A partner's answer longer than this is refused before it reaches the plugin.
 constexpr std::size_t kMaxPartnerBodyBytes = 4u << 20;
 
@@ -201,7 +194,7 @@ HttpAnswer brokerHttp(const CompanyConfig& company, SystemClock::time_point call
   std::string target = hostPort(ask.url);
   if (target.empty() ||
       std::find(company.allowed_hosts.begin(), company.allowed_hosts.end(), target) == company.allowed_hosts.end()) {
-    deniedMetric().Add({{"company", company.id}, {"kind", "egress"}}).Increment();
+    countDenied(company.id, "egress");
     log.warning("[" + correlation_id + "] refused the plugin's HTTP request to '" + (target.empty() ? ask.url.substr(0, 200) : target) +
                 "': not a host of company " + company.id + " in its manifest (the URLs of its settings and allowed_hosts)");
     answer.status = OSAGO_STATUS_PERMANENT;

@@ -58,13 +58,6 @@ prometheus::Family<prometheus::Counter>& restartsMetric() {
   return f;
 }
 
-prometheus::Family<prometheus::Counter>& deniedMetric() {
-  static auto& f = metrics::counter("osago_plugin_denied_total",
-                                    "What partner code tried and was refused, by company and kind (syscall: "
-                                    "the worker's sandbox; egress: an HTTP host outside its manifest)");
-  return f;
-}
-
 /// Splits a byte stream into frames, refusing any over `max_payload`.
 class FrameAssembler {
  public:
@@ -140,6 +133,13 @@ class Spawner {
 };
 
 }  // namespace
+
+void countDenied(const std::string& company, const std::string& kind) {
+  static auto& f = metrics::counter("osago_plugin_denied_total",
+                                    "What partner code tried and was refused, by company and kind (syscall: "
+                                    "the worker's sandbox; egress: an HTTP host outside its manifest)");
+  f.Add({{"company", company}, {"kind", kind}}).Increment();
+}
 
 std::string defaultWorkerBinary() {
   std::error_code ec;
@@ -588,7 +588,7 @@ void PluginWorker::readFaults(const std::shared_ptr<Process>& p) {
       p->fault_signal = static_cast<int>(value);
     } else if (f.type == wire::Type::kDenied) {
       std::string name = syscallName(static_cast<long>(value));
-      deniedMetric().Add({{"company", spec_.company_id}, {"kind", "syscall"}}).Increment();
+      countDenied(spec_.company_id, "syscall");
       if (p->lines_this_second++ < kLinesPerSecond)
         Poco::Logger::get(log_name_).warning("the sandbox refused the plugin's system call " + name +
                                              " (plugins may not open files or sockets, or start processes)");

@@ -23,6 +23,10 @@ namespace osago::host {
 /// The osago-plugin-worker next to this executable, else the packaged one.
 std::string defaultWorkerBinary();
 
+/// Counts what partner code tried and was refused in osago_plugin_denied_total
+/// (`kind`: "syscall" from a worker's sandbox, "egress" from the host's HTTP allow-list).
+void countDenied(const std::string& company, const std::string& kind);
+
 /// How plugin worker processes are started and bounded (plugins.worker in the config).
 struct WorkerLimits {
   std::string binary = defaultWorkerBinary();        ///< the osago-plugin-worker executable
