@@ -11,9 +11,9 @@ const WORKER_TEXT = { RUNNING: 'работает', RESTARTING: 'перезапу
 
 // This instance's plugin worker of a company: state, pid, restarts, last exit (and why, on hover).
 function workerCell(plugin, company) {
-  if (company.state === 'UNAVAILABLE') return { text: 'не создан', cls: 'state OPEN', title: company.error || '' };
+  if (company.state === 'UNAVAILABLE') return { text: 'не создан', cls: 'worker state OPEN', title: company.error || '' };
   const w = company.worker;
-  if (!w) return { text: plugin.isolation === 'in_process' ? 'в процессе агрегатора' : '—', cls: '', title: '' };
+  if (!w) return { text: plugin.isolation === 'in_process' ? 'в процессе агрегатора' : '—', cls: 'worker', title: '' };
   const parts = [WORKER_TEXT[w.state] || w.state];
   if (w.pid) parts.push(`pid ${w.pid}`);
   if (w.restarts) parts.push(`перезапусков ${w.restarts}`);
@@ -24,7 +24,7 @@ function workerCell(plugin, company) {
   const byReason = Object.entries(w.restartsByReason || {}).map(([k, v]) => `${k}: ${v}`).join(', ');
   const title = last ? `${last.at}: ${last.message}${byReason ? ` (${byReason})` : ''}` +
     (last.stderrTail ? `\n${last.stderrTail}` : '') : '';
-  return { text: parts.join(', '), cls: `state ${w.state === 'RUNNING' ? (w.restarts ? 'HALF_OPEN' : 'CLOSED') : 'OPEN'}`, title };
+  return { text: parts.join(', '), cls: `worker state ${w.state === 'RUNNING' ? (w.restarts ? 'HALF_OPEN' : 'CLOSED') : 'OPEN'}`, title };
 }
 let timer = null;
 

@@ -369,6 +369,7 @@ TEST_F(Isolation, AWorkerRunsBoundedWithNoEnvironmentInItsSandboxAndDiesWithItsH
   std::string status = procFile(worker, "status");
   EXPECT_NE(status.find("Seccomp:\t2"), std::string::npos) << "a seccomp filter is in force";
   EXPECT_NE(status.find("NoNewPrivs:\t1"), std::string::npos);
+  EXPECT_EQ(procFile(worker, "oom_score_adj"), "1000\n") << "short of memory, the kernel kills a worker before its host";
   std::string limits = procFile(worker, "limits");
   auto limit = [&](const std::string& name) {
     auto at = limits.find(name);

@@ -147,3 +147,52 @@ TEST(AggregatorConfig, LogLevelAndFormatAreCheckedWithTheRestOfTheFile) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(AggregatorConfig, PluginWorkersAreTheDefaultAndTheirLimitsAreChecked) {
+  auto cfg = AggregatorConfig::load(write("log_level: information\n"));
+  EXPECT_TRUE(cfg.plugins.in_process.empty()) << "no plugin is trusted in process unless the operator says so";
+  EXPECT_EQ(cfg.plugins.worker.memory_bytes, 512u << 20);
+  EXPECT_TRUE(cfg.plugins.worker.sandbox);
+  EXPECT_FALSE(cfg.plugins.worker.binary.empty());
+
+  cfg = AggregatorConfig::load(write("plugins:\n  in_process: [polisnet]\n  worker: {memory_mb: 128, max_open_files: 32, "
+                                     "load_timeout_ms: 2000, restart_initial_ms: 50, restart_max_ms: 1000, max_reply_kb: 64, "
+                                     "binary: bin/worker}\n"));
+  EXPECT_EQ(cfg.plugins.in_process, std::vector<std::string>{"polisnet"});
+  EXPECT_EQ(cfg.plugins.worker.memory_bytes, 128u << 20);
+  EXPECT_EQ(cfg.plugins.worker.max_open_files, 32);
+  EXPECT_EQ(cfg.plugins.worker.load_timeout.count(), 2000);
+  EXPECT_EQ(cfg.plugins.worker.max_reply_bytes, 64u << 10);
+  EXPECT_NE(cfg.plugins.worker.binary.find("/bin/worker"), std::string::npos) << "relative to the config file";
+
+  for (const auto& [yaml, key] : std::vector<std::pair<std::string, std::string>>{
+           {"plugins: {worker: {memory_mb: 8}}", "plugins.worker.memory_mb"},
+           {"plugins: {worker: {memory_mb: lots}}", "plugins.worker.memory_mb"},
+           {"plugins: {worker: {max_open_files: 2}}", "plugins.worker.max_open_files"},
+           {"plugins: {worker: {load_timeout_ms: 10}}", "plugins.worker.load_timeout_ms"},
+           {"plugins: {worker: {restart_initial_ms: 500, restart_max_ms: 100}}", "plugins.worker.restart_initial_ms"},
+           {"plugins: {worker: {max_reply_kb: 0}}", "plugins.worker.max_reply_kb"},
+           {"plugins: {worker: {sandbox: maybe}}", "plugins.worker.sandbox"},
+           {"plugins: {worker: {cgroup: x}}", "plugins.worker.cgroup"},
+           {"plugins: {in_process: polisnet}", "plugins.in_process"}}) {
+    auto error = errorOf([&] { AggregatorConfig::load(write(yaml + "\n")); });
+    EXPECT_NE(error.find(key), std::string::npos) << yaml << " → " << error;
+  }
+}
+
+TEST(PluginManifest, AllowedHostsComeFromTheSettingsUrlsAndTheManifest) {
+  auto m = PluginManifest::load(write(
+      "companies:\n  - {id: a, name: A, settings: {baseUrl: \"http://Sim.Local:8090/a\", auth: {tokenUrl: \"https://id.example/t\"}},\n"
+      "     allowed_hosts: [files.example, \"cdn.example:8443\"]}\n"));
+  EXPECT_EQ(m.companies[0].allowed_hosts,
+            (std::vector<std::string>{"cdn.example:8443", "files.example:443", "files.example:80", "id.example:443",
+                                      "sim.local:8090"}));
+  auto error = errorOf([&] {
+    PluginManifest::load(write("companies:\n  - {id: a, name: A, allowed_hosts: [\"http://x/y\"]}\n"));
+  });
+  EXPECT_NE(error.find("allowed_hosts"), std::string::npos) << error;
+}
+
+}  // namespace

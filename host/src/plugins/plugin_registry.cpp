@@ -1,6 +1,7 @@
 #include "plugins/plugin_registry.hpp"
 
 #include <osago/common/errors.hpp>
+#include <osago/common/metrics.hpp>
 
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
@@ -204,7 +205,13 @@ void PluginRegistry::start() {
       bool requested = rescan_requested_.exchange(false);
       bool periodic = config_.rescan.count() > 0 && std::chrono::steady_clock::now() >= next_rescan;
       if (requested || periodic) {
-        rescan();
+        try {
+          rescan();
+        } catch (const std::exception& e) {
+          // The edge of the registry's thread: what is loaded keeps serving; the next rescan tries again.
+          metrics::countBarrier("aggregator.plugin_registry");
+          Poco::Logger::get("plugins").error(std::string("rescan failed (a bug?): ") + errorText(e));
+        }
         next_rescan = std::chrono::steady_clock::now() + config_.rescan;
       }
     }

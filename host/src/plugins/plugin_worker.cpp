@@ -216,6 +216,13 @@ pid_t forkWorker(const WorkerLimits& limits, int child_sock, int child_fault, in
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(1);
+    // When memory runs short (a pod's limit), the kernel kills a runaway worker, not its host.
+    int oom = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (oom >= 0) {
+      ssize_t ignored = ::write(oom, "1000", 4);
+      (void)ignored;
+      ::close(oom);
+    }
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, 0);
     ::dup2(child_err, 1);
@@ -454,6 +461,29 @@ PluginIdentity PluginWorker::probe(const std::string& library_path, const Worker
 }
 
 void PluginWorker::monitorLoop() {
+  try {
+    monitor();
+  } catch (const std::exception& e) {
+    // The edge of the monitor's thread (a bug, or no memory for a thread or a pipe): the
+    // company's calls then fail fast as PLUGIN_RESTARTING instead of the host ending.
+    metrics::countBarrier("aggregator.plugin_worker_monitor");
+    Poco::Logger::get(log_name_).error(std::string("the plugin worker's monitor stopped (a bug): ") + e.what());
+    std::lock_guard lock(mutex_);
+    if (process_ && process_->pid > 0) {
+      ::kill(-process_->pid, SIGKILL);
+      ::kill(process_->pid, SIGKILL);
+    }
+    process_.reset();
+    state_ = State::kStopped;
+    if (!first_start_done_) {
+      first_start_done_ = true;
+      load_error_ = std::string("the plugin worker's monitor failed: ") + e.what();
+    }
+    changed_.notify_all();
+  }
+}
+
+void PluginWorker::monitor() {
   auto& log = Poco::Logger::get(log_name_);
   while (true) {
     std::shared_ptr<Process> p;

@@ -127,7 +127,8 @@ class PluginWorker {
  private:
   struct PendingCall;
   struct Process;
-  void monitorLoop();
+  void monitorLoop();  ///< monitor() behind a catch-all barrier
+  void monitor();
   /// Spawns a worker process (not yet initialised). Throws PluginLoadError.
   static std::shared_ptr<Process> startProcess(const WorkerLimits& limits, int threads);
   /// Reads the process's frames, faults and stderr until it dies or the worker stops.
