@@ -51,6 +51,7 @@ const std::map<std::string, std::set<std::string>>& expectedCodes() {
       {"huge_reply", {"PLUGIN_ERROR"}},
       {"connect_pg", {"PLUGIN_FORBIDDEN"}},
       {"read_passwd", {"PLUGIN_FORBIDDEN"}},
+      {"kill_host", {"PLUGIN_FORBIDDEN"}},  // kill(getppid(), SIGKILL): the worker runs as the aggregator's user
       {"egress", {"PLUGIN_FORBIDDEN"}},
   };
   return kCodes;
@@ -200,6 +201,7 @@ TEST_F(Isolation, EveryMisbehaviourStaysWithItsCompany) {
   EXPECT_NE(message("segfault").find("quarantined"), std::string::npos) << "after two worker deaths: " << message("segfault");
   EXPECT_NE(message("read_passwd").find("openat"), std::string::npos) << message("read_passwd");
   EXPECT_NE(message("connect_pg").find("socket"), std::string::npos) << message("connect_pg");
+  EXPECT_NE(message("kill_host").find("kill"), std::string::npos) << message("kill_host");
   EXPECT_NE(message("egress").find("outside its manifest"), std::string::npos) << message("egress");
   EXPECT_NE(message("huge_reply").find("over the limit"), std::string::npos) << message("huge_reply");
   EXPECT_NE(message("number_field").find("'outcome'"), std::string::npos) << message("number_field");
@@ -238,6 +240,7 @@ TEST_F(Isolation, EveryMisbehaviourStaysWithItsCompany) {
 TEST_F(Isolation, APoisonousRequestIsQuarantinedAfterTwoWorkerDeathsOverTwoInstances) {
   std::string second = stack().secondAggregatorUrl();
   pid_t first_pid = stack().pidOf("osago-aggregator"), second_pid = stack().pidOf("osago-aggregator-2");
+  pid_t core_pid = stack().pidOf("core-app"), simulator_pid = stack().pidOf("insurer-simulator");
   auto restarts = [&](const std::string& url) {
     auto c = pluginNamed(admin("GET", "/admin/plugins", url).body, "fault-segfault")["companies"][0];
     return c["worker"].value("restartsByReason", json::object()).value("crash", 0);
@@ -260,6 +263,9 @@ TEST_F(Isolation, APoisonousRequestIsQuarantinedAfterTwoWorkerDeathsOverTwoInsta
   EXPECT_EQ(stack().pidOf("osago-aggregator-2"), second_pid);
   EXPECT_EQ(::kill(first_pid, 0), 0) << "no process of the stack restarted";
   EXPECT_EQ(::kill(second_pid, 0), 0);
+  EXPECT_EQ(stack().pidOf("core-app"), core_pid);
+  EXPECT_EQ(stack().pidOf("insurer-simulator"), simulator_pid);
+  EXPECT_EQ(::kill(core_pid, 0), 0);
 }
 
 TEST_F(Isolation, AWrongTypedEventIsSkippedAndCountedByEveryCoreApp) {

@@ -707,7 +707,21 @@ bool PluginWorker::sendFrame(const std::shared_ptr<Process>& p, int fd, wire::Fr
 }
 
 void PluginWorker::died(const std::shared_ptr<Process>& p) {
-  int status = killAndReap(p->pid);
+  pid_t pid = p->pid;
+  ::kill(-pid, SIGKILL);
+  ::kill(pid, SIGKILL);
+  // Wait for the exit without reaping: until the pid is forgotten below, it cannot be
+  // reused, so a late killProcess() can never signal a stranger.
+  siginfo_t exited{};
+  while (::waitid(P_PID, static_cast<id_t>(pid), &exited, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+  }
+  {
+    std::lock_guard lock(mutex_);
+    p->pid = -1;
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
   std::string more;
   readSome(p->fault, more, 4096);
   try {
@@ -720,8 +734,6 @@ void PluginWorker::died(const std::shared_ptr<Process>& p) {
   int sig = 0;
   std::string what = exitText(status, spec_.limits, reason, sig);
   std::lock_guard lock(mutex_);
-  pid_t pid = p->pid;
-  p->pid = -1;
   bool stopped = stopping_ && !p->hung_call;
   if (!p->kill_reason.empty()) {
     what = "was killed by the host: " + p->kill_reason;

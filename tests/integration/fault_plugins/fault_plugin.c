@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,14 @@ static int misbehave(const osago_call* call) {
       return OSAGO_STATUS_OK;
     }
     reply(call, "{\"message\":\"could not read /etc/passwd\"}");
+    return OSAGO_STATUS_INTERNAL;
+  } else if (FAULT_IS("kill_host")) {
+    /* The worker runs as the aggregator's user: try to end it. */
+    if (kill(getppid(), SIGKILL) == 0) {
+      reply(call, "{\"message\":\"signalled the host\"}");
+      return OSAGO_STATUS_INTERNAL;
+    }
+    reply(call, "{\"message\":\"could not signal the host\"}");
     return OSAGO_STATUS_INTERNAL;
   } else if (FAULT_IS("egress")) {
     osago_http_request req;

@@ -155,12 +155,19 @@ bool lockDown(std::string& error) {
                            "pivot_root", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
                            "tkill", "memfd_create", "userfaultfd", "perf_event_open", "bpf",
                            "io_uring_setup", "keyctl", "add_key", "request_key", "init_module", "finit_module",
-                           "kexec_load", "reboot", "swapon", "swapoff", "setns", "unshare"})
+                           "delete_module", "kexec_load", "kexec_file_load", "reboot", "swapon", "swapoff", "setns",
+                           "unshare", "pidfd_open", "pidfd_getfd", "pidfd_send_signal", "process_madvise", "kcmp",
+                           "move_pages", "migrate_pages", "inotify_init", "inotify_init1", "fanotify_init",
+                           "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+                           "quotactl", "acct", "sethostname", "setdomainname", "settimeofday", "clock_settime",
+                           "clock_adjtime", "adjtimex", "iopl", "ioperm", "syslog", "vhangup", "uselib"})
     deny(name);
   // Signals only to itself (abort() raises SIGABRT with tgkill): the worker runs as the host's user.
   auto self = static_cast<scmp_datum_t>(::getpid());
   if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(kill), 1, SCMP_A0(SCMP_CMP_NE, self));
   if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_NE, self));
+  if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(rt_sigqueueinfo), 1, SCMP_A0(SCMP_CMP_NE, self));
+  if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(rt_tgsigqueueinfo), 1, SCMP_A0(SCMP_CMP_NE, self));
   // Threads may be started (clone with CLONE_THREAD), processes may not.
   if (rc == 0)
     rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
