@@ -235,6 +235,9 @@ TEST_F(Isolation, EveryMisbehaviourStaysWithItsCompany) {
   EXPECT_NE(metrics.find("osago_plugin_denied_total{company=\"fault-egress\",kind=\"egress\"}"), std::string::npos);
   EXPECT_NE(metrics.find("osago_plugin_denied_total{company=\"fault-read-passwd\",kind=\"syscall\"}"), std::string::npos);
   EXPECT_NE(metrics.find("osago_rejected_documents_total{source=\"plugin_outcome\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("osago_quote_quarantined_total{company=\"fault-segfault\",reason=\"worker_crashes\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("osago_plugin_worker_up{company=\"fault-segfault\"} 1"), std::string::npos);
 }
 
 TEST_F(Isolation, APoisonousRequestIsQuarantinedAfterTwoWorkerDeathsOverTwoInstances) {

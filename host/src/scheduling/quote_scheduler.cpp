@@ -196,7 +196,7 @@ void QuoteScheduler::process(const WorkItem& item) {
     // plugin in process, its input is the likely cause. It is not tried again.
     outcome = PartnerOutcome::failed("PLUGIN_CRASHED", "quarantined: claimed " + std::to_string(item.claims_without_outcome - 1) +
                                                            " times by instances that died before recording an outcome");
-    if (route && route->adapter) ++route->adapter->health().quarantined;
+    countQuarantined(item, route, "claims_without_outcome");
   } else if (route && route->adapter && route->enabled && !callFitsBeforeDeadline(Clock::now(), item.deadline, outlook)) {
     // E.g. work that waited out an outage: a call that cannot finish in time only loads the partner.
     outcome = PartnerOutcome::failed("DEADLINE_EXCEEDED", "not enough time left for a call (the insurer's p95 latency is " +
@@ -227,7 +227,7 @@ void QuoteScheduler::process(const WorkItem& item) {
       outcome.retryable = false;
       outcome.message = "quarantined: its calls killed the plugin's worker " + std::to_string(crashes) +
                         " times; it is not tried again (last: " + outcome.message + ")";
-      if (route && route->adapter) ++route->adapter->health().quarantined;
+      countQuarantined(item, route, "worker_crashes");
     }
   }
   CompanyUpdate update = decideUpdate(item, outcome, Clock::now(), poll_policy_, outlook);
@@ -255,6 +255,17 @@ void QuoteScheduler::process(const WorkItem& item) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
     }
   }
+}
+
+void QuoteScheduler::countQuarantined(const WorkItem& item, const std::optional<CompanyRoute>& route, const char* reason) {
+  static auto& quarantined = metrics::counter(
+      "osago_quote_quarantined_total",
+      "(request, company) pairs quarantined instead of tried again, by company and reason (worker_crashes: its calls "
+      "killed the plugin's worker twice; claims_without_outcome: instances died working on it)");
+  quarantined.Add({{"company", item.company_id}, {"reason", reason}}).Increment();
+  if (route && route->adapter) ++route->adapter->health().quarantined;
+  Poco::Logger::get("scheduler").error("[" + item.correlation_id + "] request " + item.request_id + " company " +
+                                       item.company_id + ": quarantined (" + reason + "); it is not tried again");
 }
 
 void QuoteScheduler::countFinal(const WorkItem& item, const CompanyUpdate& update, const QuoteStore::Recorded& recorded) {

@@ -52,6 +52,8 @@ class QuoteScheduler {
   void leaseKeeperLoop();
   void process(const WorkItem& item);
   /// Metrics of a company that reached its final status (and of its request, if that completed it).
+  /// Metrics, health counter and an error line for a quarantined item.
+  static void countQuarantined(const WorkItem& item, const std::optional<CompanyRoute>& route, const char* reason);
   static void countFinal(const WorkItem& item, const CompanyUpdate& update, const QuoteStore::Recorded& recorded);
 
   QuoteStore& store_;
