@@ -289,7 +289,7 @@ TEST_F(Isolation, AWrongTypedEventIsSkippedAndCountedByEveryCoreApp) {
   const std::string series = "osago_rejected_documents_total{source=\"kafka_event\"}";
   for (const std::string& core : {stack().coreUrl(), second_core}) {
     bool counted = false;
-    for (int i = 0; i < 50 && !counted; ++i) {
+    for (int i = 0; i < 100 && !counted; ++i) {
       counted = metricsText(core).find(series) != std::string::npos;
       if (!counted) std::this_thread::sleep_for(200ms);
     }
