@@ -6,6 +6,8 @@
 
 #include <thread>
 
+#include <osago/common/metrics.hpp>
+
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -105,6 +107,45 @@ TEST_F(Registry, ABadFileIsRejectedAndTheOthersKeepServing) {
   EXPECT_EQ(registry.describe()["rejected"].size(), 2u);
   ASSERT_TRUE(registry.route("alpha"));
   EXPECT_EQ(registry.route("alpha")->adapter->submit(ctx(), "{}").kind, PartnerOutcome::Kind::Pending);
+}
+
+/// How many plugin files were tried (osago_plugin_loads_total), by result.
+double loadAttempts(const std::string& result) {
+  double n = 0;
+  for (const auto& family : osago::metrics::registry().Collect())
+    if (family.name == "osago_plugin_loads_total")
+      for (const auto& m : family.metric)
+        for (const auto& l : m.label)
+          if (l.name == "result" && l.value == result) n += m.counter.value;
+  return n;
+}
+
+TEST_F(Registry, ARefusedFileIsNotLoadedAgainUntilItChanges) {
+  install("versioned", OSAGO_TEST_V1_SO, "  - {id: alpha, name: Альфа}\n");
+  install("versioned-copy", OSAGO_TEST_V2_SO, "  - {id: beta, name: Бета}\n");  // the same plugin id
+  fs::copy_file(OSAGO_TEST_ABI_MAJOR_SO, dir_ / "plugins" / "future.so");
+  PluginRegistry registry(config_, nullptr, "test");
+  double before = loadAttempts("refused") + loadAttempts("loaded");
+  ASSERT_EQ(registry.rescan().rejected.size(), 2u) << "another ABI, and an id already served";
+  auto first = registry.describe()["rejected"];
+  EXPECT_EQ(loadAttempts("refused") + loadAttempts("loaded") - before, 3) << "each file tried once";
+
+  // Rescans of unchanged files run none of their code again, and report nothing new.
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(registry.rescan().rejected.empty());
+  EXPECT_EQ(loadAttempts("refused") + loadAttempts("loaded") - before, 3) << "nothing loaded again";
+  EXPECT_EQ(registry.describe()["rejected"], first) << "still listed, with the time of the first refusal";
+  for (const auto& r : first) EXPECT_FALSE(r["since"].get<std::string>().empty());
+
+  // A duplicate whose rival is gone loads ("versioned-copy.so" sorts first and won); a changed file is tried again.
+  ASSERT_TRUE(registry.route("beta"));
+  EXPECT_FALSE(registry.route("alpha"));
+  fs::remove(dir_ / "plugins" / "versioned-copy.so");
+  EXPECT_TRUE(registry.rescan().rejected.empty());
+  EXPECT_TRUE(registry.route("alpha")) << "versioned.so serves once versioned-copy.so is gone";
+  EXPECT_EQ(loadAttempts("refused") + loadAttempts("loaded") - before, 4) << "only versioned.so was tried again";
+  fs::copy_file(OSAGO_TEST_ABI_MINOR_SO, dir_ / "plugins" / "future.so", fs::copy_options::overwrite_existing);
+  EXPECT_EQ(registry.rescan().rejected.size(), 1u) << "a new version of future.so, refused anew";
+  EXPECT_EQ(loadAttempts("refused") + loadAttempts("loaded") - before, 5);
 }
 
 TEST_F(Registry, ACompanyWhosePluginRefusesItsSettingsIsUnavailableWithTheReason) {

@@ -1,5 +1,7 @@
 #include "plugins/plugin_library.hpp"
 
+#include <osago/common/metrics.hpp>
+
 #include <boost/dll/import.hpp>
 
 #include <Poco/DigestEngine.h>
@@ -38,6 +40,19 @@ std::string PluginLibrary::fileSha256(const std::filesystem::path& path) {
 }
 
 std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& path, const Admission& admission) {
+  static auto& loads = metrics::counter("osago_plugin_loads_total",
+                                        "Plugin files the registry tried to load, by result (loaded, refused)");
+  try {
+    auto lib = loadVerified(path, admission);
+    loads.Add({{"result", "loaded"}}).Increment();
+    return lib;
+  } catch (const PluginLoadError&) {
+    loads.Add({{"result", "refused"}}).Increment();
+    throw;
+  }
+}
+
+std::shared_ptr<PluginLibrary> PluginLibrary::loadVerified(const std::filesystem::path& path, const Admission& admission) {
   verifyFile(path);
   // Read once: the digest is of exactly the bytes that are copied and loaded.
   std::ifstream in(path, std::ios::binary);

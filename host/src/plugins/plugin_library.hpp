@@ -61,6 +61,7 @@ class PluginLibrary {
   const std::filesystem::path& loadedFrom() const { return loaded_from_; }  ///< the content-addressed copy
 
  private:
+  static std::shared_ptr<PluginLibrary> loadVerified(const std::filesystem::path& path, const Admission& admission);
   PluginLibrary(boost::dll::shared_library lib, const osago_plugin_api* api, PluginIdentity identity,
                 WorkerLimits worker, std::filesystem::path path, std::string sha256, std::filesystem::path loaded_from)
       : lib_(std::move(lib)), api_(api), identity_(std::move(identity)), worker_(std::move(worker)),

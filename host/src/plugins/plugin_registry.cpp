@@ -76,10 +76,17 @@ RescanReport PluginRegistry::rescan() {
   std::set<std::string> companies_taken;
   PluginLibrary::Admission admission{config_.cache_directory, config_.allowed_sha256, config_.in_process,
                                      config_.worker};
+  std::map<std::string, RejectedVersion> still_rejected;  // what this rescan keeps of rejected_versions_
   for (const auto& file : files) {
     auto reject = [&](const std::string& error) {
-      next->rejected.push_back({file.string(), error});
-      report.rejected.push_back({file.string(), error});
+      next->rejected.push_back({file.string(), error, nowIso()});
+      report.rejected.push_back({file.string(), error, next->rejected.back().since});
+    };
+    // A file version (content, inode, times, manifest) refused before is refused again from
+    // memory: its code is not run once more every rescan (a hanging entry point would hold
+    // this thread for plugins.worker.load_timeout_ms each time).
+    auto remember = [&](const std::string& version, const std::string& plugin_id) {
+      still_rejected[file.string()] = {version, plugin_id, next->rejected.back().error, next->rejected.back().since};
     };
     std::string manifest_file = manifestFor(file).string();
     std::string manifest_sha;
@@ -110,17 +117,34 @@ RescanReport PluginRegistry::rescan() {
       continue;
     }
 
+    std::string version;
+    try {
+      version = digestOf(file) + "/" + digests_[file.string()].stat_key + "/" + manifest_sha;
+    } catch (const PluginLoadError& e) {
+      reject(e.what());
+      continue;
+    }
+    if (auto known = rejected_versions_.find(file.string()); known != rejected_versions_.end() &&
+                                                              known->second.version == version &&
+                                                              (known->second.plugin_id.empty() ||
+                                                               next->plugins.count(known->second.plugin_id))) {
+      next->rejected.push_back({file.string(), known->second.error, known->second.since});
+      still_rejected[file.string()] = known->second;
+      continue;
+    }
     std::shared_ptr<PluginLibrary> lib;
     try {
       lib = PluginLibrary::load(file, admission);
     } catch (const PluginLoadError& e) {
       log.error(e.what());
       reject(e.what());
+      remember(version, "");
       continue;
     }
     if (next->plugins.count(lib->id())) {
       reject("plugin id '" + lib->id() + "' is already served by " + next->plugins[lib->id()]->library->path().string());
-      retired_.push_back(lib);
+      remember(version, lib->id());  // refused while that id is served by another file
+      if (lib->inProcess()) retired_.push_back(lib);  // its code ran here: keep it resident
       continue;
     }
     auto loaded = std::make_shared<LoadedPlugin>();
@@ -174,6 +198,7 @@ RescanReport PluginRegistry::rescan() {
     next->plugins[lib->id()] = loaded;
   }
 
+  rejected_versions_ = std::move(still_rejected);  // files gone or changed are forgotten
   for (const auto& [id, p] : old->plugins) {
     auto it = next->plugins.find(id);
     if (it == next->plugins.end()) {
@@ -334,7 +359,8 @@ nlohmann::json PluginRegistry::describe() const {
       plugins.push_back({{"id", id}, {"enabled", on}, {"state", "NOT_LOADED"}, {"companies", nlohmann::json::array()}});
   }
   nlohmann::json rejected = nlohmann::json::array();
-  for (const auto& r : snapshot_->rejected) rejected.push_back({{"file", r.file}, {"state", "REJECTED"}, {"error", r.error}});
+  for (const auto& r : snapshot_->rejected)
+    rejected.push_back({{"file", r.file}, {"state", "REJECTED"}, {"error", r.error}, {"since", r.since}});
   return {{"instance", instance_id_}, {"directory", config_.directory}, {"plugins", plugins}, {"rejected", rejected}};
 }
 

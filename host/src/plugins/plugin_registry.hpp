@@ -35,6 +35,7 @@ struct LoadedPlugin {
 struct RejectedPlugin {
   std::string file;
   std::string error;
+  std::string since;  ///< ISO 8601 UTC: when this version of the file was first refused
 };
 
 /// An immutable view of what is loaded; replaced whole on every change.
@@ -130,6 +131,15 @@ class PluginRegistry {
     std::string sha256;
   };
   std::map<std::string, KnownDigest> digests_;
+  /// Files refused, by path, with the version (digest, stat data, manifest digest) refused:
+  /// the same version is refused again without loading it. rescan_mutex_.
+  struct RejectedVersion {
+    std::string version;
+    std::string plugin_id;  ///< a duplicate id: refused only while another file serves it
+    std::string error;
+    std::string since;
+  };
+  std::map<std::string, RejectedVersion> rejected_versions_;
   std::string digestOf(const std::filesystem::path& file);
 
   std::atomic<bool> running_{false};

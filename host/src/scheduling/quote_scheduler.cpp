@@ -26,7 +26,12 @@ void QuoteScheduler::start() {
 }
 
 void QuoteScheduler::stop() {
-  if (!running_.exchange(false)) return;
+  {
+    // Under the mutex the workers and the dispatcher wait with: one that has just
+    // found running_ true and is about to wait cannot miss the notify below.
+    std::lock_guard lock(mutex_);
+    if (!running_.exchange(false)) return;
+  }
   wake_.notify_all();
   work_ready_.notify_all();
   dispatcher_.join();  // no more claims
