@@ -189,8 +189,11 @@ TEST(Isolation, AHangingPartnerIsCutOffAndTheOthersAreNotHurt) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   json during = health();
   EXPECT_LE(during["callsRunning"].get<int>(), during["maxConcurrentCalls"].get<int>()) << during.dump();
+  // A submit that waited its whole budget for one of the partner's stuck slots was never sent: it is
+  // tried again, by which time the breaker these failures fed may be open (CIRCUIT_OPEN).
   for (const auto& [code, n] : finish(first))
-    EXPECT_TRUE(code == "PARTNER_TIMEOUT" || code == "PLUGIN_HUNG" || code == "BULKHEAD_FULL" || code == "DEADLINE_EXCEEDED")
+    EXPECT_TRUE(code == "PARTNER_TIMEOUT" || code == "PLUGIN_HUNG" || code == "BULKHEAD_FULL" ||
+                code == "DEADLINE_EXCEEDED" || code == "CIRCUIT_OPEN")
         << code;
   EXPECT_EQ(health()["health"]["breaker"]["state"], "OPEN") << health().dump();
 

@@ -379,7 +379,11 @@ PartnerOutcome InsurerAdapter::runInWorker(const CallContext& ctx, const char* o
       return PartnerOutcome::notCalled("BULKHEAD_FULL", where + ": all " + std::to_string(company_.max_concurrent_calls) +
                                                             " call slots and the queue of this company are taken", true);
     case CompanyExecutor::Result::kTimedOut:
-      return PartnerOutcome::notCalled("BULKHEAD_FULL", where + ": no call slot of this company freed up within the call's budget",
+      // Every slot stayed busy for the whole budget: the partner's calls are stuck. As in process,
+      // that counts against its breaker (PLUGIN_HUNG), though this call never started (safe to resend).
+      return PartnerOutcome::notCalled("PLUGIN_HUNG", where + ": waited its whole budget for one of the company's " +
+                                                          std::to_string(company_.max_concurrent_calls) +
+                                                          " call slots (its other calls are stuck)",
                                        true);
     case CompanyExecutor::Result::kDone:
       break;
