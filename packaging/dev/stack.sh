@@ -95,8 +95,14 @@ build_project() {
   log "building (${OSAGO_BUILD_DIR#"$OSAGO_ROOT"/})"
   cmake -S "$OSAGO_ROOT" -B "$OSAGO_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$OSAGO_ROOT/.local/cmake.log" 2>&1 ||
     { tail -30 "$OSAGO_ROOT/.local/cmake.log"; die "cmake configure failed (see .local/cmake.log)"; }
-  cmake --build "$OSAGO_BUILD_DIR" -j "$(nproc)" 2>&1 | tail -n 40 >"$OSAGO_ROOT/.local/build.log"
-  [ "${PIPESTATUS[0]}" = 0 ] || { cat "$OSAGO_ROOT/.local/build.log"; die "build failed"; }
+  # The whole log is kept; on failure its errors and its end are shown (not a pipeline,
+  # whose failure `set -e` would turn into a silent exit).
+  local build_log=$OSAGO_ROOT/.local/build.log
+  if ! cmake --build "$OSAGO_BUILD_DIR" -j "$(nproc)" >"$build_log" 2>&1; then
+    grep -E 'error|FAILED' "$build_log" | head -n 20 >&2 || true
+    tail -n 20 "$build_log" >&2
+    die "build failed (the whole log: ${build_log#"$OSAGO_ROOT"/})"
+  fi
 }
 
 # --- processes ---------------------------------------------------------------
