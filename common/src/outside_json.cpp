@@ -6,6 +6,17 @@
 
 namespace osago {
 
+nlohmann::json parseOutside(std::string_view text, int max_depth) {
+  bool too_deep = false;
+  nlohmann::json::parser_callback_t limit = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    if (depth > max_depth) too_deep = true;
+    return !too_deep;  // once too deep, keep nothing more
+  };
+  auto doc = nlohmann::json::parse(text.begin(), text.end(), limit, false);
+  if (too_deep) return nlohmann::json(nlohmann::json::value_t::discarded);
+  return doc;
+}
+
 OutsideJson::OutsideJson(const nlohmann::json& doc, std::string prefix) : doc_(doc), prefix_(std::move(prefix)) {
   if (!doc_.is_object()) problem_ = prefix_.empty() ? "not a JSON object" : "'" + prefix_ + "' must be an object";
 }

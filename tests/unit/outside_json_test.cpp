@@ -25,4 +25,16 @@ TEST(OutsideJson, NamesTheFirstMissingOrWrongTypedField) {
   EXPECT_EQ(*OutsideJson(json{{"x", nullptr}}, "owner").string("x").problem(), "field 'owner.x' must be a string");
 }
 
+TEST(ParseOutside, RefusesNestingThatWouldOverflowTheStackOfWhoeverDumpsIt) {
+  std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  EXPECT_TRUE(osago::parseOutside(deep).is_discarded());
+  std::string wrapped = R"({"a":)" + std::string(65, '[') + std::string(65, ']') + "}";
+  EXPECT_TRUE(osago::parseOutside(wrapped).is_discarded()) << "66 levels";
+  std::string fine = R"({"a":)" + std::string(63, '[') + std::string(63, ']') + "}";
+  auto doc = osago::parseOutside(fine);
+  ASSERT_FALSE(doc.is_discarded()) << "64 levels";
+  EXPECT_EQ(doc.dump(), fine);
+  EXPECT_TRUE(osago::parseOutside("{not json").is_discarded());
+}
+
 }  // namespace

@@ -61,6 +61,9 @@ TEST(PluginOutcome, NotJsonOrNotAnObjectOrAnUnknownOutcome) {
     auto o = parseOutcome(text);
     EXPECT_EQ(o.code, "PLUGIN_ERROR") << text;
   }
+  std::string deep_offer = R"({"v":1,"outcome":"OFFER","externalId":"a","offer":{"premium":{"amount":"1.00"},"x":)" +
+                           std::string(100000, '[') + std::string(100000, ']') + "}}";
+  EXPECT_EQ(parseOutcome(deep_offer).code, "PLUGIN_ERROR") << "nesting the host would overflow its stack writing back";
   std::string huge_id = R"({"outcome":"PENDING","externalId":")" + std::string(300, 'x') + R"("})";
   EXPECT_EQ(parseOutcome(huge_id).code, "PLUGIN_ERROR") << "an externalId longer than 256";
 }

@@ -11,7 +11,7 @@ RejectionLog& rejections() {
 }
 
 nlohmann::json parseOrThrow(const http::ClientResponse& r, const std::string& what) {
-  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  auto j = parseOutside(r.body);
   if (!j.is_object()) {
     std::string message = what + ": osago-aggregator answered HTTP " + std::to_string(r.status) + " without a JSON object";
     rejections().reject(message);

@@ -16,7 +16,7 @@ std::optional<nlohmann::json> ClientInfoClient::profile(const std::string& user_
   req.timeout = timeout_;
   auto r = endpoint_.run([&] { return http::call(req); });
   if (r.status == 404) return std::nullopt;
-  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  auto j = parseOutside(r.body);
   if (r.status != 200 || !j.is_object())
     throw http::ClientError(false, "client-info answered HTTP " + std::to_string(r.status) + " without a profile");
   if (auto problem = profileProblem(j)) {

@@ -103,9 +103,9 @@ void QuoteEventConsumer::loop() {
         continue;
       }
       std::string where = "partition " + std::to_string(msg->partition()) + " offset " + std::to_string(msg->offset());
-      auto event = nlohmann::json::parse(static_cast<const char*>(msg->payload()),
-                                         static_cast<const char*>(msg->payload()) + msg->len(), nullptr, false);
-      auto problem = event.is_discarded() ? std::optional<std::string>("not valid JSON") : quoteEventProblem(event);
+      auto event = parseOutside(std::string_view(static_cast<const char*>(msg->payload()), msg->len()));
+      auto problem = event.is_discarded() ? std::optional<std::string>("not valid JSON, or nested deeper than 64 levels")
+                                          : quoteEventProblem(event);
       if (problem) {
         rejections.reject("skipping a malformed event of " + topic_ + " at " + where + ": " + *problem);
         continue;

@@ -148,7 +148,7 @@ PartnerOutcome outcomeOf(osago_status status, int replies, const std::string& re
                                                       " times (exactly once is allowed)");
   std::string detail;
   if (!reply.empty()) {
-    auto j = nlohmann::json::parse(reply, nullptr, false);
+    auto j = parseOutside(reply);
     detail = j.is_object() && j.contains("message") && j["message"].is_string() ? j["message"].get<std::string>()
                                                                                  : reply.substr(0, 300);
   }
@@ -487,8 +487,8 @@ bool isAmount(const std::string& s) {
 }  // namespace
 
 PartnerOutcome parseOutcome(const std::string& json_text) {
-  auto j = nlohmann::json::parse(json_text, nullptr, false);
-  if (j.is_discarded()) return rejectedOutcome("not valid JSON");
+  auto j = parseOutside(json_text);
+  if (j.is_discarded()) return rejectedOutcome("not valid JSON, or nested deeper than 64 levels");
   if (!j.is_object()) return rejectedOutcome("not a JSON object");
   // Every field is read only after its type was checked: a wrong type is an answer, never an exception.
   auto type_error = [](const char* field, const char* expected) {

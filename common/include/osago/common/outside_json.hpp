@@ -7,8 +7,15 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace osago {
+
+/// Parses a JSON document from outside, refusing one nested deeper than
+/// `max_depth` (discarded, as for invalid JSON): nlohmann parses any depth,
+/// but dump() and copies recurse, so a 1 MiB "[[[[…" would overflow the stack
+/// of whoever writes it back out.
+nlohmann::json parseOutside(std::string_view text, int max_depth = 64);
 
 /// Type-checked look at a JSON document that came from outside (a partner, an
 /// event on the topic, another service's answer) before any field of it is
