@@ -53,7 +53,6 @@ class PluginInstance {
     SystemClock::time_point call_deadline;
     std::string correlation_id;
     std::string reply;
-    bool replied = false;
     osago_status status = OSAGO_STATUS_INTERNAL;
     int replies = 0;
     bool refused = false;            // the host refused an HTTP request (a host outside the manifest)
@@ -71,7 +70,6 @@ class PluginInstance {
     c.reply = [](void* ctx, osago_str json) {
       auto* s = static_cast<CallState*>(ctx);
       if (++s->replies == 1) s->reply = str(json);
-      s->replied = true;
     };
     state.status = is_submit ? library_->api().submit(instance_, &c, abi(argument))
                              : library_->api().poll(instance_, &c, abi(argument));

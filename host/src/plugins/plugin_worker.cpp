@@ -34,7 +34,10 @@ using SystemClock = std::chrono::system_clock;
 constexpr int kExitOutOfMemory = 86;  // plugin_worker_main.cpp
 constexpr int kExitProtocol = 87;
 constexpr std::size_t kStderrTail = 2048;
-constexpr std::size_t kStderrBytesPerSecond = 256 * 1024;
+/// What a worker may write to the host each second over its control socket, fault pipe and
+/// stderr together; beyond it the host stops reading until the next second (the worker's
+/// writes block), so a flood costs the host no CPU.
+constexpr std::size_t kOutputBytesPerSecond = 512 * 1024;
 constexpr int kLinesPerSecond = 20;
 
 std::string nowIso() { return Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y-%m-%dT%H:%M:%S.%iZ"); }
@@ -168,7 +171,7 @@ struct PluginWorker::Process {
   std::string stderr_line;
   Steady::time_point started = Steady::now();
   Steady::time_point budget_second = Steady::now();
-  std::size_t stderr_bytes_this_second = 0;
+  std::size_t output_bytes_this_second = 0;  // control socket, fault pipe and stderr
   int lines_this_second = 0;
   long lines_dropped = 0;
   FrameAssembler frames;
@@ -563,19 +566,24 @@ void PluginWorker::serve(const std::shared_ptr<Process>& p) {
                                              " lines of the plugin's output dropped (over " +
                                              std::to_string(kLinesPerSecond) + " a second)");
       p->budget_second = now;
-      p->stderr_bytes_this_second = 0;
+      p->output_bytes_this_second = 0;
       p->lines_this_second = 0;
       p->lines_dropped = 0;
     }
-    // Over its stderr budget, the worker's writes block on the full pipe instead of costing the host CPU.
-    bool err_wanted = err_open && p->stderr_bytes_this_second < kStderrBytesPerSecond;
-    pollfd fds[3] = {{p->sock, POLLIN, 0}, {fault_open ? p->fault : -1, POLLIN, 0}, {err_wanted ? p->err : -1, POLLIN, 0}};
+    // Over its output budget the worker's writes block (full socket or pipe) instead of costing the
+    // host CPU; its death, if it comes, is then noticed at the next second (its calls see it at once).
+    std::size_t left = kOutputBytesPerSecond - std::min(kOutputBytesPerSecond, p->output_bytes_this_second);
+    bool wanted = left > 0;
+    pollfd fds[3] = {{wanted ? p->sock : -1, POLLIN, 0},
+                     {wanted && fault_open ? p->fault : -1, POLLIN, 0},
+                     {wanted && err_open ? p->err : -1, POLLIN, 0}};
     int n = ::poll(fds, 3, 250);
     if (n < 0 && errno != EINTR) return;
     if (n <= 0) continue;
     if (fds[1].revents) {
       std::string bytes;
-      fault_open = readSome(p->fault, bytes, 4096);
+      fault_open = readSome(p->fault, bytes, std::min<std::size_t>(4096, left));
+      p->output_bytes_this_second += bytes.size();
       try {
         p->faults.feed(bytes.data(), bytes.size());
         readFaults(p);
@@ -586,14 +594,15 @@ void PluginWorker::serve(const std::shared_ptr<Process>& p) {
     }
     if (fds[2].revents) {
       std::string bytes;
-      err_open = readSome(p->err, bytes, kStderrBytesPerSecond - p->stderr_bytes_this_second);
-      p->stderr_bytes_this_second += bytes.size();
+      err_open = readSome(p->err, bytes, left);
+      p->output_bytes_this_second += bytes.size();
       p->stderr_line += bytes;
       readStderr(p, false);
     }
     if (fds[0].revents) {
       std::string bytes;
-      bool open = readSome(p->sock, bytes, 1u << 20);
+      bool open = readSome(p->sock, bytes, left);
+      p->output_bytes_this_second += bytes.size();
       try {
         p->frames.feed(bytes.data(), bytes.size());
         wire::Frame f;
