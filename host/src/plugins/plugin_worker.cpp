@@ -668,7 +668,7 @@ void PluginWorker::handleFrame(const std::shared_ptr<Process>& p, wire::Frame& f
     case wire::Type::kLog: {
       wire::FrameReader r(f.payload);
       auto level = r.i64();
-      std::string text(r.str());
+      std::string text(r.str().substr(0, 4096));  // the worker truncates too, but it is not trusted
       if (p->lines_this_second++ >= kLinesPerSecond) {
         ++p->lines_dropped;
         return;
