@@ -38,64 +38,78 @@ const char* CircuitBreaker::name(State s) {
   }
 }
 
-void CircuitBreaker::open(Clock::time_point now) {
-  state_ = State::kOpen;
-  opened_at_ = now;
-  window_.clear();
-  trials_started_ = trials_succeeded_ = 0;
+void CircuitBreaker::enter(State state, Clock::time_point now) {
+  state_ = state;
+  ++round_;
+  trials_.clear();
+  trials_succeeded_ = 0;
+  if (state != State::kHalfOpen) window_.clear();
+  if (state == State::kOpen) opened_at_ = now;
 }
 
 void CircuitBreaker::advance(Clock::time_point now) {
   if (state_ == State::kOpen && now - opened_at_ >= config_.open_wait) {
-    state_ = State::kHalfOpen;
-    half_open_since_ = now;
-    trials_started_ = trials_succeeded_ = 0;
-  } else if (state_ == State::kHalfOpen && trials_started_ > 0 && now - half_open_since_ >= config_.half_open_max) {
-    open(now);  // a trial call hangs: do not stay half-open forever
+    enter(State::kHalfOpen, now);
+  } else if (state_ == State::kHalfOpen) {
+    for (const Trial& t : trials_)
+      if (now - t.started >= config_.half_open_max) {
+        enter(State::kOpen, now);  // a trial call hangs: do not stay half-open forever
+        return;
+      }
   }
 }
 
-bool CircuitBreaker::tryAcquire(Clock::time_point now) {
+CircuitBreaker::Permit CircuitBreaker::tryAcquire(Clock::time_point now) {
   std::lock_guard lock(mutex_);
   advance(now);
+  Permit p;
   switch (state_) {
     case State::kClosed:
-      return true;
+      break;
     case State::kOpen:
-      return false;
+      return p;
     case State::kHalfOpen:
-      if (trials_started_ >= config_.half_open_calls) return false;
-      ++trials_started_;
-      return true;
+      if (static_cast<int>(trials_.size()) + trials_succeeded_ >= config_.half_open_calls) return p;
+      p.trial_ = next_trial_++;
+      trials_.push_back({p.trial_, now});
+      break;
   }
-  return false;
+  p.admitted_ = true;
+  p.round_ = round_;
+  return p;
 }
 
-void CircuitBreaker::record(bool failed, std::chrono::milliseconds duration, Clock::time_point now) {
+void CircuitBreaker::endTrial(const Permit& permit) {
+  auto it = std::find_if(trials_.begin(), trials_.end(), [&](const Trial& t) { return t.number == permit.trial_; });
+  if (it != trials_.end()) trials_.erase(it);
+}
+
+void CircuitBreaker::record(const Permit& permit, bool failed, std::chrono::milliseconds duration, Clock::time_point now) {
   std::lock_guard lock(mutex_);
+  advance(now);
+  if (!current(permit)) return;  // admitted before the breaker last changed state: tells nothing about now
   bool slow = duration >= config_.slow_call;
   if (state_ == State::kHalfOpen) {
+    endTrial(permit);
     if (failed || slow) {
-      open(now);
+      enter(State::kOpen, now);
     } else if (++trials_succeeded_ >= config_.half_open_calls) {
-      state_ = State::kClosed;
-      window_.clear();
+      enter(State::kClosed, now);
     }
     return;
   }
-  if (state_ == State::kOpen) return;  // a call that started before the breaker opened
   window_.push_back({failed, slow});
   while (static_cast<int>(window_.size()) > config_.window_calls) window_.pop_front();
   if (static_cast<int>(window_.size()) < config_.minimum_calls) return;
   double n = static_cast<double>(window_.size());
   double failures = static_cast<double>(std::count_if(window_.begin(), window_.end(), [](const Call& c) { return c.failed; }));
   double slows = static_cast<double>(std::count_if(window_.begin(), window_.end(), [](const Call& c) { return c.slow; }));
-  if (failures / n >= config_.failure_rate || slows / n >= config_.slow_call_rate) open(now);
+  if (failures / n >= config_.failure_rate || slows / n >= config_.slow_call_rate) enter(State::kOpen, now);
 }
 
-void CircuitBreaker::release() {
+void CircuitBreaker::release(const Permit& permit) {
   std::lock_guard lock(mutex_);
-  if (state_ == State::kHalfOpen && trials_started_ > 0) --trials_started_;
+  if (current(permit) && state_ == State::kHalfOpen) endTrial(permit);
 }
 
 void CircuitBreaker::reconfigure(BreakerConfig config) {

@@ -27,8 +27,9 @@ BreakerConfig small() {
 
 void calls(CircuitBreaker& b, int n, bool failed, std::chrono::milliseconds d = 10ms) {
   for (int i = 0; i < n; ++i) {
-    ASSERT_TRUE(b.tryAcquire(t0));
-    b.record(failed, d, t0);
+    auto permit = b.tryAcquire(t0);
+    ASSERT_TRUE(permit);
+    b.record(permit, failed, d, t0);
   }
 }
 
@@ -71,12 +72,15 @@ TEST(CircuitBreaker, HalfOpenAfterTheWaitThenClosesOnGoodTrials) {
   ASSERT_EQ(b.state(t0), State::kOpen);
   auto t = t0 + 5s;
   EXPECT_EQ(b.state(t), State::kHalfOpen);
-  EXPECT_TRUE(b.tryAcquire(t));
-  EXPECT_TRUE(b.tryAcquire(t));
+  auto first = b.tryAcquire(t);
+  auto second = b.tryAcquire(t);
+  EXPECT_TRUE(first);
+  EXPECT_TRUE(second);
   EXPECT_FALSE(b.tryAcquire(t)) << "only the configured number of trials";
-  b.record(false, 10ms, t);
+  b.record(first, false, 10ms, t);
   EXPECT_EQ(b.state(t), State::kHalfOpen);
-  b.record(false, 10ms, t);
+  EXPECT_FALSE(b.tryAcquire(t)) << "a trial that succeeded still counts towards the round";
+  b.record(second, false, 10ms, t);
   EXPECT_EQ(b.state(t), State::kClosed);
   EXPECT_TRUE(b.tryAcquire(t));
 }
@@ -85,8 +89,9 @@ TEST(CircuitBreaker, AFailedTrialOpensAgain) {
   CircuitBreaker b(small());
   calls(b, 4, true);
   auto t = t0 + 5s;
-  ASSERT_TRUE(b.tryAcquire(t));
-  b.record(true, 10ms, t);
+  auto trial = b.tryAcquire(t);
+  ASSERT_TRUE(trial);
+  b.record(trial, true, 10ms, t);
   EXPECT_EQ(b.state(t), State::kOpen);
   EXPECT_FALSE(b.tryAcquire(t + 4s));
   EXPECT_EQ(b.state(t + 5s), State::kHalfOpen);
@@ -102,6 +107,70 @@ TEST(CircuitBreaker, AHangingTrialDoesNotKeepItHalfOpenForever) {
   EXPECT_EQ(b.state(t + 3s), State::kOpen) << "half_open_max passed";
   EXPECT_EQ(b.state(t + 8s), State::kHalfOpen) << "and a new round of trials is allowed later";
   EXPECT_TRUE(b.tryAcquire(t + 8s));
+}
+
+// Defect 1 of issue 14: the hang bound ran from the moment the breaker became
+// half-open, so a quiet partner's late first trial made the next one reopen it.
+TEST(CircuitBreaker, ATrialsHangBoundRunsFromItsOwnStart) {
+  CircuitBreaker b(small());
+  calls(b, 4, true);
+  auto t = t0 + 5s;
+  ASSERT_EQ(b.state(t), State::kHalfOpen);  // someone looked (the fleet reporter does, every 2 s)
+  auto late = t + 10s;                      // a quiet partner: the first trial comes much later
+  auto first = b.tryAcquire(late);
+  ASSERT_TRUE(first);
+  b.record(first, false, 10ms, late + 10ms);
+  auto second = b.tryAcquire(late + 20ms);
+  EXPECT_TRUE(second) << "nothing hung: the second trial may start";
+  b.record(second, false, 10ms, late + 30ms);
+  EXPECT_EQ(b.state(late + 30ms), State::kClosed);
+}
+
+TEST(CircuitBreaker, OneHangingTrialReopensEvenWhenAnotherSucceeds) {
+  CircuitBreaker b(small());
+  calls(b, 4, true);
+  auto t = t0 + 5s;
+  auto hangs = b.tryAcquire(t);
+  auto good = b.tryAcquire(t + 2s);
+  ASSERT_TRUE(hangs);
+  ASSERT_TRUE(good);
+  b.record(good, false, 10ms, t + 2s);
+  EXPECT_EQ(b.state(t + 2900ms), State::kHalfOpen);
+  EXPECT_EQ(b.state(t + 3s), State::kOpen) << "the first trial passed half_open_max from its start";
+  b.record(hangs, false, 3500ms, t + 3500ms);  // it ends at last: from an earlier round, not counted
+  EXPECT_EQ(b.state(t + 3500ms), State::kOpen);
+}
+
+TEST(CircuitBreaker, ACallAdmittedWhileClosedIsNoTrial) {
+  auto c = small();
+  c.half_open_calls = 1;
+  CircuitBreaker b(c);
+  auto old = b.tryAcquire(t0);  // a long call starts while closed
+  ASSERT_TRUE(old);
+  calls(b, 4, true);
+  auto t = t0 + 5s;
+  ASSERT_EQ(b.state(t), State::kHalfOpen);
+  b.record(old, false, 10ms, t);  // and ends during half-open
+  EXPECT_EQ(b.state(t), State::kHalfOpen) << "it says nothing about the partner now";
+  auto trial = b.tryAcquire(t);
+  ASSERT_TRUE(trial) << "nor did it take the trial's place";
+  b.record(trial, false, 10ms, t);
+  EXPECT_EQ(b.state(t), State::kClosed);
+}
+
+TEST(CircuitBreaker, AReleasedTrialGivesItsPlaceBack) {
+  auto c = small();
+  c.half_open_calls = 1;
+  CircuitBreaker b(c);
+  calls(b, 4, true);
+  auto t = t0 + 5s;
+  auto trial = b.tryAcquire(t);
+  ASSERT_TRUE(trial);
+  EXPECT_FALSE(b.tryAcquire(t));
+  b.release(trial);
+  b.release(trial);  // twice is harmless
+  EXPECT_TRUE(b.tryAcquire(t));
+  EXPECT_FALSE(b.tryAcquire(t));
 }
 
 TEST(LatencyWindow, NearestRankPercentiles) {

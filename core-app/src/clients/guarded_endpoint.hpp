@@ -26,10 +26,11 @@ class GuardedEndpoint {
   template <typename Call>
   http::ClientResponse run(Call&& call) {
     auto started = std::chrono::steady_clock::now();
-    if (!breaker_.tryAcquire(started)) throw CircuitOpenError(service_);
+    auto permit = breaker_.tryAcquire(started);
+    if (!permit) throw CircuitOpenError(service_);
     auto finish = [&](bool failed) {
       auto now = std::chrono::steady_clock::now();
-      breaker_.record(failed, std::chrono::duration_cast<std::chrono::milliseconds>(now - started), now);
+      breaker_.record(permit, failed, std::chrono::duration_cast<std::chrono::milliseconds>(now - started), now);
     };
     try {
       http::ClientResponse r = call();

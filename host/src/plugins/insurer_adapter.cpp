@@ -416,7 +416,8 @@ PartnerOutcome InsurerAdapter::runInWorker(const CallContext& ctx, const char* o
 PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operation, bool is_submit, std::string argument) {
   auto call_deadline = std::min(SystemClock::now() + company_.call_timeout, ctx.deadline);
   auto started = std::chrono::steady_clock::now();
-  if (!health_->breaker.tryAcquire(started)) {
+  auto permit = health_->breaker.tryAcquire(started);
+  if (!permit) {
     ++health_->circuit_open;
     // New work fails fast; a request already at the partner waits for the breaker to close.
     return PartnerOutcome::notCalled("CIRCUIT_OPEN", company_.name + " is failing too often; calls are paused for a while",
@@ -425,14 +426,14 @@ PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operat
   PartnerOutcome out = instance_ ? runInProcess(ctx, operation, is_submit, std::move(argument), call_deadline, started)
                                  : runInWorker(ctx, operation, argument, call_deadline, started);
   if (out.code == "BULKHEAD_FULL") {
-    health_->breaker.release();
+    health_->breaker.release(permit);
     ++health_->bulkhead_full;
     return out;
   }
   auto now = std::chrono::steady_clock::now();
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
   bool failed = isPartnerFailure(out) || out.code == "PLUGIN_RESTARTING";
-  health_->breaker.record(failed, elapsed, now);
+  health_->breaker.record(permit, failed, elapsed, now);
   if (out.code != "PLUGIN_RESTARTING") {
     health_->latency.add(elapsed);
     latencyMetric()

@@ -5,8 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <mutex>
+#include <vector>
 
 namespace osago {
 
@@ -32,22 +34,39 @@ struct BreakerConfig {
 /// resilience4j model): CLOSED lets calls through and records them; when the
 /// failure rate or the slow-call rate of the window reaches its threshold it
 /// OPENs and refuses calls for `open_wait`; then HALF_OPEN lets a few trial
-/// calls through — all good closes it, any failure (or trials that hang past
-/// `half_open_max`) opens it again. Time is passed in, so it is testable
-/// without sleeping. Thread-safe.
+/// calls through — all good closes it, any failure (or a trial that hangs past
+/// `half_open_max` from its own start) opens it again.
+///
+/// Each admitted call holds a Permit naming the state round it was admitted
+/// in: a call admitted while CLOSED that ends after the breaker opened (or
+/// half-opened) is no trial and is not counted; a trial's hang bound runs from
+/// that trial's start, however long the breaker sat half-open before it.
+/// Time is passed in, so it is testable without sleeping. Thread-safe.
 class CircuitBreaker {
  public:
   using Clock = std::chrono::steady_clock;
   enum class State { kClosed, kOpen, kHalfOpen };
 
+  /// The right to make one call; false when the breaker refused it.
+  class Permit {
+   public:
+    explicit operator bool() const { return admitted_; }
+
+   private:
+    friend class CircuitBreaker;
+    bool admitted_ = false;
+    std::uint64_t round_ = 0;  // the state round (CLOSED or HALF_OPEN spell) it was admitted in
+    std::uint64_t trial_ = 0;  // a half-open trial's number, 0 for a call admitted while closed
+  };
+
   explicit CircuitBreaker(BreakerConfig config);
 
-  /// Whether a call may start now; when it may, the caller must report it with record().
-  bool tryAcquire(Clock::time_point now);
-  /// Reports the end of an acquired call.
-  void record(bool failed, std::chrono::milliseconds duration, Clock::time_point now);
-  /// Gives back an acquired permit whose call never started (e.g. the bulkhead was full).
-  void release();
+  /// Whether a call may start now; an admitted call must be ended with record() or release().
+  Permit tryAcquire(Clock::time_point now);
+  /// Reports the end of an admitted call. A call from an earlier round is not counted.
+  void record(const Permit& permit, bool failed, std::chrono::milliseconds duration, Clock::time_point now);
+  /// Gives back a permit whose call never started (e.g. the bulkhead was full).
+  void release(const Permit& permit);
   /// Applies new settings, keeping the state and the window.
   void reconfigure(BreakerConfig config);
 
@@ -62,16 +81,23 @@ class CircuitBreaker {
     bool failed;
     bool slow;
   };
+  struct Trial {
+    std::uint64_t number;
+    Clock::time_point started;
+  };
   void advance(Clock::time_point now);  // OPEN → HALF_OPEN after the wait; a hanging trial reopens
-  void open(Clock::time_point now);
+  void enter(State state, Clock::time_point now);
+  bool current(const Permit& permit) const { return permit.admitted_ && permit.round_ == round_; }
+  void endTrial(const Permit& permit);
 
   BreakerConfig config_;
   std::mutex mutex_;
   State state_ = State::kClosed;
+  std::uint64_t round_ = 1;  // grows on every change of state: permits of an earlier round are stale
   std::deque<Call> window_;
   Clock::time_point opened_at_{};
-  Clock::time_point half_open_since_{};
-  int trials_started_ = 0;
+  std::vector<Trial> trials_;  // half-open trials in flight, each with its own start
+  std::uint64_t next_trial_ = 1;
   int trials_succeeded_ = 0;
 };
 
