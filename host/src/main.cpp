@@ -55,7 +55,7 @@ class AggregatorApp : public ServiceApplication {
     }
     plugins.rescan();
     KafkaEventPublisher publisher(cfg.kafka_brokers, cfg.kafka_topic);
-    OutboxRelay relay(store, publisher);
+    OutboxRelay relay(store, publisher, instance_id);
     QuoteScheduler scheduler(store, plugins, cfg.quotes, instance_id, [&] { relay.wake(); });
     WorkAnnouncer announcer(api_db, QuoteStore::kWorkChannel);
     QuoteApi api(api_store, plugins, cfg.quotes.deadline, [] { return CivilDate::todayUtc(); }, [&] {

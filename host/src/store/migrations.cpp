@@ -24,7 +24,7 @@ void exec(PGconn* conn, const std::string& sql, const std::string& what) {
 void applyMigrations(const std::string& dsn) {
   auto& log = Poco::Logger::get("store");
   // A connection of its own: PQexec (no parameters) runs a multi-statement migration.
-  pg::Connection connection(pg::withConnectTimeout(dsn, 3));
+  pg::Connection connection(dsn, pg::Settings::forMigrations());
   PGconn* conn = connection.native();
   exec(conn, "SELECT pg_advisory_lock(hashtext('osago.schema_migrations'))", "taking the migration lock");
   try {

@@ -1,8 +1,8 @@
 #pragma once
 
-// A thin layer over libpq: one round trip per statement (PQexecParams, text
-// parameters), a bounded connection pool and a scoped transaction. The
-// aggregator's only way to talk to PostgreSQL.
+// A thin layer over libpq: one round trip per statement (prepared once per
+// connection, text parameters), every wait bounded, a bounded connection pool
+// and a scoped transaction. The aggregator's only way to talk to PostgreSQL.
 
 #include <libpq-fe.h>
 
@@ -31,6 +31,27 @@ class Error : public std::runtime_error {
  private:
   std::string sqlstate_;
   bool unavailable_;
+};
+
+/// The time bounds of a connection. The server enforces the first three on
+/// its side; the client bounds each round trip itself as well (a stopped
+/// server or a half-open socket answers nothing, not even an error), and TCP
+/// keepalives and the TCP user timeout find a dead peer while idle or sending.
+struct Settings {
+  std::chrono::milliseconds statement_timeout{10000};   ///< 0: none (migrations)
+  std::chrono::milliseconds lock_timeout{3000};          ///< 0: none
+  std::chrono::milliseconds idle_in_transaction{10000};  ///< a session idle inside a transaction this long is ended
+  std::chrono::seconds connect_timeout{3};
+  /// A round trip gets statement_timeout plus this before the client gives
+  /// up on the connection; with no statement timeout, `unbounded_answer`.
+  std::chrono::milliseconds answer_margin{5000};
+  std::chrono::milliseconds unbounded_answer{std::chrono::minutes(10)};
+
+  std::chrono::milliseconds answerBound() const {
+    return statement_timeout.count() > 0 ? statement_timeout + answer_margin : unbounded_answer;
+  }
+  /// For schema migrations: no statement or lock timeout, the rest as usual.
+  static Settings forMigrations();
 };
 
 /// One statement parameter in text form; nullopt is SQL NULL.
@@ -65,30 +86,42 @@ class Result {
 /// One server connection. Not thread-safe: one user at a time (the pool sees to it).
 class Connection {
  public:
-  /// Connects; throws an unavailable Error when the server cannot be reached.
-  explicit Connection(const std::string& dsn);
+  /// Connects and sets the session's timeouts; throws an unavailable Error
+  /// when the server cannot be reached or does not answer in time.
+  explicit Connection(const std::string& dsn, Settings settings = {});
 
   /// Runs one statement with $1… parameters in one round trip. Each distinct
   /// SQL text is prepared once per connection (the first use costs one more
   /// round trip), so the server neither parses nor plans it again. A connection
   /// found dead while idle (the server restarted) is reopened and the statement
-  /// sent once more.
-  Result exec(const std::string& sql, const std::vector<Param>& params = {});
+  /// sent once more. An answer that does not come within `bound` (default: the
+  /// settings' answerBound()) closes the connection and throws an unavailable Error.
+  Result exec(const std::string& sql, const std::vector<Param>& params = {},
+              std::optional<std::chrono::milliseconds> bound = std::nullopt);
 
   template <typename... Args>
   Result query(const std::string& sql, const Args&... args) {
     return exec(sql, std::vector<Param>{param(args)...});
   }
 
-  /// False once the connection broke: the pool drops it.
-  bool usable() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
+  /// False once the connection broke or was given up: the pool drops it.
+  bool usable() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
+  bool idle() const { return conn_ && PQtransactionStatus(conn_.get()) == PQTRANS_IDLE; }
+  /// For multi-statement scripts (migrations); null once the connection was given up.
   PGconn* native() { return conn_.get(); }
 
  private:
   Result check(PGresult* raw);
-  Result run(const std::string& sql, const std::vector<Param>& params);
+  Result run(const std::string& sql, const std::vector<Param>& params, std::chrono::milliseconds bound);
+  /// Waits for the answer to what was sent, until `deadline`; null when none came (the connection is given up).
+  PGresult* await(std::chrono::steady_clock::time_point deadline);
+  void open();
+  void giveUp(const std::string& why);
 
+  std::string dsn_;
+  Settings settings_;
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
+  std::string broken_;  ///< why the connection was given up
   std::unordered_map<std::string, std::string> prepared_;  ///< SQL text → statement name
 };
 
@@ -96,7 +129,7 @@ class Connection {
 /// on the next acquire. Thread-safe.
 class Pool {
  public:
-  Pool(std::string dsn, int size, std::chrono::milliseconds wait = std::chrono::seconds(5));
+  Pool(std::string dsn, int size, Settings settings = {}, std::chrono::milliseconds wait = std::chrono::seconds(5));
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
@@ -126,6 +159,7 @@ class Pool {
 
   std::string dsn_;
   int size_;
+  Settings settings_;
   std::chrono::milliseconds wait_;
   std::mutex mutex_;
   std::condition_variable freed_;
@@ -147,8 +181,9 @@ class Transaction {
   bool done_ = false;
 };
 
-/// `dsn` with a connect timeout added unless it names one, so that an
-/// unreachable server fails a call in seconds instead of hanging it.
-std::string withConnectTimeout(const std::string& dsn, int seconds);
+/// Opens a libpq connection to `dsn` with the settings' connect timeout, TCP
+/// keepalives and TCP user timeout (the DSN's own values of these win);
+/// the caller checks PQstatus.
+PGconn* connectWithBounds(const std::string& dsn, const Settings& settings);
 
 }  // namespace osago::host::pg

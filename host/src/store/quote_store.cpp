@@ -104,29 +104,33 @@ CreateResult QuoteStore::create(const NewQuoteRequest& r) {
 
 std::optional<QuoteRequestView> QuoteStore::find(const std::string& request_id) {
   auto c = db_.acquire();
-  auto req = c->query("SELECT id::text, user_id, correlation_id, status, last_seq, " + iso("created_at") + ", " +
-                          iso("deadline_at") + " FROM quote_requests WHERE id = $1",
-                      request_id);
-  if (req.rows() == 0) return std::nullopt;
-  QuoteRequestView v;
-  v.id = req.text(0, 0);
-  v.user_id = req.text(0, 1);
-  v.correlation_id = req.text(0, 2);
-  v.status = req.text(0, 3);
-  v.last_seq = req.int64(0, 4);
-  v.created_at = req.text(0, 5);
-  v.deadline_at = req.text(0, 6);
-  auto rows = c->query("SELECT company_id, company_name, status, offer::text, error::text, " + iso("updated_at") +
-                           " FROM company_quotes WHERE request_id = $1 ORDER BY position",
+  // One statement, one snapshot: last_seq and the company rows are of one
+  // moment (the resume rule counts on it: events after last_seq are exactly
+  // the changes the companies do not show yet).
+  auto rows = c->query("SELECT r.id::text, r.user_id, r.correlation_id, r.status, r.last_seq, " + iso("r.created_at") +
+                           ", " + iso("r.deadline_at") + ", q.company_id, q.company_name, q.status, q.offer::text, "
+                           "q.error::text, " + iso("q.updated_at") +
+                           " FROM quote_requests r LEFT JOIN company_quotes q ON q.request_id = r.id"
+                           " WHERE r.id = $1 ORDER BY q.position",
                        request_id);
+  if (rows.rows() == 0) return std::nullopt;
+  QuoteRequestView v;
+  v.id = rows.text(0, 0);
+  v.user_id = rows.text(0, 1);
+  v.correlation_id = rows.text(0, 2);
+  v.status = rows.text(0, 3);
+  v.last_seq = rows.int64(0, 4);
+  v.created_at = rows.text(0, 5);
+  v.deadline_at = rows.text(0, 6);
   for (int i = 0; i < rows.rows(); ++i) {
+    if (rows.isNull(i, 7)) continue;  // a request without companies
     CompanyQuote q;
-    q.company_id = rows.text(i, 0);
-    q.company_name = rows.text(i, 1);
-    q.status = rows.text(i, 2);
-    if (!rows.isNull(i, 3)) q.offer = nlohmann::json::parse(rows.text(i, 3));
-    if (!rows.isNull(i, 4)) q.error = nlohmann::json::parse(rows.text(i, 4));
-    q.updated_at = rows.text(i, 5);
+    q.company_id = rows.text(i, 7);
+    q.company_name = rows.text(i, 8);
+    q.status = rows.text(i, 9);
+    if (!rows.isNull(i, 10)) q.offer = nlohmann::json::parse(rows.text(i, 10));
+    if (!rows.isNull(i, 11)) q.error = nlohmann::json::parse(rows.text(i, 11));
+    q.updated_at = rows.text(i, 12);
     v.companies.push_back(std::move(q));
   }
   return v;
@@ -369,25 +373,56 @@ std::size_t QuoteStore::purgePublishedEvents(std::chrono::seconds age, int limit
   return static_cast<std::size_t>(r.affected());
 }
 
-std::size_t QuoteStore::publishOutbox(
-    std::size_t limit, const std::function<std::vector<long long>(const std::vector<OutboxEvent>&)>& publish) {
+namespace {
+
+std::string bigintArray(const std::vector<long long>& ids) {
+  std::string a = "{";
+  for (std::size_t i = 0; i < ids.size(); ++i) a += (i ? "," : "") + std::to_string(ids[i]);
+  return a + "}";
+}
+
+}  // namespace
+
+std::vector<OutboxEvent> QuoteStore::claimOutbox(const std::string& owner, std::size_t limit, std::chrono::seconds lease) {
   auto c = db_.acquire();
-  pg::Transaction tx(*c);
-  auto rows = c->query("SELECT id, request_id::text, payload::text FROM outbox_events WHERE published_at IS NULL "
-                       "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-                       static_cast<long long>(limit));
+  // One statement, so the claim commits at once. `candidates` locks the free
+  // rows it takes (SKIP LOCKED: another relay's claim in progress is passed
+  // over); an event waits while an earlier one of its request is unpublished
+  // and not among them (claimed or being claimed elsewhere).
+  auto rows = c->query(
+      "WITH candidates AS ("
+      "  SELECT id, request_id FROM outbox_events"
+      "  WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())"
+      "  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+      " UPDATE outbox_events o SET claimed_by = $2, claimed_until = now() + make_interval(secs => $3)"
+      " FROM candidates c WHERE o.id = c.id AND NOT EXISTS ("
+      "   SELECT 1 FROM outbox_events p WHERE p.request_id = c.request_id AND p.id < c.id"
+      "   AND p.published_at IS NULL AND p.id NOT IN (SELECT id FROM candidates))"
+      " RETURNING o.id, o.request_id::text, o.payload::text",
+      static_cast<long long>(limit), owner, static_cast<long long>(lease.count()));
   std::vector<OutboxEvent> events;
   events.reserve(static_cast<std::size_t>(rows.rows()));
   for (int i = 0; i < rows.rows(); ++i) events.push_back({rows.int64(i, 0), rows.text(i, 1), rows.text(i, 2)});
-  if (events.empty()) return 0;
-  std::vector<long long> acked = publish(events);
-  if (acked.empty()) return 0;
-  std::string ids = "{";
-  for (std::size_t i = 0; i < acked.size(); ++i) ids += (i ? "," : "") + std::to_string(acked[i]);
-  ids += "}";
-  c->query("UPDATE outbox_events SET published_at = now() WHERE id = ANY($1::bigint[])", ids);
-  tx.commit();
-  return acked.size();
+  std::sort(events.begin(), events.end(), [](const OutboxEvent& a, const OutboxEvent& b) { return a.id < b.id; });
+  return events;
+}
+
+std::size_t QuoteStore::markPublished(const std::vector<long long>& ids) {
+  if (ids.empty()) return 0;
+  auto c = db_.acquire();
+  auto r = c->query("UPDATE outbox_events SET published_at = now(), claimed_by = NULL, claimed_until = NULL"
+                    " WHERE id = ANY($1::bigint[]) AND published_at IS NULL RETURNING id",
+                    bigintArray(ids));
+  return static_cast<std::size_t>(r.rows());
+}
+
+std::size_t QuoteStore::releaseOutbox(const std::string& owner, const std::vector<long long>& ids) {
+  if (ids.empty()) return 0;
+  auto c = db_.acquire();
+  auto r = c->query("UPDATE outbox_events SET claimed_by = NULL, claimed_until = NULL"
+                    " WHERE id = ANY($1::bigint[]) AND claimed_by = $2 AND published_at IS NULL RETURNING id",
+                    bigintArray(ids), owner);
+  return static_cast<std::size_t>(r.rows());
 }
 
 }  // namespace osago::host

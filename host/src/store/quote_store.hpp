@@ -179,11 +179,17 @@ class QuoteStore {
   /// Removes up to `limit` outbox events published before now − `age`; returns how many.
   std::size_t purgePublishedEvents(std::chrono::seconds age, int limit);
 
-  /// Claims unpublished outbox rows, hands them to `publish` (which returns
-  /// the ids the broker acknowledged) and marks those published, in one
-  /// transaction. Returns how many were published.
-  std::size_t publishOutbox(std::size_t limit,
-                            const std::function<std::vector<long long>(const std::vector<OutboxEvent>&)>& publish);
+  /// Claims up to `limit` unpublished outbox events, oldest first, for
+  /// `owner` until now + `lease`, and commits the claim: nothing stays locked
+  /// while they are published. Skips events another instance holds, and any
+  /// event whose request has an earlier event still unpublished and not
+  /// claimed here (so a request's events reach the topic in order).
+  std::vector<OutboxEvent> claimOutbox(const std::string& owner, std::size_t limit, std::chrono::seconds lease);
+  /// Marks events published (the broker acknowledged them). Returns how many were still unpublished.
+  std::size_t markPublished(const std::vector<long long>& ids);
+  /// Gives back `owner`'s claims on events it could not publish, so the next
+  /// round (of any instance) takes them at once.
+  std::size_t releaseOutbox(const std::string& owner, const std::vector<long long>& ids);
 
  private:
   struct UnchangedRecord;

@@ -11,7 +11,7 @@
 namespace osago::host {
 
 WorkNotifier::WorkNotifier(std::string dsn, std::string channel, std::function<void()> on_notify)
-    : dsn_(pg::withConnectTimeout(dsn, 3)), channel_(std::move(channel)), on_notify_(std::move(on_notify)) {}
+    : dsn_(std::move(dsn)), channel_(std::move(channel)), on_notify_(std::move(on_notify)) {}
 
 WorkNotifier::~WorkNotifier() { stop(); }
 
@@ -21,38 +21,45 @@ void WorkNotifier::start() {
 
 void WorkNotifier::stop() { thread_.stop(); }
 
+void WorkNotifier::listen() {
+  pg::Connection conn(dsn_);
+  conn.exec("LISTEN " + channel_);
+  listening_ = true;
+  on_notify_();  // anything announced while we were not listening
+  auto quiet_since = std::chrono::steady_clock::now();
+  while (thread_.running()) {
+    pollfd fd{PQsocket(conn.native()), POLLIN, 0};
+    int ready = ::poll(&fd, 1, 500);
+    if (ready < 0 || (ready > 0 && !PQconsumeInput(conn.native()))) throw pg::Error("the LISTEN connection broke", "", true);
+    if (ready > 0) quiet_since = std::chrono::steady_clock::now();
+    // A stopped server or a half-open socket stays silent: after a quiet while
+    // the connection must answer a probe in time, or it is given up.
+    if (std::chrono::steady_clock::now() - quiet_since > kProbeAfter) {
+      conn.exec("SELECT 1", {}, kProbeBound);
+      quiet_since = std::chrono::steady_clock::now();
+    }
+    bool notified = false;
+    while (PGnotify* n = PQnotifies(conn.native())) {
+      notified = true;
+      PQfreemem(n);
+    }
+    if (notified) on_notify_();
+    if (!conn.usable()) throw pg::Error("the LISTEN connection broke", "", true);
+  }
+}
+
 void WorkNotifier::loop() {
   auto& log = Poco::Logger::get("scheduler");
   bool warned = false;
   while (thread_.running()) {
-    std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(dsn_.c_str()), &PQfinish);
-    if (PQstatus(conn.get()) == CONNECTION_OK) {
-      std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn.get(), ("LISTEN " + channel_).c_str()), &PQclear);
-      if (PQresultStatus(r.get()) == PGRES_COMMAND_OK) {
-        listening_ = true;
-        warned = false;
-        on_notify_();  // anything announced while we were not listening
-        while (thread_.running()) {
-          pollfd fd{PQsocket(conn.get()), POLLIN, 0};
-          int ready = ::poll(&fd, 1, 500);
-          if (ready < 0 || (ready > 0 && !PQconsumeInput(conn.get()))) break;
-          bool notified = false;
-          while (PGnotify* n = PQnotifies(conn.get())) {
-            notified = true;
-            PQfreemem(n);
-          }
-          if (notified) on_notify_();
-          if (PQstatus(conn.get()) != CONNECTION_OK) break;
-        }
-        listening_ = false;
-      }
-    }
-    if (!thread_.running()) break;
-    if (!warned) {
-      log.warning("LISTEN " + channel_ + " is down (" + std::string(PQerrorMessage(conn.get())) +
-                  "); workers fall back to looking for work every second");
+    try {
+      listen();
+    } catch (const std::exception& e) {
+      if (!warned) log.warning("LISTEN " + channel_ + " is down (" + e.what() + "); workers fall back to looking for work every second");
       warned = true;
     }
+    listening_ = false;
+    if (!thread_.running()) break;
     thread_.waitFor(std::chrono::seconds(1));
   }
 }

@@ -5,6 +5,7 @@
 #include <osago/common/background_thread.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -13,7 +14,9 @@ namespace osago::host {
 /// Listens on a PostgreSQL NOTIFY channel on its own connection and calls
 /// `on_notify` for every notification, so that work created on any instance
 /// wakes the workers of every instance at once. Reconnects by itself when the
-/// database goes away. Not copyable; start()/stop() from one thread.
+/// database goes away, and after kProbeAfter without traffic probes the
+/// connection (a stopped server or a half-open socket is silent, not closed).
+/// Not copyable; start()/stop() from one thread.
 class WorkNotifier {
  public:
   WorkNotifier(std::string dsn, std::string channel, std::function<void()> on_notify);
@@ -25,7 +28,10 @@ class WorkNotifier {
   bool listening() const { return listening_; }
 
  private:
+  static constexpr std::chrono::seconds kProbeAfter{10};
+  static constexpr std::chrono::milliseconds kProbeBound{3000};
   void loop();
+  void listen();  // until stopped; throws when the connection is lost
 
   std::string dsn_;
   std::string channel_;

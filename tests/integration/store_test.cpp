@@ -1,0 +1,188 @@
+// The store's rules where SQL is the point, against the real PostgreSQL (and,
+// for the publisher, the real Kafka broker) that ./osago test starts: each
+// test in its own scratch database, so none depends on another's rows.
+#include "events/kafka_event_publisher.hpp"
+#include "store/migrations.hpp"
+#include "store/pg.hpp"
+#include "store/quote_store.hpp"
+
+#include <osago/common/ids.hpp>
+#include <osago/common/kafka_topics.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <set>
+#include <thread>
+
+namespace {
+
+using namespace osago::host;
+using namespace std::chrono_literals;
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) throw std::runtime_error(std::string(name) + " is not set: run through ./osago test");
+  return v;
+}
+
+/// A fresh database with every migration applied, dropped afterwards.
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string base = env("OSAGO_TEST_PG_DSN");
+    admin_ = std::make_unique<pg::Connection>(base);
+    name_ = "osago_store_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()).substr(0, 40);
+    for (auto& ch : name_) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    admin_->exec("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+    admin_->exec("CREATE DATABASE " + name_);
+    dsn_ = base;
+    auto at = dsn_.find("dbname=");
+    auto end = dsn_.find(' ', at);
+    dsn_.replace(at, end == std::string::npos ? std::string::npos : end - at, "dbname=" + name_);
+    applyMigrations(dsn_);
+    pool_ = std::make_unique<pg::Pool>(dsn_, 8);
+    store_ = std::make_unique<QuoteStore>(*pool_);
+  }
+  void TearDown() override {
+    store_.reset();
+    pool_.reset();
+    admin_->exec("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+  }
+
+  /// A request with `companies` companies (c1, c2, …), their IN_PROGRESS events in the outbox.
+  std::string newRequest(int companies) {
+    NewQuoteRequest r;
+    r.user_id = "store-test";
+    r.correlation_id = osago::newUuid();
+    r.idempotency_key = osago::newUuid();
+    r.input = {{"k", r.idempotency_key}};
+    for (int i = 1; i <= companies; ++i) r.companies.push_back({"c" + std::to_string(i), "Company " + std::to_string(i), status::kInProgress, {}});
+    return store_->create(r).request_id;
+  }
+
+  std::vector<long long> ids(const std::vector<OutboxEvent>& events) {
+    std::vector<long long> out;
+    for (const auto& e : events) out.push_back(e.id);
+    return out;
+  }
+
+  std::unique_ptr<pg::Connection> admin_;
+  std::string name_;
+  std::string dsn_;
+  std::unique_ptr<pg::Pool> pool_;
+  std::unique_ptr<QuoteStore> store_;
+};
+
+// Issue 14, defect 9: find() read the request (last_seq) and its companies in
+// two statements, so a change committed between them showed company rows newer
+// than the last_seq the resume rule counts from.
+TEST_F(StoreTest, FindReadsTheCompaniesAndLastSeqAtOneMoment) {
+  std::string id = newRequest(1);
+  std::atomic<bool> writing{true};
+  std::atomic<long> writes{0};
+  std::thread writer([&] {
+    pg::Connection c(dsn_);
+    // Like record(): the company row and last_seq change in one statement.
+    while (writing) {
+      c.query("WITH q AS (UPDATE quote_requests SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq) "
+              "UPDATE company_quotes SET error = jsonb_build_object('seq', (SELECT last_seq FROM q)) "
+              "WHERE request_id = $1",
+              id);
+      ++writes;
+    }
+  });
+  int mismatches = 0, reads = 0;
+  auto until = std::chrono::steady_clock::now() + 3s;
+  while (std::chrono::steady_clock::now() < until && reads < 3000) {
+    auto v = store_->find(id);
+    ASSERT_TRUE(v);
+    ++reads;
+    const auto& error = v->companies.at(0).error;
+    long long company_seq = error.is_object() ? error["seq"].get<long long>() : v->last_seq;
+    if (company_seq != v->last_seq) ++mismatches;
+  }
+  writing = false;
+  writer.join();
+  ASSERT_GT(writes.load(), 100) << "the writer must have run alongside";
+  EXPECT_EQ(mismatches, 0) << "of " << reads << " reads, while " << writes << " changes committed";
+}
+
+// Issue 14, defect 2: the relay held the outbox rows locked, in an open
+// transaction, across the whole wait for Kafka.
+TEST_F(StoreTest, TheOutboxClaimIsCommittedBeforeKafkaIsAsked) {
+  newRequest(3);
+  auto claimed = store_->claimOutbox("instance-a", 10, 30s);
+  ASSERT_EQ(claimed.size(), 3u);
+  pg::Connection other(dsn_);
+  pg::Transaction tx(other);
+  EXPECT_NO_THROW(other.exec("SET LOCAL lock_timeout = '100ms'"));
+  auto locked = other.query("SELECT id FROM outbox_events WHERE published_at IS NULL FOR UPDATE NOWAIT");
+  EXPECT_EQ(locked.rows(), 3) << "no row stays locked while the events are with Kafka";
+  auto idle = other.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                          "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()");
+  EXPECT_EQ(idle.int64(0, 0), 0) << "no connection waits inside a transaction";
+  auto owners = other.query("SELECT DISTINCT claimed_by FROM outbox_events");
+  ASSERT_EQ(owners.rows(), 1);
+  EXPECT_EQ(owners.text(0, 0), "instance-a");
+}
+
+TEST_F(StoreTest, AnotherInstanceSkipsClaimedEventsUntilTheClaimLapses) {
+  newRequest(2);
+  ASSERT_EQ(store_->claimOutbox("instance-a", 10, 1s).size(), 2u);
+  EXPECT_TRUE(store_->claimOutbox("instance-b", 10, 30s).empty()) << "held by instance-a";
+  std::this_thread::sleep_for(1200ms);  // instance-a died: its claim lapses
+  EXPECT_EQ(store_->claimOutbox("instance-b", 10, 30s).size(), 2u);
+  EXPECT_TRUE(store_->claimOutbox("instance-a", 10, 30s).empty());
+}
+
+TEST_F(StoreTest, AnEventWaitsWhileAnEarlierOneOfItsRequestIsClaimedElsewhere) {
+  std::string first = newRequest(2);   // events 1, 2
+  std::string second = newRequest(1);  // event 3
+  auto a = store_->claimOutbox("instance-a", 1, 30s);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].request_id, first);
+  auto b = store_->claimOutbox("instance-b", 10, 30s);
+  ASSERT_EQ(b.size(), 1u) << "the first request's second event waits for its first";
+  EXPECT_EQ(b[0].request_id, second);
+  store_->markPublished(ids(a));
+  auto later = store_->claimOutbox("instance-b", 10, 30s);
+  ASSERT_EQ(later.size(), 1u) << "once the first is published, the second may go";
+  EXPECT_EQ(later[0].request_id, first);
+  EXPECT_GT(later[0].id, a[0].id);
+}
+
+TEST_F(StoreTest, PublishedEventsAreDoneAndUnsentOnesComeBackAtOnce) {
+  newRequest(3);
+  auto claimed = store_->claimOutbox("instance-a", 10, 30s);
+  ASSERT_EQ(claimed.size(), 3u);
+  EXPECT_EQ(store_->markPublished({claimed[0].id, claimed[1].id}), 2u);
+  EXPECT_EQ(store_->markPublished({claimed[0].id}), 0u) << "marking twice changes nothing";
+  EXPECT_EQ(store_->releaseOutbox("instance-b", {claimed[2].id}), 0u) << "only the claim's owner gives it back";
+  EXPECT_EQ(store_->releaseOutbox("instance-a", {claimed[2].id}), 1u);
+  auto again = store_->claimOutbox("instance-b", 10, 30s);
+  ASSERT_EQ(again.size(), 1u) << "given back: claimed again without waiting for the lease";
+  EXPECT_EQ(again[0].id, claimed[2].id);
+  EXPECT_EQ(store_->unpublishedEvents(), 1);
+}
+
+// Issue 14, defect 2: a delivery report that came after publish() returned
+// pointed into that call's dead vector and was counted for the next batch.
+TEST_F(StoreTest, ALateDeliveryReportIsNotCountedForALaterBatch) {
+  std::string brokers = env("OSAGO_TEST_KAFKA_BROKERS");
+  osago::kafka::ensureTopic(brokers, "osago.store-test", 1);
+  KafkaEventPublisher publisher(brokers, "osago.store-test");
+  std::vector<OutboxEvent> first, second;
+  for (long long i = 1; i <= 50; ++i) first.push_back({i, osago::newUuid(), R"({"n":)" + std::to_string(i) + "}"});
+  for (long long i = 1001; i <= 1003; ++i) second.push_back({i, osago::newUuid(), R"({"n":)" + std::to_string(i) + "}"});
+  // The first call does not wait for its reports at all: they all come late,
+  // while the next call of the same producer waits for its own.
+  auto early = publisher.publish(first, 0ms);
+  EXPECT_LT(early.size(), first.size()) << "the reports had no time to come";
+  auto acked = publisher.publish(second);
+  for (long long id : acked) EXPECT_GE(id, 1001) << "event " << id << " is not of this batch";
+  EXPECT_EQ(std::set<long long>(acked.begin(), acked.end()), (std::set<long long>{1001, 1002, 1003}));
+}
+
+}  // namespace
