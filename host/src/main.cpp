@@ -41,11 +41,16 @@ class AggregatorApp : public ServiceApplication {
       return EXIT_UNAVAILABLE;
     }
 
-    // Two pools: the API's requests never queue behind the workers' partner calls.
-    pg::Pool db(cfg.postgres_dsn, cfg.postgres_pool_size);
-    pg::Pool api_db(cfg.postgres_dsn, cfg.postgres_api_pool_size);
+    // Two pools: the API's requests never queue behind the workers' partner
+    // calls. The lease keeper has a connection of its own, bounded well within
+    // a lease: a busy pool must not let leases lapse (another instance would
+    // send a submit again).
+    pg::Pool db(cfg.postgres_dsn, cfg.postgres_pool_size, cfg.postgres_settings);
+    pg::Pool api_db(cfg.postgres_dsn, cfg.postgres_api_pool_size, cfg.postgres_settings);
+    pg::Pool lease_db(cfg.postgres_dsn, 1, cfg.leaseKeeperSettings(), cfg.quotes.lease / 3);
     QuoteStore store(db);
     QuoteStore api_store(api_db);
+    QuoteStore lease_store(lease_db);
     PluginSwitchStore switches(db);
     PluginRegistry plugins(cfg.plugins, &switches, instance_id);
     try {
@@ -56,7 +61,7 @@ class AggregatorApp : public ServiceApplication {
     plugins.rescan();
     KafkaEventPublisher publisher(cfg.kafka_brokers, cfg.kafka_topic);
     OutboxRelay relay(store, publisher, instance_id);
-    QuoteScheduler scheduler(store, plugins, cfg.quotes, instance_id, [&] { relay.wake(); });
+    QuoteScheduler scheduler(store, lease_store, plugins, cfg.quotes, instance_id, [&] { relay.wake(); });
     WorkAnnouncer announcer(api_db, QuoteStore::kWorkChannel);
     QuoteApi api(api_store, plugins, cfg.quotes.deadline, [] { return CivilDate::todayUtc(); }, [&] {
       relay.wake();
@@ -114,7 +119,7 @@ class AggregatorApp : public ServiceApplication {
       nlohmann::json checks;
       bool ok = true;
       try {
-        api_store.ping();
+        api_store.ping(std::chrono::milliseconds(2000));
         checks["postgres"] = "UP";
       } catch (const std::exception& e) {
         ok = false;

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -78,9 +79,14 @@ void loseTheFirstInstanceMidFlight(int signal) {
     }
     EXPECT_EQ(companies["slow"]["status"], "TIMEOUT");
   }
-  for (const auto& w : stack().query("SELECT DISTINCT last_owner FROM company_quotes WHERE last_owner IS NOT NULL"))
+  // Over this run's requests only: earlier tests' rows say nothing about this one.
+  std::string this_run = "{";
+  for (std::size_t i = 0; i < ids.size(); ++i) this_run += (i ? "," : "") + ids[i];
+  this_run += "}";
+  for (const auto& w : stack().query("SELECT DISTINCT last_owner FROM company_quotes WHERE last_owner IS NOT NULL "
+                                     "AND request_id = ANY('" + this_run + "'::uuid[])"))
     workers.insert(w);
-  EXPECT_GE(workers.size(), 2u) << "both instances took part";
+  EXPECT_GE(workers.size(), 2u) << "both instances took part in this run's requests";
 
   for (const auto& [insurer, rate] : TestStack::offeringInsurers()) {
     json stats = insurerStats(insurer);
@@ -135,7 +141,6 @@ TEST(Durability, AnInstanceStoppedWithSigtermFinishesItsCallsAndNothingIsLostOrS
 namespace {
 
 TEST(Isolation, AHangingPartnerIsCutOffAndTheOthersAreNotHurt) {
-  // Runs last in this binary: the hanging partner's breaker stays open for a while.
   // One instance, so that one breaker sees every call (breakers are per instance).
   stack().stopSecondAggregator();
   const std::string bad = "yuzhny-bereg";
@@ -236,6 +241,106 @@ TEST(Durability, APostgreSQLRestartUnderLoadIsSurvivedWithoutRestartingTheServic
   auto after = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
   ASSERT_EQ(after.status, 201) << after.body.dump();
   EXPECT_EQ(waitFinal(after.body["osagoRequestId"])["status"], "COMPLETED");
+}
+
+}  // namespace
+
+namespace {
+
+/// Freezes (SIGSTOP) every process of the test PostgreSQL: its sockets stay
+/// open and the kernel acknowledges what is sent, but nothing answers — what a
+/// failover leaves behind as a half-open connection. Thawed when destroyed.
+class FrozenPostgres {
+ public:
+  FrozenPostgres() {
+    const char* pid_file = std::getenv("OSAGO_TEST_PG_PID_FILE");
+    if (!pid_file) throw std::runtime_error("run through ./osago test, which exports OSAGO_TEST_PG_PID_FILE");
+    std::ifstream in(pid_file);
+    in >> pid_;
+    if (pid_ <= 0) throw std::runtime_error(std::string("no postmaster pid in ") + pid_file);
+    signal("STOP");
+  }
+  ~FrozenPostgres() { thaw(); }
+  void thaw() {
+    if (frozen_) signal("CONT");
+    frozen_ = false;
+  }
+
+ private:
+  void signal(const std::string& sig) {
+    // The postmaster first on the way down (it forks no new backend), last on the way up.
+    std::string p = std::to_string(pid_);
+    std::string cmd = sig == "STOP" ? "kill -STOP " + p + " && pkill -STOP -P " + p
+                                    : "pkill -CONT -P " + p + "; kill -CONT " + p;
+    if (std::system(cmd.c_str()) != 0 && sig == "STOP") throw std::runtime_error("cannot stop PostgreSQL: " + cmd);
+    frozen_ = sig == "STOP";
+  }
+  long pid_ = 0;
+  bool frozen_ = false;
+};
+
+// Issue 14, defect 3: with only a connect timeout, a silent server held every
+// thread that talked to it, and /health/ready hung with them.
+TEST(Durability, AFrozenPostgreSQLHoldsNoThreadAndHealthSaysSoUntilItAnswersAgain) {
+  std::string aggregator = stack().aggregatorUrl();
+  json body = quote();
+  body["userId"] = "pg-frozen";
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    body["correlationId"] = osago::newUuid();
+    auto created = httpJson("POST", aggregator + "/osago/requests", body);
+    ASSERT_EQ(created.status, 201) << created.body.dump();
+    ids.push_back(created.body["osagoRequestId"]);
+  }
+  auto timed = [&](const std::string& path) {
+    auto started = std::chrono::steady_clock::now();
+    auto r = httpJson("GET", aggregator + path);
+    return std::make_pair(r, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started));
+  };
+  {
+    FrozenPostgres frozen;
+    auto frozen_at = std::chrono::steady_clock::now();
+    bool said_down = false;
+    long slowest_ready_ms = 0, slowest_live_ms = 0;
+    while (std::chrono::steady_clock::now() - frozen_at < std::chrono::seconds(20)) {
+      auto [ready, ready_took] = timed("/health/ready");
+      auto [live, live_took] = timed("/health/live");
+      slowest_ready_ms = std::max<long>(slowest_ready_ms, ready_took.count());
+      slowest_live_ms = std::max<long>(slowest_live_ms, live_took.count());
+      EXPECT_EQ(live.status, 200) << "the process itself is fine";
+      if (ready.status == 503) {
+        said_down = true;
+        EXPECT_NE(ready.body.value("postgres", "").find("DOWN"), std::string::npos) << ready.body.dump();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    EXPECT_TRUE(said_down) << "/health/ready must say PostgreSQL is down";
+    EXPECT_LT(slowest_ready_ms, 6000) << "readiness answers within its own bound, however silent the server";
+    EXPECT_LT(slowest_live_ms, 2000);
+    std::cerr << "[          ] during 20 s of a frozen PostgreSQL: slowest /health/ready " << slowest_ready_ms
+              << " ms, slowest /health/live " << slowest_live_ms << " ms\n";
+  }
+  // Thawed: the service is ready again by itself, finishes what it had, and takes new work.
+  auto thawed_at = std::chrono::steady_clock::now();
+  int ready_status = 0;
+  while (std::chrono::steady_clock::now() - thawed_at < std::chrono::seconds(30)) {
+    ready_status = httpJson("GET", aggregator + "/health/ready").status;
+    if (ready_status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  ASSERT_EQ(ready_status, 200) << "ready again within 30 s of the thaw";
+  std::cerr << "[          ] ready again " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                    std::chrono::steady_clock::now() - thawed_at).count()
+            << " ms after the thaw\n";
+  for (const auto& id : ids) EXPECT_EQ(waitFinal(id)["status"], "COMPLETED") << id;
+  body["correlationId"] = osago::newUuid();
+  auto after = httpJson("POST", aggregator + "/osago/requests", body);
+  ASSERT_EQ(after.status, 201) << after.body.dump();
+  json view = waitFinal(after.body["osagoRequestId"]);
+  ASSERT_EQ(view["status"], "COMPLETED");
+  auto companies = byCompany(view["insuranceCompanies"]);
+  for (const auto& [insurer, rate] : TestStack::offeringInsurers())
+    EXPECT_EQ(companies[insurer]["status"], "COMPLETED") << insurer << " " << companies[insurer].dump();
 }
 
 }  // namespace

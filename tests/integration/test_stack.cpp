@@ -119,7 +119,7 @@ insurers:
 
   std::ofstream agg(work_dir_ + "/osago-aggregator.yaml");
   agg << "log_level: debug\n"
-      << "postgres: {dsn: \"" << db_dsn_ << "\", pool_size: 16}\n"
+      << "postgres: {dsn: \"" << db_dsn_ << "\", pool_size: 40}\n"
       << "kafka: {brokers: \"" << kafka_brokers_ << "\", topic: \"" << topic_ << "\"}\n"
       << "plugins: {directory: \"" << plugin_dir_ << "\", cache_directory: \"" << work_dir_
       << "/plugin-cache\", rescan_seconds: 1, enable_new: false,\n"

@@ -196,3 +196,34 @@ TEST(PluginManifest, AllowedHostsComeFromTheSettingsUrlsAndTheManifest) {
 }
 
 }  // namespace
+
+namespace {
+
+// Issue 14, defect 3: 24 connections served 32 workers and the lease keeper.
+TEST(AggregatorConfig, ThePoolMustServeEveryWorkerAtOnce) {
+  auto msg = errorOf([] { AggregatorConfig::load(write("postgres: {pool_size: 24}\nquotes: {workers: 32}\n")); });
+  EXPECT_NE(msg.find("postgres.pool_size"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("quotes.workers + 5 (37)"), std::string::npos) << msg;
+  auto cfg = AggregatorConfig::load(write("postgres: {pool_size: 21}\nquotes: {workers: 16}\n"));
+  EXPECT_EQ(cfg.postgres_pool_size, 21);
+  auto defaults = AggregatorConfig::load(write("log_level: information\n"));
+  EXPECT_GE(defaults.postgres_pool_size, defaults.quotes.workers + AggregatorConfig::kPoolUsersBesideWorkers);
+}
+
+TEST(AggregatorConfig, PostgresTimeBoundsAreReadAndChecked) {
+  auto cfg = AggregatorConfig::load(write("log_level: information\n"));
+  EXPECT_EQ(cfg.postgres_settings.statement_timeout.count(), 10000);
+  EXPECT_EQ(cfg.postgres_settings.lock_timeout.count(), 3000);
+  EXPECT_EQ(cfg.postgres_settings.idle_in_transaction.count(), 10000);
+  auto lease = cfg.leaseKeeperSettings();
+  EXPECT_LE(lease.answerBound(), std::chrono::duration_cast<std::chrono::milliseconds>(cfg.quotes.lease) / 3)
+      << "a renewal gives up within a third of a lease, while the lease still holds";
+  auto set = AggregatorConfig::load(write("postgres: {statement_timeout_ms: 2000, lock_timeout_ms: 500}\n"));
+  EXPECT_EQ(set.postgres_settings.answerBound().count(), 7000);
+  auto msg = errorOf([] { AggregatorConfig::load(write("postgres: {statement_timeout_ms: 2000, lock_timeout_ms: 5000}\n")); });
+  EXPECT_NE(msg.find("postgres.lock_timeout_ms"), std::string::npos) << msg;
+  msg = errorOf([] { AggregatorConfig::load(write("postgres: {statement_timeout_ms: 0}\n")); });
+  EXPECT_NE(msg.find("postgres.statement_timeout_ms"), std::string::npos) << msg;
+}
+
+}  // namespace

@@ -8,6 +8,15 @@
 namespace osago::host {
 
 
+pg::Settings AggregatorConfig::leaseKeeperSettings() const {
+  pg::Settings s = postgres_settings;
+  auto third = std::chrono::duration_cast<std::chrono::milliseconds>(quotes.lease) / 3;
+  s.statement_timeout = third * 2 / 3;
+  s.lock_timeout = std::min(s.lock_timeout, s.statement_timeout);
+  s.answer_margin = third / 3;
+  return s;
+}
+
 AggregatorConfig AggregatorConfig::load(const std::string& file) {
   auto root = config::Section::loadFile(file, "OSAGO_AGGREGATOR");
   AggregatorConfig cfg;
@@ -23,7 +32,17 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   cfg.postgres_dsn = pg.get<std::string>("dsn", cfg.postgres_dsn);
   cfg.postgres_pool_size = pg.get<int>("pool_size", cfg.postgres_pool_size);
   cfg.postgres_api_pool_size = pg.get<int>("api_pool_size", cfg.postgres_api_pool_size);
+  auto& bounds = cfg.postgres_settings;
+  bounds.statement_timeout = std::chrono::milliseconds(pg.get<int>("statement_timeout_ms", 10000));
+  bounds.lock_timeout = std::chrono::milliseconds(pg.get<int>("lock_timeout_ms", 3000));
+  bounds.idle_in_transaction = std::chrono::milliseconds(pg.get<int>("idle_in_transaction_timeout_ms", 10000));
   pg.finish();
+  if (bounds.statement_timeout.count() < 100 || bounds.statement_timeout.count() > 600000)
+    throw ConfigError(file, "postgres.statement_timeout_ms", "must be between 100 and 600000");
+  if (bounds.lock_timeout.count() < 10 || bounds.lock_timeout > bounds.statement_timeout)
+    throw ConfigError(file, "postgres.lock_timeout_ms", "must be at least 10 and at most postgres.statement_timeout_ms");
+  if (bounds.idle_in_transaction.count() < 100 || bounds.idle_in_transaction.count() > 600000)
+    throw ConfigError(file, "postgres.idle_in_transaction_timeout_ms", "must be between 100 and 600000");
 
   auto kafka = root.child("kafka");
   cfg.kafka_brokers = kafka.get<std::string>("brokers", cfg.kafka_brokers);
@@ -101,6 +120,14 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
     throw ConfigError(file, "postgres.pool_size", "must be between 2 and 500");
   if (cfg.postgres_api_pool_size < 1 || cfg.postgres_api_pool_size > 500)
     throw ConfigError(file, "postgres.api_pool_size", "must be between 1 and 500");
+  // Every worker may record at once beside the other background users: with
+  // fewer connections a worker waits for one, and a submit's outcome waiting
+  // past its lease is sent again by another instance.
+  if (int need = cfg.quotes.workers + AggregatorConfig::kPoolUsersBesideWorkers; cfg.postgres_pool_size < need)
+    throw ConfigError(file, "postgres.pool_size",
+                      "must be at least quotes.workers + " + std::to_string(AggregatorConfig::kPoolUsersBesideWorkers) +
+                          " (" + std::to_string(need) + "): every worker may record at once beside the dispatcher, "
+                          "the outbox relay, the sweeper, the switch refresher and the health reporter");
 
   root.finish();
 

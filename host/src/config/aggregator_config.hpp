@@ -1,5 +1,7 @@
 #pragma once
 
+#include "store/pg.hpp"
+
 #include "plugins/plugin_worker.hpp"
 
 #include <chrono>
@@ -45,7 +47,14 @@ struct AggregatorConfig {
   std::string log_level = "information";
   std::string log_format = "json";               ///< json (JSON Lines) or text
   std::string postgres_dsn = "host=127.0.0.1 port=55432 dbname=osago user=osago";
-  int postgres_pool_size = 24;      ///< connections of the background work: partner calls, outbox, switches, health
+  int postgres_pool_size = 40;      ///< connections of the background work: partner calls, outbox, switches, health
+  /// Background users of the pool beside the workers: the dispatcher, the
+  /// outbox relay, the retention sweeper, the switch refresher, the health reporter.
+  static constexpr int kPoolUsersBesideWorkers = 5;
+  pg::Settings postgres_settings;   ///< statement, lock and idle-in-transaction timeouts
+  /// The lease keeper's bounds: a renewal that does not answer within a third
+  /// of a lease is given up and tried again while the lease still holds.
+  pg::Settings leaseKeeperSettings() const;
   int postgres_api_pool_size = 8;   ///< connections of the REST API alone, so that busy workers never make a create wait
   std::string kafka_brokers = "127.0.0.1:19092";
   std::string kafka_topic = "osago.quote-events";

@@ -11,9 +11,9 @@ namespace osago::host {
 
 using Clock = std::chrono::system_clock;
 
-QuoteScheduler::QuoteScheduler(QuoteStore& store, PluginRegistry& plugins, QuotesConfig config,
+QuoteScheduler::QuoteScheduler(QuoteStore& store, QuoteStore& lease_store, PluginRegistry& plugins, QuotesConfig config,
                                std::string instance_id, std::function<void()> on_change)
-    : store_(store), plugins_(plugins), config_(config), instance_id_(std::move(instance_id)),
+    : store_(store), lease_store_(lease_store), plugins_(plugins), config_(config), instance_id_(std::move(instance_id)),
       on_change_(std::move(on_change)), poll_policy_(config_.poll_initial, config_.poll_max) {}
 
 QuoteScheduler::~QuoteScheduler() { stop(); }
@@ -81,7 +81,7 @@ void QuoteScheduler::leaseKeeperLoop() {
       items.assign(in_hand_.begin(), in_hand_.end());
     }
     try {
-      store_.renewLeases(instance_id_, items, config_.lease);
+      lease_store_.renewLeases(instance_id_, items, config_.lease);
     } catch (const std::exception& e) {
       log.warning(std::string("cannot renew leases: ") + errorText(e));
     }

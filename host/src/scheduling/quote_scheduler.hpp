@@ -34,9 +34,11 @@ class QuoteScheduler {
   /// it died: an in-process plugin's crash), it is quarantined the same way.
   static constexpr int kMaxClaimsWithoutOutcome = 3;
 
-  /// `on_change` runs after a change was committed (e.g. to wake the outbox relay).
-  QuoteScheduler(QuoteStore& store, PluginRegistry& plugins, QuotesConfig config, std::string instance_id,
-                 std::function<void()> on_change);
+  /// `on_change` runs after a change was committed (e.g. to wake the outbox
+  /// relay). `lease_store` renews the leases: on connections of its own, so
+  /// that workers busy with the pool cannot make leases lapse.
+  QuoteScheduler(QuoteStore& store, QuoteStore& lease_store, PluginRegistry& plugins, QuotesConfig config,
+                 std::string instance_id, std::function<void()> on_change);
   ~QuoteScheduler();
 
   void start();
@@ -57,6 +59,7 @@ class QuoteScheduler {
   static void countFinal(const WorkItem& item, const CompanyUpdate& update, const QuoteStore::Recorded& recorded);
 
   QuoteStore& store_;
+  QuoteStore& lease_store_;
   PluginRegistry& plugins_;
   QuotesConfig config_;
   std::string instance_id_;

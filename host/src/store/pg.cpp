@@ -42,7 +42,8 @@ Settings Settings::forMigrations() {
 PGconn* connectWithBounds(const std::string& dsn, const Settings& settings) {
   // Ours first: with expand_dbname the DSN's own values, parsed from the last entry, override them.
   std::string connect = std::to_string(settings.connect_timeout.count());
-  std::string user_timeout = std::to_string(settings.answer_margin.count());
+  // Unacknowledged data for this long breaks the socket (never below 5 s: retransmits on a real network).
+  std::string user_timeout = std::to_string(std::max<long long>(settings.answer_margin.count(), 5000));
   const char* keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
                         "tcp_user_timeout", "dbname", nullptr};
   const char* values[] = {connect.c_str(), "1", "5", "2", "3", user_timeout.c_str(), dsn.c_str(), nullptr};

@@ -340,8 +340,8 @@ QuoteStore::Recorded QuoteStore::record(const WorkItem& item, const CompanyUpdat
   return {true, r.text(0, 1) == "COMPLETED", r.text(0, 2) == "t"};
 }
 
-void QuoteStore::ping() {
-  db_.acquire()->query("SELECT 1");
+void QuoteStore::ping(std::chrono::milliseconds bound) {
+  db_.acquire()->exec("SELECT 1", {}, bound);
 }
 
 std::int64_t QuoteStore::unpublishedEvents() {
