@@ -7,19 +7,54 @@
 
 namespace osago::kafka {
 
-void ensureTopic(const std::string& brokers, const std::string& topic, int partitions, std::chrono::milliseconds timeout) {
+namespace {
+
+using Client = std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)>;
+
+Client client(const std::string& brokers) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
     rd_kafka_conf_destroy(conf);
     throw Error(std::string("kafka bootstrap.servers: ") + err);
   }
-  std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err),
-                                                              &rd_kafka_destroy);
+  // Asking about a topic must not create it on a broker with auto.create.topics.enable.
+  if (rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", err, sizeof err) != RD_KAFKA_CONF_OK) {
+    rd_kafka_conf_destroy(conf);
+    throw Error(std::string("kafka allow.auto.create.topics: ") + err);
+  }
+  Client rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err), &rd_kafka_destroy);
   if (!rk) throw Error(std::string("cannot create a Kafka client: ") + err);
+  return rk;
+}
+
+}  // namespace
+
+void requireTopic(const std::string& brokers, const std::string& topic, std::chrono::milliseconds timeout) {
+  Client rk = client(brokers);
+  std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> t(rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr),
+                                                                         &rd_kafka_topic_destroy);
+  if (!t) throw Error("invalid topic '" + topic + "'");
+  const rd_kafka_metadata_t* raw = nullptr;
+  auto code = rd_kafka_metadata(rk.get(), 0, t.get(), &raw, static_cast<int>(timeout.count()));
+  std::unique_ptr<const rd_kafka_metadata_t, decltype(&rd_kafka_metadata_destroy)> md(raw, &rd_kafka_metadata_destroy);
+  if (code != RD_KAFKA_RESP_ERR_NO_ERROR || !md)
+    throw Error("Kafka at " + brokers + " did not answer within " + std::to_string(timeout.count()) + " ms: " +
+                    rd_kafka_err2str(code), true);
+  bool known = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0;
+  if (!known)
+    throw Error("Kafka topic '" + topic + "' does not exist at " + brokers +
+                    ": create it (a Strimzi KafkaTopic, packaging/kubernetes/operators/strimzi.yaml) or let the "
+                    "aggregator create it with kafka.create_topic: true",
+                true);
+}
+
+void ensureTopic(const std::string& brokers, const std::string& topic, int partitions, std::chrono::milliseconds timeout) {
+  char err[512];
+  Client rk = client(brokers);
 
   std::unique_ptr<rd_kafka_NewTopic_t, decltype(&rd_kafka_NewTopic_destroy)> new_topic(
-      rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof err), &rd_kafka_NewTopic_destroy);
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, /*replication_factor: the brokers' default*/ -1, err, sizeof err), &rd_kafka_NewTopic_destroy);
   if (!new_topic) throw Error("invalid topic '" + topic + "': " + err);
   std::unique_ptr<rd_kafka_queue_t, decltype(&rd_kafka_queue_destroy)> queue(rd_kafka_queue_new(rk.get()),
                                                                              &rd_kafka_queue_destroy);

@@ -42,7 +42,8 @@ class CoreApp : public ServiceApplication {
     if (auto exit_code = loadConfig("core-app", cfg, &CoreConfig::load)) return *exit_code;
     auto& log = Poco::Logger::get("core-app");
     try {
-      retryWhileStarting("Kafka", [&] { kafka::ensureTopic(cfg.kafka_brokers, cfg.kafka_topic, 6); });
+      // The topic comes from the operator or the aggregator (kafka.create_topic): core-app waits for it.
+      retryWhileStarting("Kafka", [&] { kafka::requireTopic(cfg.kafka_brokers, cfg.kafka_topic); });
     } catch (const std::exception& e) {
       log.fatal(e.what());
       return EXIT_UNAVAILABLE;

@@ -35,7 +35,10 @@ class AggregatorApp : public ServiceApplication {
                               Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 8);
     try {
       retryWhileStarting("PostgreSQL", [&] { applyMigrations(cfg.postgres_dsn); });
-      retryWhileStarting("Kafka", [&] { kafka::ensureTopic(cfg.kafka_brokers, cfg.kafka_topic, 6); });
+      retryWhileStarting("Kafka", [&] {
+        if (cfg.kafka_create_topic) kafka::ensureTopic(cfg.kafka_brokers, cfg.kafka_topic, 6);
+        kafka::requireTopic(cfg.kafka_brokers, cfg.kafka_topic);
+      });
     } catch (const std::exception& e) {
       log.fatal(e.what());
       return EXIT_UNAVAILABLE;

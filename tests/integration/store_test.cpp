@@ -6,6 +6,7 @@
 #include "store/pg.hpp"
 #include "store/quote_store.hpp"
 
+#include <osago/common/errors.hpp>
 #include <osago/common/ids.hpp>
 #include <osago/common/kafka_topics.hpp>
 
@@ -183,6 +184,25 @@ TEST_F(StoreTest, ALateDeliveryReportIsNotCountedForALaterBatch) {
   auto acked = publisher.publish(second);
   for (long long id : acked) EXPECT_GE(id, 1001) << "event " << id << " is not of this batch";
   EXPECT_EQ(std::set<long long>(acked.begin(), acked.end()), (std::set<long long>{1001, 1002, 1003}));
+}
+
+// Issue 14, defect 6: both services created the topic at start-up with one
+// replica. Now only a service told so (kafka.create_topic) creates it, with the
+// brokers' default replication; asking about a topic never creates it.
+TEST(KafkaTopic, AMissingTopicIsNamedWithHowToCreateItAndNotCreatedByAsking) {
+  std::string brokers = env("OSAGO_TEST_KAFKA_BROKERS");
+  std::string topic = "osago.missing-" + osago::newUuid().substr(0, 8);
+  for (int i = 0; i < 2; ++i) {
+    try {
+      osago::kafka::requireTopic(brokers, topic, 5s);
+      ADD_FAILURE() << "a topic nobody created exists: " << topic;
+    } catch (const osago::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("'" + topic + "' does not exist"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("kafka.create_topic"), std::string::npos) << e.what();
+    }
+  }
+  osago::kafka::ensureTopic(brokers, topic, 2);
+  EXPECT_NO_THROW(osago::kafka::requireTopic(brokers, topic, 5s));
 }
 
 }  // namespace

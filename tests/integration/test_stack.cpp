@@ -120,7 +120,7 @@ insurers:
   std::ofstream agg(work_dir_ + "/osago-aggregator.yaml");
   agg << "log_level: debug\n"
       << "postgres: {dsn: \"" << db_dsn_ << "\", pool_size: 40}\n"
-      << "kafka: {brokers: \"" << kafka_brokers_ << "\", topic: \"" << topic_ << "\"}\n"
+      << "kafka: {brokers: \"" << kafka_brokers_ << "\", topic: \"" << topic_ << "\", create_topic: true}\n"
       << "plugins: {directory: \"" << plugin_dir_ << "\", cache_directory: \"" << work_dir_
       << "/plugin-cache\", rescan_seconds: 1, enable_new: false,\n"
       << "          worker: {memory_mb: 256, load_timeout_ms: 3000, restart_initial_ms: 100, restart_max_ms: 2000}}\n"

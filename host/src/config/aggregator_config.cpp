@@ -47,6 +47,7 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   auto kafka = root.child("kafka");
   cfg.kafka_brokers = kafka.get<std::string>("brokers", cfg.kafka_brokers);
   cfg.kafka_topic = kafka.get<std::string>("topic", cfg.kafka_topic);
+  cfg.kafka_create_topic = kafka.get<bool>("create_topic", cfg.kafka_create_topic);
   kafka.finish();
 
   auto plugins = root.child("plugins");

@@ -58,6 +58,7 @@ struct AggregatorConfig {
   int postgres_api_pool_size = 8;   ///< connections of the REST API alone, so that busy workers never make a create wait
   std::string kafka_brokers = "127.0.0.1:19092";
   std::string kafka_topic = "osago.quote-events";
+  bool kafka_create_topic = false;  ///< create the topic if missing (development; production topics come from the operator)
   PluginsConfig plugins;
   std::string admin_token;                       ///< from OSAGO_ADMIN_TOKEN; empty: admin API refuses everyone
   std::string admin_token_accepted;              ///< OSAGO_ADMIN_TOKEN_ACCEPTED: also admitted (rotation)
