@@ -59,6 +59,18 @@ void loseTheFirstInstanceMidFlight(int signal) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   auto in_flight = std::stoi(stack().query("SELECT count(*) FROM quote_requests WHERE status = 'IN_PROGRESS' "
                                             "AND user_id = 'durability'")[0]);
+  // Both instances are working on this run's requests (counted over them only:
+  // earlier tests' rows say nothing about this one). After the stop the
+  // survivor records every final outcome, so this is asked before it.
+  std::string this_run = "{";
+  for (std::size_t i = 0; i < ids.size(); ++i) this_run += (i ? "," : "") + ids[i];
+  this_run += "}";
+  std::set<std::string> workers;
+  for (const auto& w : stack().query("SELECT DISTINCT coalesce(lease_owner, last_owner) FROM company_quotes "
+                                     "WHERE coalesce(lease_owner, last_owner) IS NOT NULL "
+                                     "AND request_id = ANY('" + this_run + "'::uuid[])"))
+    workers.insert(w);
+  EXPECT_GE(workers.size(), 2u) << "both instances took part in this run's requests";
   auto stop_started = std::chrono::steady_clock::now();
   stack().stopFirstAggregator(signal);
   EXPECT_GE(in_flight, kRequests / 4) << "the stop must land while much of the work is in flight";
@@ -68,7 +80,6 @@ void loseTheFirstInstanceMidFlight(int signal) {
             << " ms\n";
 
   // Every request reaches a final status for every company, served by the survivor.
-  std::set<std::string> workers;
   for (const auto& id : ids) {
     json view = waitFinal(id, second);
     ASSERT_EQ(view["status"], "COMPLETED") << id << " " << view.dump();
@@ -79,14 +90,6 @@ void loseTheFirstInstanceMidFlight(int signal) {
     }
     EXPECT_EQ(companies["slow"]["status"], "TIMEOUT");
   }
-  // Over this run's requests only: earlier tests' rows say nothing about this one.
-  std::string this_run = "{";
-  for (std::size_t i = 0; i < ids.size(); ++i) this_run += (i ? "," : "") + ids[i];
-  this_run += "}";
-  for (const auto& w : stack().query("SELECT DISTINCT last_owner FROM company_quotes WHERE last_owner IS NOT NULL "
-                                     "AND request_id = ANY('" + this_run + "'::uuid[])"))
-    workers.insert(w);
-  EXPECT_GE(workers.size(), 2u) << "both instances took part in this run's requests";
 
   for (const auto& [insurer, rate] : TestStack::offeringInsurers()) {
     json stats = insurerStats(insurer);
