@@ -34,6 +34,7 @@ class StoreTest : public ::testing::Test {
   void SetUp() override {
     std::string base = env("OSAGO_TEST_PG_DSN");
     admin_ = std::make_unique<pg::Connection>(base);
+    admin_->exec("SET client_min_messages = warning");  // no NOTICE for a database that is not there yet
     name_ = "osago_store_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()).substr(0, 40);
     for (auto& ch : name_) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     admin_->exec("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
@@ -108,6 +109,42 @@ TEST_F(StoreTest, FindReadsTheCompaniesAndLastSeqAtOneMoment) {
   writer.join();
   ASSERT_GT(writes.load(), 100) << "the writer must have run alongside";
   EXPECT_EQ(mismatches, 0) << "of " << reads << " reads, while " << writes << " changes committed";
+}
+
+TEST_F(StoreTest, APooledConnectionKilledWhileIdleIsReopenedAndTheStatementSentAgain) {
+  pg::Pool pool(dsn_, 1);
+  auto pid = pool.acquire()->query("SELECT pg_backend_pid()").text(0, 0);
+  admin_->query("SELECT pg_terminate_backend($1::int)", pid);  // a restart or a proxy dropping it
+  std::this_thread::sleep_for(200ms);
+  auto again = pool.acquire()->query("SELECT pg_backend_pid()");
+  EXPECT_NE(again.text(0, 0), pid) << "a new session served the statement";
+}
+
+TEST_F(StoreTest, EveryRoundTripIsBoundedOnBothSides) {
+  pg::Settings s;
+  s.statement_timeout = 300ms;
+  s.lock_timeout = 300ms;
+  pg::Connection server_side(dsn_, s);
+  try {
+    server_side.query("SELECT pg_sleep(3)");
+    ADD_FAILURE() << "the server's statement timeout did not end it";
+  } catch (const pg::Error& e) {
+    EXPECT_EQ(e.sqlstate(), "57014") << e.what();
+    EXPECT_TRUE(e.unavailable()) << "a timeout is worth trying again later";
+  }
+  EXPECT_TRUE(server_side.usable()) << "the session goes on after the server ended a statement";
+
+  pg::Connection client_side(dsn_, pg::Settings::forMigrations());  // no server-side limit
+  auto started = std::chrono::steady_clock::now();
+  try {
+    client_side.exec("SELECT pg_sleep(5)", {}, 300ms);
+    ADD_FAILURE() << "no answer came and nothing ended the wait";
+  } catch (const pg::Error& e) {
+    EXPECT_TRUE(e.unavailable()) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  EXPECT_FALSE(client_side.usable()) << "a connection that gave up is not used again";
+  EXPECT_THROW(client_side.query("SELECT 1"), pg::Error);
 }
 
 // Issue 14, defect 2: the relay held the outbox rows locked, in an open

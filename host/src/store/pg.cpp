@@ -42,11 +42,11 @@ Settings Settings::forMigrations() {
 PGconn* connectWithBounds(const std::string& dsn, const Settings& settings) {
   // Ours first: with expand_dbname the DSN's own values, parsed from the last entry, override them.
   std::string connect = std::to_string(settings.connect_timeout.count());
-  // Unacknowledged data for this long breaks the socket (never below 5 s: retransmits on a real network).
-  std::string user_timeout = std::to_string(std::max<long long>(settings.answer_margin.count(), 5000));
+  // Keepalives find a dead peer while idle; the user timeout breaks a socket
+  // whose sent data stays unacknowledged for 5 s (a vanished host).
   const char* keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
                         "tcp_user_timeout", "dbname", nullptr};
-  const char* values[] = {connect.c_str(), "1", "5", "2", "3", user_timeout.c_str(), dsn.c_str(), nullptr};
+  const char* values[] = {connect.c_str(), "1", "5", "2", "3", "5000", dsn.c_str(), nullptr};
   return PQconnectdbParams(keys, values, /*expand_dbname=*/1);
 }
 
@@ -57,54 +57,51 @@ Connection::Connection(const std::string& dsn, Settings settings)
 
 void Connection::open() {
   conn_.reset(connectWithBounds(dsn_, settings_));
-  broken_.clear();
+  timed_out_ = false;
   prepared_.clear();
   if (!conn_) throw Error("cannot allocate a PostgreSQL connection", "", true);
   if (PQstatus(conn_.get()) != CONNECTION_OK)
     throw Error("cannot connect to PostgreSQL: " + trimmed(PQerrorMessage(conn_.get())), "", true);
   if (PQsetnonblocking(conn_.get(), 1) != 0) throw Error("cannot make the PostgreSQL connection non-blocking", "", true);
   auto ms = [](std::chrono::milliseconds v) { return std::to_string(v.count()); };
-  std::string set = "SET statement_timeout = " + ms(settings_.statement_timeout) + "; SET lock_timeout = " +
-                    ms(settings_.lock_timeout) + "; SET idle_in_transaction_session_timeout = " +
-                    ms(settings_.idle_in_transaction);
-  if (!PQsendQuery(conn_.get(), set.c_str())) throw Error("PostgreSQL: " + trimmed(PQerrorMessage(conn_.get())), "", true);
-  check(await(std::chrono::steady_clock::now() + settings_.answerBound()));
-}
-
-void Connection::giveUp(const std::string& why) {
-  broken_ = why;
-  conn_.reset();  // closes the socket; whatever the server still does is its own
-  prepared_.clear();
+  script("SET statement_timeout = " + ms(settings_.statement_timeout) + "; SET lock_timeout = " +
+         ms(settings_.lock_timeout) + "; SET idle_in_transaction_session_timeout = " + ms(settings_.idle_in_transaction));
 }
 
 PGresult* Connection::await(std::chrono::steady_clock::time_point deadline) {
   PGconn* c = conn_.get();
+  // Whether the socket got ready for `events` before the deadline.
   auto waitFor = [&](short events) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd fd{PQsocket(c), events, 0};
-    int ready = ::poll(&fd, 1, static_cast<int>(std::min<long long>(left.count(), 1000)));
-    return ready >= 0 || errno == EINTR;
+    while (true) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd fd{PQsocket(c), events, 0};
+      int ready = ::poll(&fd, 1, static_cast<int>(std::min<long long>(left.count(), 60000)));
+      if (ready > 0 || (ready < 0 && errno != EINTR)) return true;  // an error shows in what libpq reads next
+    }
+  };
+  auto timedOut = [&] {
+    timed_out_ = true;
+    return nullptr;
   };
   // Send what is queued, reading meanwhile (the server may answer before it has read everything).
   for (int f; (f = PQflush(c)) != 0;) {
-    if (f < 0 || !waitFor(POLLIN | POLLOUT) || !PQconsumeInput(c)) {
-      giveUp(f < 0 || !PQconsumeInput(c) ? "the connection broke while sending" : "sending took too long");
-      return nullptr;
-    }
+    if (f < 0) return nullptr;
+    if (!waitFor(POLLIN | POLLOUT)) return timedOut();
+    if (!PQconsumeInput(c)) return nullptr;
   }
   PGresult* last = nullptr;
   while (true) {
     while (PQisBusy(c)) {
-      if (!waitFor(POLLIN) || !PQconsumeInput(c)) {
+      bool ready = waitFor(POLLIN);
+      if (!ready || !PQconsumeInput(c)) {
         if (last) PQclear(last);
-        giveUp(std::chrono::steady_clock::now() >= deadline ? "no answer in time" : "the connection broke");
-        return nullptr;
+        return ready ? nullptr : timedOut();
       }
     }
     PGresult* r = PQgetResult(c);
     if (!r) return last;
-    // Keep the first error, else the last result (a multi-statement string answers several).
+    // Keep the first error, else the last result (a multi-statement text answers several).
     if (last && PQresultStatus(last) == PGRES_FATAL_ERROR) {
       PQclear(r);
       continue;
@@ -114,10 +111,21 @@ PGresult* Connection::await(std::chrono::steady_clock::time_point deadline) {
   }
 }
 
+Result Connection::answer(int sent, std::chrono::steady_clock::time_point deadline) {
+  PGresult* r = sent ? await(deadline) : nullptr;
+  if (timed_out_) {
+    if (r) PQclear(r);
+    conn_.reset();  // given up for good: whatever the server still does is its own
+    prepared_.clear();
+    throw Error("PostgreSQL did not answer in time; the connection was closed", "", true);
+  }
+  return check(r);
+}
+
 Result Connection::exec(const std::string& sql, const std::vector<Param>& params,
                         std::optional<std::chrono::milliseconds> bound) {
+  if (!conn_) throw Error("PostgreSQL: this connection was closed after a call got no answer in time", "", true);
   auto limit = bound.value_or(settings_.answerBound());
-  if (!conn_) open();  // given up earlier (a pool drops such a connection; a lone one reconnects)
   bool was_idle = idle();
   try {
     return run(sql, params, limit);
@@ -126,39 +134,36 @@ Result Connection::exec(const std::string& sql, const std::vector<Param>& params
     // dropped it) is reopened and the statement sent once more. Outside a
     // transaction nothing of it can be half-done, and the store's statements are
     // safe to repeat (creates are keyed, updates set absolute values). Not so
-    // for one that got no answer in time: the statement may be running still.
+    // for one that got no answer in time (conn_ is gone): the statement may be running still.
     if (!was_idle || !conn_ || usable()) throw;
     open();  // a new session, its settings applied again; throws while the server is away
     return run(sql, params, limit);
   }
 }
 
+void Connection::script(const std::string& sql) {
+  if (!conn_) throw Error("PostgreSQL: this connection was closed after a call got no answer in time", "", true);
+  answer(PQsendQuery(conn_.get(), sql.c_str()), std::chrono::steady_clock::now() + settings_.answerBound());
+}
+
 Result Connection::run(const std::string& sql, const std::vector<Param>& params, std::chrono::milliseconds bound) {
   auto deadline = std::chrono::steady_clock::now() + bound;
-  auto answer = [&](int sent) {
-    if (!sent) return check(nullptr);
-    PGresult* r = await(deadline);
-    if (!r && !conn_)
-      throw Error("PostgreSQL: " + broken_ + " (bound " + std::to_string(bound.count()) + " ms); the connection was closed",
-                  "", true);
-    return check(r);
-  };
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
     std::string name = "osago_" + std::to_string(prepared_.size() + 1);
-    answer(PQsendPrepare(conn_.get(), name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr));
+    answer(PQsendPrepare(conn_.get(), name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr), deadline);
     it = prepared_.emplace(sql, std::move(name)).first;
   }
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
   return answer(PQsendQueryPrepared(conn_.get(), it->second.c_str(), static_cast<int>(values.size()), values.data(),
-                                    nullptr, nullptr, 0));
+                                    nullptr, nullptr, 0),
+                deadline);
 }
 
 Result Connection::check(PGresult* raw) {
   Result result(raw);
-  if (!conn_) throw Error("PostgreSQL: " + broken_ + "; the connection was closed", "", true);
   if (!raw) throw Error("PostgreSQL call failed: " + trimmed(PQerrorMessage(conn_.get())), "", true);
   auto status = PQresultStatus(raw);
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
@@ -173,11 +178,12 @@ Result Connection::check(PGresult* raw) {
 Pool::Pool(std::string dsn, int size, Settings settings, std::chrono::milliseconds wait)
     : dsn_(std::move(dsn)), size_(size), settings_(settings), wait_(wait) {}
 
-Pool::Lease Pool::acquire() {
+Pool::Lease Pool::acquire(std::optional<std::chrono::milliseconds> wait) {
+  auto limit = wait.value_or(wait_);
   std::unique_lock lock(mutex_);
-  bool free = freed_.wait_for(lock, wait_, [this] { return !idle_.empty() || open_ < size_; });
+  bool free = freed_.wait_for(lock, limit, [this] { return !idle_.empty() || open_ < size_; });
   if (!free)
-    throw Error("no free PostgreSQL connection within " + std::to_string(wait_.count()) + " ms (pool of " +
+    throw Error("no free PostgreSQL connection within " + std::to_string(limit.count()) + " ms (pool of " +
                     std::to_string(size_) + ")",
                 "", true);
   if (!idle_.empty()) {

@@ -43,7 +43,7 @@ struct Settings {
   std::chrono::milliseconds idle_in_transaction{10000};  ///< a session idle inside a transaction this long is ended
   std::chrono::seconds connect_timeout{3};
   /// A round trip gets statement_timeout plus this before the client gives
-  /// up on the connection; with no statement timeout, `unbounded_answer`.
+  /// up on the connection; with no statement timeout (migrations), `unbounded_answer`.
   std::chrono::milliseconds answer_margin{5000};
   std::chrono::milliseconds unbounded_answer{std::chrono::minutes(10)};
 
@@ -95,9 +95,13 @@ class Connection {
   /// round trip), so the server neither parses nor plans it again. A connection
   /// found dead while idle (the server restarted) is reopened and the statement
   /// sent once more. An answer that does not come within `bound` (default: the
-  /// settings' answerBound()) closes the connection and throws an unavailable Error.
+  /// settings' answerBound()) closes the connection for good (the statement may
+  /// still run: it is not sent again) and throws an unavailable Error.
   Result exec(const std::string& sql, const std::vector<Param>& params = {},
               std::optional<std::chrono::milliseconds> bound = std::nullopt);
+  /// Runs a multi-statement SQL text without parameters (a migration), within
+  /// the settings' answerBound(). Throws Error like exec().
+  void script(const std::string& sql);
 
   template <typename... Args>
   Result query(const std::string& sql, const Args&... args) {
@@ -107,21 +111,23 @@ class Connection {
   /// False once the connection broke or was given up: the pool drops it.
   bool usable() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
   bool idle() const { return conn_ && PQtransactionStatus(conn_.get()) == PQTRANS_IDLE; }
-  /// For multi-statement scripts (migrations); null once the connection was given up.
+  /// For waiting on notifications (LISTEN); null once the connection was given up.
   PGconn* native() { return conn_.get(); }
 
  private:
   Result check(PGresult* raw);
   Result run(const std::string& sql, const std::vector<Param>& params, std::chrono::milliseconds bound);
-  /// Waits for the answer to what was sent, until `deadline`; null when none came (the connection is given up).
+  /// The answer to what was just sent (`sent`: the libpq send call's result),
+  /// waited for until `deadline`. No answer in time gives the connection up.
+  Result answer(int sent, std::chrono::steady_clock::time_point deadline);
+  /// Null when the connection broke (PQstatus says so) or the deadline passed (timed_out_).
   PGresult* await(std::chrono::steady_clock::time_point deadline);
   void open();
-  void giveUp(const std::string& why);
 
   std::string dsn_;
   Settings settings_;
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
-  std::string broken_;  ///< why the connection was given up
+  bool timed_out_ = false;  ///< the last round trip got no answer in time
   std::unordered_map<std::string, std::string> prepared_;  ///< SQL text → statement name
 };
 
@@ -150,9 +156,9 @@ class Pool {
     std::unique_ptr<Connection> c_;
   };
 
-  /// Waits up to the pool's wait for a free connection; throws an
-  /// unavailable Error when none comes free or the server cannot be reached.
-  Lease acquire();
+  /// Waits up to `wait` (default: the pool's) for a free connection; throws
+  /// an unavailable Error when none comes free or the server cannot be reached.
+  Lease acquire(std::optional<std::chrono::milliseconds> wait = std::nullopt);
 
  private:
   void giveBack(std::unique_ptr<Connection> c);
