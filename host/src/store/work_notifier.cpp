@@ -4,6 +4,7 @@
 
 #include <libpq-fe.h>
 
+#include <cerrno>
 #include <chrono>
 #include <memory>
 #include <poll.h>
@@ -30,6 +31,7 @@ void WorkNotifier::listen() {
   while (thread_.running()) {
     pollfd fd{PQsocket(conn.native()), POLLIN, 0};
     int ready = ::poll(&fd, 1, 500);
+    if (ready < 0 && errno == EINTR) continue;
     if (ready < 0 || (ready > 0 && !PQconsumeInput(conn.native()))) throw pg::Error("the LISTEN connection broke", "", true);
     if (ready > 0) quiet_since = std::chrono::steady_clock::now();
     // A stopped server or a half-open socket stays silent: after a quiet while
@@ -55,6 +57,7 @@ void WorkNotifier::loop() {
     try {
       listen();
     } catch (const std::exception& e) {
+      if (listening_) warned = false;  // it was up meanwhile: a new outage is worth a line
       if (!warned) log.warning("LISTEN " + channel_ + " is down (" + e.what() + "); workers fall back to looking for work every second");
       warned = true;
     }
