@@ -50,7 +50,8 @@ class AggregatorApp : public ServiceApplication {
     // send a submit again).
     pg::Pool db(cfg.postgres_dsn, cfg.postgres_pool_size, cfg.postgres_settings);
     pg::Pool api_db(cfg.postgres_dsn, cfg.postgres_api_pool_size, cfg.postgres_settings);
-    pg::Pool lease_db(cfg.postgres_dsn, 1, cfg.leaseKeeperSettings(), cfg.quotes.lease / 3);
+    pg::Pool lease_db(cfg.postgres_dsn, 1, cfg.leaseKeeperSettings(),
+                      std::chrono::duration_cast<std::chrono::milliseconds>(cfg.quotes.lease) / 3);
     QuoteStore store(db);
     QuoteStore api_store(api_db);
     QuoteStore lease_store(lease_db);

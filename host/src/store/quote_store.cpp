@@ -341,7 +341,7 @@ QuoteStore::Recorded QuoteStore::record(const WorkItem& item, const CompanyUpdat
 }
 
 void QuoteStore::ping(std::chrono::milliseconds bound) {
-  db_.acquire()->exec("SELECT 1", {}, bound);
+  db_.acquire(bound)->exec("SELECT 1", {}, bound);
 }
 
 std::int64_t QuoteStore::unpublishedEvents() {

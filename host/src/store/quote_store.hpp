@@ -155,7 +155,7 @@ class QuoteStore {
   /// The channel on which a NOTIFY announces new due work (WorkAnnouncer).
   static constexpr const char* kWorkChannel = "osago_work";
 
-  /// Throws pg::Error when PostgreSQL does not answer within `bound` (readiness).
+  /// Throws pg::Error when no connection comes free or PostgreSQL does not answer, each within `bound` (readiness).
   void ping(std::chrono::milliseconds bound);
   /// Events committed but not yet acknowledged by Kafka (the outbox backlog).
   std::int64_t unpublishedEvents();
