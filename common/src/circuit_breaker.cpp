@@ -43,7 +43,7 @@ void CircuitBreaker::enter(State state, Clock::time_point now) {
   ++round_;
   trials_.clear();
   trials_succeeded_ = 0;
-  if (state != State::kHalfOpen) window_.clear();
+  window_.clear();  // the window holds the calls of the current CLOSED round only
   if (state == State::kOpen) opened_at_ = now;
 }
 
