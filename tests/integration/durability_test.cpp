@@ -255,31 +255,34 @@ namespace {
 /// failover leaves behind as a half-open connection. Thawed when destroyed.
 class FrozenPostgres {
  public:
-  FrozenPostgres() {
+  explicit FrozenPostgres(std::chrono::seconds at_most) {
     const char* pid_file = std::getenv("OSAGO_TEST_PG_PID_FILE");
     if (!pid_file) throw std::runtime_error("run through ./osago test, which exports OSAGO_TEST_PG_PID_FILE");
     std::ifstream in(pid_file);
     in >> pid_;
     if (pid_ <= 0) throw std::runtime_error(std::string("no postmaster pid in ") + pid_file);
-    signal("STOP");
+    // A watchdog thaws it even if this test process dies meanwhile (a ctest
+    // timeout kills it): a PostgreSQL left frozen would fail every later test.
+    std::string watchdog = "(sleep " + std::to_string(at_most.count()) + "; " + thawCommand() + ") >/dev/null 2>&1 &";
+    if (std::system(watchdog.c_str()) != 0) throw std::runtime_error("cannot start the thaw watchdog");
+    // The postmaster first (it forks no new backend meanwhile), then its children.
+    std::string freeze = "kill -STOP " + std::to_string(pid_) + " && pkill -STOP -P " + std::to_string(pid_);
+    if (std::system(freeze.c_str()) != 0) {
+      thaw();
+      throw std::runtime_error("cannot stop PostgreSQL: " + freeze);
+    }
   }
   ~FrozenPostgres() { thaw(); }
-  void thaw() {
-    if (frozen_) signal("CONT");
-    frozen_ = false;
-  }
 
  private:
-  void signal(const std::string& sig) {
-    // The postmaster first on the way down (it forks no new backend), last on the way up.
-    std::string p = std::to_string(pid_);
-    std::string cmd = sig == "STOP" ? "kill -STOP " + p + " && pkill -STOP -P " + p
-                                    : "pkill -CONT -P " + p + "; kill -CONT " + p;
-    if (std::system(cmd.c_str()) != 0 && sig == "STOP") throw std::runtime_error("cannot stop PostgreSQL: " + cmd);
-    frozen_ = sig == "STOP";
+  std::string thawCommand() const {
+    return "pkill -CONT -P " + std::to_string(pid_) + "; kill -CONT " + std::to_string(pid_);
+  }
+  void thaw() {
+    int rc = std::system(thawCommand().c_str());
+    (void)rc;  // nothing to do about it here; the watchdog tries again
   }
   long pid_ = 0;
-  bool frozen_ = false;
 };
 
 // Issue 14, defect 3: with only a connect timeout, a silent server held every
@@ -301,7 +304,7 @@ TEST(Durability, AFrozenPostgreSQLHoldsNoThreadAndHealthSaysSoUntilItAnswersAgai
     return std::make_pair(r, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started));
   };
   {
-    FrozenPostgres frozen;
+    FrozenPostgres frozen(std::chrono::seconds(60));
     auto frozen_at = std::chrono::steady_clock::now();
     bool said_down = false;
     long slowest_ready_ms = 0, slowest_live_ms = 0;
