@@ -5,7 +5,6 @@
 #include <cctype>
 #include <unistd.h>
 
-#include <charconv>
 #include <filesystem>
 
 namespace osago::config {
@@ -14,8 +13,8 @@ Section::Section(YAML::Node node, std::string file, std::string path, std::share
     : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)), env_(std::move(env)) {}
 
 std::string Section::envName(const std::string& key) const {
-  if (!env_) return "";
-  std::string name = env_->prefix + "__";
+  if (!env_ || env_->overrides.prefix.empty()) return "";
+  std::string name = env_->overrides.prefix + "__";
   for (char c : qualified(key)) {
     if (c == '.') name += "__";
     else name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -23,7 +22,25 @@ std::string Section::envName(const std::string& key) const {
   return name;
 }
 
-Section Section::loadFile(const std::string& file, const std::string& env_prefix) {
+std::optional<std::pair<std::string, std::string>> Section::override(const std::string& key) {
+  if (!env_) return std::nullopt;
+  std::optional<std::pair<std::string, std::string>> found;
+  if (auto name = envName(key); !name.empty()) {
+    env_->consulted.insert(name);
+    if (auto v = env(name.c_str())) found.emplace(name, *v);
+  }
+  if (auto it = env_->overrides.short_names.find(qualified(key)); it != env_->overrides.short_names.end()) {
+    if (auto v = env(it->second.c_str())) {
+      if (found && found->second != *v)
+        throw ConfigError("environment variable " + it->second, "",
+                          "disagrees with " + found->first + " (both set " + qualified(key) + "): set one of them");
+      if (!found) found.emplace(it->second, *v);
+    }
+  }
+  return found;
+}
+
+Section Section::loadFile(const std::string& file, EnvOverrides overrides) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(file);
@@ -33,7 +50,8 @@ Section Section::loadFile(const std::string& file, const std::string& env_prefix
     throw ConfigError(file, "", std::string("is not valid YAML: ") + e.what());
   }
   if (!root.IsMap()) throw ConfigError(file, "", "must be a YAML mapping at the top level");
-  return Section(root, file, "", env_prefix.empty() ? nullptr : std::make_shared<Environment>(Environment{env_prefix, {}}));
+  bool any = !overrides.prefix.empty() || !overrides.short_names.empty();
+  return Section(root, file, "", any ? std::make_shared<Environment>(Environment{std::move(overrides), {}}) : nullptr);
 }
 
 bool Section::has(const std::string& key) const { return node_.IsMap() && node_[key] && !node_[key].IsNull(); }
@@ -72,8 +90,8 @@ void Section::finish() const {
     }
   }
   // The root, finished last, also checks the overrides: a misspelt variable is an error too.
-  if (!path_.empty() || !env_) return;
-  std::string start = env_->prefix + "__";
+  if (!path_.empty() || !env_ || env_->overrides.prefix.empty()) return;
+  std::string start = env_->overrides.prefix + "__";
   for (char** e = environ; *e; ++e) {
     std::string entry = *e;
     std::string name = entry.substr(0, entry.find('='));
@@ -88,22 +106,14 @@ std::optional<std::string> env(const char* name) {
   return std::string(v);
 }
 
-std::optional<int> envInt(const char* name) {
-  auto v = env(name);
-  if (!v) return std::nullopt;
-  int out = 0;
-  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-  if (ec != std::errc() || ptr != v->data() + v->size())
-    throw ConfigError(std::string("environment variable ") + name, "", "must be an integer, got '" + *v + "'");
-  return out;
+std::map<std::string, std::string> loggingShortNames() {
+  return {{"log_level", "OSAGO_LOG_LEVEL"}, {"log_format", "OSAGO_LOG_FORMAT"}};
 }
 
 Logging readLogging(Section& root) {
   Logging l;
   l.level = root.get<std::string>("log_level", l.level);
   l.format = root.get<std::string>("log_format", l.format);
-  if (auto v = env("OSAGO_LOG_LEVEL")) l.level = *v;
-  if (auto v = env("OSAGO_LOG_FORMAT")) l.format = *v;
   auto check = [&](const char* key, void (*checker)(const std::string&), const std::string& value) {
     try {
       checker(value);

@@ -2,7 +2,7 @@
 // for the publisher, the real Kafka broker) that ./osago test starts: each
 // test in its own scratch database, so none depends on another's rows.
 #include "events/kafka_event_publisher.hpp"
-#include "store/migrations.hpp"
+#include "scratch_database.hpp"
 #include "store/pg.hpp"
 #include "store/quote_store.hpp"
 
@@ -22,35 +22,21 @@ namespace {
 using namespace osago::host;
 using namespace std::chrono_literals;
 
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) throw std::runtime_error(std::string(name) + " is not set: run through ./osago test");
-  return v;
-}
+using osago::test::requiredEnv;
 
-/// A fresh database with every migration applied, dropped afterwards.
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string base = env("OSAGO_TEST_PG_DSN");
-    admin_ = std::make_unique<pg::Connection>(base);
-    admin_->exec("SET client_min_messages = warning");  // no NOTICE for a database that is not there yet
-    name_ = "osago_store_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()).substr(0, 40);
-    for (auto& ch : name_) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    admin_->exec("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
-    admin_->exec("CREATE DATABASE " + name_);
-    dsn_ = base;
-    auto at = dsn_.find("dbname=");
-    auto end = dsn_.find(' ', at);
-    dsn_.replace(at, end == std::string::npos ? std::string::npos : end - at, "dbname=" + name_);
-    applyMigrations(dsn_);
+    db_ = std::make_unique<osago::test::ScratchDatabase>("osago_store_");
+    dsn_ = db_->dsn();
+    admin_ = &db_->admin();
     pool_ = std::make_unique<pg::Pool>(dsn_, 8);
     store_ = std::make_unique<QuoteStore>(*pool_);
   }
   void TearDown() override {
     store_.reset();
     pool_.reset();
-    admin_->exec("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+    db_.reset();
   }
 
   /// A request with `companies` companies (c1, c2, …), their IN_PROGRESS events in the outbox.
@@ -70,8 +56,8 @@ class StoreTest : public ::testing::Test {
     return out;
   }
 
-  std::unique_ptr<pg::Connection> admin_;
-  std::string name_;
+  std::unique_ptr<osago::test::ScratchDatabase> db_;
+  pg::Connection* admin_ = nullptr;
   std::string dsn_;
   std::unique_ptr<pg::Pool> pool_;
   std::unique_ptr<QuoteStore> store_;
@@ -211,7 +197,7 @@ TEST_F(StoreTest, PublishedEventsAreDoneAndUnsentOnesComeBackAtOnce) {
 // Issue 14, defect 2: a delivery report that came after publish() returned
 // pointed into that call's dead vector and was counted for the next batch.
 TEST_F(StoreTest, ALateDeliveryReportIsNotCountedForALaterBatch) {
-  std::string brokers = env("OSAGO_TEST_KAFKA_BROKERS");
+  std::string brokers = requiredEnv("OSAGO_TEST_KAFKA_BROKERS");
   osago::kafka::ensureTopic(brokers, "osago.store-test", 1);
   KafkaEventPublisher publisher(brokers, "osago.store-test");
   std::vector<OutboxEvent> first, second;
@@ -230,7 +216,7 @@ TEST_F(StoreTest, ALateDeliveryReportIsNotCountedForALaterBatch) {
 // replica. Now only a service told so (kafka.create_topic) creates it, with the
 // brokers' default replication; asking about a topic never creates it.
 TEST(KafkaTopic, AMissingTopicIsNamedWithHowToCreateItAndNotCreatedByAsking) {
-  std::string brokers = env("OSAGO_TEST_KAFKA_BROKERS");
+  std::string brokers = requiredEnv("OSAGO_TEST_KAFKA_BROKERS");
   std::string topic = "osago.missing-" + osago::newUuid().substr(0, 8);
   for (int i = 0; i < 2; ++i) {
     try {

@@ -227,3 +227,78 @@ TEST(AggregatorConfig, PostgresTimeBoundsAreReadAndChecked) {
 }
 
 }  // namespace
+
+namespace env_scheme {
+
+/// Sets environment variables for one test and unsets them after it.
+struct ScopedEnv {
+  std::vector<std::string> names;
+  ScopedEnv(std::initializer_list<std::pair<const char*, const char*>> vars) {
+    for (auto [k, v] : vars) {
+      ::setenv(k, v, 1);
+      names.emplace_back(k);
+    }
+  }
+  ~ScopedEnv() {
+    for (auto& n : names) ::unsetenv(n.c_str());
+  }
+};
+
+TEST(AggregatorConfig, AShortOverrideNameIsCheckedLikeTheFile) {
+  auto file = write("log_level: information\n");
+  {
+    ScopedEnv env{{"OSAGO_QUOTE_DEADLINE_SECONDS", "100000"}};
+    auto e = errorOf([&] { AggregatorConfig::load(file); });
+    EXPECT_NE(e.find("quotes.deadline_seconds"), std::string::npos) << "out of range, yet accepted: '" << e << "'";
+  }
+  {
+    ScopedEnv env{{"OSAGO_AGGREGATOR_PORT", "70000"}};
+    auto e = errorOf([&] { AggregatorConfig::load(file); });
+    EXPECT_NE(e.find("listen.port"), std::string::npos) << "'" << e << "'";
+  }
+  {
+    ScopedEnv env{{"OSAGO_QUOTE_DEADLINE_SECONDS", "45"}};
+    EXPECT_EQ(AggregatorConfig::load(file).quotes.deadline.count(), 45);
+  }
+  {
+    ScopedEnv env{{"OSAGO_QUOTE_DEADLINE_SECONDS", "45"}, {"OSAGO_AGGREGATOR__QUOTES__DEADLINE_SECONDS", "50"}};
+    auto e = errorOf([&] { AggregatorConfig::load(file); });
+    EXPECT_NE(e.find("OSAGO_QUOTE_DEADLINE_SECONDS"), std::string::npos) << "two names, two values: '" << e << "'";
+  }
+}
+
+TEST(AggregatorConfig, AnOverrideIsTakenAsWrittenNotCutAtAHash) {
+  auto file = write("log_level: information\n");
+  {
+    // A '#' in a password is part of the password.
+    ScopedEnv env{{"OSAGO_AGGREGATOR__POSTGRES__DSN", "host=db user=osago password=a #b"}};
+    EXPECT_EQ(AggregatorConfig::load(file).postgres_dsn, "host=db user=osago password=a #b");
+  }
+  {
+    ScopedEnv env{{"OSAGO_PG_DSN", "host=db password=x #y: z"}};
+    EXPECT_EQ(AggregatorConfig::load(file).postgres_dsn, "host=db password=x #y: z");
+  }
+  {
+    // Not a number: "8 # comment" is no comment in a variable.
+    ScopedEnv env{{"OSAGO_AGGREGATOR__QUOTES__WORKERS", "8 # eight"}};
+    auto e = errorOf([&] { AggregatorConfig::load(file); });
+    EXPECT_NE(e.find("OSAGO_AGGREGATOR__QUOTES__WORKERS"), std::string::npos) << "'" << e << "'";
+  }
+  for (const char* huge : {"99999999999999999999", "[1, 2]", "{a: 1}", "4.5"}) {
+    ScopedEnv env{{"OSAGO_AGGREGATOR__QUOTES__WORKERS", huge}};
+    auto e = errorOf([&] { AggregatorConfig::load(file); });
+    EXPECT_NE(e.find("quotes.workers"), std::string::npos) << huge << ": '" << e << "'";
+  }
+  {
+    ScopedEnv env{{"OSAGO_AGGREGATOR__PLUGINS__IN_PROCESS", "[a, b] # c"}};
+    auto e = errorOf([&] { AggregatorConfig::load(file); });
+    EXPECT_NE(e.find("plugins.in_process"), std::string::npos) << "'" << e << "'";
+  }
+  {
+    ScopedEnv env{{"OSAGO_AGGREGATOR__PLUGINS__IN_PROCESS", "just-one"}};
+    auto e = errorOf([&] { AggregatorConfig::load(file); });
+    EXPECT_NE(e.find("plugins.in_process"), std::string::npos) << "a list is required: '" << e << "'";
+  }
+}
+
+}  // namespace env_scheme

@@ -6,7 +6,13 @@
 namespace osago::core {
 
 CoreConfig CoreConfig::load(const std::string& file) {
-  auto root = config::Section::loadFile(file, "OSAGO_CORE");
+  auto short_names = config::loggingShortNames();
+  short_names.insert({{"listen.port", "OSAGO_CORE_PORT"},
+                      {"aggregator.url", "OSAGO_AGGREGATOR_URL"},
+                      {"client_info.url", "OSAGO_CLIENT_INFO_URL"},
+                      {"kafka.brokers", "OSAGO_KAFKA_BROKERS"},
+                      {"kafka.topic", "OSAGO_KAFKA_TOPIC"}});
+  auto root = config::Section::loadFile(file, {"OSAGO_CORE", std::move(short_names)});
   CoreConfig cfg;
   auto listen = config::readListen(root, cfg.listen_port, [&](config::Section& s) {
     cfg.max_connections = s.get<int>("max_connections", cfg.max_connections);
@@ -71,11 +77,7 @@ CoreConfig CoreConfig::load(const std::string& file) {
   streams.finish();
   root.finish();
 
-  if (auto v = config::envInt("OSAGO_CORE_PORT")) cfg.listen_port = *v;
-  if (auto v = config::env("OSAGO_AGGREGATOR_URL")) cfg.aggregator_url = *v;
-  if (auto v = config::env("OSAGO_CLIENT_INFO_URL")) cfg.client_info_url = *v;
-  if (auto v = config::env("OSAGO_KAFKA_BROKERS")) cfg.kafka_brokers = *v;
-  if (auto v = config::env("OSAGO_KAFKA_TOPIC")) cfg.kafka_topic = *v;
+  // Secrets that are no configuration key come from the environment only.
   auto secret = config::env("OSAGO_TOKEN_SECRET");
   if (!secret || secret->size() < 32)
     throw ConfigError("environment variable OSAGO_TOKEN_SECRET", "",

@@ -18,7 +18,14 @@ pg::Settings AggregatorConfig::leaseKeeperSettings() const {
 }
 
 AggregatorConfig AggregatorConfig::load(const std::string& file) {
-  auto root = config::Section::loadFile(file, "OSAGO_AGGREGATOR");
+  auto short_names = config::loggingShortNames();
+  short_names.insert({{"listen.port", "OSAGO_AGGREGATOR_PORT"},
+                      {"postgres.dsn", "OSAGO_PG_DSN"},
+                      {"kafka.brokers", "OSAGO_KAFKA_BROKERS"},
+                      {"kafka.topic", "OSAGO_KAFKA_TOPIC"},
+                      {"plugins.directory", "OSAGO_PLUGIN_DIR"},
+                      {"quotes.deadline_seconds", "OSAGO_QUOTE_DEADLINE_SECONDS"}});
+  auto root = config::Section::loadFile(file, {"OSAGO_AGGREGATOR", std::move(short_names)});
   AggregatorConfig cfg;
 
   auto listen = config::readListen(root, cfg.listen_port);
@@ -132,12 +139,7 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
 
   root.finish();
 
-  // Environment overrides (secrets such as the database password belong here, not in YAML).
-  if (auto v = config::envInt("OSAGO_AGGREGATOR_PORT")) cfg.listen_port = *v;
-  if (auto v = config::env("OSAGO_PG_DSN")) cfg.postgres_dsn = *v;
-  if (auto v = config::env("OSAGO_KAFKA_BROKERS")) cfg.kafka_brokers = *v;
-  if (auto v = config::env("OSAGO_KAFKA_TOPIC")) cfg.kafka_topic = *v;
-  if (auto v = config::env("OSAGO_PLUGIN_DIR")) cfg.plugins.directory = *v;
+  // Secrets that are no configuration key come from the environment only.
   if (auto v = config::env("OSAGO_ADMIN_TOKEN")) cfg.admin_token = *v;
   if (!cfg.admin_token.empty() && cfg.admin_token.size() < 16)
     throw ConfigError("environment variable OSAGO_ADMIN_TOKEN", "", "must be at least 16 characters");
@@ -147,7 +149,6 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
                         "must be at least 16 characters, beside OSAGO_ADMIN_TOKEN (the other token of a rotation)");
     cfg.admin_token_accepted = *v;
   }
-  if (auto v = config::envInt("OSAGO_QUOTE_DEADLINE_SECONDS")) cfg.quotes.deadline = std::chrono::seconds(*v);
 
   cfg.plugins.directory = config::pathFrom(file, cfg.plugins.directory);
   cfg.plugins.worker.binary =

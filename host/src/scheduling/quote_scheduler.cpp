@@ -144,7 +144,11 @@ void QuoteScheduler::workerLoop() {
     WorkItem item;
     {
       std::unique_lock lock(mutex_);
-      work_ready_.wait(lock, [this] { return !running_ || !queue_.empty(); });
+      work_ready_.wait(lock, [this] {
+        bool ready = !running_ || !queue_.empty();
+        if (knobs_.worker_checked_before_wait) knobs_.worker_checked_before_wait();
+        return ready;
+      });
       if (!running_) return;  // stopping: what is still queued is handed back by stop()
       item = std::move(queue_.front());
       queue_.pop_front();

@@ -41,6 +41,15 @@ class QuoteScheduler {
                  std::string instance_id, std::function<void()> on_change);
   ~QuoteScheduler();
 
+  /// Hooks for tests that need a thread held at one point (none in production).
+  struct TestingKnobs {
+    /// Runs in a worker between its check of "stopping or work queued" and its
+    /// wait, holding the scheduler's mutex: the place a lost wake-up would hide.
+    std::function<void()> worker_checked_before_wait;
+  };
+  /// Sets the knobs; before start() only.
+  void setTestingKnobs(TestingKnobs knobs) { knobs_ = std::move(knobs); }
+
   void start();
   /// Stops claiming new work, hands back (releases the leases of) claimed work
   /// not yet started, and waits for the calls in flight to finish and be recorded.
@@ -74,6 +83,7 @@ class QuoteScheduler {
   bool woken_ = false;
   bool keeper_stop_ = false;          // the lease keeper ends after the workers
   PollPolicy poll_policy_;
+  TestingKnobs knobs_;
   std::vector<std::thread> workers_;
   std::thread dispatcher_;
   std::thread lease_keeper_;

@@ -26,12 +26,11 @@ struct StandinConfig {
   std::string profiles_file;
 
   static StandinConfig load(const std::string& file) {
-    auto root = config::Section::loadFile(file);
+    auto root = config::Section::loadFile(file, {"", {{"listen.port", "OSAGO_CLIENT_INFO_PORT"}}});
     StandinConfig cfg;
     auto listen = config::readListen(root, cfg.port);
     cfg.host = listen.host;
     cfg.port = listen.port;
-    if (auto v = config::envInt("OSAGO_CLIENT_INFO_PORT")) cfg.port = *v;
     cfg.log_level = root.get<std::string>("log_level", cfg.log_level);
     std::filesystem::path profiles = root.require<std::string>("profiles_file");
     if (profiles.is_relative()) profiles = std::filesystem::path(file).parent_path() / profiles;

@@ -50,7 +50,7 @@ void Behaviour::update(const json& j) {
 }
 
 SimulatorConfig SimulatorConfig::load(const std::string& file) {
-  auto root = config::Section::loadFile(file);
+  auto root = config::Section::loadFile(file, {"", {{"listen.port", "OSAGO_SIMULATOR_PORT"}}});
   SimulatorConfig cfg;
   auto listen = config::readListen(root, cfg.port);
   cfg.host = listen.host;
@@ -86,7 +86,6 @@ SimulatorConfig SimulatorConfig::load(const std::string& file) {
   }
   root.finish();
   if (cfg.insurers.empty()) throw ConfigError(file, "insurers", "at least one insurer is required");
-  if (auto port = config::envInt("OSAGO_SIMULATOR_PORT")) cfg.port = *port;
   return cfg;
 }
 

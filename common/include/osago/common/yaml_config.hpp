@@ -5,35 +5,52 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace osago::config {
 
+/// How a service's configuration is overridden from the environment: one
+/// scheme, read where the file is read and checked by the same rules.
+///
+/// With a prefix every key has a variable: key `quotes.deadline_seconds` under
+/// prefix OSAGO_AGGREGATOR is OSAGO_AGGREGATOR__QUOTES__DEADLINE_SECONDS (upper
+/// case, "__" between levels), and a variable with the prefix that names no key
+/// is an error. A few keys deployments set most also have a short name (e.g.
+/// OSAGO_PG_DSN for `postgres.dsn`); setting both names to different values is
+/// an error.
+///
+/// A value is taken as written: a string verbatim (a `#` in a password is part
+/// of it, not a comment), a number or boolean as YAML reads that one scalar
+/// (`45`, `0.5`, `true`; `45 # x` is an error), a list in YAML flow form
+/// (`[a, b]`, without `#`).
+struct EnvOverrides {
+  std::string prefix;                              ///< empty: no generic names
+  std::map<std::string, std::string> short_names;  ///< qualified key -> variable
+};
+
 /// A strict view of one YAML mapping: every key read is remembered and
 /// finish() rejects the keys nobody read, so a typo is a start-up error
 /// instead of a silently ignored setting. Errors name the file and the full key.
-///
-/// With an environment prefix every value can be overridden from the
-/// environment: key `quotes.deadline_seconds` under prefix OSAGO_AGGREGATOR is
-/// OSAGO_AGGREGATOR__QUOTES__DEADLINE_SECONDS (upper case, "__" between levels;
-/// the value is read as YAML, so `[a, b]` is a list). The root's finish() also
-/// rejects variables with the prefix that name no key.
+/// Values may be overridden from the environment (EnvOverrides).
 class Section {
  public:
   struct Environment {
-    std::string prefix;
+    EnvOverrides overrides;
     std::set<std::string> consulted;
   };
 
   Section(YAML::Node node, std::string file, std::string path, std::shared_ptr<Environment> env = nullptr);
 
-  /// Loads `file` and returns its root mapping; `env_prefix` (e.g. "OSAGO_AGGREGATOR")
-  /// turns on environment overrides. Throws ConfigError.
-  static Section loadFile(const std::string& file, const std::string& env_prefix = "");
+  /// Loads `file` and returns its root mapping, with `overrides` from the
+  /// environment (none by default). Throws ConfigError.
+  static Section loadFile(const std::string& file, EnvOverrides overrides = {});
 
   bool has(const std::string& key) const;
 
@@ -51,16 +68,12 @@ class Section {
   template <typename T>
   std::optional<T> optional(const std::string& key) {
     seen_.insert(key);
-    if (env_) {
-      std::string name = envName(key);
-      env_->consulted.insert(name);
-      if (const char* v = std::getenv(name.c_str()); v && *v) {
-        try {
-          return YAML::Load(v).as<T>();
-        } catch (const YAML::Exception& e) {
-          throw ConfigError("environment variable " + name, "",
-                            "has the wrong type for " + qualified(key) + " (" + std::string(e.what()) + ")");
-        }
+    if (auto over = override(key)) {
+      try {
+        return overrideValue<T>(over->second);
+      } catch (const YAML::Exception& e) {
+        throw ConfigError("environment variable " + over->first, "",
+                          "has the wrong type for " + qualified(key) + ": '" + over->second + "' (" + e.msg + ")");
       }
     }
     YAML::Node n = node_[key];
@@ -88,6 +101,22 @@ class Section {
   std::string qualified(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
 
  private:
+  /// The variable overriding `key` and its value, if one is set (non-empty).
+  std::optional<std::pair<std::string, std::string>> override(const std::string& key);
+  template <typename T>
+  static T overrideValue(const std::string& v) {
+    if constexpr (std::is_same_v<T, std::string>) {
+      return v;
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      if (v.find('#') != std::string::npos) throw YAML::Exception(YAML::Mark::null_mark(), "a list here may not contain '#'");
+      YAML::Node n = YAML::Load(v);
+      if (!n.IsSequence()) throw YAML::Exception(YAML::Mark::null_mark(), "expected a list such as [a, b]");
+      return n.as<T>();
+    } else {
+      return YAML::Node(v).as<T>();  // one scalar, as written
+    }
+  }
+
   YAML::Node node_;
   std::string file_;
   std::string path_;
@@ -95,11 +124,9 @@ class Section {
   std::shared_ptr<Environment> env_;
 };
 
-/// Returns the environment variable `name` if it is set and non-empty.
+/// Returns the environment variable `name` if it is set and non-empty (for
+/// values that are no configuration key, such as secrets).
 std::optional<std::string> env(const char* name);
-
-/// Reads an integer environment override; throws ConfigError naming the variable on garbage.
-std::optional<int> envInt(const char* name);
 
 }  // namespace osago::config
 
@@ -128,8 +155,10 @@ inline Listen readListen(Section& root, int default_port) {
   return readListen(root, default_port, [](Section&) {});
 }
 
-/// `log_level` and `log_format` of a service's root section, with the
-/// OSAGO_LOG_LEVEL and OSAGO_LOG_FORMAT overrides, checked as
+/// The short names every service's logging keys have: OSAGO_LOG_LEVEL, OSAGO_LOG_FORMAT.
+std::map<std::string, std::string> loggingShortNames();
+
+/// `log_level` and `log_format` of a service's root section, checked as
 /// logging::configure takes them. Throws ConfigError naming the key.
 struct Logging {
   std::string level = "information";
