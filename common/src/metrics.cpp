@@ -44,8 +44,13 @@ const prometheus::Histogram::BucketBoundaries& latencyBuckets() {
   return b;
 }
 
-double breakerLevel(const std::string& state) {
-  return state == "OPEN" ? 2 : state == "HALF_OPEN" ? 1 : 0;
+double breakerLevel(CircuitBreaker::State state) {
+  switch (state) {
+    case CircuitBreaker::State::kOpen: return 2;
+    case CircuitBreaker::State::kHalfOpen: return 1;
+    case CircuitBreaker::State::kClosed: return 0;
+  }
+  return 0;
 }
 
 void ScrapedGauges::set(const prometheus::Labels& labels, double value) {

@@ -91,17 +91,13 @@ class AggregatorApp : public ServiceApplication {
       static metrics::ScrapedGauges worker_up(metrics::gauge(
           "osago_plugin_worker_up", "Whether the company's plugin worker runs and serves calls (1) or is down or restarting (0)"));
       static auto& backlog = metrics::gauge("osago_outbox_backlog", "Events committed but not yet acknowledged by Kafka");
-      auto listing = plugins.describe();
-      for (const auto& p : listing["plugins"]) {
-        enabled.set({{"plugin", p.value("id", "")}}, p.value("enabled", false) ? 1 : 0);
-        for (const auto& c : p.value("companies", nlohmann::json::array())) {
-          if (!c.contains("health")) continue;
-          breaker.set({{"company", c.value("id", "")}}, metrics::breakerLevel(c["health"]["breaker"].value("state", "CLOSED")));
-          in_use.set({{"company", c.value("id", "")}}, c.value("callsRunning", 0));
-          queued.set({{"company", c.value("id", "")}}, c.value("callsQueued", 0));
-          if (c.contains("worker"))
-            worker_up.set({{"company", c.value("id", "")}}, c["worker"].value("state", "") == "RUNNING" ? 1 : 0);
-        }
+      auto view = plugins.healthView();
+      for (const auto& p : view.plugins) enabled.set({{"plugin", p.id}}, p.enabled ? 1 : 0);
+      for (const auto& c : view.companies) {
+        breaker.set({{"company", c.id}}, metrics::breakerLevel(c.breaker));
+        in_use.set({{"company", c.id}}, c.calls_running);
+        queued.set({{"company", c.id}}, c.calls_queued);
+        if (c.worker_up) worker_up.set({{"company", c.id}}, *c.worker_up ? 1 : 0);
       }
       // A removed plugin's companies leave the gauges (its switch stays listed while stored).
       for (auto* g : {&breaker, &in_use, &queued, &enabled, &worker_up}) g->sweep();

@@ -95,10 +95,25 @@ build_project() {
   log "building (${OSAGO_BUILD_DIR#"$OSAGO_ROOT"/})"
   cmake -S "$OSAGO_ROOT" -B "$OSAGO_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$OSAGO_ROOT/.local/cmake.log" 2>&1 ||
     { tail -30 "$OSAGO_ROOT/.local/cmake.log"; die "cmake configure failed (see .local/cmake.log)"; }
-  # The whole log is kept; on failure its errors and its end are shown (not a pipeline,
-  # whose failure `set -e` would turn into a silent exit).
-  local build_log=$OSAGO_ROOT/.local/build.log
-  if ! cmake --build "$OSAGO_BUILD_DIR" -j "$(nproc)" >"$build_log" 2>&1; then
+  run_build "$OSAGO_ROOT/.local/build.log" cmake --build "$OSAGO_BUILD_DIR" -j "$(nproc)"
+}
+
+# build_preset CONFIGURE_PRESET BUILD_PRESET: a build of CMakePresets.json
+# (the sanitizer builds: asan, tsan) into its own directory.
+build_preset() {
+  local configure=$1 build=$2 cmake_log=$OSAGO_ROOT/.local/cmake-$1.log
+  log "building the $build preset (build-$configure)"
+  (cd "$OSAGO_ROOT" && cmake --preset "$configure") >"$cmake_log" 2>&1 ||
+    { tail -30 "$cmake_log"; die "cmake configure failed (see ${cmake_log#"$OSAGO_ROOT"/})"; }
+  (cd "$OSAGO_ROOT" && run_build "$OSAGO_ROOT/.local/build-$build.log" cmake --build --preset "$build" -j "$(nproc)")
+}
+
+# run_build LOG CMD...: the whole log is kept; on failure its errors and its end
+# are shown (not a pipeline, whose failure `set -e` would turn into a silent exit).
+run_build() {
+  local build_log=$1
+  shift
+  if ! "$@" >"$build_log" 2>&1; then
     grep -E 'error|FAILED' "$build_log" | head -n 20 >&2 || true
     tail -n 20 "$build_log" >&2
     die "build failed (the whole log: ${build_log#"$OSAGO_ROOT"/})"

@@ -22,16 +22,26 @@ json companyReport(const std::string& breaker, long calls, long failures, long p
 }
 
 TEST(FleetHealth, ReportsTakeEveryReadyCompanyOfThisInstance) {
-  json plugins{{"plugins",
-                {{{"id", "garant"},
-                  {"enabled", true},
-                  {"version", "0.1.0"},
-                  {"companies", {companyReport("CLOSED", 1, 0, 5, 0), {{"id", "broken"}, {"state", "UNAVAILABLE"}}}}}}}};
-  auto reports = FleetHealthReporter::reportsOf(plugins, "i-1");
-  ASSERT_EQ(reports.size(), 1u) << "an unavailable company has no health to report";
+  osago::host::HealthView view;
+  view.plugins = {{"garant", true}};
+  osago::host::HealthView::Company ready;
+  ready.id = "volga-garant";
+  ready.plugin_id = "garant";
+  ready.plugin_version = "0.1.0";
+  ready.plugin_enabled = true;
+  ready.ready = true;
+  ready.report = companyReport("CLOSED", 1, 0, 5, 0);
+  auto down = ready;
+  down.id = "restarting";
+  down.ready = false;  // its worker is down: no health to report now
+  view.companies = {ready, down};
+  auto reports = FleetHealthReporter::reportsOf(view, "i-1");
+  ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(reports[0].company_id, "volga-garant");
   EXPECT_EQ(reports[0].plugin_id, "garant");
   EXPECT_EQ(reports[0].report["pluginEnabled"], true);
+  EXPECT_EQ(reports[0].report["pluginVersion"], "0.1.0");
+  EXPECT_EQ(reports[0].report["health"]["breaker"]["state"], "CLOSED");
 }
 
 TEST(FleetHealth, TheViewShowsTheWorstBreakerAndTheFleetTotals) {

@@ -64,8 +64,8 @@ void CoreApi::registerRoutes(http::Router& router) {
     http::sendJson(resp, ok ? 200 : 503,
                    {{"status", ok ? "UP" : "DOWN"},
                     {"kafkaConsumer", ok ? "assigned" : "waiting"},
-                    {"aggregatorBreaker", aggregator_.breakerState()},
-                    {"clientInfoBreaker", client_info_.breakerState()},
+                    {"aggregatorBreaker", CircuitBreaker::name(aggregator_.breakerState())},
+                    {"clientInfoBreaker", CircuitBreaker::name(client_info_.breakerState())},
                     {"openStreams", streams_.openStreams()}});
   });
 }

@@ -29,7 +29,7 @@ class AggregatorClient {
   AggregatorAnswer createRequest(const nlohmann::json& body, const std::string& idempotency_key = {});
   /// The stored request, or nullopt when the aggregator does not know it.
   std::optional<nlohmann::json> getRequest(const std::string& request_id);
-  const char* breakerState() { return endpoint_.state(); }
+  CircuitBreaker::State breakerState() { return endpoint_.state(); }
 
  private:
   std::string base_url_;

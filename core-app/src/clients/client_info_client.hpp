@@ -20,7 +20,7 @@ class ClientInfoClient {
   /// The user's profile: name, birthDate, registrationRegion, vehicles[], drivers[];
   /// nullopt when client-info has none.
   std::optional<nlohmann::json> profile(const std::string& user_id);
-  const char* breakerState() { return endpoint_.state(); }
+  CircuitBreaker::State breakerState() { return endpoint_.state(); }
 
  private:
   std::string base_url_;

@@ -42,7 +42,7 @@ class GuardedEndpoint {
     }
   }
 
-  const char* state() { return CircuitBreaker::name(breaker_.state(std::chrono::steady_clock::now())); }
+  CircuitBreaker::State state() { return breaker_.state(std::chrono::steady_clock::now()); }
 
  private:
   std::string service_;

@@ -21,8 +21,10 @@ class CompanyExecutor {
   /// With `own_threads` false no thread is started: only runInline() may be
   /// used (calls whose hang protection lies elsewhere, e.g. in a worker process).
   CompanyExecutor(std::string company_id, int threads, int max_queued, bool own_threads = true);
-  /// Stops the pool. Threads stuck in a task are detached, not waited for:
-  /// a task must own (shared_ptr) everything it uses.
+  /// Stops the pool: drops what is queued, waits up to one second in all for
+  /// the running tasks to end and joins their threads; a thread still stuck in
+  /// a task after that is detached (and logged), so a task must own
+  /// (shared_ptr) everything it uses.
   ~CompanyExecutor();
   CompanyExecutor(const CompanyExecutor&) = delete;
   CompanyExecutor& operator=(const CompanyExecutor&) = delete;

@@ -28,17 +28,14 @@ void FleetHealthReporter::stop() {
   }
 }
 
-std::vector<PartnerHealthReport> FleetHealthReporter::reportsOf(const nlohmann::json& plugins_description,
-                                                                const std::string& instance_id) {
+std::vector<PartnerHealthReport> FleetHealthReporter::reportsOf(const HealthView& view, const std::string& instance_id) {
   std::vector<PartnerHealthReport> out;
-  for (const auto& plugin : plugins_description.value("plugins", nlohmann::json::array())) {
-    for (const auto& company : plugin.value("companies", nlohmann::json::array())) {
-      if (company.value("state", "") != "READY") continue;
-      nlohmann::json report = company;
-      report["pluginEnabled"] = plugin.value("enabled", false);
-      report["pluginVersion"] = plugin.value("version", "");
-      out.push_back({instance_id, company.value("id", ""), plugin.value("id", ""), std::move(report), {}, 0});
-    }
+  for (const auto& company : view.companies) {
+    if (!company.ready) continue;
+    nlohmann::json report = company.report;
+    report["pluginEnabled"] = company.plugin_enabled;
+    report["pluginVersion"] = company.plugin_version;
+    out.push_back({instance_id, company.id, company.plugin_id, std::move(report), {}, 0});
   }
   return out;
 }
@@ -48,7 +45,7 @@ void FleetHealthReporter::loop() {
   bool warned = false;
   while (thread_.running()) {
     try {
-      store_.publish(instance_id_, reportsOf(plugins_.describe(), instance_id_), std::chrono::hours(1));
+      store_.publish(instance_id_, reportsOf(plugins_.healthView(true), instance_id_), std::chrono::hours(1));
       warned = false;
     } catch (const std::exception& e) {
       if (!warned) log.warning(std::string("cannot publish partner health: ") + errorText(e));

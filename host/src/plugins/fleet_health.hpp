@@ -24,9 +24,8 @@ class FleetHealthReporter {
   void start();
   void stop();
 
-  /// This instance's reports, as published.
-  static std::vector<PartnerHealthReport> reportsOf(const nlohmann::json& plugins_description,
-                                                    const std::string& instance_id);
+  /// This instance's reports, as published: every company that serves calls now.
+  static std::vector<PartnerHealthReport> reportsOf(const HealthView& view, const std::string& instance_id);
 
  private:
   void loop();

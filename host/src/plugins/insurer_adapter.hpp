@@ -76,6 +76,8 @@ class InsurerAdapter {
   nlohmann::json describeWorker() const;
   /// False while the company's worker is down (crashed, restarting).
   bool workerUp() const;
+  /// Whether the plugin runs inside this process (no worker).
+  bool inProcess() const { return worker_ == nullptr; }
   int callsRunning() const { return executor_.busy(); }
   int callsQueued() const { return executor_.queued(); }
   PartnerHealth& health() const { return *health_; }

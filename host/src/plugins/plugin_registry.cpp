@@ -316,25 +316,27 @@ void PluginRegistry::setEnabled(const std::string& plugin_id, bool enabled, cons
   switches_[plugin_id] = enabled;
 }
 
+nlohmann::json PluginRegistry::describeCompany(const LoadedPlugin& p, const CompanyConfig& c) {
+  nlohmann::json j{{"id", c.id}, {"name", c.name}};
+  if (auto a = p.adapters.find(c.id); a != p.adapters.end()) {
+    j["state"] = a->second->workerUp() ? "READY" : "WORKER_DOWN";
+    if (auto worker = a->second->describeWorker(); !worker.is_null()) j["worker"] = std::move(worker);
+    j["callsRunning"] = a->second->callsRunning();
+    j["callsQueued"] = a->second->callsQueued();
+    j["maxConcurrentCalls"] = c.max_concurrent_calls;
+    j["maxQueuedCalls"] = c.max_queued_calls;
+    j["health"] = a->second->health().describe(std::chrono::steady_clock::now());
+  } else {
+    j["state"] = "UNAVAILABLE";
+    j["error"] = p.company_errors.count(c.id) ? p.company_errors.at(c.id) : "";
+  }
+  return j;
+}
+
 nlohmann::json PluginRegistry::describe(const LoadedPlugin& p) const {
   const auto& lib = *p.library;
   nlohmann::json companies = nlohmann::json::array();
-  for (const auto& c : p.companies) {
-    nlohmann::json j{{"id", c.id}, {"name", c.name}};
-    if (auto a = p.adapters.find(c.id); a != p.adapters.end()) {
-      j["state"] = a->second->workerUp() ? "READY" : "WORKER_DOWN";
-      if (auto worker = a->second->describeWorker(); !worker.is_null()) j["worker"] = std::move(worker);
-      j["callsRunning"] = a->second->callsRunning();
-      j["callsQueued"] = a->second->callsQueued();
-      j["maxConcurrentCalls"] = c.max_concurrent_calls;
-      j["maxQueuedCalls"] = c.max_queued_calls;
-      j["health"] = a->second->health().describe(std::chrono::steady_clock::now());
-    } else {
-      j["state"] = "UNAVAILABLE";
-      j["error"] = p.company_errors.count(c.id) ? p.company_errors.at(c.id) : "";
-    }
-    companies.push_back(std::move(j));
-  }
+  for (const auto& c : p.companies) companies.push_back(describeCompany(p, c));
   nlohmann::json j{{"id", lib.id()},
                    {"name", lib.name()},
                    {"version", lib.version()},
@@ -362,6 +364,36 @@ nlohmann::json PluginRegistry::describe() const {
   for (const auto& r : snapshot_->rejected)
     rejected.push_back({{"file", r.file}, {"state", "REJECTED"}, {"error", r.error}, {"since", r.since}});
   return {{"instance", instance_id_}, {"directory", config_.directory}, {"plugins", plugins}, {"rejected", rejected}};
+}
+
+HealthView PluginRegistry::healthView(bool with_reports) const {
+  std::lock_guard lock(mutex_);
+  HealthView view;
+  auto now = CircuitBreaker::Clock::now();
+  for (const auto& [id, p] : snapshot_->plugins) {
+    bool enabled = isEnabled(id);
+    view.plugins.push_back({id, enabled});
+    for (const auto& c : p->companies) {
+      auto a = p->adapters.find(c.id);
+      if (a == p->adapters.end()) continue;
+      const auto& adapter = *a->second;
+      HealthView::Company h;
+      h.id = c.id;
+      h.plugin_id = id;
+      h.plugin_version = p->library->version();
+      h.plugin_enabled = enabled;
+      h.ready = adapter.workerUp();
+      if (!adapter.inProcess()) h.worker_up = h.ready;
+      h.breaker = adapter.health().breaker.state(now);
+      h.calls_running = adapter.callsRunning();
+      h.calls_queued = adapter.callsQueued();
+      if (with_reports) h.report = describeCompany(*p, c);
+      view.companies.push_back(std::move(h));
+    }
+  }
+  for (const auto& [id, on] : switches_)
+    if (!snapshot_->plugins.count(id)) view.plugins.push_back({id, on});
+  return view;
 }
 
 nlohmann::json PluginRegistry::describePlugin(const std::string& plugin_id) const {

@@ -38,6 +38,30 @@ struct RejectedPlugin {
   std::string since;  ///< ISO 8601 UTC: when this version of the file was first refused
 };
 
+/// What the metrics and the fleet-health reporter need of this instance's
+/// plugins, typed; the admin API's JSON is PluginRegistry::describe().
+struct HealthView {
+  struct Plugin {
+    std::string id;
+    bool enabled = false;
+  };
+  /// A company of a loaded plugin that has an adapter.
+  struct Company {
+    std::string id;
+    std::string plugin_id;
+    std::string plugin_version;
+    bool plugin_enabled = false;
+    bool ready = false;              ///< it serves calls now (its worker runs, or it runs in process)
+    std::optional<bool> worker_up;   ///< nullopt: the plugin runs in process
+    CircuitBreaker::State breaker = CircuitBreaker::State::kClosed;
+    int calls_running = 0;
+    int calls_queued = 0;
+    nlohmann::json report;           ///< its entry of the admin listing (healthView(true) only)
+  };
+  std::vector<Plugin> plugins;       ///< every switch, loaded here or not
+  std::vector<Company> companies;
+};
+
 /// An immutable view of what is loaded; replaced whole on every change.
 struct RegistrySnapshot {
   std::map<std::string, std::shared_ptr<const LoadedPlugin>> plugins;  // by plugin id
@@ -105,6 +129,9 @@ class PluginRegistry {
 
   /// The admin view: every plugin with its state and companies, and the rejected files.
   nlohmann::json describe() const;
+  /// The same facts, typed, for metrics and health reports; `with_reports`
+  /// also fills each company's admin-listing entry (the fleet reporter stores it).
+  HealthView healthView(bool with_reports = false) const;
   nlohmann::json describePlugin(const std::string& plugin_id) const;
 
   std::shared_ptr<const RegistrySnapshot> snapshot() const;
@@ -112,6 +139,7 @@ class PluginRegistry {
  private:
   bool isEnabled(const std::string& plugin_id) const;
   nlohmann::json describe(const LoadedPlugin& plugin) const;
+  static nlohmann::json describeCompany(const LoadedPlugin& plugin, const CompanyConfig& company);
 
   PluginsConfig config_;
   PluginSwitchStore* switches_store_;

@@ -234,7 +234,11 @@ pid_t forkWorker(const WorkerLimits& limits, int child_sock, int child_fault, in
     ::dup2(child_fault, 4);
     for (int i = 0; i < channels; ++i) ::dup2(channel_fds[i], 5 + i);
     ::close_range(static_cast<unsigned>(5 + channels), ~0U, 0);
-    ::setrlimit(RLIMIT_DATA, &data);
+#ifndef OSAGO_SANITIZED
+    ::setrlimit(RLIMIT_DATA, &data);  // a sanitizer's shadow memory (terabytes of address space) cannot live under it
+#else
+    (void)data;
+#endif
     ::setrlimit(RLIMIT_NOFILE, &nofile);
     ::setrlimit(RLIMIT_CORE, &core);
     ::prctl(PR_SET_DUMPABLE, 0);

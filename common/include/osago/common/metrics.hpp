@@ -1,5 +1,6 @@
 #pragma once
 
+#include <osago/common/circuit_breaker.hpp>
 #include <osago/common/http_server.hpp>
 
 #include <prometheus/counter.h>
@@ -27,8 +28,8 @@ prometheus::Family<prometheus::Histogram>& histogram(const std::string& name, co
 /// Buckets in seconds for call and delivery latencies: 5 ms to 60 s.
 const prometheus::Histogram::BucketBoundaries& latencyBuckets();
 
-/// A breaker state name (CircuitBreaker::name) as a gauge value: 0 closed, 1 half-open, 2 open.
-double breakerLevel(const std::string& state);
+/// A breaker state as a gauge value: 0 closed, 1 half-open, 2 open.
+double breakerLevel(CircuitBreaker::State state);
 
 /// Runs `hook` before every scrape: for gauges read from state that is
 /// cheaper to look at when asked (breaker states, queue lengths) than to track.
