@@ -240,6 +240,157 @@ json toJson(const std::vector<FieldError>& errors) {
   return out;
 }
 
+namespace {
+
+/// The letters of a plate or licence series with Latin look-alikes made
+/// Cyrillic, as code points without spaces.
+std::u32string lettersOf(const std::string& value) {
+  bool ok = false;
+  auto chars = decodeUtf8(normalizePlateLetters(value), ok);
+  chars.erase(std::remove(chars.begin(), chars.end(), U' '), chars.end());
+  return chars;
+}
+
+struct PolicyPart {
+  json out = json::object();
+  CivilDate start;       ///< the reference for ages and experience
+  bool multidrive = false;
+};
+
+PolicyPart checkPolicy(Checker& c, const json& body, const CivilDate& today) {
+  PolicyPart policy{json::object(), today, false};
+  const json* p = c.object(body, "policy", "policy");
+  if (!p) return policy;
+  c.onlyKnown(*p, {"startDate", "usageMonths", "multidrive"}, "policy");
+  if (auto d = c.date(*p, "startDate", "policy.startDate")) {
+    if (*d < today)
+      c.fail("policy.startDate", "must not be in the past");
+    else if (*d > today.plusDays(kMaxDaysAhead))
+      c.fail("policy.startDate", "must be at most " + std::to_string(kMaxDaysAhead) + " days ahead");
+    else
+      policy.start = *d;
+    policy.out["startDate"] = d->toString();
+  }
+  if (auto m = c.integer(*p, "usageMonths", "policy.usageMonths", 3, 12)) policy.out["usageMonths"] = *m;
+  if (auto m = c.boolean(*p, "multidrive", "policy.multidrive")) {
+    policy.multidrive = *m;
+    policy.out["multidrive"] = *m;
+  }
+  return policy;
+}
+
+json checkVehicle(Checker& c, const json& body, const CivilDate& today) {
+  json out = json::object();
+  const json* v = c.object(body, "vehicle", "vehicle");
+  if (!v) return out;
+  c.onlyKnown(*v, {"category", "make", "model", "year", "enginePowerHp", "vin", "plate"}, "vehicle");
+  if (auto cat = c.string(*v, "category", "vehicle.category")) {
+    if (*cat != "B")
+      c.fail("vehicle.category", "only category B (passenger cars) is supported");
+    else
+      out["category"] = *cat;
+  }
+  if (auto s = c.string(*v, "make", "vehicle.make")) out["make"] = *s;
+  if (auto s = c.string(*v, "model", "vehicle.model")) out["model"] = *s;
+  if (auto y = c.integer(*v, "year", "vehicle.year", 1950, today.year + 1)) out["year"] = *y;
+  if (auto hp = c.integer(*v, "enginePowerHp", "vehicle.enginePowerHp", 1, 1000)) out["enginePowerHp"] = *hp;
+  if (auto vin = c.string(*v, "vin", "vehicle.vin", true, 17 + 8)) {
+    std::string up = *vin;
+    std::transform(up.begin(), up.end(), up.begin(), [](char ch) { return ch >= 'a' && ch <= 'z' ? ch - 32 : ch; });
+    if (!matchesVin(up))
+      c.fail("vehicle.vin", "must be 17 characters: Latin capital letters except I, O, Q, and digits");
+    else
+      out["vin"] = up;
+  }
+  if (auto plate = c.string(*v, "plate", "vehicle.plate", true, 16)) {
+    auto chars = lettersOf(*plate);
+    if (!matchesPlate(chars))
+      c.fail("vehicle.plate", "must look like А123ВЕ777: a letter, 3 digits, 2 letters, a 2- or 3-digit region");
+    else
+      out["plate"] = encodeUtf8(chars);
+  }
+  return out;
+}
+
+json checkOwner(Checker& c, const json& body, const CivilDate& policy_start) {
+  json out = json::object();
+  const json* o = c.object(body, "owner", "owner");
+  if (!o) return out;
+  std::optional<CivilDate> birth;
+  out = checkPerson(c, *o, "owner", policy_start, false, birth);
+  if (auto r = c.string(*o, "regionCode", "owner.regionCode", true, 3)) {
+    if (!allDigits(*r, r->size()) || r->size() < 2 || *r == "00" || *r == "000")
+      c.fail("owner.regionCode", "must be a 2- or 3-digit region code such as 77");
+    else
+      out["regionCode"] = *r;
+  }
+  return out;
+}
+
+/// One driver at `path`; `licences` holds the licences listed before, to refuse a repeat.
+json checkDriver(Checker& c, const json& d, const std::string& path, const CivilDate& policy_start,
+                 const CivilDate& today, std::set<std::string>& licences) {
+  std::optional<CivilDate> birth;
+  json out = checkPerson(c, d, path, policy_start, true, birth);
+  std::optional<std::string> series_ok;
+  if (auto s = c.string(d, "licenseSeries", path + ".licenseSeries", true, 8)) {
+    auto chars = lettersOf(*s);
+    if (!matchesLicenseSeries(chars)) {
+      c.fail(path + ".licenseSeries", "must be 4 characters: 2 digits, then 2 digits or Cyrillic letters");
+    } else {
+      series_ok = encodeUtf8(chars);
+      out["licenseSeries"] = *series_ok;
+    }
+  }
+  if (auto n = c.string(d, "licenseNumber", path + ".licenseNumber", true, 8)) {
+    if (!allDigits(*n, 6)) {
+      c.fail(path + ".licenseNumber", "must be 6 digits");
+    } else {
+      out["licenseNumber"] = *n;
+      if (series_ok && !licences.insert(*series_ok + *n).second)
+        c.fail(path + ".licenseNumber", "the same driving licence is listed twice");
+    }
+  }
+  if (auto e = c.date(d, "experienceStartDate", path + ".experienceStartDate")) {
+    if (*e > today)
+      c.fail(path + ".experienceStartDate", "must not be in the future");
+    else if (birth && fullYearsBetween(*birth, *e) < 16)
+      c.fail(path + ".experienceStartDate", "must be on or after the driver's 16th birthday");
+    else
+      out["experienceStartDate"] = e->toString();
+  }
+  return out;
+}
+
+json checkDrivers(Checker& c, const json& body, const PolicyPart& policy, const CivilDate& today) {
+  json out = json::array();
+  auto it = body.find("drivers");
+  if (it == body.end() || it->is_null()) {
+    if (!policy.multidrive) c.fail("drivers", "at least one driver is required unless policy.multidrive is true");
+  } else if (!it->is_array()) {
+    c.fail("drivers", "must be a list");
+  } else if (policy.multidrive && !it->empty()) {
+    c.fail("drivers", "must be empty when policy.multidrive is true (any driver may drive)");
+  } else if (!policy.multidrive && it->empty()) {
+    c.fail("drivers", "at least one driver is required unless policy.multidrive is true");
+  } else if (it->size() > kMaxDrivers) {
+    c.fail("drivers", "at most " + std::to_string(kMaxDrivers) + " drivers may be listed");
+  } else {
+    std::set<std::string> licences;
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      const json& d = (*it)[i];
+      std::string path = "drivers[" + std::to_string(i) + "]";
+      if (!d.is_object())
+        c.fail(path, "must be an object");
+      else
+        out.push_back(checkDriver(c, d, path, policy.start, today, licences));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 ValidatedQuote validateQuoteInput(const json& body, const CivilDate& today) {
   ValidatedQuote result;
   Checker c(result.errors);
@@ -248,137 +399,17 @@ ValidatedQuote validateQuoteInput(const json& body, const CivilDate& today) {
     return result;
   }
   c.onlyKnown(body, {"vehicle", "owner", "drivers", "policy"}, "");
-
   // The policy first: its start date is the reference for ages and experience.
-  json policy_out = json::object();
-  CivilDate policy_start = today;
-  bool multidrive = false;
-  if (const json* p = c.object(body, "policy", "policy")) {
-    c.onlyKnown(*p, {"startDate", "usageMonths", "multidrive"}, "policy");
-    if (auto d = c.date(*p, "startDate", "policy.startDate")) {
-      if (*d < today)
-        c.fail("policy.startDate", "must not be in the past");
-      else if (*d > today.plusDays(kMaxDaysAhead))
-        c.fail("policy.startDate", "must be at most " + std::to_string(kMaxDaysAhead) + " days ahead");
-      else
-        policy_start = *d;
-      policy_out["startDate"] = d->toString();
-    }
-    if (auto m = c.integer(*p, "usageMonths", "policy.usageMonths", 3, 12)) policy_out["usageMonths"] = *m;
-    if (auto m = c.boolean(*p, "multidrive", "policy.multidrive")) {
-      multidrive = *m;
-      policy_out["multidrive"] = *m;
-    }
-  }
-
-  json vehicle_out = json::object();
-  if (const json* v = c.object(body, "vehicle", "vehicle")) {
-    c.onlyKnown(*v, {"category", "make", "model", "year", "enginePowerHp", "vin", "plate"}, "vehicle");
-    if (auto cat = c.string(*v, "category", "vehicle.category")) {
-      if (*cat != "B")
-        c.fail("vehicle.category", "only category B (passenger cars) is supported");
-      else
-        vehicle_out["category"] = *cat;
-    }
-    if (auto s = c.string(*v, "make", "vehicle.make")) vehicle_out["make"] = *s;
-    if (auto s = c.string(*v, "model", "vehicle.model")) vehicle_out["model"] = *s;
-    if (auto y = c.integer(*v, "year", "vehicle.year", 1950, today.year + 1)) vehicle_out["year"] = *y;
-    if (auto hp = c.integer(*v, "enginePowerHp", "vehicle.enginePowerHp", 1, 1000)) vehicle_out["enginePowerHp"] = *hp;
-    if (auto vin = c.string(*v, "vin", "vehicle.vin", true, 17 + 8)) {
-      std::string up = *vin;
-      std::transform(up.begin(), up.end(), up.begin(), [](char ch) { return ch >= 'a' && ch <= 'z' ? ch - 32 : ch; });
-      if (!matchesVin(up))
-        c.fail("vehicle.vin", "must be 17 characters: Latin capital letters except I, O, Q, and digits");
-      else
-        vehicle_out["vin"] = up;
-    }
-    if (auto plate = c.string(*v, "plate", "vehicle.plate", true, 16)) {
-      std::string norm = normalizePlateLetters(*plate);
-      bool ok = false;
-      auto chars = decodeUtf8(norm, ok);
-      chars.erase(std::remove(chars.begin(), chars.end(), U' '), chars.end());
-      if (!matchesPlate(chars))
-        c.fail("vehicle.plate", "must look like А123ВЕ777: a letter, 3 digits, 2 letters, a 2- or 3-digit region");
-      else
-        vehicle_out["plate"] = encodeUtf8(chars);
-    }
-  }
-
-  json owner_out = json::object();
-  if (const json* o = c.object(body, "owner", "owner")) {
-    std::optional<CivilDate> birth;
-    owner_out = checkPerson(c, *o, "owner", policy_start, false, birth);
-    if (auto r = c.string(*o, "regionCode", "owner.regionCode", true, 3)) {
-      if (!allDigits(*r, r->size()) || r->size() < 2 || *r == "00" || *r == "000")
-        c.fail("owner.regionCode", "must be a 2- or 3-digit region code such as 77");
-      else
-        owner_out["regionCode"] = *r;
-    }
-  }
-
-  json drivers_out = json::array();
-  auto drivers_it = body.find("drivers");
-  if (drivers_it == body.end() || drivers_it->is_null()) {
-    if (!multidrive) c.fail("drivers", "at least one driver is required unless policy.multidrive is true");
-  } else if (!drivers_it->is_array()) {
-    c.fail("drivers", "must be a list");
-  } else if (multidrive && !drivers_it->empty()) {
-    c.fail("drivers", "must be empty when policy.multidrive is true (any driver may drive)");
-  } else if (!multidrive && drivers_it->empty()) {
-    c.fail("drivers", "at least one driver is required unless policy.multidrive is true");
-  } else if (drivers_it->size() > kMaxDrivers) {
-    c.fail("drivers", "at most " + std::to_string(kMaxDrivers) + " drivers may be listed");
-  } else {
-    std::set<std::string> licences;
-    for (std::size_t i = 0; i < drivers_it->size(); ++i) {
-      const json& d = (*drivers_it)[i];
-      std::string path = "drivers[" + std::to_string(i) + "]";
-      if (!d.is_object()) {
-        c.fail(path, "must be an object");
-        continue;
-      }
-      std::optional<CivilDate> birth;
-      json dout = checkPerson(c, d, path, policy_start, true, birth);
-      std::optional<std::string> series_ok;
-      if (auto s = c.string(d, "licenseSeries", path + ".licenseSeries", true, 8)) {
-        std::string norm = normalizePlateLetters(*s);
-        bool ok = false;
-        auto chars = decodeUtf8(norm, ok);
-        chars.erase(std::remove(chars.begin(), chars.end(), U' '), chars.end());
-        if (!matchesLicenseSeries(chars)) {
-          c.fail(path + ".licenseSeries", "must be 4 characters: 2 digits, then 2 digits or Cyrillic letters");
-        } else {
-          series_ok = encodeUtf8(chars);
-          dout["licenseSeries"] = *series_ok;
-        }
-      }
-      if (auto n = c.string(d, "licenseNumber", path + ".licenseNumber", true, 8)) {
-        if (!allDigits(*n, 6)) {
-          c.fail(path + ".licenseNumber", "must be 6 digits");
-        } else {
-          dout["licenseNumber"] = *n;
-          if (series_ok && !licences.insert(*series_ok + *n).second)
-            c.fail(path + ".licenseNumber", "the same driving licence is listed twice");
-        }
-      }
-      if (auto e = c.date(d, "experienceStartDate", path + ".experienceStartDate")) {
-        if (*e > today)
-          c.fail(path + ".experienceStartDate", "must not be in the future");
-        else if (birth && fullYearsBetween(*birth, *e) < 16)
-          c.fail(path + ".experienceStartDate", "must be on or after the driver's 16th birthday");
-        else
-          dout["experienceStartDate"] = e->toString();
-      }
-      drivers_out.push_back(std::move(dout));
-    }
-  }
-
+  auto policy = checkPolicy(c, body, today);
+  auto vehicle = checkVehicle(c, body, today);
+  auto owner = checkOwner(c, body, policy.start);
+  auto drivers = checkDrivers(c, body, policy, today);
   if (result.ok()) {
     result.input = json{{"v", 1},
-                        {"vehicle", std::move(vehicle_out)},
-                        {"owner", std::move(owner_out)},
-                        {"drivers", std::move(drivers_out)},
-                        {"policy", std::move(policy_out)}};
+                        {"vehicle", std::move(vehicle)},
+                        {"owner", std::move(owner)},
+                        {"drivers", std::move(drivers)},
+                        {"policy", std::move(policy.out)}};
   }
   return result;
 }

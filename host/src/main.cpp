@@ -25,6 +25,67 @@
 
 namespace osago::host {
 
+namespace {
+
+/// Gauges read when Prometheus asks: each company's breaker and bulkhead, each
+/// plugin's switch (from this instance's registry), and the outbox backlog (from PostgreSQL).
+void exportScrapedGauges(const PluginRegistry& plugins, QuoteStore& api_store) {
+  metrics::onScrape([&plugins, &api_store] {
+    static metrics::ScrapedGauges breaker(metrics::gauge(
+        "osago_partner_breaker_state", "Circuit breaker per company on this instance: 0 closed, 1 half-open, 2 open"));
+    static metrics::ScrapedGauges in_use(metrics::gauge("osago_partner_bulkhead_in_use", "Partner calls running per company"));
+    static metrics::ScrapedGauges queued(
+        metrics::gauge("osago_partner_bulkhead_queued", "Partner calls waiting for a slot per company"));
+    static metrics::ScrapedGauges enabled(metrics::gauge("osago_plugin_enabled", "Whether a plugin is switched on (1) or off (0)"));
+    static metrics::ScrapedGauges worker_up(metrics::gauge(
+        "osago_plugin_worker_up", "Whether the company's plugin worker runs and serves calls (1) or is down or restarting (0)"));
+    static auto& backlog = metrics::gauge("osago_outbox_backlog", "Events committed but not yet acknowledged by Kafka");
+    auto view = plugins.healthView();
+    for (const auto& p : view.plugins) enabled.set({{"plugin", p.id}}, p.enabled ? 1 : 0);
+    for (const auto& c : view.companies) {
+      breaker.set({{"company", c.id}}, metrics::breakerLevel(c.breaker));
+      in_use.set({{"company", c.id}}, c.calls_running);
+      queued.set({{"company", c.id}}, c.calls_queued);
+      if (c.worker_up) worker_up.set({{"company", c.id}}, *c.worker_up ? 1 : 0);
+    }
+    // A removed plugin's companies leave the gauges (its switch stays listed while stored).
+    for (auto* g : {&breaker, &in_use, &queued, &enabled, &worker_up}) g->sweep();
+    try {
+      backlog.Add({}).Set(static_cast<double>(api_store.unpublishedEvents()));
+    } catch (const std::exception& e) {
+      Poco::Logger::get("aggregator").warning(std::string("metrics: cannot count the outbox backlog: ") + e.what());
+    }
+  });
+}
+
+/// /health/live (the process answers) and /health/ready (it can take quote requests).
+void addHealthRoutes(http::Router& router, QuoteStore& api_store, KafkaEventPublisher& publisher, const PluginRegistry& plugins) {
+  router.add("GET", "/health/live", [](auto&, auto& resp, const auto&) { http::sendJson(resp, 200, {{"status", "UP"}}); });
+  // Ready to take quote requests: PostgreSQL answers, a Kafka broker answers,
+  // and at least one company of a switched-on plugin can be asked.
+  router.add("GET", "/health/ready", [&](auto&, auto& resp, const auto&) {
+    nlohmann::json checks;
+    bool ok = true;
+    try {
+      api_store.ping(std::chrono::milliseconds(2000));
+      checks["postgres"] = "UP";
+    } catch (const std::exception& e) {
+      ok = false;
+      checks["postgres"] = std::string("DOWN: ") + e.what();
+    }
+    bool kafka = publisher.brokerReachable(std::chrono::milliseconds(1000));
+    checks["kafka"] = kafka ? "UP" : "DOWN: no broker answered within 1 s";
+    int usable = 0;
+    for (const auto& route : plugins.companies()) usable += route.enabled && route.adapter != nullptr;
+    checks["usableCompanies"] = usable;
+    ok = ok && kafka && usable > 0;
+    checks["status"] = ok ? "UP" : "DOWN";
+    http::sendJson(resp, ok ? 200 : 503, checks);
+  });
+}
+
+}  // namespace
+
 class AggregatorApp : public ServiceApplication {
  protected:
   int main(const std::vector<std::string>&) override {
@@ -33,16 +94,7 @@ class AggregatorApp : public ServiceApplication {
     auto& log = Poco::Logger::get("aggregator");
     std::string instance_id = Poco::Environment::nodeName() + "-" + std::to_string(Poco::Process::id()) + "-" +
                               Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 8);
-    try {
-      retryWhileStarting("PostgreSQL", [&] { applyMigrations(cfg.postgres_dsn); });
-      retryWhileStarting("Kafka", [&] {
-        if (cfg.kafka_create_topic) kafka::ensureTopic(cfg.kafka_brokers, cfg.kafka_topic, 6);
-        kafka::requireTopic(cfg.kafka_brokers, cfg.kafka_topic);
-      });
-    } catch (const std::exception& e) {
-      log.fatal(e.what());
-      return EXIT_UNAVAILABLE;
-    }
+    if (!dependenciesReady(cfg)) return EXIT_UNAVAILABLE;
 
     // Two pools: the API's requests never queue behind the workers' partner
     // calls. The lease keeper has a connection of its own, bounded well within
@@ -79,61 +131,13 @@ class AggregatorApp : public ServiceApplication {
     AdminApi admin(plugins, health_reports, cfg.admin_token, cfg.admin_token_accepted, cfg.admin_web_root);
     if (cfg.admin_token.empty()) log.warning("OSAGO_ADMIN_TOKEN is not set: the admin API refuses every call");
 
-    // Gauges read when Prometheus asks: each company's breaker and bulkhead, each plugin's
-    // switch (from this instance's registry), and the outbox backlog (from PostgreSQL).
-    metrics::onScrape([&] {
-      static metrics::ScrapedGauges breaker(metrics::gauge(
-          "osago_partner_breaker_state", "Circuit breaker per company on this instance: 0 closed, 1 half-open, 2 open"));
-      static metrics::ScrapedGauges in_use(metrics::gauge("osago_partner_bulkhead_in_use", "Partner calls running per company"));
-      static metrics::ScrapedGauges queued(
-          metrics::gauge("osago_partner_bulkhead_queued", "Partner calls waiting for a slot per company"));
-      static metrics::ScrapedGauges enabled(metrics::gauge("osago_plugin_enabled", "Whether a plugin is switched on (1) or off (0)"));
-      static metrics::ScrapedGauges worker_up(metrics::gauge(
-          "osago_plugin_worker_up", "Whether the company's plugin worker runs and serves calls (1) or is down or restarting (0)"));
-      static auto& backlog = metrics::gauge("osago_outbox_backlog", "Events committed but not yet acknowledged by Kafka");
-      auto view = plugins.healthView();
-      for (const auto& p : view.plugins) enabled.set({{"plugin", p.id}}, p.enabled ? 1 : 0);
-      for (const auto& c : view.companies) {
-        breaker.set({{"company", c.id}}, metrics::breakerLevel(c.breaker));
-        in_use.set({{"company", c.id}}, c.calls_running);
-        queued.set({{"company", c.id}}, c.calls_queued);
-        if (c.worker_up) worker_up.set({{"company", c.id}}, *c.worker_up ? 1 : 0);
-      }
-      // A removed plugin's companies leave the gauges (its switch stays listed while stored).
-      for (auto* g : {&breaker, &in_use, &queued, &enabled, &worker_up}) g->sweep();
-      try {
-        backlog.Add({}).Set(static_cast<double>(api_store.unpublishedEvents()));
-      } catch (const std::exception& e) {
-        log.warning(std::string("metrics: cannot count the outbox backlog: ") + e.what());
-      }
-    });
+    exportScrapedGauges(plugins, api_store);
 
     auto* router = new http::Router;
     api.registerRoutes(*router);
     metrics::addEndpoint(*router);
     admin.registerRoutes(*router);
-    router->add("GET", "/health/live", [](auto&, auto& resp, const auto&) { http::sendJson(resp, 200, {{"status", "UP"}}); });
-    // Ready to take quote requests: PostgreSQL answers, a Kafka broker answers,
-    // and at least one company of a switched-on plugin can be asked.
-    router->add("GET", "/health/ready", [&](auto&, auto& resp, const auto&) {
-      nlohmann::json checks;
-      bool ok = true;
-      try {
-        api_store.ping(std::chrono::milliseconds(2000));
-        checks["postgres"] = "UP";
-      } catch (const std::exception& e) {
-        ok = false;
-        checks["postgres"] = std::string("DOWN: ") + e.what();
-      }
-      bool kafka = publisher.brokerReachable(std::chrono::milliseconds(1000));
-      checks["kafka"] = kafka ? "UP" : "DOWN: no broker answered within 1 s";
-      int usable = 0;
-      for (const auto& route : plugins.companies()) usable += route.enabled && route.adapter != nullptr;
-      checks["usableCompanies"] = usable;
-      ok = ok && kafka && usable > 0;
-      checks["status"] = ok ? "UP" : "DOWN";
-      http::sendJson(resp, ok ? 200 : 503, checks);
-    });
+    addHealthRoutes(*router, api_store, publisher, plugins);
     auto server = http::makeServer(router, cfg.listen_host, cfg.listen_port, {.max_threads = 64, .max_queued = 512});
 
     relay.start();
@@ -163,6 +167,22 @@ class AggregatorApp : public ServiceApplication {
     return EXIT_OK;
   }
 
+ private:
+  /// Migrates the database and waits for the topic (creating it if configured),
+  /// retrying while they start; false (logged) when they do not come up.
+  static bool dependenciesReady(const AggregatorConfig& cfg) {
+    try {
+      retryWhileStarting("PostgreSQL", [&] { applyMigrations(cfg.postgres_dsn); });
+      retryWhileStarting("Kafka", [&] {
+        if (cfg.kafka_create_topic) kafka::ensureTopic(cfg.kafka_brokers, cfg.kafka_topic, 6);
+        kafka::requireTopic(cfg.kafka_brokers, cfg.kafka_topic);
+      });
+    } catch (const std::exception& e) {
+      Poco::Logger::get("aggregator").fatal(e.what());
+      return false;
+    }
+    return true;
+  }
 };
 
 }  // namespace osago::host

@@ -52,164 +52,185 @@ std::string PluginRegistry::digestOf(const std::filesystem::path& file) {
   return known.sha256;
 }
 
+/// One rescan's state: what was served before, what will be served after.
+struct PluginRegistry::RescanPass {
+  std::shared_ptr<const RegistrySnapshot> old;
+  std::shared_ptr<RegistrySnapshot> next = std::make_shared<RegistrySnapshot>();
+  RescanReport report;
+  std::map<std::string, std::shared_ptr<const LoadedPlugin>> by_file;  // which loaded plugin came from which file
+  std::set<std::string> companies_taken;
+  std::map<std::string, RejectedVersion> still_rejected;  // what this rescan keeps of rejected_versions_
+  PluginLibrary::Admission admission;
+};
+
 RescanReport PluginRegistry::rescan() {
   std::lock_guard rescan_lock(rescan_mutex_);
-  auto& log = Poco::Logger::get("plugins");
-  auto old = snapshot();
-  auto next = std::make_shared<RegistrySnapshot>();
-  RescanReport report;
+  auto files = pluginFiles();
+  if (!files) return {};  // keep serving what is loaded
+  RescanPass pass;
+  pass.old = snapshot();
+  pass.admission = {config_.cache_directory, config_.allowed_sha256, config_.in_process, config_.worker};
+  for (const auto& [id, p] : pass.old->plugins) pass.by_file[p->library->path().string()] = p;
+  for (const auto& file : *files) considerFile(pass, file);
+  rejected_versions_ = std::move(pass.still_rejected);  // files gone or changed are forgotten
+  retireReplaced(pass);
+  std::lock_guard lock(mutex_);
+  snapshot_ = pass.next;
+  return pass.report;
+}
 
+std::optional<std::vector<fs::path>> PluginRegistry::pluginFiles() const {
   std::vector<fs::path> files;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(config_.directory, ec))
     if (entry.path().extension() == ".so") files.push_back(entry.path());
   if (ec) {
-    log.error("plugin directory " + config_.directory + " cannot be read: " + ec.message());
-    return report;  // keep serving what is loaded
+    Poco::Logger::get("plugins").error("plugin directory " + config_.directory + " cannot be read: " + ec.message());
+    return std::nullopt;
   }
   std::sort(files.begin(), files.end());
+  return files;
+}
 
-  // Which loaded plugin came from which file, to reuse unchanged ones.
-  std::map<std::string, std::shared_ptr<const LoadedPlugin>> by_file;
-  for (const auto& [id, p] : old->plugins) by_file[p->library->path().string()] = p;
-
-  std::set<std::string> companies_taken;
-  PluginLibrary::Admission admission{config_.cache_directory, config_.allowed_sha256, config_.in_process,
-                                     config_.worker};
-  std::map<std::string, RejectedVersion> still_rejected;  // what this rescan keeps of rejected_versions_
-  for (const auto& file : files) {
-    auto reject = [&](const std::string& error) {
-      next->rejected.push_back({file.string(), error, nowIso()});
-      report.rejected.push_back({file.string(), error, next->rejected.back().since});
-    };
-    // A file version (content, inode, times, manifest) refused before is refused again from
-    // memory: its code is not run once more every rescan (a hanging entry point would hold
-    // this thread for plugins.worker.load_timeout_ms each time).
-    auto remember = [&](const std::string& version, const std::string& plugin_id) {
-      still_rejected[file.string()] = {version, plugin_id, next->rejected.back().error, next->rejected.back().since};
-    };
-    std::string manifest_file = manifestFor(file).string();
-    std::string manifest_sha;
-    if (fs::exists(manifestFor(file))) {
-      try {
-        manifest_sha = digestOf(manifestFor(file));
-      } catch (const PluginLoadError& e) {
-        manifest_sha = "unreadable";
-      }
-    }
-    std::shared_ptr<const LoadedPlugin> reuse;
-    if (auto it = by_file.find(file.string()); it != by_file.end()) {
-      try {
-        if (digestOf(file) == it->second->library->sha256() && it->second->manifest_sha256 == manifest_sha)
-          reuse = it->second;
-      } catch (const PluginLoadError& e) {
-        reject(e.what());
-        continue;
-      }
-    }
-    if (reuse) {
-      if (next->plugins.count(reuse->library->id())) {
-        reject("plugin id '" + reuse->library->id() + "' is already served by another file");
-        continue;
-      }
-      for (const auto& c : reuse->companies) companies_taken.insert(c.id);
-      next->plugins[reuse->library->id()] = reuse;
-      continue;
-    }
-
-    std::string version;
+void PluginRegistry::considerFile(RescanPass& pass, const fs::path& file) {
+  auto reject = [&](const std::string& error) {
+    pass.next->rejected.push_back({file.string(), error, nowIso()});
+    pass.report.rejected.push_back({file.string(), error, pass.next->rejected.back().since});
+  };
+  // A file version (content, inode, times, manifest) refused before is refused again from
+  // memory: its code is not run once more every rescan (a hanging entry point would hold
+  // this thread for plugins.worker.load_timeout_ms each time).
+  auto remember = [&](const std::string& version, const std::string& plugin_id) {
+    pass.still_rejected[file.string()] = {version, plugin_id, pass.next->rejected.back().error,
+                                          pass.next->rejected.back().since};
+  };
+  std::string manifest_sha;
+  if (fs::exists(manifestFor(file))) {
     try {
-      version = digestOf(file) + "/" + digests_[file.string()].stat_key + "/" + manifest_sha;
+      manifest_sha = digestOf(manifestFor(file));
     } catch (const PluginLoadError& e) {
-      reject(e.what());
-      continue;
+      manifest_sha = "unreadable";
     }
-    if (auto known = rejected_versions_.find(file.string()); known != rejected_versions_.end() &&
-                                                              known->second.version == version &&
-                                                              (known->second.plugin_id.empty() ||
-                                                               next->plugins.count(known->second.plugin_id))) {
-      next->rejected.push_back({file.string(), known->second.error, known->second.since});
-      still_rejected[file.string()] = known->second;
-      continue;
-    }
-    std::shared_ptr<PluginLibrary> lib;
+  }
+  // An unchanged file (and manifest) keeps its loaded plugin.
+  if (auto it = pass.by_file.find(file.string()); it != pass.by_file.end()) {
+    bool unchanged = false;
     try {
-      lib = PluginLibrary::load(file, admission);
+      unchanged = digestOf(file) == it->second->library->sha256() && it->second->manifest_sha256 == manifest_sha;
     } catch (const PluginLoadError& e) {
-      log.error(e.what());
-      reject(e.what());
-      remember(version, "");
-      continue;
+      return reject(e.what());
     }
-    if (next->plugins.count(lib->id())) {
-      reject("plugin id '" + lib->id() + "' is already served by " + next->plugins[lib->id()]->library->path().string());
-      remember(version, lib->id());  // refused while that id is served by another file
-      if (lib->inProcess()) retired_.push_back(lib);  // its code ran here: keep it resident
-      continue;
+    if (unchanged) {
+      const auto& reuse = it->second;
+      if (pass.next->plugins.count(reuse->library->id()))
+        return reject("plugin id '" + reuse->library->id() + "' is already served by another file");
+      for (const auto& c : reuse->companies) pass.companies_taken.insert(c.id);
+      pass.next->plugins[reuse->library->id()] = reuse;
+      return;
     }
-    auto loaded = std::make_shared<LoadedPlugin>();
-    loaded->library = lib;
-    loaded->manifest_sha256 = manifest_sha;
-    loaded->loaded_at = nowIso();
-    try {
-      if (manifest_sha.empty())
-        throw ConfigError(manifest_file, "", "no manifest: the plugin serves no company until one is installed beside it");
-      loaded->companies = PluginManifest::load(manifest_file).companies;
-    } catch (const ConfigError& e) {
-      loaded->manifest_error = e.what();
-      log.error(e.what());
-    }
-    for (auto& company : loaded->companies) {
-      company.plugin = lib->id();
-      if (!companies_taken.insert(company.id).second) {
-        loaded->company_errors[company.id] = "company id '" + company.id + "' is already served by another plugin";
-      } else {
-        try {
-          auto& health = health_[company.id];
-          if (health) {
-            // Keep the state, the window and the tokens across versions.
-            health->breaker.reconfigure(company.breaker);
-            health->retry_budget.reconfigure(company.retry_budget);
-          } else {
-            health = std::make_shared<PartnerHealth>(company.breaker, company.retry_budget);
-          }
-          loaded->adapters[company.id] = std::make_shared<InsurerAdapter>(company, lib, health);
-        } catch (const PluginLoadError& e) {
-          loaded->company_errors[company.id] = e.what();
+  }
+
+  std::string version;
+  try {
+    version = digestOf(file) + "/" + digests_[file.string()].stat_key + "/" + manifest_sha;
+  } catch (const PluginLoadError& e) {
+    return reject(e.what());
+  }
+  if (auto known = rejected_versions_.find(file.string());
+      known != rejected_versions_.end() && known->second.version == version &&
+      (known->second.plugin_id.empty() || pass.next->plugins.count(known->second.plugin_id))) {
+    pass.next->rejected.push_back({file.string(), known->second.error, known->second.since});
+    pass.still_rejected[file.string()] = known->second;
+    return;
+  }
+  std::shared_ptr<PluginLibrary> lib;
+  try {
+    lib = PluginLibrary::load(file, pass.admission);
+  } catch (const PluginLoadError& e) {
+    Poco::Logger::get("plugins").error(e.what());
+    reject(e.what());
+    return remember(version, "");
+  }
+  if (pass.next->plugins.count(lib->id())) {
+    reject("plugin id '" + lib->id() + "' is already served by " + pass.next->plugins[lib->id()]->library->path().string());
+    remember(version, lib->id());  // refused while that id is served by another file
+    if (lib->inProcess()) retired_.push_back(lib);  // its code ran here: keep it resident
+    return;
+  }
+  serve(pass, lib, manifest_sha);
+}
+
+void PluginRegistry::serve(RescanPass& pass, const std::shared_ptr<PluginLibrary>& lib, const std::string& manifest_sha) {
+  auto& log = Poco::Logger::get("plugins");
+  auto loaded = std::make_shared<LoadedPlugin>();
+  loaded->library = lib;
+  loaded->manifest_sha256 = manifest_sha;
+  loaded->loaded_at = nowIso();
+  std::string manifest_file = manifestFor(lib->path()).string();
+  try {
+    if (manifest_sha.empty())
+      throw ConfigError(manifest_file, "", "no manifest: the plugin serves no company until one is installed beside it");
+    loaded->companies = PluginManifest::load(manifest_file).companies;
+  } catch (const ConfigError& e) {
+    loaded->manifest_error = e.what();
+    log.error(e.what());
+  }
+  createAdapters(*loaded, pass.companies_taken);
+  bool upgrade = pass.old->plugins.count(lib->id()) > 0;
+  (upgrade ? pass.report.upgraded : pass.report.loaded).push_back(lib->id());
+  log.information(std::string(upgrade ? "upgraded" : "loaded") + " plugin " + lib->id() + " " + lib->version() +
+                  " (ABI " + lib->abiVersion() + ", sha256 " + lib->sha256().substr(0, 12) + ") from " +
+                  lib->path().string() + " serving " + std::to_string(loaded->adapters.size()) + " companies");
+  recordSwitch(lib->id());
+  pass.next->plugins[lib->id()] = loaded;
+}
+
+void PluginRegistry::createAdapters(LoadedPlugin& loaded, std::set<std::string>& companies_taken) {
+  for (auto& company : loaded.companies) {
+    company.plugin = loaded.library->id();
+    if (!companies_taken.insert(company.id).second) {
+      loaded.company_errors[company.id] = "company id '" + company.id + "' is already served by another plugin";
+    } else {
+      try {
+        auto& health = health_[company.id];
+        if (health) {
+          // Keep the state, the window and the tokens across versions.
+          health->breaker.reconfigure(company.breaker);
+          health->retry_budget.reconfigure(company.retry_budget);
+        } else {
+          health = std::make_shared<PartnerHealth>(company.breaker, company.retry_budget);
         }
-      }
-      if (loaded->company_errors.count(company.id))
-        log.error("company " + company.id + ": " + loaded->company_errors[company.id]);
-    }
-    bool upgrade = old->plugins.count(lib->id()) > 0;
-    (upgrade ? report.upgraded : report.loaded).push_back(lib->id());
-    log.information(std::string(upgrade ? "upgraded" : "loaded") + " plugin " + lib->id() + " " + lib->version() +
-                    " (ABI " + lib->abiVersion() + ", sha256 " + lib->sha256().substr(0, 12) + ") from " +
-                    file.string() + " serving " + std::to_string(loaded->adapters.size()) + " companies");
-    if (switches_store_) {
-      try {
-        bool on = switches_store_->ensure(lib->id(), config_.enable_new, "first seen by " + instance_id_);
-        std::lock_guard lock(mutex_);
-        switches_[lib->id()] = on;
-      } catch (const std::exception& e) {
-        log.error("cannot record the switch of plugin " + lib->id() + ": " + errorText(e));
+        loaded.adapters[company.id] = std::make_shared<InsurerAdapter>(company, loaded.library, health);
+      } catch (const PluginLoadError& e) {
+        loaded.company_errors[company.id] = e.what();
       }
     }
-    next->plugins[lib->id()] = loaded;
+    if (loaded.company_errors.count(company.id))
+      Poco::Logger::get("plugins").error("company " + company.id + ": " + loaded.company_errors[company.id]);
   }
+}
 
-  rejected_versions_ = std::move(still_rejected);  // files gone or changed are forgotten
-  for (const auto& [id, p] : old->plugins) {
-    auto it = next->plugins.find(id);
-    if (it == next->plugins.end()) {
-      report.removed.push_back(id);
-      log.warning("plugin " + id + " is gone from " + config_.directory + "; its companies are no longer asked");
-    }
-    if (it == next->plugins.end() || it->second != p) retired_.push_back(p->library);
+void PluginRegistry::recordSwitch(const std::string& plugin_id) {
+  if (!switches_store_) return;
+  try {
+    bool on = switches_store_->ensure(plugin_id, config_.enable_new, "first seen by " + instance_id_);
+    std::lock_guard lock(mutex_);
+    switches_[plugin_id] = on;
+  } catch (const std::exception& e) {
+    Poco::Logger::get("plugins").error("cannot record the switch of plugin " + plugin_id + ": " + errorText(e));
   }
-  std::lock_guard lock(mutex_);
-  snapshot_ = next;
-  return report;
+}
+
+void PluginRegistry::retireReplaced(RescanPass& pass) {
+  for (const auto& [id, p] : pass.old->plugins) {
+    auto it = pass.next->plugins.find(id);
+    if (it == pass.next->plugins.end()) {
+      pass.report.removed.push_back(id);
+      Poco::Logger::get("plugins").warning("plugin " + id + " is gone from " + config_.directory +
+                                           "; its companies are no longer asked");
+    }
+    if (it == pass.next->plugins.end() || it->second != p) retired_.push_back(p->library);
+  }
 }
 
 void PluginRegistry::start() {

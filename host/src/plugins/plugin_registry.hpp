@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -169,6 +170,21 @@ class PluginRegistry {
   };
   std::map<std::string, RejectedVersion> rejected_versions_;
   std::string digestOf(const std::filesystem::path& file);
+
+  // The steps of a rescan.
+  struct RescanPass;
+  /// The *.so files of the directory in name order; nullopt when it cannot be read.
+  std::optional<std::vector<std::filesystem::path>> pluginFiles() const;
+  /// Keeps the file's loaded plugin if unchanged, else loads it, or refuses it (from memory if refused before).
+  void considerFile(RescanPass& pass, const std::filesystem::path& file);
+  /// A newly loaded library with its manifest's companies goes into the next snapshot.
+  void serve(RescanPass& pass, const std::shared_ptr<PluginLibrary>& lib, const std::string& manifest_sha);
+  /// One adapter per company no other plugin serves, keeping each company's health across versions.
+  void createAdapters(LoadedPlugin& loaded, std::set<std::string>& companies_taken);
+  /// Makes sure the plugin has a stored switch and reads it.
+  void recordSwitch(const std::string& plugin_id);
+  /// Plugins gone or replaced are reported and kept resident (calls may still run in them).
+  void retireReplaced(RescanPass& pass);
 
   std::atomic<bool> running_{false};
   mutable std::atomic<bool> rescan_requested_{false};
