@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
     CallContext ctx{"bench", std::chrono::system_clock::now() + 30s};
     auto first = in_process.submit(ctx, quote);
     if (first.kind == PartnerOutcome::Kind::Failed) {
-      std::cerr << "the first submit failed: " << first.code << ": " << first.message << "\n";
+      std::cerr << "the first submit failed: " << first.failure << ": " << first.message << "\n";
       return 1;
     }
     external_id = first.external_id;

@@ -82,7 +82,7 @@ class SchedulerTest : public ::testing::Test {
     r.correlation_id = osago::newUuid();
     r.idempotency_key = osago::newUuid();
     r.input = {{"k", r.idempotency_key}};
-    r.companies.push_back({"sloth", "Ленивая", status::kCreated, {}});
+    r.companies.push_back({"sloth", "Ленивая", CompanyStatus::kCreated, {}});
     return store_->create(r).request_id;
   }
 

@@ -46,7 +46,7 @@ class StoreTest : public ::testing::Test {
     r.correlation_id = osago::newUuid();
     r.idempotency_key = osago::newUuid();
     r.input = {{"k", r.idempotency_key}};
-    for (int i = 1; i <= companies; ++i) r.companies.push_back({"c" + std::to_string(i), "Company " + std::to_string(i), status::kInProgress, {}});
+    for (int i = 1; i <= companies; ++i) r.companies.push_back({"c" + std::to_string(i), "Company " + std::to_string(i), CompanyStatus::kInProgress, {}});
     return store_->create(r).request_id;
   }
 

@@ -10,6 +10,7 @@ namespace {
 
 using osago::host::parseOutcome;
 using osago::host::PartnerOutcome;
+using osago::host::FailureCode;
 namespace wire = osago::host::wire;
 
 TEST(PluginOutcome, ReadsTheThreeOutcomes) {
@@ -22,8 +23,8 @@ TEST(PluginOutcome, ReadsTheThreeOutcomes) {
   EXPECT_EQ(offer.offer["premium"]["amount"], "12371.81");
   auto declined = parseOutcome(R"({"v":1,"outcome":"DECLINED","reason":"DRIVER_TOO_YOUNG","message":"under 23"})");
   EXPECT_EQ(declined.kind, PartnerOutcome::Kind::Declined);
-  EXPECT_EQ(declined.code, "DRIVER_TOO_YOUNG");
-  EXPECT_EQ(parseOutcome(R"({"outcome":"DECLINED"})").code, "DECLINED") << "a reason is optional";
+  EXPECT_EQ(declined.decline_reason, "DRIVER_TOO_YOUNG");
+  EXPECT_EQ(parseOutcome(R"({"outcome":"DECLINED"})").decline_reason, "DECLINED") << "a reason is optional";
 }
 
 TEST(PluginOutcome, AWrongTypeAnywhereIsAPluginErrorNamingTheField) {
@@ -51,7 +52,7 @@ TEST(PluginOutcome, AWrongTypeAnywhereIsAPluginErrorNamingTheField) {
     PartnerOutcome o;
     ASSERT_NO_THROW(o = parseOutcome(c.json)) << c.json;
     EXPECT_EQ(o.kind, PartnerOutcome::Kind::Failed) << c.json;
-    EXPECT_EQ(o.code, "PLUGIN_ERROR") << c.json;
+    EXPECT_EQ(o.failure, FailureCode::kPluginError) << c.json;
     EXPECT_NE(o.message.find(c.field), std::string::npos) << c.json << " → " << o.message;
   }
 }
@@ -59,13 +60,13 @@ TEST(PluginOutcome, AWrongTypeAnywhereIsAPluginErrorNamingTheField) {
 TEST(PluginOutcome, NotJsonOrNotAnObjectOrAnUnknownOutcome) {
   for (const char* text : {"", "{", "[1,2]", "null", "\"OFFER\"", R"({"outcome":"MAYBE"})"}) {
     auto o = parseOutcome(text);
-    EXPECT_EQ(o.code, "PLUGIN_ERROR") << text;
+    EXPECT_EQ(o.failure, FailureCode::kPluginError) << text;
   }
   std::string deep_offer = R"({"v":1,"outcome":"OFFER","externalId":"a","offer":{"premium":{"amount":"1.00"},"x":)" +
                            std::string(100000, '[') + std::string(100000, ']') + "}}";
-  EXPECT_EQ(parseOutcome(deep_offer).code, "PLUGIN_ERROR") << "nesting the host would overflow its stack writing back";
+  EXPECT_EQ(parseOutcome(deep_offer).failure, FailureCode::kPluginError) << "nesting the host would overflow its stack writing back";
   std::string huge_id = R"({"outcome":"PENDING","externalId":")" + std::string(300, 'x') + R"("})";
-  EXPECT_EQ(parseOutcome(huge_id).code, "PLUGIN_ERROR") << "an externalId longer than 256";
+  EXPECT_EQ(parseOutcome(huge_id).failure, FailureCode::kPluginError) << "an externalId longer than 256";
 }
 
 TEST(WorkerFrames, RoundTripAndRefuseWhatDoesNotFit) {

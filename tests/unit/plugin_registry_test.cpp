@@ -166,7 +166,7 @@ TEST_F(Registry, AThrowingCallIsContainedAsAPluginError) {
   registry.rescan();
   auto out = registry.route("thrower")->adapter->submit(ctx(), "{}");
   EXPECT_EQ(out.kind, PartnerOutcome::Kind::Failed);
-  EXPECT_EQ(out.code, "PLUGIN_ERROR");
+  EXPECT_EQ(out.failure, FailureCode::kPluginError);
   EXPECT_NE(out.message.find("boom from the plugin"), std::string::npos) << out.message;
 }
 
@@ -177,10 +177,10 @@ TEST_F(Registry, AFailingCompanysBreakerOpensAndFailsFastWhileOthersGoOn) {
   PluginRegistry registry(config_, nullptr, "test");
   registry.rescan();
   auto thrower = registry.route("thrower")->adapter;
-  EXPECT_EQ(thrower->submit(ctx(), "{}").code, "PLUGIN_ERROR");
-  EXPECT_EQ(thrower->submit(ctx(), "{}").code, "PLUGIN_ERROR");
+  EXPECT_EQ(thrower->submit(ctx(), "{}").failure, FailureCode::kPluginError);
+  EXPECT_EQ(thrower->submit(ctx(), "{}").failure, FailureCode::kPluginError);
   auto refused = thrower->submit(ctx(), "{}");
-  EXPECT_EQ(refused.code, "CIRCUIT_OPEN");
+  EXPECT_EQ(refused.failure, FailureCode::kCircuitOpen);
   auto health = registry.describePlugin("throws")["companies"][0]["health"];
   EXPECT_EQ(health["breaker"]["state"], "OPEN") << health.dump();
   EXPECT_EQ(health["calls"], 2);
@@ -191,7 +191,7 @@ TEST_F(Registry, AFailingCompanysBreakerOpensAndFailsFastWhileOthersGoOn) {
   install("throws", OSAGO_TEST_THROWS_SO,
           "  - {id: thrower, name: Бросающая v2, breaker: {window_calls: 4, minimum_calls: 2, failure_rate: 0.5, open_ms: 60000}}\n");
   ASSERT_EQ(registry.rescan().upgraded, std::vector<std::string>{"throws"});
-  EXPECT_EQ(registry.route("thrower")->adapter->submit(ctx(), "{}").code, "CIRCUIT_OPEN");
+  EXPECT_EQ(registry.route("thrower")->adapter->submit(ctx(), "{}").failure, FailureCode::kCircuitOpen);
 }
 
 TEST_F(Registry, AHangingCallGetsItsWorkerKilledAndRestartedWithNothingLeftRunning) {
@@ -210,8 +210,8 @@ TEST_F(Registry, AHangingCallGetsItsWorkerKilledAndRestartedWithNothingLeftRunni
   auto a = first.get();
   auto b = second.get();
   // The first call past its budget gets the worker killed; the other ends hung or cut short with it.
-  EXPECT_TRUE(a.code == "PLUGIN_HUNG" || b.code == "PLUGIN_HUNG") << a.code << " " << b.code;
-  for (const auto& o : {a, b}) EXPECT_TRUE(o.code == "PLUGIN_HUNG" || o.code == "PLUGIN_CRASHED") << o.code;
+  EXPECT_TRUE(a.failure == FailureCode::kPluginHung || b.failure == FailureCode::kPluginHung) << a.failure << " " << b.failure;
+  for (const auto& o : {a, b}) EXPECT_TRUE(o.failure == FailureCode::kPluginHung || o.failure == FailureCode::kPluginCrashed) << o.failure;
   EXPECT_LT(std::chrono::steady_clock::now() - started, 5s) << "released at the budget, not when the plugin returned";
   EXPECT_EQ(sloth->callsRunning(), 0) << "no call is left running: the worker is gone, not its threads";
 
@@ -220,7 +220,7 @@ TEST_F(Registry, AHangingCallGetsItsWorkerKilledAndRestartedWithNothingLeftRunni
   ASSERT_TRUE(sloth->workerUp());
   auto worker = sloth->describeWorker();
   EXPECT_GE(worker["restartsByReason"].value("hung", 0), 1) << worker.dump();
-  EXPECT_EQ(sloth->poll(ctx(), "z").code, "PLUGIN_HUNG");
+  EXPECT_EQ(sloth->poll(ctx(), "z").failure, FailureCode::kPluginHung);
 
   // Another company is not affected.
   EXPECT_EQ(registry.route("alpha")->adapter->poll(ctx(), "1-app").kind, PartnerOutcome::Kind::Offer);
@@ -237,11 +237,11 @@ TEST_F(Registry, InProcessAHangingCallIsAbandonedAtItsBudgetAndItsBulkheadStaysB
 
   auto first = std::async(std::launch::async, [&] { return sloth->poll(ctx(), "x"); });
   auto second = std::async(std::launch::async, [&] { return sloth->poll(ctx(), "y"); });
-  EXPECT_EQ(first.get().code, "PLUGIN_HUNG");
-  EXPECT_EQ(second.get().code, "PLUGIN_HUNG");
+  EXPECT_EQ(first.get().failure, FailureCode::kPluginHung);
+  EXPECT_EQ(second.get().failure, FailureCode::kPluginHung);
   // In process a stuck thread cannot be killed: the next call is refused at once instead of piling up.
   auto third = sloth->poll(ctx(), "z");
-  EXPECT_EQ(third.code, "BULKHEAD_FULL");
+  EXPECT_EQ(third.failure, FailureCode::kBulkheadFull);
   EXPECT_TRUE(third.retryable);
   EXPECT_EQ(sloth->callsRunning(), 2);
 }

@@ -54,14 +54,14 @@ TEST(DecideUpdate, PendingKeepsPollingWithinTheDeadline) {
   PollPolicy p(500ms, 5000ms, 1);
   auto item = polling();
   auto u = decideUpdate(item, pending(), kNow, p);
-  EXPECT_EQ(u.status, status::kInProgress);
+  EXPECT_EQ(u.status, CompanyStatus::kInProgress);
   EXPECT_EQ(u.external_id, "ext-1");
   EXPECT_EQ(u.attempts, 2);
   EXPECT_GT(u.next_poll_at, kNow);
   EXPECT_LE(u.next_poll_at, item.deadline);
 
   auto late = decideUpdate(item, pending(), item.deadline - 10ms, p);
-  EXPECT_EQ(late.status, status::kTimeout) << "a poll after the deadline is not planned: TIMEOUT now";
+  EXPECT_EQ(late.status, CompanyStatus::kTimeout) << "a poll after the deadline is not planned: TIMEOUT now";
   EXPECT_EQ(late.error["code"], "DEADLINE_EXCEEDED");
   EXPECT_NE(late.error["message"].get<std::string>().find("after the deadline"), std::string::npos);
 }
@@ -71,8 +71,8 @@ TEST(DecideUpdate, ARetryAfterBeyondTheDeadlineEndsTheWaitNow) {
   auto item = polling();
   auto o = pending();
   o.retry_after = 30s;
-  EXPECT_EQ(decideUpdate(item, o, item.deadline - 40s, p).status, status::kInProgress);
-  EXPECT_EQ(decideUpdate(item, o, item.deadline - 20s, p).status, status::kTimeout);
+  EXPECT_EQ(decideUpdate(item, o, item.deadline - 40s, p).status, CompanyStatus::kInProgress);
+  EXPECT_EQ(decideUpdate(item, o, item.deadline - 20s, p).status, CompanyStatus::kTimeout);
 }
 
 TEST(DecideUpdate, NoPollThatThePartnersP95LatencyWouldCarryPastTheDeadline) {
@@ -80,11 +80,11 @@ TEST(DecideUpdate, NoPollThatThePartnersP95LatencyWouldCarryPastTheDeadline) {
   auto item = polling();
   PartnerOutlook slow;
   slow.p95_latency = 4000ms;
-  EXPECT_EQ(decideUpdate(item, pending(), item.deadline - 10s, p, slow).status, status::kInProgress);
+  EXPECT_EQ(decideUpdate(item, pending(), item.deadline - 10s, p, slow).status, CompanyStatus::kInProgress);
   auto u = decideUpdate(item, pending(), item.deadline - 3s, p, slow);
-  EXPECT_EQ(u.status, status::kTimeout);
+  EXPECT_EQ(u.status, CompanyStatus::kTimeout);
   EXPECT_NE(u.error["message"].get<std::string>().find("p95"), std::string::npos);
-  EXPECT_EQ(decideUpdate(item, pending(), item.deadline - 3s, p).status, status::kInProgress)
+  EXPECT_EQ(decideUpdate(item, pending(), item.deadline - 3s, p).status, CompanyStatus::kInProgress)
       << "without a settled p95 the poll is planned";
   EXPECT_FALSE(callFitsBeforeDeadline(item.deadline - 3s, item.deadline, slow));
   EXPECT_TRUE(callFitsBeforeDeadline(item.deadline - 5s, item.deadline, slow));
@@ -94,11 +94,11 @@ TEST(DecideUpdate, ASpentRetryBudgetStopsRetriesButNotPolling) {
   PollPolicy p(500ms, 5000ms, 1);
   PartnerOutlook spent;
   spent.retries_allowed = false;
-  auto u = decideUpdate(polling(), PartnerOutcome::failed("PARTNER_UNAVAILABLE", "503", true), kNow, p, spent);
-  EXPECT_EQ(u.status, status::kFailed);
+  auto u = decideUpdate(polling(), PartnerOutcome::failed(FailureCode::kPartnerUnavailable, "503", true), kNow, p, spent);
+  EXPECT_EQ(u.status, CompanyStatus::kFailed);
   EXPECT_EQ(u.error["code"], "PARTNER_UNAVAILABLE");
   EXPECT_NE(u.error["message"].get<std::string>().find("retry budget"), std::string::npos);
-  EXPECT_EQ(decideUpdate(polling(), pending(), kNow, p, spent).status, status::kInProgress)
+  EXPECT_EQ(decideUpdate(polling(), pending(), kNow, p, spent).status, CompanyStatus::kInProgress)
       << "a pending answer is not a failure: polling goes on";
 }
 
@@ -108,7 +108,7 @@ TEST(DecideUpdate, OfferCompletes) {
   o.kind = PartnerOutcome::Kind::Offer;
   o.offer = {{"premium", {{"amount", "11394.00"}, {"currency", "RUB"}}}};
   auto u = decideUpdate(polling(), o, kNow, p);
-  EXPECT_EQ(u.status, status::kCompleted);
+  EXPECT_EQ(u.status, CompanyStatus::kCompleted);
   EXPECT_EQ(u.offer["premium"]["amount"], "11394.00");
   EXPECT_TRUE(u.error.is_null());
 }
@@ -117,18 +117,18 @@ TEST(DecideUpdate, DeclineFailsWithTheInsurersReason) {
   PollPolicy p(500ms, 5000ms, 1);
   PartnerOutcome o;
   o.kind = PartnerOutcome::Kind::Declined;
-  o.code = "DRIVER_TOO_YOUNG";
+  o.decline_reason = "DRIVER_TOO_YOUNG";
   o.message = "drivers under 23 are not insured";
   auto u = decideUpdate(polling(), o, kNow, p);
-  EXPECT_EQ(u.status, status::kFailed);
+  EXPECT_EQ(u.status, CompanyStatus::kFailed);
   EXPECT_EQ(u.error["code"], "DECLINED");
   EXPECT_EQ(u.error["reason"], "DRIVER_TOO_YOUNG");
 }
 
 TEST(DecideUpdate, RetryableFailureOfAPollIsRetried) {
   PollPolicy p(500ms, 5000ms, 1);
-  auto u = decideUpdate(polling(), PartnerOutcome::failed("PARTNER_UNAVAILABLE", "503", true), kNow, p);
-  EXPECT_EQ(u.status, status::kInProgress);
+  auto u = decideUpdate(polling(), PartnerOutcome::failed(FailureCode::kPartnerUnavailable, "503", true), kNow, p);
+  EXPECT_EQ(u.status, CompanyStatus::kInProgress);
   EXPECT_GT(u.next_poll_at, kNow);
 }
 
@@ -136,8 +136,8 @@ TEST(DecideUpdate, FailedSubmitIsNotRetried) {
   PollPolicy p(500ms, 5000ms, 1);
   auto item = polling(0);
   item.external_id.clear();
-  auto u = decideUpdate(item, PartnerOutcome::failed("PARTNER_TIMEOUT", "no answer", true), kNow, p);
-  EXPECT_EQ(u.status, status::kFailed);
+  auto u = decideUpdate(item, PartnerOutcome::failed(FailureCode::kPartnerTimeout, "no answer", true), kNow, p);
+  EXPECT_EQ(u.status, CompanyStatus::kFailed);
   EXPECT_EQ(u.error["code"], "PARTNER_TIMEOUT");
 }
 
@@ -145,18 +145,18 @@ TEST(DecideUpdate, ASubmitThatNeverWentOutIsTriedAgain) {
   PollPolicy p(500ms, 5000ms, 1);
   auto item = polling(0);
   item.external_id.clear();
-  auto u = decideUpdate(item, PartnerOutcome::notCalled("BULKHEAD_FULL", "full", true), kNow, p);
-  EXPECT_EQ(u.status, status::kInProgress);
+  auto u = decideUpdate(item, PartnerOutcome::notCalled(FailureCode::kBulkheadFull, "full", true), kNow, p);
+  EXPECT_EQ(u.status, CompanyStatus::kInProgress);
   EXPECT_TRUE(u.external_id.empty());
-  auto open = decideUpdate(item, PartnerOutcome::notCalled("CIRCUIT_OPEN", "open", false), kNow, p);
-  EXPECT_EQ(open.status, status::kFailed) << "new work for an open breaker fails fast";
+  auto open = decideUpdate(item, PartnerOutcome::notCalled(FailureCode::kCircuitOpen, "open", false), kNow, p);
+  EXPECT_EQ(open.status, CompanyStatus::kFailed) << "new work for an open breaker fails fast";
   EXPECT_EQ(open.error["code"], "CIRCUIT_OPEN");
 }
 
 TEST(DecideUpdate, PermanentFailureFails) {
   PollPolicy p(500ms, 5000ms, 1);
-  auto u = decideUpdate(polling(), PartnerOutcome::failed("PARTNER_ERROR", "bad body"), kNow, p);
-  EXPECT_EQ(u.status, status::kFailed);
+  auto u = decideUpdate(polling(), PartnerOutcome::failed(FailureCode::kPartnerError, "bad body"), kNow, p);
+  EXPECT_EQ(u.status, CompanyStatus::kFailed);
   EXPECT_EQ(u.error["message"], "bad body");
 }
 
@@ -164,10 +164,10 @@ TEST(DecideUpdate, StillPendingAtTheDeadlineTimesOut) {
   PollPolicy p(500ms, 5000ms, 1);
   auto item = polling();
   auto u = decideUpdate(item, pending(), item.deadline, p);
-  EXPECT_EQ(u.status, status::kTimeout);
+  EXPECT_EQ(u.status, CompanyStatus::kTimeout);
   EXPECT_EQ(u.error["code"], "DEADLINE_EXCEEDED");
-  auto d = decideUpdate(item, PartnerOutcome::failed("DEADLINE_EXCEEDED", "x"), item.deadline + 1s, p);
-  EXPECT_EQ(d.status, status::kTimeout);
+  auto d = decideUpdate(item, PartnerOutcome::failed(FailureCode::kDeadlineExceeded, "x"), item.deadline + 1s, p);
+  EXPECT_EQ(d.status, CompanyStatus::kTimeout);
 }
 
 TEST(ParseOutcome, AcceptsTheDocumentedShapes) {
@@ -180,14 +180,14 @@ TEST(ParseOutcome, AcceptsTheDocumentedShapes) {
   EXPECT_EQ(o.kind, PartnerOutcome::Kind::Offer);
   auto d = parseOutcome(R"({"v":1,"outcome":"DECLINED","reason":"REGION","message":"m"})");
   EXPECT_EQ(d.kind, PartnerOutcome::Kind::Declined);
-  EXPECT_EQ(d.code, "REGION");
+  EXPECT_EQ(d.decline_reason, "REGION");
 }
 
 TEST(ParseOutcome, MalformedOutcomesArePluginErrors) {
   for (const char* bad : {"", "[]", R"({"outcome":"MAYBE"})", R"({"outcome":"OFFER","offer":{"premium":{"amount":12}}})"}) {
     auto o = parseOutcome(bad);
     EXPECT_EQ(o.kind, PartnerOutcome::Kind::Failed) << bad;
-    EXPECT_EQ(o.code, "PLUGIN_ERROR") << bad;
+    EXPECT_EQ(o.failure, FailureCode::kPluginError) << bad;
   }
 }
 

@@ -104,10 +104,10 @@ void QuoteApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServ
     c.id = route.company.id;
     c.name = route.company.name;
     if (!route.enabled) {
-      c.status = status::kFailed;
+      c.status = CompanyStatus::kFailed;
       c.error = companyError("COMPANY_DISABLED", route.company.name + " is switched off by an operator");
     } else if (!route.adapter) {
-      c.status = status::kFailed;
+      c.status = CompanyStatus::kFailed;
       c.error = companyError("PLUGIN_UNAVAILABLE", route.unavailable);
     }
     r.companies.push_back(std::move(c));
@@ -130,7 +130,7 @@ void QuoteApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServ
     on_created_();
   }
   nlohmann::json answer{{"osagoRequestId", created.request_id}, {"insuranceCompanies", nlohmann::json::array()}};
-  auto add = [&](const std::string& id, const std::string& name, const std::string& status) {
+  auto add = [&](const std::string& id, const std::string& name, CompanyStatus status) {
     answer["insuranceCompanies"].push_back({{"companyId", id}, {"companyName", name}, {"status", status}});
   };
   if (created.kind == CreateResult::Kind::Created) {

@@ -40,8 +40,8 @@ std::string describe(const PartnerOutcome& o) {
   switch (o.kind) {
     case PartnerOutcome::Kind::Pending: return "PENDING " + o.external_id;
     case PartnerOutcome::Kind::Offer: return "OFFER " + o.offer["premium"].value("amount", "?") + " RUB";
-    case PartnerOutcome::Kind::Declined: return "DECLINED " + o.code;
-    case PartnerOutcome::Kind::Failed: return "FAILED " + o.code + ": " + o.message;
+    case PartnerOutcome::Kind::Declined: return "DECLINED " + o.decline_reason;
+    case PartnerOutcome::Kind::Failed: return std::string("FAILED ") + name(o.failure) + ": " + o.message;
   }
   return "?";
 }
@@ -158,29 +158,29 @@ std::vector<ScenarioResult> runConformance(const ConformanceTarget& target, json
            }, *normal);
   scenario("decline", {{"mode", "decline"}, {"pendingMs", 0}}, [&](const auto& s) {
     auto o = last(s);
-    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Declined && !o.code.empty(), describe(o)};
+    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Declined && !o.decline_reason.empty(), describe(o)};
   }, *normal);
   scenario("server error (5xx)", {{"mode", "error"}}, [&](const auto& s) {
     auto o = last(s);
-    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Failed && o.code == "PARTNER_UNAVAILABLE" && o.retryable,
+    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Failed && o.failure == FailureCode::kPartnerUnavailable && o.retryable,
                           describe(o)};
   }, *normal);
   scenario("malformed body", {{"mode", "normal"}, {"pendingMs", 0}}, [&](const auto& s) {
     auto o = last(s);
-    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Failed && o.code == "PARTNER_ERROR", describe(o)};
+    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Failed && o.failure == FailureCode::kPartnerError, describe(o)};
   }, *normal, [&] { kit.setBehaviour({{"mode", "malformed"}}); });
   scenario("wrong-typed fields", {{"mode", "normal"}, {"pendingMs", 0}}, [&](const auto& s) {
     auto o = last(s);
-    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Failed && o.code == "PARTNER_ERROR", describe(o)};
+    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Failed && o.failure == FailureCode::kPartnerError, describe(o)};
   }, *normal, [&] { kit.setBehaviour({{"mode", "wrong_types"}}); });
   scenario("oversized body", {{"mode", "normal"}, {"pendingMs", 0}}, [&](const auto& s) {
     auto o = last(s);
-    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Failed && o.code == "PARTNER_ERROR", describe(o)};
+    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Failed && o.failure == FailureCode::kPartnerError, describe(o)};
   }, *normal, [&] { kit.setBehaviour({{"mode", "oversized"}}); });
   auto quick = kit.adapter(1500ms);
   scenario("timeout", {{"mode", "hang"}}, [&](const auto& s) {
     auto o = last(s);
-    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Failed && o.code == "PARTNER_TIMEOUT", describe(o)};
+    return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Failed && o.failure == FailureCode::kPartnerTimeout, describe(o)};
   }, *quick);
 
   kit.setBehaviour(original);

@@ -140,9 +140,9 @@ namespace {
 /// worker found wrong with it: two replies, one too large, an exception).
 PartnerOutcome outcomeOf(osago_status status, int replies, const std::string& reply, const std::string& note,
                          const std::string& where) {
-  if (!note.empty()) return PartnerOutcome::failed("PLUGIN_ERROR", where + ": " + note);
+  if (!note.empty()) return PartnerOutcome::failed(FailureCode::kPluginError, where + ": " + note);
   if (replies > 1)
-    return PartnerOutcome::failed("PLUGIN_ERROR", where + ": the plugin called reply " + std::to_string(replies) +
+    return PartnerOutcome::failed(FailureCode::kPluginError, where + ": the plugin called reply " + std::to_string(replies) +
                                                       " times (exactly once is allowed)");
   std::string detail;
   if (!reply.empty()) {
@@ -152,18 +152,18 @@ PartnerOutcome outcomeOf(osago_status status, int replies, const std::string& re
   }
   switch (status) {
     case OSAGO_STATUS_OK:
-      if (replies == 0) return PartnerOutcome::failed("PLUGIN_ERROR", where + ": returned OK without an outcome");
+      if (replies == 0) return PartnerOutcome::failed(FailureCode::kPluginError, where + ": returned OK without an outcome");
       return parseOutcome(reply);
     case OSAGO_STATUS_TRANSIENT:
-      return PartnerOutcome::failed("PARTNER_UNAVAILABLE", where + ": " + detail, true);
+      return PartnerOutcome::failed(FailureCode::kPartnerUnavailable, where + ": " + detail, true);
     case OSAGO_STATUS_TIMEOUT:
-      return PartnerOutcome::failed("PARTNER_TIMEOUT", where + ": " + detail, true);
+      return PartnerOutcome::failed(FailureCode::kPartnerTimeout, where + ": " + detail, true);
     case OSAGO_STATUS_INVALID_INPUT:
-      return PartnerOutcome::failed("PARTNER_REJECTED_INPUT", where + ": " + detail);
+      return PartnerOutcome::failed(FailureCode::kPartnerRejectedInput, where + ": " + detail);
     case OSAGO_STATUS_PERMANENT:
-      return PartnerOutcome::failed("PARTNER_ERROR", where + ": " + detail);
+      return PartnerOutcome::failed(FailureCode::kPartnerError, where + ": " + detail);
     default:
-      return PartnerOutcome::failed("PLUGIN_ERROR", where + ": status " + std::to_string(status) + ": " + detail);
+      return PartnerOutcome::failed(FailureCode::kPluginError, where + ": status " + std::to_string(status) + ": " + detail);
   }
 }
 
@@ -266,9 +266,9 @@ InsurerAdapter::InsurerAdapter(CompanyConfig company, std::shared_ptr<PluginLibr
 
 bool isPartnerFailure(const PartnerOutcome& o) {
   if (o.kind != PartnerOutcome::Kind::Failed) return false;
-  return o.code == "PARTNER_UNAVAILABLE" || o.code == "PARTNER_TIMEOUT" || o.code == "PARTNER_ERROR" ||
-         o.code == "PLUGIN_ERROR" || o.code == "PLUGIN_HUNG" || o.code == "PLUGIN_CRASHED" ||
-         o.code == "PLUGIN_FORBIDDEN";
+  return o.failure == FailureCode::kPartnerUnavailable || o.failure == FailureCode::kPartnerTimeout || o.failure == FailureCode::kPartnerError ||
+         o.failure == FailureCode::kPluginError || o.failure == FailureCode::kPluginHung || o.failure == FailureCode::kPluginCrashed ||
+         o.failure == FailureCode::kPluginForbidden;
 }
 
 InsurerAdapter::~InsurerAdapter() = default;
@@ -300,7 +300,7 @@ std::string outcomeLabel(const PartnerOutcome& out) {
     case PartnerOutcome::Kind::Declined: return "declined";
     case PartnerOutcome::Kind::Failed: break;
   }
-  std::string code = out.code;
+  std::string code = name(out.failure);
   std::transform(code.begin(), code.end(), code.begin(), [](unsigned char c) { return std::tolower(c); });
   return code;
 }
@@ -314,7 +314,7 @@ void markForbidden(PartnerOutcome& out, const std::vector<std::string>& denied, 
                 (egress_refused ? std::string("an HTTP request to a host outside its manifest") : std::string()) +
                 (egress_refused && !what.empty() ? "; " : "") +
                 (what.empty() ? std::string() : "system calls refused by its sandbox: " + what) + "): " + out.message;
-  out.code = "PLUGIN_FORBIDDEN";
+  out.failure = FailureCode::kPluginForbidden;
 }
 
 }  // namespace
@@ -341,12 +341,12 @@ PartnerOutcome InsurerAdapter::runInProcess(const CallContext& ctx, const char* 
                     grace;
   switch (executor_.run(std::move(task), wait_until)) {
     case CompanyExecutor::Result::kRejected:
-      return PartnerOutcome::notCalled("BULKHEAD_FULL", where + ": all " + std::to_string(company_.max_concurrent_calls) +
+      return PartnerOutcome::notCalled(FailureCode::kBulkheadFull, where + ": all " + std::to_string(company_.max_concurrent_calls) +
                                                             " call slots and the queue of this company are taken", true);
     case CompanyExecutor::Result::kTimedOut:
       instance_->log().error("[" + ctx.correlation_id + "] " + where + " did not return within its budget of " +
                              std::to_string(company_.call_timeout.count()) + " ms; the call is abandoned");
-      return PartnerOutcome::failed("PLUGIN_HUNG", where + ": the plugin did not return in time", true);
+      return PartnerOutcome::failed(FailureCode::kPluginHung, where + ": the plugin did not return in time", true);
     case CompanyExecutor::Result::kDone:
       break;
   }
@@ -374,12 +374,12 @@ PartnerOutcome InsurerAdapter::runInWorker(const CallContext& ctx, const char* o
   auto wait_until = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(call_deadline - SystemClock::now());
   switch (executor_.runInline(task, wait_until)) {
     case CompanyExecutor::Result::kRejected:
-      return PartnerOutcome::notCalled("BULKHEAD_FULL", where + ": all " + std::to_string(company_.max_concurrent_calls) +
+      return PartnerOutcome::notCalled(FailureCode::kBulkheadFull, where + ": all " + std::to_string(company_.max_concurrent_calls) +
                                                             " call slots and the queue of this company are taken", true);
     case CompanyExecutor::Result::kTimedOut:
       // Every slot stayed busy for the whole budget: the partner's calls are stuck. As in process,
       // that counts against its breaker (PLUGIN_HUNG), though this call never started (safe to resend).
-      return PartnerOutcome::notCalled("PLUGIN_HUNG", where + ": waited its whole budget for one of the company's " +
+      return PartnerOutcome::notCalled(FailureCode::kPluginHung, where + ": waited its whole budget for one of the company's " +
                                                           std::to_string(company_.max_concurrent_calls) +
                                                           " call slots (its other calls are stuck)",
                                        true);
@@ -395,18 +395,18 @@ PartnerOutcome InsurerAdapter::runInWorker(const CallContext& ctx, const char* o
       Poco::Logger::get("plugin." + company_.id)
           .error("[" + ctx.correlation_id + "] " + where + " did not return within its budget of " +
                  std::to_string(company_.call_timeout.count()) + " ms; its worker was killed and is restarted");
-      out = PartnerOutcome::failed("PLUGIN_HUNG", where + ": the plugin did not return in time; its worker was restarted", true);
+      out = PartnerOutcome::failed(FailureCode::kPluginHung, where + ": the plugin did not return in time; its worker was restarted", true);
       out.reached_partner = result.sent_http;
       out.killed_worker = true;  // its overrun got the worker killed: it counts towards the quarantine
       break;
     case WorkerCallResult::Kind::kCrashed:
       // A poll may be repeated; a submit only if none of its requests went out.
-      out = PartnerOutcome::failed("PLUGIN_CRASHED", where + ": " + result.detail, true);
+      out = PartnerOutcome::failed(FailureCode::kPluginCrashed, where + ": " + result.detail, true);
       out.reached_partner = result.sent_http;
       out.killed_worker = result.culprit;
       break;
     case WorkerCallResult::Kind::kUnavailable:
-      out = PartnerOutcome::notCalled("PLUGIN_RESTARTING", where + ": " + result.detail, true);
+      out = PartnerOutcome::notCalled(FailureCode::kPluginRestarting, where + ": " + result.detail, true);
       break;
   }
   markForbidden(out, result.denied, refused);
@@ -420,21 +420,21 @@ PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operat
   if (!permit) {
     ++health_->circuit_open;
     // New work fails fast; a request already at the partner waits for the breaker to close.
-    return PartnerOutcome::notCalled("CIRCUIT_OPEN", company_.name + " is failing too often; calls are paused for a while",
+    return PartnerOutcome::notCalled(FailureCode::kCircuitOpen, company_.name + " is failing too often; calls are paused for a while",
                                      /*retryable=*/!is_submit);
   }
   PartnerOutcome out = instance_ ? runInProcess(ctx, operation, is_submit, std::move(argument), call_deadline, started)
                                  : runInWorker(ctx, operation, argument, call_deadline, started);
-  if (out.code == "BULKHEAD_FULL") {
+  if (out.failure == FailureCode::kBulkheadFull) {
     health_->breaker.release(permit);
     ++health_->bulkhead_full;
     return out;
   }
   auto now = std::chrono::steady_clock::now();
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
-  bool failed = isPartnerFailure(out) || out.code == "PLUGIN_RESTARTING";
+  bool failed = isPartnerFailure(out) || out.failure == FailureCode::kPluginRestarting;
   health_->breaker.record(permit, failed, elapsed, now);
-  if (out.code != "PLUGIN_RESTARTING") {
+  if (out.failure != FailureCode::kPluginRestarting) {
     health_->latency.add(elapsed);
     latencyMetric()
         .Add({{"company", company_.id}, {"operation", operation}}, metrics::latencyBuckets())
@@ -453,7 +453,7 @@ PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operat
 PartnerOutcome InsurerAdapter::submit(const CallContext& ctx, const std::string& quote_json) {
   auto out = invoke(ctx, "submit", true, quote_json);
   if ((out.kind == PartnerOutcome::Kind::Pending || out.kind == PartnerOutcome::Kind::Offer) && out.external_id.empty())
-    out = PartnerOutcome::failed("PLUGIN_ERROR", "submit via plugin " + library().id() + ": outcome has no externalId");
+    out = PartnerOutcome::failed(FailureCode::kPluginError, "submit via plugin " + library().id() + ": outcome has no externalId");
   count("submit", out);
   return out;
 }
@@ -470,7 +470,7 @@ namespace {
 /// A plugin outcome that cannot be used: counted, and a Failed PLUGIN_ERROR naming what is wrong.
 PartnerOutcome rejectedOutcome(const std::string& why) {
   countRejected("plugin_outcome");
-  return PartnerOutcome::failed("PLUGIN_ERROR", "plugin outcome rejected: " + why);
+  return PartnerOutcome::failed(FailureCode::kPluginError, "plugin outcome rejected: " + why);
 }
 
 bool isAmount(const std::string& s) {
@@ -535,10 +535,9 @@ PartnerOutcome parseOutcome(const std::string& json_text) {
   }
   if (kind == "DECLINED") {
     out.kind = PartnerOutcome::Kind::Declined;
-    out.code = "DECLINED";
-    if (auto e = string_field("reason", 128, out.code)) return *e;
+    if (auto e = string_field("reason", 128, out.decline_reason)) return *e;
     if (auto e = string_field("message", 1000, out.message)) return *e;
-    if (out.code.empty()) out.code = "DECLINED";
+    if (out.decline_reason.empty()) out.decline_reason = "DECLINED";
     return out;
   }
   return rejectedOutcome("unknown outcome '" + kind.substr(0, 64) + "' (PENDING, OFFER or DECLINED)");

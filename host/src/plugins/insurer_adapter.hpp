@@ -1,6 +1,7 @@
 #pragma once
 
 #include "plugins/company_executor.hpp"
+#include "plugins/failure_code.hpp"
 #include "plugins/plugin_library.hpp"
 #include "plugins/plugin_manifest.hpp"
 #include "resilience/partner_breaker.hpp"
@@ -20,23 +21,24 @@ struct PartnerOutcome {
   Kind kind = Kind::Failed;
   std::string external_id;          ///< Pending/Offer
   nlohmann::json offer;             ///< Offer: {"premium": {...}, ...}
-  std::string code;                 ///< Declined: the insurer's reason; Failed: our failure code
+  FailureCode failure = FailureCode::kPluginError;  ///< Failed: why
+  std::string decline_reason;       ///< Declined: the insurer's reason (its own code, e.g. DRIVER_TOO_YOUNG)
   std::string message;              ///< for operators and the driver; never personal data
   bool retryable = false;           ///< Failed: the same call may succeed later
   bool reached_partner = true;      ///< Failed: whether a request may have gone out (false: safe to resend a submit)
   bool killed_worker = false;       ///< Failed PLUGIN_CRASHED: this call's input killed the plugin's worker
   std::optional<std::chrono::milliseconds> retry_after;
 
-  static PartnerOutcome failed(std::string code, std::string message, bool retryable = false) {
+  static PartnerOutcome failed(FailureCode code, std::string message, bool retryable = false) {
     PartnerOutcome o;
-    o.code = std::move(code);
+    o.failure = code;
     o.message = std::move(message);
     o.retryable = retryable;
     return o;
   }
   /// A failure before any call went out (nothing to be idempotent about).
-  static PartnerOutcome notCalled(std::string code, std::string message, bool retryable) {
-    PartnerOutcome o = failed(std::move(code), std::move(message), retryable);
+  static PartnerOutcome notCalled(FailureCode code, std::string message, bool retryable) {
+    PartnerOutcome o = failed(code, std::move(message), retryable);
     o.reached_partner = false;
     return o;
   }

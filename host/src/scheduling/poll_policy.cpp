@@ -28,13 +28,13 @@ CompanyUpdate decideUpdate(const WorkItem& item, const PartnerOutcome& outcome,
   u.attempts = item.attempts + 1;
   std::string timeout_message = "the insurer did not answer within the deadline";
   auto keep_polling = [&](std::optional<std::chrono::milliseconds> retry_after) {
-    u.status = status::kInProgress;
+    u.status = CompanyStatus::kInProgress;
     u.next_poll_at = now + policy.delay(u.attempts, retry_after);
     if (u.next_poll_at >= item.deadline) {
-      u.status = status::kTimeout;
+      u.status = CompanyStatus::kTimeout;
       timeout_message = "the insurer's next answer would come after the deadline";
     } else if (!callFitsBeforeDeadline(u.next_poll_at, item.deadline, outlook)) {
-      u.status = status::kTimeout;
+      u.status = CompanyStatus::kTimeout;
       timeout_message = "not enough time left for another call (the insurer's p95 latency is " +
                         std::to_string(outlook.p95_latency->count()) + " ms)";
     }
@@ -44,16 +44,16 @@ CompanyUpdate decideUpdate(const WorkItem& item, const PartnerOutcome& outcome,
       keep_polling(outcome.retry_after);
       break;
     case PartnerOutcome::Kind::Offer:
-      u.status = status::kCompleted;
+      u.status = CompanyStatus::kCompleted;
       u.offer = outcome.offer;
       break;
     case PartnerOutcome::Kind::Declined:
-      u.status = status::kFailed;
-      u.error = companyError("DECLINED", outcome.message.empty() ? "the insurer declined" : outcome.message, outcome.code);
+      u.status = CompanyStatus::kFailed;
+      u.error = companyError("DECLINED", outcome.message.empty() ? "the insurer declined" : outcome.message, outcome.decline_reason);
       break;
     case PartnerOutcome::Kind::Failed:
-      if (outcome.code == "DEADLINE_EXCEEDED") {
-        u.status = status::kTimeout;
+      if (outcome.failure == FailureCode::kDeadlineExceeded) {
+        u.status = CompanyStatus::kTimeout;
         if (!outcome.message.empty()) timeout_message = outcome.message;
       } else if (outcome.retryable && (!item.external_id.empty() || !outcome.reached_partner)) {
         // Polling is idempotent, and a submit that never went out may be sent again;
@@ -61,22 +61,22 @@ CompanyUpdate decideUpdate(const WorkItem& item, const PartnerOutcome& outcome,
         if (outlook.retries_allowed) {
           keep_polling(outcome.retry_after);
         } else {
-          u.status = status::kFailed;
-          u.error = companyError(outcome.code, outcome.message + " (not retried: the company's retry budget is spent)");
+          u.status = CompanyStatus::kFailed;
+          u.error = companyError(name(outcome.failure), outcome.message + " (not retried: the company's retry budget is spent)");
         }
       } else {
         // A failed submit is not retried: it is not idempotent for this partner.
-        u.status = status::kFailed;
-        u.error = companyError(outcome.code, outcome.message);
+        u.status = CompanyStatus::kFailed;
+        u.error = companyError(name(outcome.failure), outcome.message);
       }
       break;
   }
-  if (u.status == status::kInProgress && now >= item.deadline) u.status = status::kTimeout;
-  if (u.status == status::kTimeout) {
+  if (u.status == CompanyStatus::kInProgress && now >= item.deadline) u.status = CompanyStatus::kTimeout;
+  if (u.status == CompanyStatus::kTimeout) {
     u.offer = nullptr;
     u.error = companyError("DEADLINE_EXCEEDED", timeout_message);
   }
-  u.next_poll_at = u.status == status::kInProgress ? std::max(u.next_poll_at, now) : now;
+  u.next_poll_at = u.status == CompanyStatus::kInProgress ? std::max(u.next_poll_at, now) : now;
   return u;
 }
 

@@ -199,26 +199,26 @@ void QuoteScheduler::process(const WorkItem& item) {
       if (auto p95 = health.latency.settledPercentile(0.95)) outlook.p95_latency = std::chrono::milliseconds(*p95);
   }
   if (Clock::now() >= item.deadline) {
-    outcome = PartnerOutcome::failed("DEADLINE_EXCEEDED", "the insurer did not answer within the deadline");
+    outcome = PartnerOutcome::failed(FailureCode::kDeadlineExceeded, "the insurer did not answer within the deadline");
   } else if (item.claims_without_outcome > kMaxClaimsWithoutOutcome) {
     // Every instance that took this work died before recording anything: with a
     // plugin in process, its input is the likely cause. It is not tried again.
-    outcome = PartnerOutcome::failed("PLUGIN_CRASHED", "quarantined: claimed " + std::to_string(item.claims_without_outcome - 1) +
+    outcome = PartnerOutcome::failed(FailureCode::kPluginCrashed, "quarantined: claimed " + std::to_string(item.claims_without_outcome - 1) +
                                                            " times by instances that died before recording an outcome");
     countQuarantined(item, route, "claims_without_outcome");
   } else if (route && route->adapter && route->enabled && !callFitsBeforeDeadline(Clock::now(), item.deadline, outlook)) {
     // E.g. work that waited out an outage: a call that cannot finish in time only loads the partner.
-    outcome = PartnerOutcome::failed("DEADLINE_EXCEEDED", "not enough time left for a call (the insurer's p95 latency is " +
+    outcome = PartnerOutcome::failed(FailureCode::kDeadlineExceeded, "not enough time left for a call (the insurer's p95 latency is " +
                                                               std::to_string(outlook.p95_latency->count()) + " ms)");
   } else if (!route) {
     // Another instance listed this company: this one has not loaded its plugin yet. Look
     // again soon and leave the work to whoever can serve it; by the deadline it ends TIMEOUT.
     plugins_.rescanSoon();
-    outcome = PartnerOutcome::notCalled("PLUGIN_UNAVAILABLE", "no loaded plugin serves company " + item.company_id, true);
+    outcome = PartnerOutcome::notCalled(FailureCode::kPluginUnavailable, "no loaded plugin serves company " + item.company_id, true);
   } else if (!route->enabled) {
-    outcome = PartnerOutcome::failed("COMPANY_DISABLED", "switched off by an operator (plugin " + route->plugin_id + ")");
+    outcome = PartnerOutcome::failed(FailureCode::kCompanyDisabled, "switched off by an operator (plugin " + route->plugin_id + ")");
   } else if (!route->adapter) {
-    outcome = PartnerOutcome::failed("PLUGIN_UNAVAILABLE", route->unavailable);
+    outcome = PartnerOutcome::failed(FailureCode::kPluginUnavailable, route->unavailable);
   } else {
     CallContext ctx{item.correlation_id, item.deadline};
     outcome = item.external_id.empty() ? route->adapter->submit(ctx, item.input)
@@ -241,15 +241,15 @@ void QuoteScheduler::process(const WorkItem& item) {
   }
   CompanyUpdate update = decideUpdate(item, outcome, Clock::now(), poll_policy_, outlook);
   if (outcome.kind == PartnerOutcome::Kind::Failed)
-    log.warning(tag + outcome.code + ": " + outcome.message + (update.status == status::kInProgress ? " (will retry)" : ""));
+    log.warning(tag + name(outcome.failure) + ": " + outcome.message + (update.status == CompanyStatus::kInProgress ? " (will retry)" : ""));
   else
-    log.debug(tag + update.status);
+    log.debug(tag + name(update.status));
   for (int attempt = 1;; ++attempt) {
     try {
       auto recorded = store_.record(item, update, instance_id_);
       if (!recorded.stored) {
         log.warning(tag + "lease lost before the result was stored; another instance continues");
-      } else if (update.status != status::kInProgress) {
+      } else if (update.status != CompanyStatus::kInProgress) {
         countFinal(item, update, recorded);
         on_change_();
       }
@@ -285,9 +285,9 @@ void QuoteScheduler::countFinal(const WorkItem& item, const CompanyUpdate& updat
                                              "Time from a request's creation to its first offer");
   static auto& to_final = metrics::histogram("osago_quote_request_final_seconds",
                                              "Time from a request's creation to its final status (every company final)");
-  finals.Add({{"company", item.company_id}, {"status", update.status}}).Increment();
+  finals.Add({{"company", item.company_id}, {"status", name(update.status)}}).Increment();
   double age = std::chrono::duration<double>(std::chrono::system_clock::now() - item.created_at).count();
-  if (update.status == status::kCompleted) to_offer.Add({}, metrics::latencyBuckets()).Observe(age);
+  if (update.status == CompanyStatus::kCompleted) to_offer.Add({}, metrics::latencyBuckets()).Observe(age);
   if (recorded.first_offer) to_first.Add({}, metrics::latencyBuckets()).Observe(age);
   if (recorded.request_completed) to_final.Add({}, metrics::latencyBuckets()).Observe(age);
 }

@@ -10,7 +10,6 @@
 
 namespace osago::host {
 
-bool status::isFinal(const std::string& s) { return s == kCompleted || s == kFailed || s == kTimeout; }
 
 namespace {
 
@@ -33,8 +32,8 @@ std::string sha256(const std::string& text) {
 }
 
 nlohmann::json event(const std::string& request_id, long long seq, const std::string& company_id,
-                     const std::string& company_name, const std::string& company_status, const nlohmann::json& offer,
-                     const nlohmann::json& error, const std::string& request_status) {
+                     const std::string& company_name, CompanyStatus company_status, const nlohmann::json& offer,
+                     const nlohmann::json& error, std::optional<RequestStatus> request_status) {
   nlohmann::json e{{"v", 1},
                    {"eventId", newUuid()},
                    {"type", "quote.company-status"},
@@ -43,8 +42,8 @@ nlohmann::json event(const std::string& request_id, long long seq, const std::st
                    {"companyId", company_id},
                    {"companyName", company_name},
                    {"status", company_status},
-                   {"requestStatus", request_status},
                    {"occurredAtMs", unixMs(std::chrono::system_clock::now())}};
+  if (request_status) e["requestStatus"] = *request_status;
   if (!offer.is_null()) e["offer"] = offer;
   if (!error.is_null()) e["error"] = error;
   return e;
@@ -59,8 +58,8 @@ CreateResult QuoteStore::create(const NewQuoteRequest& r) {
   std::string hash = sha256(input);
   std::string id = newUuid();
   bool all_final = std::all_of(r.companies.begin(), r.companies.end(),
-                               [](const NewCompany& c) { return status::isFinal(c.status); });
-  std::string request_status = all_final ? status::kCompleted : status::kInProgress;
+                               [](const NewCompany& c) { return isFinal(c.status); });
+  RequestStatus request_status = all_final ? RequestStatus::kCompleted : RequestStatus::kInProgress;
   nlohmann::json companies = nlohmann::json::array(), events = nlohmann::json::array();
   for (std::size_t i = 0; i < r.companies.size(); ++i) {
     const NewCompany& c = r.companies[i];
@@ -68,7 +67,7 @@ CreateResult QuoteStore::create(const NewQuoteRequest& r) {
         {{"company_id", c.id}, {"company_name", c.name}, {"position", i}, {"status", c.status}, {"error", c.error}});
     bool last = i + 1 == r.companies.size();
     auto e = event(id, static_cast<long long>(i + 1), c.id, c.name, c.status, nullptr, c.error,
-                   last ? request_status : status::kInProgress);
+                   last ? request_status : RequestStatus::kInProgress);
     events.push_back({{"event_id", e["eventId"]}, {"seq", i + 1}, {"payload", std::move(e)}});
   }
   auto c = db_.acquire();
@@ -92,7 +91,7 @@ CreateResult QuoteStore::create(const NewQuoteRequest& r) {
       "  FROM r, jsonb_to_recordset($11::jsonb) AS x(event_id uuid, seq bigint, payload jsonb)) "
       "SELECT r.id::text FROM r",
       id, r.user_id, r.correlation_id, r.idempotency_key, input, hash, static_cast<long long>(r.deadline.count()),
-      static_cast<long long>(r.companies.size()), request_status, companies.dump(), events.dump());
+      static_cast<long long>(r.companies.size()), name(request_status), companies.dump(), events.dump());
   if (created.rows() == 1) return {CreateResult::Kind::Created, id};
   auto existing = c->query("SELECT id::text, input_hash FROM quote_requests WHERE user_id = $1 AND idempotency_key = $2",
                            r.user_id, r.idempotency_key);
@@ -118,7 +117,7 @@ std::optional<QuoteRequestView> QuoteStore::find(const std::string& request_id) 
   v.id = rows.text(0, 0);
   v.user_id = rows.text(0, 1);
   v.correlation_id = rows.text(0, 2);
-  v.status = rows.text(0, 3);
+  v.status = requestStatusNamed(rows.text(0, 3));
   v.last_seq = rows.int64(0, 4);
   v.created_at = rows.text(0, 5);
   v.deadline_at = rows.text(0, 6);
@@ -127,7 +126,7 @@ std::optional<QuoteRequestView> QuoteStore::find(const std::string& request_id) 
     CompanyQuote q;
     q.company_id = rows.text(i, 7);
     q.company_name = rows.text(i, 8);
-    q.status = rows.text(i, 9);
+    q.status = companyStatusNamed(rows.text(i, 9));
     if (!rows.isNull(i, 10)) q.offer = nlohmann::json::parse(rows.text(i, 10));
     if (!rows.isNull(i, 11)) q.error = nlohmann::json::parse(rows.text(i, 11));
     q.updated_at = rows.text(i, 12);
@@ -163,7 +162,7 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
     w.attempts = static_cast<int>(rows.int64(i, 5));
     w.deadline = std::chrono::system_clock::time_point(std::chrono::milliseconds(rows.int64(i, 6)));
     w.input = rows.text(i, 7);
-    w.status = rows.text(i, 8);
+    w.status = companyStatusNamed(rows.text(i, 8));
     w.created_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(rows.int64(i, 9)));
     w.claims_without_outcome = static_cast<int>(rows.int64(i, 10));
     w.worker_crashes = static_cast<int>(rows.int64(i, 11));
@@ -301,9 +300,8 @@ QuoteStore::Recorded QuoteStore::record(const WorkItem& item, const CompanyUpdat
   if (u.status == item.status) return {recordUnchanged(item, u, owner)};
   auto c = db_.acquire();
   // seq and requestStatus are filled in by the statement that assigns them.
-  nlohmann::json e = event(item.request_id, 0, item.company_id, item.company_name, u.status, u.offer, u.error, "");
+  nlohmann::json e = event(item.request_id, 0, item.company_id, item.company_name, u.status, u.offer, u.error, std::nullopt);
   e.erase("seq");
-  e.erase("requestStatus");
   pg::Transaction tx(*c);
   // The request row lock orders every change of this request: seq stays gap-free,
   // and the next statement's snapshot, taken once the lock is ours, sees every
@@ -332,7 +330,7 @@ QuoteStore::Recorded QuoteStore::record(const WorkItem& item, const CompanyUpdat
       // Under the request's lock the snapshot holds every other company's committed state.
       "  $4 = 'COMPLETED' AND NOT EXISTS (SELECT 1 FROM company_quotes WHERE request_id = $1 AND company_id <> $2 "
       "    AND status = 'COMPLETED')",
-      item.request_id, item.company_id, owner, u.status, u.external_id, static_cast<long long>(u.attempts),
+      item.request_id, item.company_id, owner, name(u.status), u.external_id, static_cast<long long>(u.attempts),
       static_cast<long long>(unixMs(u.next_poll_at)), u.offer.is_null() ? pg::Param() : pg::Param(u.offer.dump()),
       u.error.is_null() ? pg::Param() : pg::Param(u.error.dump()), e["eventId"].get<std::string>(), e.dump());
   if (r.int64(0, 0) == 0) return {};  // the lease expired and another instance took the work

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "store/pg.hpp"
+#include "store/quote_status.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -14,16 +15,6 @@
 #include <vector>
 
 namespace osago::host {
-
-/// Company statuses, as stored and as shown in the API and events.
-namespace status {
-inline constexpr const char* kCreated = "CREATED";
-inline constexpr const char* kInProgress = "IN_PROGRESS";
-inline constexpr const char* kCompleted = "COMPLETED";
-inline constexpr const char* kFailed = "FAILED";
-inline constexpr const char* kTimeout = "TIMEOUT";
-bool isFinal(const std::string& s);
-}  // namespace status
 
 /// The `error` of a FAILED or TIMEOUT company: a machine-readable code, a
 /// message for people, and the insurer's own reason when it declined.
@@ -37,7 +28,7 @@ inline nlohmann::json companyError(const std::string& code, const std::string& m
 struct CompanyQuote {
   std::string company_id;
   std::string company_name;
-  std::string status;
+  CompanyStatus status = CompanyStatus::kInProgress;
   nlohmann::json offer;   ///< null unless COMPLETED
   nlohmann::json error;   ///< null unless FAILED/TIMEOUT: {"code", "message"}
   std::string updated_at; ///< ISO 8601 UTC
@@ -48,7 +39,7 @@ struct QuoteRequestView {
   std::string id;
   std::string user_id;
   std::string correlation_id;
-  std::string status;       ///< IN_PROGRESS until every company is final, then COMPLETED
+  RequestStatus status = RequestStatus::kInProgress;
   long long last_seq = 0;   ///< seq of the last event emitted for this request
   std::string created_at;
   std::string deadline_at;
@@ -60,7 +51,7 @@ struct QuoteRequestView {
 struct NewCompany {
   std::string id;
   std::string name;
-  std::string status = status::kInProgress;
+  CompanyStatus status = CompanyStatus::kInProgress;
   nlohmann::json error;
 };
 
@@ -86,7 +77,7 @@ struct WorkItem {
   std::string company_id;
   std::string company_name;
   std::string correlation_id;
-  std::string status;       ///< as claimed: CREATED or IN_PROGRESS
+  CompanyStatus status = CompanyStatus::kCreated;  ///< as claimed: CREATED or IN_PROGRESS
   std::string external_id;  ///< empty until submitted
   int attempts = 0;
   std::chrono::system_clock::time_point deadline;
@@ -98,7 +89,7 @@ struct WorkItem {
 
 /// The new state of a work item after a partner call.
 struct CompanyUpdate {
-  std::string status;
+  CompanyStatus status = CompanyStatus::kInProgress;
   std::string external_id;
   int attempts = 0;
   std::chrono::system_clock::time_point next_poll_at;
