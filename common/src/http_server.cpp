@@ -162,7 +162,9 @@ nlohmann::json readJsonBody(Poco::Net::HTTPServerRequest& request, std::size_t m
 }
 
 std::string bearerToken(const Poco::Net::HTTPServerRequest& request) {
-  const std::string& auth = request.get("Authorization", "");
+  // A copy: without the header, get() returns its default argument, a temporary
+  // that a reference would outlive (AddressSanitizer: stack-use-after-scope).
+  std::string auth = request.get("Authorization", "");
   static const std::string kPrefix = "Bearer ";
   if (auth.size() > kPrefix.size() && auth.compare(0, kPrefix.size(), kPrefix) == 0) return auth.substr(kPrefix.size());
   return {};
