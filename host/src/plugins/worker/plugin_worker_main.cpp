@@ -382,6 +382,17 @@ const osago_plugin_api* loadLibrary(const std::string& path) {
 
 }  // namespace
 
+#ifdef OSAGO_SANITIZED
+// A sanitizer build of the worker: a plugin that crashes must die of its own
+// signal as in production (the host reports SIGSEGV, SIGABRT), not of the
+// sanitizer's report; and no leak check at exit (workers are killed, and the
+// sandbox refuses what LeakSanitizer needs). Its environment is empty, so
+// these are the defaults compiled in.
+extern "C" const char* __asan_default_options() {
+  return "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_abort=0:detect_leaks=0";
+}
+#endif
+
 int main() {
   ::mallopt(M_ARENA_MAX, 2);  // the memory limit counts what malloc's arenas reserve
   installSignalHandlers();
