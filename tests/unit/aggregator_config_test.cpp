@@ -295,6 +295,13 @@ TEST(AggregatorConfig, AnOverrideIsTakenAsWrittenNotCutAtAHash) {
     EXPECT_NE(e.find("plugins.in_process"), std::string::npos) << "'" << e << "'";
   }
   {
+    // Nesting is refused before the YAML parser could recurse into it.
+    std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    ScopedEnv env{{"OSAGO_AGGREGATOR__PLUGINS__IN_PROCESS", deep.c_str()}};
+    auto e = errorOf([&] { AggregatorConfig::load(file); });
+    EXPECT_NE(e.find("flat list"), std::string::npos) << e.substr(0, 200);
+  }
+  {
     ScopedEnv env{{"OSAGO_AGGREGATOR__PLUGINS__IN_PROCESS", "just-one"}};
     auto e = errorOf([&] { AggregatorConfig::load(file); });
     EXPECT_NE(e.find("plugins.in_process"), std::string::npos) << "a list is required: '" << e << "'";

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <ostream>
-#include <string_view>
 
 namespace osago::host {
 

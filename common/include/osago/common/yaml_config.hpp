@@ -73,7 +73,8 @@ class Section {
         return overrideValue<T>(over->second);
       } catch (const YAML::Exception& e) {
         throw ConfigError("environment variable " + over->first, "",
-                          "has the wrong type for " + qualified(key) + ": '" + over->second + "' (" + e.msg + ")");
+                          "has the wrong type for " + qualified(key) + ": '" + over->second.substr(0, 64) +
+                              (over->second.size() > 64 ? "…" : "") + "' (" + e.msg + ")");
       }
     }
     YAML::Node n = node_[key];
@@ -109,6 +110,9 @@ class Section {
       return v;
     } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
       if (v.find('#') != std::string::npos) throw YAML::Exception(YAML::Mark::null_mark(), "a list here may not contain '#'");
+      // A flat list of scalars: no nesting for the parser to recurse into (a deep one would overflow its stack).
+      if (v.find_first_of("{}") != std::string::npos || v.find('[', v.find('[') + 1) != std::string::npos)
+        throw YAML::Exception(YAML::Mark::null_mark(), "expected a flat list such as [a, b]");
       YAML::Node n = YAML::Load(v);
       if (!n.IsSequence()) throw YAML::Exception(YAML::Mark::null_mark(), "expected a list such as [a, b]");
       return n.as<T>();
