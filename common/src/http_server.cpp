@@ -121,6 +121,11 @@ Poco::Net::ServerSocket listen(const std::string& host, int port) {
 
 std::unique_ptr<Poco::Net::HTTPServer> makeServer(Router* router, const std::string& host, int port,
                                                   const ServerLimits& limits) {
+  return makeServer(Poco::Net::HTTPRequestHandlerFactory::Ptr(router), host, port, limits);
+}
+
+std::unique_ptr<Poco::Net::HTTPServer> makeServer(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const std::string& host,
+                                                  int port, const ServerLimits& limits) {
   auto* params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(limits.max_threads);
   params->setMaxQueued(limits.max_queued);

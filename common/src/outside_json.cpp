@@ -68,7 +68,7 @@ OutsideJson& OutsideJson::array(const char* key, bool required) {
 void countRejected(const std::string& source) {
   static auto& rejected = metrics::counter("osago_rejected_documents_total",
                                            "Documents from outside rejected as malformed, by source (plugin_outcome, "
-                                           "kafka_event, aggregator_answer, client_info_answer)");
+                                           "kafka_event, aggregator_answer, client_info_answer, service_token)");
   rejected.Add({{"source", source}}).Increment();
 }
 

@@ -106,6 +106,24 @@ std::optional<std::string> env(const char* name) {
   return std::string(v);
 }
 
+RotatingSecret rotatingSecret(const std::string& name, std::size_t min_length, const std::string& purpose, bool required) {
+  RotatingSecret out;
+  const std::string accepted_name = name + "_ACCEPTED";
+  const std::string at_least = "at least " + std::to_string(min_length) + " characters";
+  if (auto v = env(name.c_str())) out.current = *v;
+  if (out.current.empty() && required)
+    throw ConfigError("environment variable " + name, "", "must be set to " + at_least + ": " + purpose);
+  if (!out.current.empty() && out.current.size() < min_length)
+    throw ConfigError("environment variable " + name, "", "must be " + at_least + ": " + purpose);
+  if (auto v = env(accepted_name.c_str())) {
+    if (v->size() < min_length || out.current.empty())
+      throw ConfigError("environment variable " + accepted_name, "",
+                        "must be " + at_least + ", beside " + name + " (the other key of a rotation), or unset");
+    out.accepted = *v;
+  }
+  return out;
+}
+
 std::map<std::string, std::string> loggingShortNames() {
   return {{"log_level", "OSAGO_LOG_LEVEL"}, {"log_format", "OSAGO_LOG_FORMAT"}};
 }

@@ -50,7 +50,7 @@ class CoreApp : public ServiceApplication {
     }
 
     TokenService tokens(cfg.token_secret, cfg.token_ttl, cfg.token_secret_accepted);
-    AggregatorClient aggregator(cfg.aggregator_url, cfg.aggregator_timeout, cfg.aggregator_breaker);
+    AggregatorClient aggregator(cfg.aggregator_url, cfg.service_token_secret, cfg.aggregator_timeout, cfg.aggregator_breaker);
     ClientInfoClient client_info(cfg.client_info_url, cfg.client_info_timeout, cfg.client_info_breaker);
     RateLimiter limiter(cfg.limits);
     raiseFileLimit(static_cast<std::size_t>(cfg.max_streams), log);

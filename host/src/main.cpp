@@ -119,7 +119,8 @@ class AggregatorApp : public ServiceApplication {
     OutboxRelay relay(store, publisher, instance_id);
     QuoteScheduler scheduler(store, lease_store, plugins, cfg.quotes, instance_id, [&] { relay.wake(); });
     WorkAnnouncer announcer(api_db, QuoteStore::kWorkChannel);
-    QuoteApi api(api_store, plugins, cfg.quotes.deadline, [] { return CivilDate::todayUtc(); }, [&] {
+    auth::ServiceTokenVerifier services(cfg.service_token.current, cfg.service_token.accepted, "osago-aggregator");
+    QuoteApi api(api_store, plugins, services, cfg.quotes.deadline, [] { return CivilDate::todayUtc(); }, [&] {
       relay.wake();
       scheduler.wake();     // this instance's workers at once
       announcer.announce();  // the other instances' within milliseconds

@@ -9,7 +9,7 @@ KAFKA_VERSION_DIR=$OSAGO_ROOT/.local/kafka-jars
 # What builds the project (packaging/build-deps.txt, shared with the Dockerfile),
 # then what runs the local stack and its tests.
 mapfile -t APT_PACKAGES < <(grep -v '^#' "$OSAGO_ROOT/packaging/build-deps.txt")
-APT_PACKAGES+=(postgresql kcat default-jre-headless maven curl python3)
+APT_PACKAGES+=(postgresql kcat default-jre-headless maven curl python3 openssl)
 
 log() { printf '\033[1m[osago]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[osago] %s\033[0m\n' "$*" >&2; exit 1; }
@@ -264,7 +264,6 @@ stack_control_command() {
 
 # --- the project's services -----------------------------------------------------
 
-# stack_secret NAME: a per-stack random secret, generated once into the state dir, never committed.
 # The example quote (docs/examples/quote-input.json) with a policy start 10 days
 # from today, so that scripts do not expire with the example's fixed date.
 quote_input_json() {
@@ -276,6 +275,7 @@ print(json.dumps(quote, ensure_ascii=False))
 PY
 }
 
+# stack_secret NAME: a per-stack random secret, generated once into the state dir, never committed.
 stack_secret() {
   local f=$STATE_DIR/$1
   [ -s "$f" ] || (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$f")
@@ -287,6 +287,9 @@ stack_secret() {
 bench_stack() {
   local name=$1 pg=$2 kafka=$3
   stack_init "$name"
+  # Both services and the load generators sign and verify with it.
+  OSAGO_SERVICE_TOKEN_SECRET=$(stack_secret service-token-secret)
+  export OSAGO_SERVICE_TOKEN_SECRET
   ensure_packages
   ensure_kafka_jars
   build_project
@@ -297,14 +300,26 @@ bench_stack() {
   psql -h 127.0.0.1 -p "$pg" -U osago -d postgres -qc "CREATE DATABASE osago_bench"
 }
 
+# start_simulator PORT: the insurer simulator, its control API (and plain HTTP) on PORT, its
+# partner API over HTTPS on PORT+3 with a certificate of the stack's own CA ($TLS_DIR/ca.pem,
+# which the aggregator trusts: packaging/dev/dev-tls.sh). CONFIG defaults to config/insurer-simulator.yaml.
+start_simulator() {
+  local sim=$1 config=${2:-$OSAGO_ROOT/config/insurer-simulator.yaml}
+  TLS_DIR=$STATE_DIR/tls
+  "$OSAGO_ROOT/packaging/dev/dev-tls.sh" "$TLS_DIR" || die "could not make the development TLS material in $TLS_DIR"
+  OSAGO_SIMULATOR_PORT=$sim OSAGO_SIMULATOR_TLS_PORT=$((sim + 3)) OSAGO_SIMULATOR_TLS_CERT="$TLS_DIR/partner.pem" \
+    OSAGO_SIMULATOR_TLS_KEY="$TLS_DIR/partner-key.pem" start_bg insurer-simulator \
+    "$OSAGO_BUILD_DIR/tests/insurer-simulator/insurer-simulator" --config="$config"
+  wait_for insurer-simulator 20 curl -sf "http://127.0.0.1:$sim/health"
+  wait_for insurer-simulator 20 curl -sf --cacert "$TLS_DIR/ca.pem" "https://127.0.0.1:$((sim + 3))/health"
+}
+
 # start_services CORE_PORT AGGREGATOR_PORT SIMULATOR_PORT PG_PORT KAFKA_PORT
 # (database OSAGO_STACK_DB, default osago; topic OSAGO_STACK_TOPIC, default osago.quote-events)
 start_services() {
   local core=$1 agg=$2 sim=$3 pg=$4 kafka=$5 bin=$OSAGO_BUILD_DIR
   stop_services
-  OSAGO_SIMULATOR_PORT=$sim start_bg insurer-simulator \
-    "$bin/tests/insurer-simulator/insurer-simulator" --config="$OSAGO_ROOT/config/insurer-simulator.yaml"
-  wait_for insurer-simulator 20 curl -sf "http://127.0.0.1:$sim/health"
+  start_simulator "$sim"
   # The stand-in for client-info (users' saved profiles) on the port after the simulator's.
   local client_info=$((sim + 5))
   OSAGO_CLIENT_INFO_PORT=$client_info start_bg client-info \
@@ -313,14 +328,17 @@ start_services() {
 
   OSAGO_AGGREGATOR_PORT=$agg OSAGO_PG_DSN="host=127.0.0.1 port=$pg dbname=${OSAGO_STACK_DB:-osago} user=osago" \
     OSAGO_KAFKA_BROKERS="127.0.0.1:$kafka" OSAGO_KAFKA_TOPIC="${OSAGO_STACK_TOPIC:-osago.quote-events}" OSAGO_PLUGIN_DIR="$bin/plugins" \
-    OSAGO_SIMULATOR_URL="http://127.0.0.1:$sim" OSAGO_ADMIN_TOKEN="$(stack_secret admin-token)" start_bg osago-aggregator \
+    OSAGO_SIMULATOR_URL="https://127.0.0.1:$((sim + 3))" OSAGO_AGGREGATOR__PLUGINS__PARTNER_HTTP__CA_FILE="$TLS_DIR/ca.pem" \
+    OSAGO_ADMIN_TOKEN="$(stack_secret admin-token)" \
+    OSAGO_SERVICE_TOKEN_SECRET="$(stack_secret service-token-secret)" start_bg osago-aggregator \
     "$bin/host/osago-aggregator" --config="$OSAGO_ROOT/config/osago-aggregator.yaml"
   wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$agg/health/live"
 
   OSAGO_CORE_PORT=$core OSAGO_AGGREGATOR_URL="http://127.0.0.1:$agg" OSAGO_KAFKA_BROKERS="127.0.0.1:$kafka" \
     OSAGO_KAFKA_TOPIC="${OSAGO_STACK_TOPIC:-osago.quote-events}" \
     OSAGO_CLIENT_INFO_URL="http://127.0.0.1:$client_info" \
-    OSAGO_TOKEN_SECRET="$(stack_secret token-secret)" start_bg core-app \
+    OSAGO_TOKEN_SECRET="$(stack_secret token-secret)" OSAGO_SERVICE_TOKEN_SECRET="$(stack_secret service-token-secret)" \
+    start_bg core-app \
     "$bin/core-app/osago-core-app" --config="$OSAGO_ROOT/config/core-app.yaml"
   wait_for core-app 90 curl -sf "http://127.0.0.1:$core/health/ready"
 }

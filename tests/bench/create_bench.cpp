@@ -1,17 +1,20 @@
 // osago-bench-create: POST /osago/requests at a fixed open-loop rate and
 // report latency percentiles. Latency is measured from each request's
 // scheduled start, so a slow server cannot hide its queueing (no
-// coordinated omission). Prints one JSON line.
+// coordinated omission). Prints one JSON line. Calls carry a service token
+// signed with OSAGO_SERVICE_TOKEN_SECRET, as core-app's do.
 //   osago-bench-create --url http://127.0.0.1:8281 --rate 200 --seconds 20 [--threads 32]
 #include <osago/common/civil_date.hpp>
 #include <osago/common/http_client.hpp>
 #include <osago/common/ids.hpp>
+#include <osago/common/signed_tokens.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -29,6 +32,12 @@ int main(int argc, char** argv) {
     else if (a == "--seconds") seconds = std::stoi(argv[i + 1]);
     else if (a == "--threads") threads = std::stoi(argv[i + 1]);
   }
+  const char* key = std::getenv("OSAGO_SERVICE_TOKEN_SECRET");
+  if (!key || !*key) {
+    std::cerr << "osago-bench-create: set OSAGO_SERVICE_TOKEN_SECRET to the aggregator's service key\n";
+    return 2;
+  }
+  osago::auth::ServiceTokenIssuer service_token(key, "osago-bench-create", "osago-aggregator");
   auto today = osago::CivilDate::todayUtc();
   nlohmann::json body = {
       {"userId", "bench"},
@@ -61,6 +70,7 @@ int main(int argc, char** argv) {
         req.method = "POST";
         req.url = url + "/osago/requests";
         req.body = mine.dump();
+        req.headers.emplace_back("Authorization", service_token.authorization());
         req.timeout = std::chrono::seconds(10);
         try {
           if (osago::http::call(req).status != 201) ++failed;

@@ -20,12 +20,12 @@ BIN=$OSAGO_BUILD_DIR
 bench_stack bench "$PG_PORT" "$KAFKA_PORT"
 DSN="host=127.0.0.1 port=$PG_PORT dbname=osago_bench user=osago"
 
-OSAGO_SIMULATOR_PORT=$SIM_PORT start_bg insurer-simulator \
-  "$BIN/tests/insurer-simulator/insurer-simulator" --config="$OSAGO_ROOT/config/insurer-simulator.yaml"
-wait_for insurer-simulator 20 curl -sf "http://127.0.0.1:$SIM_PORT/control/insurers"
+# Partners over HTTPS (the simulator's TLS port), as in production.
+start_simulator "$SIM_PORT"
 OSAGO_AGGREGATOR_PORT=$AGG_PORT OSAGO_PG_DSN="$DSN" OSAGO_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" \
   OSAGO_KAFKA_TOPIC=bench.quote-events OSAGO_PLUGIN_DIR="$BIN/plugins" OSAGO_LOG_LEVEL=warning \
-  OSAGO_SIMULATOR_URL="http://127.0.0.1:$SIM_PORT" start_bg osago-aggregator \
+  OSAGO_SIMULATOR_URL="https://127.0.0.1:$((SIM_PORT + 3))" OSAGO_AGGREGATOR__PLUGINS__PARTNER_HTTP__CA_FILE="$TLS_DIR/ca.pem" \
+  start_bg osago-aggregator \
   "$BIN/host/osago-aggregator" --config="${OSAGO_BENCH_AGGREGATOR_CONFIG:-$OSAGO_ROOT/config/osago-aggregator.yaml}"
 wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$AGG_PORT/health/live"
 

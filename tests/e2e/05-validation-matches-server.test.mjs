@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
-import { env, rest } from './lib.mjs';
+import { env, rest, serviceToken } from './lib.mjs';
 import { validQuote } from './fixtures.mjs';
 
 const require = createRequire(import.meta.url);
@@ -47,7 +47,7 @@ for (const [name, change] of Object.entries(cases)) {
     change(q);
     const page = validateQuote(q).map((e) => e.field).sort();
     const body = { ...q, userId: 'e2e-validation', correlationId: randomUUID() };
-    const r = await rest('POST', `${env.aggregator}/osago/requests`, { body });
+    const r = await rest('POST', `${env.aggregator}/osago/requests`, { body, token: serviceToken() });
     const server = r.status === 400 ? r.body.fields.map((f) => f.field).sort() : [];
     assert.ok(r.status === 201 || r.status === 400, `status ${r.status}: ${JSON.stringify(r.body)}`);
     assert.deepEqual(page, server);

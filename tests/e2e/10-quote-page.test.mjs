@@ -3,7 +3,7 @@
 // explained next to its field, a disabled company shows as such.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { env, launch, artifact, rest, setPlugin, signIn, offerRows, waitForSummary } from './lib.mjs';
+import { env, launch, artifact, rest, serviceToken, setPlugin, signIn, offerRows, waitForSummary } from './lib.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -11,7 +11,7 @@ after(async () => { await browser?.close(); });
 
 /** What the aggregator stored for the request, per company: [status kind, price]. */
 async function stored(requestId) {
-  const r = await rest('GET', `${env.aggregator}/osago/requests/${requestId}`);
+  const r = await rest('GET', `${env.aggregator}/osago/requests/${requestId}`, { token: serviceToken() });
   assert.equal(r.status, 200);
   const kind = (c) => (c.status === 'COMPLETED' ? 'offer' : c.status === 'TIMEOUT' ? 'timeout'
     : c.error?.code === 'DECLINED' ? 'declined' : c.error?.code === 'COMPANY_DISABLED' ? 'disabled'

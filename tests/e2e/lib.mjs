@@ -1,6 +1,7 @@
 // Shared by the browser tests: the stack's addresses, a headless chromium, and
 // small REST helpers for checking what the page shows against what is stored.
 import { chromium } from 'playwright-core';
+import { createHmac } from 'node:crypto';
 import path from 'node:path';
 
 export const env = {
@@ -8,6 +9,7 @@ export const env = {
   aggregator: process.env.OSAGO_E2E_AGGREGATOR_URL,
   simulator: process.env.OSAGO_E2E_SIMULATOR_URL,
   adminToken: process.env.OSAGO_E2E_ADMIN_TOKEN,
+  serviceKey: process.env.OSAGO_E2E_SERVICE_TOKEN_SECRET,
   artifacts: process.env.OSAGO_E2E_ARTIFACTS || '/tmp',
 };
 if (!env.core) throw new Error('run the browser tests through tests/e2e/run.sh (./osago test does)');
@@ -20,6 +22,14 @@ export async function launch() {
 }
 
 export function artifact(name) { return path.join(env.artifacts, name); }
+
+/** A service token for the aggregator's /osago/* API, as core-app signs it (JWT HS256, 60 s). */
+export function serviceToken() {
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub: 'e2e-tests', aud: 'osago-aggregator', iat: now, exp: now + 60 })}`;
+  return `${unsigned}.${createHmac('sha256', env.serviceKey).update(unsigned).digest('base64url')}`;
+}
 
 export async function rest(method, url, { token, body } = {}) {
   const headers = {};

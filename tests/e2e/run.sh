@@ -22,6 +22,7 @@ OSAGO_STACK_DB=osago_e2e OSAGO_STACK_TOPIC=e2e.quote-events \
 
 export OSAGO_E2E_CORE_URL="http://127.0.0.1:$CORE" OSAGO_E2E_AGGREGATOR_URL="http://127.0.0.1:$AGG"
 export OSAGO_E2E_SIMULATOR_URL="http://127.0.0.1:$SIM" OSAGO_E2E_ADMIN_TOKEN="$(stack_secret admin-token)"
+export OSAGO_E2E_SERVICE_TOKEN_SECRET="$(stack_secret service-token-secret)"
 export OSAGO_E2E_ARTIFACTS="$OSAGO_BUILD_DIR/e2e-artifacts"
 mkdir -p "$OSAGO_E2E_ARTIFACTS"
 cd "$OSAGO_ROOT/tests/e2e"

@@ -55,12 +55,18 @@ std::string login(const std::string& user) {
   return r.body.value("token", "");
 }
 
+JsonResponse aggregatorJson(const std::string& method, const std::string& url, const json& body,
+                            std::vector<std::pair<std::string, std::string>> headers) {
+  headers.emplace_back("Authorization", stack().serviceAuthorization());
+  return httpJson(method, url, body, "", headers);
+}
+
 json waitFinal(const std::string& id, const std::string& aggregator_url) {
   std::string base = aggregator_url.empty() ? stack().aggregatorUrl() : aggregator_url;
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(TestStack::kDeadlineSeconds + 10);
   json view;
   while (std::chrono::steady_clock::now() < until) {
-    view = httpJson("GET", base + "/osago/requests/" + id).body;
+    view = aggregatorJson("GET", base + "/osago/requests/" + id).body;
     if (view.value("status", "") == "COMPLETED") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }

@@ -28,6 +28,10 @@ nlohmann::json waitFinal(const std::string& request_id, const std::string& aggre
 /// Companies of a request view (or create answer) by company id.
 std::map<std::string, nlohmann::json> byCompany(const nlohmann::json& companies);
 
+/// Calls the aggregator's /osago/* API as core-app does: with a service token of the stack's key.
+JsonResponse aggregatorJson(const std::string& method, const std::string& url, const nlohmann::json& body = nullptr,
+                            std::vector<std::pair<std::string, std::string>> headers = {});
+
 /// Calls the aggregator's admin API with the stack's token.
 JsonResponse admin(const std::string& method, const std::string& path, const std::string& aggregator_url = {});
 

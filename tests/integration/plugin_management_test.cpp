@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <sstream>
 #include <sys/wait.h>
@@ -105,7 +106,7 @@ TEST(PluginAdmin, DisablingThroughOneInstanceStopsCallsFromAnother) {
   json body = quote();
   body["userId"] = "operator-test";
   body["correlationId"] = osago::newUuid();
-  auto created = httpJson("POST", second + "/osago/requests", body);
+  auto created = aggregatorJson("POST", second + "/osago/requests", body);
   ASSERT_EQ(created.status, 201);
   auto initial = byCompany(created.body["insuranceCompanies"]);
   EXPECT_EQ(initial["volga-garant"]["status"], "FAILED") << "reported, not silently dropped";
@@ -124,7 +125,7 @@ TEST(PluginAdmin, DisablingThroughOneInstanceStopsCallsFromAnother) {
   }
   ASSERT_TRUE(seen);
   body["correlationId"] = osago::newUuid();
-  auto again = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
+  auto again = aggregatorJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
   ASSERT_EQ(again.status, 201);
   auto back = byCompany(waitFinal(again.body["osagoRequestId"])["insuranceCompanies"]);
   EXPECT_EQ(back["volga-garant"]["status"], "COMPLETED");
@@ -169,7 +170,13 @@ TEST(PluginAdmin, PartnerHealthIsOneViewOverEveryInstance) {
 TEST(ConformanceKit, TheBundledPluginsPassEveryScenario) {
   for (const char* plugin : {"polisnet", "garant", "volna"}) {
     std::string so = stack().pluginDir() + "/osago_plugin_" + plugin + ".so";
-    std::string manifest = stack().pluginDir() + "/osago_plugin_" + plugin + ".yaml";
+    // The stack's manifest, pointed at the simulator's plain HTTP port the kit drives (it allows loopback HTTP).
+    std::ifstream in(stack().pluginDir() + "/osago_plugin_" + plugin + ".yaml");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (auto at = text.find(stack().simulatorTlsUrl()); at != std::string::npos; at = text.find(stack().simulatorTlsUrl()))
+      text.replace(at, stack().simulatorTlsUrl().size(), stack().simulatorUrl());
+    std::string manifest = stack().logDir() + "/kit-" + plugin + ".yaml";
+    std::ofstream(manifest) << text;
     auto r = runShell("'" OSAGO_TEST_PLUGIN_CHECK_BIN "' '" + so + "' --manifest '" + manifest + "' --simulator " +
                           stack().simulatorUrl(),
                       {}, stack().logDir() + "/plugin-check-" + plugin);

@@ -61,7 +61,7 @@ TEST(QuoteFlow, OffersReachTheStreamTheRestApiAndKafka) {
   EXPECT_EQ(streamed["ghost"]["status"], "FAILED");
 
   // The fallback REST view agrees.
-  auto view = httpJson("GET", stack().aggregatorUrl() + "/osago/requests/" + id);
+  auto view = aggregatorJson("GET", stack().aggregatorUrl() + "/osago/requests/" + id);
   ASSERT_EQ(view.status, 200);
   EXPECT_EQ(view.body["status"], "COMPLETED");
   EXPECT_EQ(view.body["userId"], "alice");
@@ -164,13 +164,13 @@ TEST(QuoteFlow, SameCorrelationIdReplaysAndADifferentBodyIsRefused) {
   json body = quote();
   body["userId"] = "frank";
   body["correlationId"] = "corr-" + osago::newUuid();
-  auto first = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
-  auto second = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
+  auto first = aggregatorJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
+  auto second = aggregatorJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
   ASSERT_EQ(first.status, 201) << first.body.dump();
   ASSERT_EQ(second.status, 200) << second.body.dump();
   EXPECT_EQ(first.body["osagoRequestId"], second.body["osagoRequestId"]);
   body["vehicle"]["enginePowerHp"] = 90;
-  auto changed = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
+  auto changed = aggregatorJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
   EXPECT_EQ(changed.status, 422);
   std::string corr = body["correlationId"];
   EXPECT_EQ(stack().query("SELECT count(*) FROM quote_requests WHERE correlation_id = '" + corr + "'")[0], "1");
@@ -203,7 +203,7 @@ TEST(QuoteFlow, AnIdempotencyKeyDeduplicatesRetriesAndConcurrentCreates) {
   std::vector<int> statuses;
   for (int i = 0; i < 8; ++i)
     clients.emplace_back([&] {
-      auto r = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
+      auto r = aggregatorJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
       std::lock_guard lock(mutex);
       statuses.push_back(r.status);
       if (r.body.contains("osagoRequestId")) ids.insert(r.body["osagoRequestId"].get<std::string>());
@@ -222,10 +222,10 @@ TEST(QuoteFlow, FinishedRequestsAreRemovedAfterTheirRetentionAndNothingElse) {
   json body = quote();
   body["userId"] = "retention-user";
   body["correlationId"] = "retention-" + osago::newUuid();
-  auto old_one = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
+  auto old_one = aggregatorJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
   json recent_body = body;
   recent_body["correlationId"] = "retention-" + osago::newUuid();
-  auto recent = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", recent_body);
+  auto recent = aggregatorJson("POST", stack().aggregatorUrl() + "/osago/requests", recent_body);
   ASSERT_EQ(old_one.status, 201);
   ASSERT_EQ(recent.status, 201);
   std::string old_id = old_one.body["osagoRequestId"], recent_id = recent.body["osagoRequestId"];
@@ -240,23 +240,23 @@ TEST(QuoteFlow, FinishedRequestsAreRemovedAfterTheirRetentionAndNothingElse) {
   ASSERT_EQ(stack().query("UPDATE quote_requests SET finished_at = now() - interval '25 hours' WHERE id = '" + old_id + "' RETURNING id").size(), 1u);
   bool gone = false;
   for (int i = 0; i < 50 && !gone; ++i) {
-    gone = httpJson("GET", stack().aggregatorUrl() + "/osago/requests/" + old_id).status == 404;
+    gone = aggregatorJson("GET", stack().aggregatorUrl() + "/osago/requests/" + old_id).status == 404;
     if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_TRUE(gone) << "the sweep (every second here) did not remove the expired request";
   EXPECT_EQ(stack().query("SELECT count(*) FROM company_quotes WHERE request_id = '" + old_id + "'")[0], "0");
   EXPECT_EQ(stack().query("SELECT count(*) FROM outbox_events WHERE request_id = '" + old_id + "'")[0], "0");
-  EXPECT_EQ(httpJson("GET", stack().aggregatorUrl() + "/osago/requests/" + recent_id).status, 200)
+  EXPECT_EQ(aggregatorJson("GET", stack().aggregatorUrl() + "/osago/requests/" + recent_id).status, 200)
       << "a request inside its retention stays";
   // Its idempotency key went with it: the same create is a new request now, not a replay.
-  auto again = httpJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
+  auto again = aggregatorJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
   EXPECT_EQ(again.status, 201);
   EXPECT_NE(again.body["osagoRequestId"], old_id);
 }
 
 TEST(QuoteFlow, UnknownRequestIs404) {
-  EXPECT_EQ(httpJson("GET", stack().aggregatorUrl() + "/osago/requests/" + osago::newUuid()).status, 404);
-  EXPECT_EQ(httpJson("GET", stack().aggregatorUrl() + "/osago/requests/not-a-uuid").status, 404);
+  EXPECT_EQ(aggregatorJson("GET", stack().aggregatorUrl() + "/osago/requests/" + osago::newUuid()).status, 404);
+  EXPECT_EQ(aggregatorJson("GET", stack().aggregatorUrl() + "/osago/requests/not-a-uuid").status, 404);
 }
 
 }  // namespace

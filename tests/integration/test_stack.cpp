@@ -80,6 +80,7 @@ TestStack::TestStack() {
   db_dsn_ = base_dsn_ + " dbname=" + db_name_;  // a later dbname wins in a libpq conninfo
 
   simulator_port_ = freePort();
+  simulator_tls_port_ = freePort();
   aggregator_port_ = freePort();
   core_port_ = freePort();
   client_info_port_ = freePort();
@@ -87,8 +88,15 @@ TestStack::TestStack() {
       << "listen: {host: 127.0.0.1, port: " << client_info_port_ << "}\nprofiles_file: "
       << OSAGO_TEST_SOURCE_DIR << "/config/client-info-profiles.json\n";
 
-  std::ofstream(work_dir_ + "/insurer-simulator.yaml") << R"(listen: {host: 127.0.0.1, port: )" << simulator_port_ << R"(}
-log_level: information
+  // The dev CA, the simulator's certificate signed by it and a rogue one (packaging/dev/dev-tls.sh).
+  tls_dir_ = work_dir_ + "/tls";
+  if (std::system(("'" OSAGO_TEST_SOURCE_DIR "/packaging/dev/dev-tls.sh' '" + tls_dir_ + "'").c_str()) != 0)
+    throw std::runtime_error("packaging/dev/dev-tls.sh could not make the test TLS material in " + tls_dir_);
+  std::ofstream(work_dir_ + "/insurer-simulator.yaml")
+      << "listen: {host: 127.0.0.1, port: " << simulator_port_ << "}\n"
+      << "tls: {port: " << simulator_tls_port_ << ", cert_file: " << tls_dir_ << "/partner.pem, key_file: " << tls_dir_
+      << "/partner-key.pem}\n"
+      << R"(log_level: information
 insurers:
   - {id: severny-shchit, name: "Северный щит", dialect: polisnet, api_key: k-severny, base_rate_rub: 6500, pending_ms: 300}
   - {id: ural-polis, name: "Уральский полис", dialect: polisnet, api_key: k-ural, base_rate_rub: 5900, pending_ms: 800, decline_under_age: 23}
@@ -99,8 +107,8 @@ insurers:
   - {id: yuzhny-bereg, name: "Южный берег", dialect: volna, api_key: k-yuzhny, base_rate_rub: 7600, pending_ms: 1500}
   - {id: dobry-put, name: "Добрый путь", dialect: polisnet, api_key: dev-dobry-put-key, base_rate_rub: 6100, pending_ms: 500}
 )";
-  // The bundled plugins, each with a manifest of this stack's own.
-  std::string sim = "http://127.0.0.1:" + std::to_string(simulator_port_);
+  // The bundled plugins, each with a manifest of this stack's own; partners over HTTPS.
+  std::string sim = simulatorTlsUrl();
   auto install = [&](const char* so, const std::string& name, const std::string& companies) {
     std::filesystem::copy_file(so, plugin_dir_ + "/" + name + ".so");
     std::ofstream(plugin_dir_ + "/" + name + ".yaml") << "companies:\n" << companies;
@@ -123,6 +131,7 @@ insurers:
       << "kafka: {brokers: \"" << kafka_brokers_ << "\", topic: \"" << topic_ << "\", create_topic: true}\n"
       << "plugins: {directory: \"" << plugin_dir_ << "\", cache_directory: \"" << work_dir_
       << "/plugin-cache\", rescan_seconds: 1, enable_new: false,\n"
+      << "          partner_http: {ca_file: \"" << tls_dir_ << "/ca.pem\"},\n"
       << "          worker: {memory_mb: 256, load_timeout_ms: 3000, restart_initial_ms: 100, restart_max_ms: 2000}}\n"
       << "quotes: {deadline_seconds: " << kDeadlineSeconds << ", workers: 32, poll_initial_ms: 200, poll_max_ms: 1000, lease_seconds: 2}\n"
       << "retention: {sweep_seconds: 1}\n";
@@ -140,7 +149,7 @@ insurers:
 
   try {
     pid_t pid = spawn("insurer-simulator", {OSAGO_TEST_SIMULATOR_BIN, "--config=" + work_dir_ + "/insurer-simulator.yaml"}, {});
-    waitReady("insurer-simulator", pid, sim + "/control/insurers");
+    waitReady("insurer-simulator", pid, simulatorUrl() + "/control/insurers");
     pid = spawn("client-info", {OSAGO_TEST_CLIENT_INFO_BIN, "--config=" + work_dir_ + "/client-info.yaml"}, {});
     waitReady("client-info", pid, clientInfoUrl() + "/health");
     pid = startAggregator("osago-aggregator", aggregator_port_);
@@ -155,7 +164,7 @@ insurers:
       if (http::call(req).status != 200) throw std::runtime_error(std::string("cannot enable plugin ") + plugin);
     }
     pid = spawn("core-app", {OSAGO_TEST_CORE_BIN, "--config=" + work_dir_ + "/core-app.yaml"},
-                {{"OSAGO_TOKEN_SECRET", token_secret_}});
+                {{"OSAGO_TOKEN_SECRET", token_secret_}, {"OSAGO_SERVICE_TOKEN_SECRET", service_secret_}});
     waitReady("core-app", pid, coreUrl() + "/health/ready");
   } catch (...) {
     stopAll();
@@ -166,7 +175,8 @@ insurers:
 pid_t TestStack::startAggregator(const std::string& name, int port, const std::map<std::string, std::string>& extra_env) {
   std::map<std::string, std::string> env = {{"OSAGO_AGGREGATOR_PORT", std::to_string(port)},
                                             {"OSAGO_ADMIN_TOKEN", admin_token_},
-                                            {"OSAGO_SIMULATOR_URL", simulatorUrl()}};
+                                            {"OSAGO_SERVICE_TOKEN_SECRET", service_secret_},
+                                            {"OSAGO_SIMULATOR_URL", simulatorTlsUrl()}};
   for (const auto& [k, v] : extra_env) env[k] = v;
   return spawn(name, {OSAGO_TEST_AGGREGATOR_BIN, "--config=" + work_dir_ + "/osago-aggregator.yaml"}, env);
 }
@@ -237,20 +247,43 @@ void TestStack::restartFirstAggregator() {
   waitReady("osago-aggregator", pid, aggregatorUrl() + "/health/live");
 }
 
+std::string TestStack::serviceAuthorization() const {
+  return service_tokens_->authorization();
+}
+
 std::string TestStack::issueToken(const std::string& user, std::chrono::seconds ttl) const {
   return osago::core::TokenService(token_secret_, ttl).issue(user);
 }
 
+std::string TestStack::startExtraCore(const std::string& name, const std::string& aggregator_url,
+                                      const std::map<std::string, std::string>& extra_env) {
+  int port = freePort();
+  std::map<std::string, std::string> env = {{"OSAGO_TOKEN_SECRET", token_secret_},
+                                            {"OSAGO_SERVICE_TOKEN_SECRET", service_secret_},
+                                            {"OSAGO_CORE_PORT", std::to_string(port)},
+                                            {"OSAGO_AGGREGATOR_URL", aggregator_url}};
+  for (const auto& [k, v] : extra_env) env[k] = v;
+  pid_t pid = spawn(name, {OSAGO_TEST_CORE_BIN, "--config=" + work_dir_ + "/core-app.yaml"}, env);
+  std::string url = "http://127.0.0.1:" + std::to_string(port);
+  waitReady(name, pid, url + "/health/ready");
+  return url;
+}
+
+std::string TestStack::startExtraSimulator(const std::string& name, const std::string& cert, const std::string& key) {
+  int port = freePort(), tls_port = freePort();
+  pid_t pid = spawn(name, {OSAGO_TEST_SIMULATOR_BIN, "--config=" + work_dir_ + "/insurer-simulator.yaml"},
+                    {{"OSAGO_SIMULATOR_PORT", std::to_string(port)},
+                     {"OSAGO_SIMULATOR_TLS_PORT", std::to_string(tls_port)},
+                     {"OSAGO_SIMULATOR_TLS_CERT", cert},
+                     {"OSAGO_SIMULATOR_TLS_KEY", key}});
+  waitReady(name, pid, "http://127.0.0.1:" + std::to_string(port) + "/health");
+  return "https://127.0.0.1:" + std::to_string(tls_port);
+}
+
 std::string TestStack::secondCoreUrl() {
   if (second_core_port_ == 0) {
-    std::string aggregator = secondAggregatorUrl();
-    int port = freePort();
-    pid_t pid = spawn("core-app-2", {OSAGO_TEST_CORE_BIN, "--config=" + work_dir_ + "/core-app.yaml"},
-                      {{"OSAGO_TOKEN_SECRET", token_secret_},
-                       {"OSAGO_CORE_PORT", std::to_string(port)},
-                       {"OSAGO_AGGREGATOR_URL", aggregator}});
-    waitReady("core-app-2", pid, "http://127.0.0.1:" + std::to_string(port) + "/health/ready");
-    second_core_port_ = port;
+    std::string url = startExtraCore("core-app-2", secondAggregatorUrl());
+    second_core_port_ = std::stoi(url.substr(url.rfind(':') + 1));
   }
   return "http://127.0.0.1:" + std::to_string(second_core_port_);
 }

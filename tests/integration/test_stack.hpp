@@ -1,9 +1,12 @@
 #pragma once
 
+#include <osago/common/signed_tokens.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <sys/types.h>
 #include <unistd.h>
@@ -22,11 +25,19 @@ class TestStack {
 
   std::string coreUrl() const { return "http://127.0.0.1:" + std::to_string(core_port_); }
   std::string aggregatorUrl() const { return "http://127.0.0.1:" + std::to_string(aggregator_port_); }
+  /// The simulator's control API (and its partner API over plain HTTP, which aggregators refuse).
   std::string simulatorUrl() const { return "http://127.0.0.1:" + std::to_string(simulator_port_); }
+  /// The simulator's partner API over HTTPS, as the stack's manifests call it.
+  std::string simulatorTlsUrl() const { return "https://127.0.0.1:" + std::to_string(simulator_tls_port_); }
+  /// The stack's TLS material: ca.pem (trusted by its aggregators), partner.pem, rogue.pem (packaging/dev/dev-tls.sh).
+  const std::string& tlsDir() const { return tls_dir_; }
   std::string clientInfoUrl() const { return "http://127.0.0.1:" + std::to_string(client_info_port_); }
   /// The plugin directory the aggregators watch (a copy of the bundled plugins with test manifests).
   const std::string& pluginDir() const { return plugin_dir_; }
   const std::string& adminToken() const { return admin_token_; }
+  /// "Bearer <service token>" as core-app sends it to the aggregator, signed with the stack's service key.
+  std::string serviceAuthorization() const;
+  const std::string& serviceSecret() const { return service_secret_; }
   /// A user's token signed with the stack's secret that expires after `ttl` (the dev login gives 600 s).
   std::string issueToken(const std::string& user, std::chrono::seconds ttl) const;
 
@@ -50,6 +61,13 @@ class TestStack {
   /// Starts one more aggregator instance `name` on the stack's database with
   /// `env` added (e.g. a configuration override) and returns its URL.
   std::string startExtraAggregator(const std::string& name, const std::map<std::string, std::string>& env);
+  /// Starts one more core-app instance `name` talking to `aggregator_url`, with `env`
+  /// added (e.g. another service key), and returns its URL.
+  std::string startExtraCore(const std::string& name, const std::string& aggregator_url,
+                             const std::map<std::string, std::string>& env = {});
+  /// Starts one more simulator `name` with the stack's insurers whose HTTPS port shows
+  /// `cert`/`key` (e.g. tlsDir() + "/rogue.pem"); returns its HTTPS base URL.
+  std::string startExtraSimulator(const std::string& name, const std::string& cert, const std::string& key);
   /// Waits up to `timeout` for the process `name` to exit on its own; its wait
   /// status, or -1 if it still runs.
   int waitForExit(const std::string& name, std::chrono::seconds timeout);
@@ -86,12 +104,17 @@ class TestStack {
   int client_info_port_ = 0;
   int second_core_port_ = 0;
   std::string token_secret_ = "integration-test-secret-" + std::to_string(::getpid()) + "-0123456789abcdef";
+  std::string service_secret_ = "integration-service-key-" + std::to_string(::getpid()) + "-0123456789abcdef";
+  std::unique_ptr<auth::ServiceTokenIssuer> service_tokens_ =
+      std::make_unique<auth::ServiceTokenIssuer>(service_secret_, "integration-tests", "osago-aggregator");
   std::string admin_token_;
   int second_aggregator_port_ = 0;
   std::string log_dir_;
   int core_port_ = 0;
   int aggregator_port_ = 0;
   int simulator_port_ = 0;
+  int simulator_tls_port_ = 0;
+  std::string tls_dir_;
   std::vector<std::pair<std::string, pid_t>> children_;
 };
 

@@ -48,6 +48,7 @@ for svc in osago-aggregator osago-core-app; do
   env -i PATH="$PATH" "${vars[@]}" OSAGO_ADMIN_TOKEN=placeholder-admin-token-0123 \
     OSAGO_PG_DSN="host=db port=5432 dbname=osago user=osago" \
     OSAGO_TOKEN_SECRET=placeholder-token-secret-0123456789abcdef \
+    OSAGO_SERVICE_TOKEN_SECRET=placeholder-service-key-0123456789abcdef \
     "$bin" --check-config --config="$OSAGO_ROOT/packaging/debian/config/$svc.yaml"
 done
 echo "the deployment files pass every check"

@@ -100,16 +100,20 @@ cat >>"$ROOT/etc/osago/osago-aggregator.env" <<EOF
 OSAGO_ADMIN_TOKEN=$ADMIN_TOKEN
 # a token rotation in progress: the previous token is still admitted
 OSAGO_ADMIN_TOKEN_ACCEPTED=$PREVIOUS_ADMIN_TOKEN
+OSAGO_SERVICE_TOKEN_SECRET=package-test-service-key-0123456789abcdef
 OSAGO_PG_DSN="host=127.0.0.1 port=$OSAGO_TEST_PG_PORT dbname=osago_pkg user=osago"
 OSAGO_KAFKA_BROKERS=127.0.0.1:$OSAGO_TEST_KAFKA_PORT
 OSAGO_KAFKA_TOPIC=pkg.quote-events
 OSAGO_AGGREGATOR__KAFKA__CREATE_TOPIC=true
 OSAGO_AGGREGATOR__LISTEN__HOST=127.0.0.1
 OSAGO_AGGREGATOR__LISTEN__PORT=$AGG
-OSAGO_SIMULATOR_URL=http://127.0.0.1:$SIM
+# partners over HTTPS: the simulator's TLS port, with the test CA the operator installed
+OSAGO_SIMULATOR_URL=https://127.0.0.1:$((SIM + 3))
+OSAGO_AGGREGATOR__PLUGINS__PARTNER_HTTP__CA_FILE=/etc/osago/partner-ca.pem
 EOF
 cat >>"$ROOT/etc/osago/osago-core-app.env" <<EOF
 OSAGO_TOKEN_SECRET=package-test-token-secret-0123456789abcdef
+OSAGO_SERVICE_TOKEN_SECRET=package-test-service-key-0123456789abcdef
 OSAGO_AGGREGATOR_URL=http://127.0.0.1:$AGG
 OSAGO_CLIENT_INFO_URL=http://127.0.0.1:$CLIENT_INFO
 OSAGO_KAFKA_BROKERS=127.0.0.1:$OSAGO_TEST_KAFKA_PORT
@@ -123,11 +127,10 @@ psql -h 127.0.0.1 -p "$OSAGO_TEST_PG_PORT" -U osago -d postgres -qc "DROP DATABA
 psql -h 127.0.0.1 -p "$OSAGO_TEST_PG_PORT" -U osago -d postgres -qc "CREATE DATABASE osago_pkg"
 
 # The insurers' simulator and the client-info stand-in are test tools, run from the build.
-OSAGO_SIMULATOR_PORT=$SIM start_bg insurer-simulator \
-  "$OSAGO_BUILD_DIR/tests/insurer-simulator/insurer-simulator" --config="$OSAGO_ROOT/config/insurer-simulator.yaml"
+start_simulator "$SIM"
+install -m 0644 "$TLS_DIR/ca.pem" "$ROOT/etc/osago/partner-ca.pem"
 OSAGO_CLIENT_INFO_PORT=$CLIENT_INFO start_bg client-info \
   "$OSAGO_BUILD_DIR/tests/client-info/client-info-standin" --config="$OSAGO_ROOT/config/client-info.yaml"
-wait_for insurer-simulator 20 curl -sf "http://127.0.0.1:$SIM/health"
 wait_for client-info 20 curl -sf "http://127.0.0.1:$CLIENT_INFO/health"
 # yuzhny-bereg answers 3 % of calls with a 503 by default, and a failed submit is
 # (rightly) not repeated: this test wants every company's offer, so no random errors.

@@ -23,6 +23,10 @@ std::string write(const std::string& yaml) {
   return path.string();
 }
 
+// Every aggregator needs its service key (the test of it unsets and restores it).
+const std::string kServiceKey(40, 'k');
+[[maybe_unused]] const bool kServiceKeySet = ::setenv("OSAGO_SERVICE_TOKEN_SECRET", kServiceKey.c_str(), 1) == 0;
+
 std::string errorOf(const std::function<void()>& fn) {
   try {
     fn();
@@ -66,16 +70,16 @@ companies:
   - id: a-company
     name: "А"
     call_timeout_ms: 3000
-    settings: {baseUrl: "${OSAGO_TEST_SIM_URL:-http://127.0.0.1:1}/a"}
+    settings: {baseUrl: "${OSAGO_TEST_SIM_URL:-https://127.0.0.1:1}/a"}
     secrets: {apiKey: "${OSAGO_TEST_API_KEY}"}
 )";
   auto m = PluginManifest::load(write(yaml));
   ASSERT_EQ(m.companies.size(), 1u);
-  EXPECT_EQ(m.companies[0].settings["baseUrl"], "http://127.0.0.1:1/a");
+  EXPECT_EQ(m.companies[0].settings["baseUrl"], "https://127.0.0.1:1/a");
   EXPECT_EQ(m.companies[0].secrets.at("apiKey"), "k-123");
   EXPECT_EQ(m.companies[0].call_timeout.count(), 3000);
-  ::setenv("OSAGO_TEST_SIM_URL", "http://sim:9", 1);
-  EXPECT_EQ(PluginManifest::load(write(yaml)).companies[0].settings["baseUrl"], "http://sim:9/a");
+  ::setenv("OSAGO_TEST_SIM_URL", "https://sim:9", 1);
+  EXPECT_EQ(PluginManifest::load(write(yaml)).companies[0].settings["baseUrl"], "https://sim:9/a");
   ::unsetenv("OSAGO_TEST_SIM_URL");
   ::unsetenv("OSAGO_TEST_API_KEY");
 }
@@ -137,6 +141,24 @@ TEST(AggregatorConfig, AdminTokenRotationAcceptsASecondTokenBesideTheFirst) {
   ::unsetenv("OSAGO_ADMIN_TOKEN_ACCEPTED");
 }
 
+TEST(AggregatorConfig, TheServiceKeyIsRequiredAndMayRotate) {
+  auto file = write("log_level: information\n");
+  EXPECT_EQ(AggregatorConfig::load(file).service_token.current, kServiceKey);
+  ::unsetenv("OSAGO_SERVICE_TOKEN_SECRET");
+  auto missing = errorOf([&] { AggregatorConfig::load(file); });
+  EXPECT_NE(missing.find("OSAGO_SERVICE_TOKEN_SECRET"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("must be set"), std::string::npos) << "no /osago/* API open to anyone: " << missing;
+  ::setenv("OSAGO_SERVICE_TOKEN_SECRET", "short-key", 1);
+  EXPECT_NE(errorOf([&] { AggregatorConfig::load(file); }).find("at least 32 characters"), std::string::npos);
+  ::setenv("OSAGO_SERVICE_TOKEN_SECRET", kServiceKey.c_str(), 1);
+  ::setenv("OSAGO_SERVICE_TOKEN_SECRET_ACCEPTED", std::string(40, 'o').c_str(), 1);
+  auto rotating = AggregatorConfig::load(file);
+  EXPECT_EQ(rotating.service_token.accepted, std::string(40, 'o'));
+  ::setenv("OSAGO_SERVICE_TOKEN_SECRET_ACCEPTED", "short", 1);
+  EXPECT_NE(errorOf([&] { AggregatorConfig::load(file); }).find("OSAGO_SERVICE_TOKEN_SECRET_ACCEPTED"), std::string::npos);
+  ::unsetenv("OSAGO_SERVICE_TOKEN_SECRET_ACCEPTED");
+}
+
 TEST(AggregatorConfig, LogLevelAndFormatAreCheckedWithTheRestOfTheFile) {
   // A bad level used to pass --check-config and stop the start-up without "configuration error".
   auto level = errorOf([&] { AggregatorConfig::load(write("log_level: verbose\n")); });
@@ -184,7 +206,7 @@ TEST(AggregatorConfig, PluginWorkersAreTheDefaultAndTheirLimitsAreChecked) {
 
 TEST(PluginManifest, AllowedHostsComeFromTheSettingsUrlsAndTheManifest) {
   auto m = PluginManifest::load(write(
-      "companies:\n  - {id: a, name: A, settings: {baseUrl: \"http://Sim.Local:8090/a\", auth: {tokenUrl: \"https://id.example/t\"}},\n"
+      "companies:\n  - {id: a, name: A, settings: {baseUrl: \"https://Sim.Local:8090/a\", auth: {tokenUrl: \"https://id.example/t\"}},\n"
       "     allowed_hosts: [files.example, \"cdn.example:8443\"]}\n"));
   EXPECT_EQ(m.companies[0].allowed_hosts,
             (std::vector<std::string>{"cdn.example:8443", "files.example:443", "files.example:80", "id.example:443",
@@ -193,6 +215,66 @@ TEST(PluginManifest, AllowedHostsComeFromTheSettingsUrlsAndTheManifest) {
     PluginManifest::load(write("companies:\n  - {id: a, name: A, allowed_hosts: [\"http://x/y\"]}\n"));
   });
   EXPECT_NE(error.find("allowed_hosts"), std::string::npos) << error;
+}
+
+TEST(PluginManifest, PartnersAreCalledOverHttpsAndPlainHttpOnlyToLoopbackInDevelopment) {
+  const std::string plain = "companies:\n  - {id: a, name: A, settings: {baseUrl: \"http://127.0.0.1:8090/a\"}}\n";
+  auto error = errorOf([&] { PluginManifest::load(write(plain)); });
+  EXPECT_NE(error.find("companies[0].settings"), std::string::npos) << error;
+  EXPECT_NE(error.find("'http://127.0.0.1:8090/a' is plain http"), std::string::npos) << error;
+  osago::host::PartnerHttp development;
+  development.plain_http_to_loopback = true;
+  EXPECT_EQ(PluginManifest::load(write(plain), development).companies[0].settings["baseUrl"], "http://127.0.0.1:8090/a");
+  // Never to another host, not even in development; nor hidden deeper in the settings.
+  EXPECT_NE(errorOf([&] {
+              PluginManifest::load(
+                  write("companies:\n  - {id: a, name: A, settings: {auth: {tokenUrl: \"http://id.example/t\"}}}\n"),
+                  development);
+            }).find("'http://id.example/t' is plain http"),
+            std::string::npos);
+}
+
+TEST(PluginManifest, TlsPathsAreRelativeToTheManifestAndCheckedTogether) {
+  osago::host::PartnerHttp defaults;
+  defaults.tls.ca_file = "/etc/osago/partners-ca.pem";
+  defaults.max_response_bytes = 1u << 20;
+  auto file = write("companies:\n  - {id: a, name: A}\n"
+                    "  - {id: b, name: B, max_redirects: 2, tls: {ca_file: b-ca.pem, client_cert: /etc/osago/b.pem,"
+                    " client_key: b-key.pem}}\n");
+  auto m = PluginManifest::load(file, defaults);
+  auto dir = std::filesystem::path(file).parent_path();
+  EXPECT_EQ(m.companies[0].http.tls.ca_file, "/etc/osago/partners-ca.pem") << "the aggregator's CA by default";
+  EXPECT_EQ(m.companies[0].http.max_redirects, 0) << "no redirect followed unless the company allows it";
+  EXPECT_EQ(m.companies[0].http.max_response_bytes, 1u << 20);
+  EXPECT_EQ(m.companies[1].http.tls.ca_file, (dir / "b-ca.pem").string());
+  EXPECT_EQ(m.companies[1].http.tls.client_cert, "/etc/osago/b.pem");
+  EXPECT_EQ(m.companies[1].http.tls.client_key, (dir / "b-key.pem").string());
+  EXPECT_EQ(m.companies[1].http.max_redirects, 2);
+  EXPECT_NE(errorOf([] { PluginManifest::load(write("companies:\n  - {id: a, name: A, tls: {client_cert: c.pem}}\n")); })
+                .find("client_cert and client_key come together"),
+            std::string::npos);
+  EXPECT_NE(errorOf([] { PluginManifest::load(write("companies:\n  - {id: a, name: A, max_redirects: 50}\n")); })
+                .find("companies[0].max_redirects"),
+            std::string::npos);
+  EXPECT_NE(errorOf([] { PluginManifest::load(write("companies:\n  - {id: a, name: A, tls: {ca: x.pem}}\n")); })
+                .find("companies[0].tls.ca"),
+            std::string::npos)
+      << "a misspelt TLS key is an error, not silently the system store";
+}
+
+TEST(AggregatorConfig, PartnerHttpIsReadAndChecked) {
+  auto cfg = AggregatorConfig::load(
+      write("plugins:\n  partner_http: {ca_file: ca.pem, max_response_kb: 64, plain_http_to_loopback: true}\n"));
+  EXPECT_EQ(std::filesystem::path(cfg.plugins.partner_http.tls.ca_file).filename(), "ca.pem");
+  EXPECT_TRUE(std::filesystem::path(cfg.plugins.partner_http.tls.ca_file).is_absolute());
+  EXPECT_EQ(cfg.plugins.partner_http.max_response_bytes, 64u << 10);
+  EXPECT_TRUE(cfg.plugins.partner_http.plain_http_to_loopback);
+  auto defaults = AggregatorConfig::load(write("log_level: information\n"));
+  EXPECT_FALSE(defaults.plugins.partner_http.plain_http_to_loopback) << "plain http is for development, asked for";
+  EXPECT_EQ(defaults.plugins.partner_http.max_response_bytes, 4096u << 10);
+  EXPECT_NE(errorOf([] { AggregatorConfig::load(write("plugins:\n  partner_http: {max_response_kb: 0}\n")); })
+                .find("plugins.partner_http.max_response_kb"),
+            std::string::npos);
 }
 
 }  // namespace

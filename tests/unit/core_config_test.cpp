@@ -16,7 +16,10 @@ using osago::core::CoreConfig;
 
 class CoreConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override { set("OSAGO_TOKEN_SECRET", std::string(40, 's')); }
+  void SetUp() override {
+    set("OSAGO_TOKEN_SECRET", std::string(40, 's'));
+    set("OSAGO_SERVICE_TOKEN_SECRET", std::string(40, 'k'));
+  }
   void TearDown() override {
     for (auto& n : names_) ::unsetenv(n.c_str());
   }
@@ -48,6 +51,14 @@ TEST_F(CoreConfigTest, AShortOverrideNameIsCheckedLikeTheFile) {
   set("OSAGO_CORE_PORT", "70000");
   auto e = errorOf([&] { CoreConfig::load(file()); });
   EXPECT_NE(e.find("listen.port"), std::string::npos) << "out of range, yet accepted: '" << e << "'";
+}
+
+TEST_F(CoreConfigTest, TheServiceKeyIsRequired) {
+  EXPECT_EQ(CoreConfig::load(file()).service_token_secret, std::string(40, 'k'));
+  ::unsetenv("OSAGO_SERVICE_TOKEN_SECRET");
+  auto e = errorOf([&] { CoreConfig::load(file()); });
+  EXPECT_NE(e.find("OSAGO_SERVICE_TOKEN_SECRET"), std::string::npos) << e;
+  EXPECT_NE(e.find("must be set"), std::string::npos) << e;
 }
 
 TEST_F(CoreConfigTest, ShortAndLongNamesReachTheSameKey) {

@@ -1,6 +1,13 @@
 #include "auth/token_service.hpp"
 
+#include <osago/common/signed_tokens.hpp>
+
+#include <Poco/JWT/Signer.h>
+#include <Poco/JWT/Token.h>
+
 #include <gtest/gtest.h>
+
+#include <optional>
 
 namespace {
 
@@ -45,6 +52,91 @@ TEST(TokenService, DuringARotationTokensOfBothKeysVerifyAndNewOnesUseTheFirst) {
   std::string token = phase2.issue("alice");
   token[token.size() / 2] = token[token.size() / 2] == 'A' ? 'B' : 'A';
   EXPECT_THROW(phase1.verify(token), osago::Error);
+}
+
+using osago::auth::ServiceTokenIssuer;
+using osago::auth::ServiceTokenVerifier;
+
+/// A token of the service key with the claims given (absent when not), as a forger holding the key could mint.
+std::string serviceToken(const std::string& key, const std::string& sub, const std::string& aud,
+                         std::optional<long> issued_ago_s, std::optional<long> expires_in_s) {
+  Poco::JWT::Token token;
+  token.setType("JWT");
+  if (!sub.empty()) token.setSubject(sub);
+  if (!aud.empty()) token.setAudience(aud);
+  Poco::Timestamp now;
+  if (issued_ago_s) token.setIssuedAt(now - Poco::Timespan(*issued_ago_s, 0));
+  if (expires_in_s) token.setExpiration(now + Poco::Timespan(*expires_in_s, 0));
+  return Poco::JWT::Signer(key).sign(token, Poco::JWT::Signer::ALGO_HS256);
+}
+
+std::string reasonOf(const ServiceTokenVerifier& v, const std::string& jwt) {
+  try {
+    v.verify(jwt);
+  } catch (const osago::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string bare(const std::string& authorization) { return authorization.substr(std::string("Bearer ").size()); }
+
+TEST(ServiceToken, AnIssuedTokenNamesTheCallerAndIsReusedUntilRenewal) {
+  ServiceTokenIssuer issuer(kKey, "core-app", "osago-aggregator");
+  ServiceTokenVerifier verifier(kKey, "", "osago-aggregator");
+  std::string first = issuer.authorization();
+  ASSERT_EQ(first.rfind("Bearer ", 0), 0u);
+  auto id = verifier.verify(bare(first));
+  EXPECT_EQ(id.service, "core-app");
+  EXPECT_GT(id.expires_at, std::chrono::system_clock::now() + std::chrono::seconds(240));
+  EXPECT_LE(id.expires_at, std::chrono::system_clock::now() + std::chrono::seconds(300));
+  EXPECT_EQ(issuer.authorization(), first) << "one token serves many calls";
+}
+
+TEST(ServiceToken, EachBadTokenIsRefusedWithItsReason) {
+  ServiceTokenVerifier v(kKey, "", "osago-aggregator");
+  const std::string other_key = "ffffffffffffffffffffffffffffffff";
+  EXPECT_EQ(reasonOf(v, serviceToken(kKey, "core-app", "osago-aggregator", 0, 60)), "");
+  EXPECT_NE(reasonOf(v, serviceToken(other_key, "core-app", "osago-aggregator", 0, 60)).find("invalid token"), std::string::npos);
+  EXPECT_NE(reasonOf(v, serviceToken(kKey, "core-app", "core-app", 0, 60)).find("not addressed to osago-aggregator"),
+            std::string::npos);
+  EXPECT_NE(reasonOf(v, serviceToken(kKey, "core-app", "", 0, 60)).find("not addressed"), std::string::npos);
+  EXPECT_NE(reasonOf(v, serviceToken(kKey, "core-app", "osago-aggregator", 120, -1)).find("expired"), std::string::npos);
+  EXPECT_NE(reasonOf(v, serviceToken(kKey, "core-app", "osago-aggregator", 0, std::nullopt)).find("no expiry"),
+            std::string::npos);
+  EXPECT_NE(reasonOf(v, serviceToken(kKey, "core-app", "osago-aggregator", std::nullopt, 60)).find("no issue time"),
+            std::string::npos);
+  EXPECT_NE(reasonOf(v, serviceToken(kKey, "core-app", "osago-aggregator", -600, 900)).find("in the future"),
+            std::string::npos);
+  EXPECT_NE(reasonOf(v, serviceToken(kKey, "core-app", "osago-aggregator", 0, 86400)).find("lives longer"),
+            std::string::npos)
+      << "a day-long token minted with the key is still refused";
+  EXPECT_NE(reasonOf(v, serviceToken(kKey, "", "osago-aggregator", 0, 60)).find("names no calling service"),
+            std::string::npos);
+  // An unsigned token ("alg": "none") whose claims are all right.
+  std::string good = serviceToken(kKey, "core-app", "osago-aggregator", 0, 60);
+  std::string payload = good.substr(good.find('.') + 1, good.rfind('.') - good.find('.') - 1);
+  EXPECT_NE(reasonOf(v, "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + payload + "."), "");
+  EXPECT_NE(reasonOf(v, "not-a-token"), "");
+  EXPECT_NE(reasonOf(v, std::string(100000, 'a') + "." + std::string(100000, 'b') + ".c"), "");
+  // A user's token of core-app (another key, no audience) is no service token.
+  EXPECT_NE(reasonOf(v, TokenService("u" + kKey, std::chrono::seconds(60)).issue("alice")), "");
+}
+
+TEST(ServiceToken, DuringARotationBothKeysVerify) {
+  const std::string old_key = "old-old-old-old-old-old-old-old-old!";
+  const std::string new_key = "new-new-new-new-new-new-new-new-new!";
+  ServiceTokenVerifier rotating(new_key, old_key, "osago-aggregator");
+  ServiceTokenVerifier after(new_key, "", "osago-aggregator");
+  ServiceTokenIssuer old_caller(old_key, "core-app", "osago-aggregator");
+  ServiceTokenIssuer new_caller(new_key, "core-app", "osago-aggregator");
+  EXPECT_EQ(rotating.verify(bare(old_caller.authorization())).service, "core-app");
+  EXPECT_EQ(rotating.verify(bare(new_caller.authorization())).service, "core-app");
+  EXPECT_EQ(after.verify(bare(new_caller.authorization())).service, "core-app");
+  EXPECT_THROW(after.verify(bare(old_caller.authorization())), osago::Error);
+  EXPECT_NE(reasonOf(rotating, serviceToken(old_key, "core-app", "core-app", 0, 60)).find("not addressed"),
+            std::string::npos)
+      << "the accepted key does not excuse the claims";
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <osago/common/errors.hpp>
+#include <osago/common/signed_tokens.hpp>
 
 #include <chrono>
 #include <string>
@@ -20,7 +21,6 @@ struct UserIdentity {
 class TokenService {
  public:
   TokenService(std::string secret, std::chrono::seconds ttl, std::string accepted = {});
-  ~TokenService();
   TokenService(const TokenService&) = delete;
   TokenService& operator=(const TokenService&) = delete;
 
@@ -30,9 +30,8 @@ class TokenService {
   std::chrono::seconds ttl() const { return ttl_; }
 
  private:
-  std::string secret_;
+  auth::TokenKeys keys_;
   std::chrono::seconds ttl_;
-  std::string accepted_;
 };
 
 }  // namespace osago::core

@@ -3,6 +3,7 @@
 #include "clients/guarded_endpoint.hpp"
 
 #include <osago/common/http_client.hpp>
+#include <osago/common/signed_tokens.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -19,11 +20,13 @@ struct AggregatorAnswer {
 };
 
 /// Calls osago-aggregator's REST API with a short timeout behind a circuit
-/// breaker. Thread-safe. Throws http::ClientError when the aggregator does not
+/// breaker, each call with a short-lived service token signed with
+/// `service_secret` (sub core-app, aud osago-aggregator). Thread-safe. Throws http::ClientError when the aggregator does not
 /// answer in time (CircuitOpenError while the breaker is open).
 class AggregatorClient {
  public:
-  AggregatorClient(std::string base_url, std::chrono::milliseconds timeout, BreakerConfig breaker = {});
+  AggregatorClient(std::string base_url, std::string service_secret, std::chrono::milliseconds timeout,
+                   BreakerConfig breaker = {});
 
   /// Creates a request; a non-empty `idempotency_key` is sent as the Idempotency-Key header.
   AggregatorAnswer createRequest(const nlohmann::json& body, const std::string& idempotency_key = {});
@@ -33,6 +36,7 @@ class AggregatorClient {
 
  private:
   std::string base_url_;
+  auth::ServiceTokenIssuer service_token_;
   std::chrono::milliseconds timeout_;
   GuardedEndpoint endpoint_;
 };

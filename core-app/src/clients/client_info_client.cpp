@@ -18,11 +18,11 @@ std::optional<nlohmann::json> ClientInfoClient::profile(const std::string& user_
   if (r.status == 404) return std::nullopt;
   auto j = parseOutside(r.body);
   if (r.status != 200 || !j.is_object())
-    throw http::ClientError(false, "client-info answered HTTP " + std::to_string(r.status) + " without a profile");
+    throw http::ClientError(http::ClientError::Kind::kFailed, "client-info answered HTTP " + std::to_string(r.status) + " without a profile");
   if (auto problem = profileProblem(j)) {
     static RejectionLog rejections("clients", "client_info_answer");
     rejections.reject("client-info's profile of a user is malformed: " + *problem);
-    throw http::ClientError(false, "client-info's profile is malformed: " + *problem);
+    throw http::ClientError(http::ClientError::Kind::kFailed, "client-info's profile is malformed: " + *problem);
   }
   return j;
 }

@@ -12,7 +12,7 @@ namespace osago::core {
 class CircuitOpenError : public http::ClientError {
  public:
   explicit CircuitOpenError(const std::string& service)
-      : http::ClientError(false, service + " is failing; calls to it are paused for a few seconds (circuit open)") {}
+      : http::ClientError(http::ClientError::Kind::kFailed, service + " is failing; calls to it are paused for a few seconds (circuit open)") {}
 };
 
 /// A downstream service core-app calls with a short timeout behind a circuit

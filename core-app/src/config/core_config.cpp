@@ -78,17 +78,15 @@ CoreConfig CoreConfig::load(const std::string& file) {
   root.finish();
 
   // Secrets that are no configuration key come from the environment only.
-  auto secret = config::env("OSAGO_TOKEN_SECRET");
-  if (!secret || secret->size() < 32)
-    throw ConfigError("environment variable OSAGO_TOKEN_SECRET", "",
-                      "must be set to at least 32 characters: it signs the users' tokens (./osago up generates one)");
-  cfg.token_secret = *secret;
-  if (auto accepted = config::env("OSAGO_TOKEN_SECRET_ACCEPTED"); accepted && !accepted->empty()) {
-    if (accepted->size() < 32)
-      throw ConfigError("environment variable OSAGO_TOKEN_SECRET_ACCEPTED", "",
-                        "must be at least 32 characters (the other key of a token-secret rotation) or unset");
-    cfg.token_secret_accepted = *accepted;
-  }
+  auto users = config::rotatingSecret("OSAGO_TOKEN_SECRET", 32, "it signs the users' tokens (./osago up generates one)", true);
+  cfg.token_secret = users.current;
+  cfg.token_secret_accepted = users.accepted;
+  cfg.service_token_secret =
+      config::rotatingSecret("OSAGO_SERVICE_TOKEN_SECRET", 32,
+                             "it signs the service tokens core-app calls osago-aggregator with; the aggregator has the "
+                             "same key (./osago up generates one)",
+                             true)
+          .current;
 
   cfg.web_root = config::pathFrom(file, cfg.web_root);
   return cfg;

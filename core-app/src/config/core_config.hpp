@@ -30,6 +30,7 @@ struct CoreConfig {
   std::chrono::seconds token_ttl{3600};
   std::string token_secret;                       ///< from OSAGO_TOKEN_SECRET only
   std::string token_secret_accepted;              ///< OSAGO_TOKEN_SECRET_ACCEPTED: also verifies (rotation)
+  std::string service_token_secret;               ///< OSAGO_SERVICE_TOKEN_SECRET: signs the calls to the aggregator
   std::string web_root = "web";                   ///< static files of the browser UI
   std::chrono::seconds stream_heartbeat{15};
   int max_streams = 20000;                        ///< open SSE + WebSocket streams per instance

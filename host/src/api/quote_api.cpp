@@ -46,9 +46,31 @@ nlohmann::json toJson(const QuoteRequestView& v) {
           {"deadlineAt", v.deadline_at}, {"insuranceCompanies", std::move(companies)}};
 }
 
-QuoteApi::QuoteApi(QuoteStore& store, const PluginRegistry& plugins, std::chrono::seconds deadline,
-                   std::function<CivilDate()> today, std::function<void()> on_created)
-    : store_(store), plugins_(plugins), deadline_(deadline), today_(std::move(today)), on_created_(std::move(on_created)) {}
+QuoteApi::QuoteApi(QuoteStore& store, const PluginRegistry& plugins, const auth::ServiceTokenVerifier& services,
+                   std::chrono::seconds deadline, std::function<CivilDate()> today, std::function<void()> on_created)
+    : store_(store),
+      plugins_(plugins),
+      services_(services),
+      deadline_(deadline),
+      today_(std::move(today)),
+      on_created_(std::move(on_created)) {}
+
+void QuoteApi::authenticate(const Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
+  std::string token = http::bearerToken(request);
+  std::string reason = "no service token (Authorization: Bearer …)";
+  if (!token.empty()) {
+    try {
+      services_.verify(token);
+      return;
+    } catch (const Error& e) {
+      reason = e.what();
+    }
+  }
+  refused_.reject("refused " + request.getMethod() + " " + request.getURI().substr(0, 100) + " from " +
+                  request.clientAddress().host().toString() + ": " + reason);
+  response.set("WWW-Authenticate", "Bearer realm=\"osago-aggregator\"");
+  throw http::HttpError(401, "UNAUTHORIZED", "a valid service token is required: " + reason);
+}
 
 namespace {
 
@@ -67,9 +89,14 @@ void withStorage(Fn&& fn) {
 }  // namespace
 
 void QuoteApi::registerRoutes(http::Router& router) {
-  router.add("POST", "/osago/requests", [this](auto& req, auto& resp, const auto&) { withStorage([&] { create(req, resp); }); });
-  router.add("GET", "/osago/requests/{id}",
-             [this](auto&, auto& resp, const auto& p) { withStorage([&] { get(resp, p.at("id")); }); });
+  router.add("POST", "/osago/requests", [this](auto& req, auto& resp, const auto&) {
+    authenticate(req, resp);
+    withStorage([&] { create(req, resp); });
+  });
+  router.add("GET", "/osago/requests/{id}", [this](auto& req, auto& resp, const auto& p) {
+    authenticate(req, resp);
+    withStorage([&] { get(resp, p.at("id")); });
+  });
 }
 
 void QuoteApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {

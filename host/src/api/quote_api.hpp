@@ -5,28 +5,35 @@
 
 #include <osago/common/civil_date.hpp>
 #include <osago/common/http_server.hpp>
+#include <osago/common/outside_json.hpp>
+#include <osago/common/signed_tokens.hpp>
 
 #include <chrono>
 #include <functional>
 
 namespace osago::host {
 
-/// The REST API core-app calls: create a quote request, read its state.
+/// The REST API core-app calls: create a quote request, read its state. Every
+/// call must carry a service token `services` verifies (else 401).
 class QuoteApi {
  public:
   /// `today` supplies the reference date for validation (injected in tests);
   /// `on_created` runs after a new request was committed (wakes the workers).
-  QuoteApi(QuoteStore& store, const PluginRegistry& plugins, std::chrono::seconds deadline,
-           std::function<CivilDate()> today, std::function<void()> on_created);
+  QuoteApi(QuoteStore& store, const PluginRegistry& plugins, const auth::ServiceTokenVerifier& services,
+           std::chrono::seconds deadline, std::function<CivilDate()> today, std::function<void()> on_created);
 
   void registerRoutes(http::Router& router);
 
  private:
+  /// Throws a 401 HttpError unless the request carries a valid service token.
+  void authenticate(const Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
   void create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
   void get(Poco::Net::HTTPServerResponse& response, const std::string& id);
 
   QuoteStore& store_;
   const PluginRegistry& plugins_;
+  const auth::ServiceTokenVerifier& services_;
+  RejectionLog refused_{"api", "service_token"};
   std::chrono::seconds deadline_;
   std::function<CivilDate()> today_;
   std::function<void()> on_created_;

@@ -64,6 +64,16 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   cfg.plugins.rescan = std::chrono::seconds(plugins.get<int>("rescan_seconds", 2));
   cfg.plugins.enable_new = plugins.get<bool>("enable_new", false);
   cfg.plugins.in_process = plugins.get<std::vector<std::string>>("in_process", {});
+  auto partner_http = plugins.child("partner_http");
+  auto& ph = cfg.plugins.partner_http;
+  ph.tls.ca_file = partner_http.get<std::string>("ca_file", "");
+  if (!ph.tls.ca_file.empty()) ph.tls.ca_file = config::pathFrom(file, ph.tls.ca_file);
+  int max_response_kb = partner_http.get<int>("max_response_kb", 4096);
+  if (max_response_kb < 1 || max_response_kb > 65536)
+    throw ConfigError(file, "plugins.partner_http.max_response_kb", "must be between 1 and 65536");
+  ph.max_response_bytes = static_cast<std::size_t>(max_response_kb) << 10;
+  ph.plain_http_to_loopback = partner_http.get<bool>("plain_http_to_loopback", false);
+  partner_http.finish();
   auto worker = plugins.child("worker");
   auto& w = cfg.plugins.worker;
   w.binary = worker.get<std::string>("binary", "");
@@ -140,15 +150,13 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   root.finish();
 
   // Secrets that are no configuration key come from the environment only.
-  if (auto v = config::env("OSAGO_ADMIN_TOKEN")) cfg.admin_token = *v;
-  if (!cfg.admin_token.empty() && cfg.admin_token.size() < 16)
-    throw ConfigError("environment variable OSAGO_ADMIN_TOKEN", "", "must be at least 16 characters");
-  if (auto v = config::env("OSAGO_ADMIN_TOKEN_ACCEPTED"); v && !v->empty()) {
-    if (v->size() < 16 || cfg.admin_token.empty())
-      throw ConfigError("environment variable OSAGO_ADMIN_TOKEN_ACCEPTED", "",
-                        "must be at least 16 characters, beside OSAGO_ADMIN_TOKEN (the other token of a rotation)");
-    cfg.admin_token_accepted = *v;
-  }
+  auto admin_token = config::rotatingSecret("OSAGO_ADMIN_TOKEN", 16, "the operators' token of the admin API", false);
+  cfg.admin_token = admin_token.current;
+  cfg.admin_token_accepted = admin_token.accepted;
+  cfg.service_token = config::rotatingSecret(
+      "OSAGO_SERVICE_TOKEN_SECRET", 32,
+      "it verifies the service tokens core-app calls /osago/* with; core-app has the same key (./osago up generates one)",
+      true);
 
   cfg.plugins.directory = config::pathFrom(file, cfg.plugins.directory);
   cfg.plugins.worker.binary =

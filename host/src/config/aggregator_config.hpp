@@ -2,7 +2,10 @@
 
 #include "store/pg.hpp"
 
+#include "plugins/plugin_manifest.hpp"
 #include "plugins/plugin_worker.hpp"
+
+#include <osago/common/yaml_config.hpp>
 
 #include <chrono>
 #include <string>
@@ -21,6 +24,7 @@ struct PluginsConfig {
   /// (no worker: faster, but a crash of theirs ends the aggregator). Empty by default.
   std::vector<std::string> in_process;
   WorkerLimits worker;                          ///< every other plugin runs in workers bounded so
+  PartnerHttp partner_http;                     ///< how partner calls are made (defaults of every company)
 };
 
 
@@ -62,6 +66,8 @@ struct AggregatorConfig {
   PluginsConfig plugins;
   std::string admin_token;                       ///< from OSAGO_ADMIN_TOKEN; empty: admin API refuses everyone
   std::string admin_token_accepted;              ///< OSAGO_ADMIN_TOKEN_ACCEPTED: also admitted (rotation)
+  /// OSAGO_SERVICE_TOKEN_SECRET (+ _ACCEPTED): verifies the service tokens of /osago/* (required).
+  config::RotatingSecret service_token;
   std::string admin_web_root = "web";            ///< the operators' admin page (host/web), relative to the config file
   QuotesConfig quotes;
   RetentionConfig retention;

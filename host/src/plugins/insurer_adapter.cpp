@@ -167,21 +167,39 @@ PartnerOutcome outcomeOf(osago_status status, int replies, const std::string& re
   }
 }
 
-/// A partner's answer longer than this is refused before it reaches the plugin.
-constexpr std::size_t kMaxPartnerBodyBytes = 4u << 20;
+/// Where a partner URL points: scheme, lower-case host and port; empty host when it is no http(s) URL.
+struct Target {
+  std::string scheme, host;
+  int port = 0;
+  std::string hostPort() const { return host + ":" + std::to_string(port); }
+};
 
-/// "host:port" of an http(s) URL, lower-case; empty when it is not one.
-std::string hostPort(const std::string& url) {
+Target targetOf(const std::string& url) {
   try {
     Poco::URI uri(url);
-    if (uri.getScheme() != "http" && uri.getScheme() != "https") return "";
+    if (uri.getScheme() != "http" && uri.getScheme() != "https") return {};
     std::string host = uri.getHost();
     std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
-    return host + ":" + std::to_string(uri.getPort());
+    return {uri.getScheme(), host, uri.getPort()};
   } catch (const std::exception&) {
-    return "";
+    return {};
   }
 }
+
+/// Why the host will not send a plugin's request to `url` (empty: it may).
+std::string refusal(const CompanyConfig& company, const std::string& url, const Target& target) {
+  if (target.host.empty()) return "'" + url.substr(0, 200) + "' is no http(s) URL";
+  if (std::find(company.allowed_hosts.begin(), company.allowed_hosts.end(), target.hostPort()) ==
+      company.allowed_hosts.end())
+    return "'" + target.hostPort() + "' is not a host of company " + company.id +
+           " in its manifest (the URLs of its settings and allowed_hosts)";
+  if (target.scheme == "http" && !(company.http.plain_http_to_loopback && isLoopbackHost(target.host)))
+    return "plain http:// to " + target.hostPort() +
+           ": partner calls go over https (plain http only to loopback, with plugins.partner_http.plain_http_to_loopback)";
+  return "";
+}
+
+bool isRedirect(int status) { return status == 301 || status == 302 || status == 303 || status == 307 || status == 308; }
 
 }  // namespace
 
@@ -189,27 +207,17 @@ HttpAnswer brokerHttp(const CompanyConfig& company, SystemClock::time_point call
                       const std::string& correlation_id) {
   HttpAnswer answer;
   auto& log = Poco::Logger::get("plugin." + company.id);
-  std::string target = hostPort(ask.url);
-  if (target.empty() ||
-      std::find(company.allowed_hosts.begin(), company.allowed_hosts.end(), target) == company.allowed_hosts.end()) {
+  auto refuse = [&](const std::string& why) {
     countDenied(company.id, "egress");
-    log.warning("[" + correlation_id + "] refused the plugin's HTTP request to '" + (target.empty() ? ask.url.substr(0, 200) : target) +
-                "': not a host of company " + company.id + " in its manifest (the URLs of its settings and allowed_hosts)");
+    log.warning("[" + correlation_id + "] refused the plugin's HTTP request: " + why);
     answer.status = OSAGO_STATUS_PERMANENT;
     answer.refused = true;
     return answer;
-  }
-  // The timeout is the smaller of the plugin's wish and what is left of this call's budget,
-  // which itself never reaches past the request's deadline.
-  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(call_deadline - SystemClock::now());
-  if (ask.timeout_ms > 0) timeout = std::min(timeout, std::chrono::milliseconds(ask.timeout_ms));
-  if (timeout.count() <= 0) {
-    answer.status = OSAGO_STATUS_TIMEOUT;
-    return answer;
-  }
+  };
+  std::string url = ask.url;
+  if (auto why = refusal(company, url, targetOf(url)); !why.empty()) return refuse(why);
   http::ClientRequest req;
   req.method = ask.method;
-  req.url = ask.url;
   for (const auto& [name, value] : ask.headers) {
     if (name == "Content-Type")
       req.content_type = value;
@@ -217,22 +225,55 @@ HttpAnswer brokerHttp(const CompanyConfig& company, SystemClock::time_point call
       req.headers.emplace_back(name, value);
   }
   req.body = ask.body;
-  req.timeout = timeout;
-  req.max_body_bytes = kMaxPartnerBodyBytes;
-  answer.sent = true;
-  try {
-    auto r = http::call(req);
+  req.max_body_bytes = company.http.max_response_bytes;
+  req.tls = company.http.tls;
+  for (int hop = 0;; ++hop) {
+    // The timeout is the smaller of the plugin's wish and what is left of this call's budget,
+    // which itself never reaches past the request's deadline; redirects spend the same budget.
+    auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(call_deadline - SystemClock::now());
+    if (ask.timeout_ms > 0) timeout = std::min(timeout, std::chrono::milliseconds(ask.timeout_ms));
+    if (timeout.count() <= 0) {
+      answer.status = OSAGO_STATUS_TIMEOUT;
+      return answer;
+    }
+    req.url = url;
+    req.timeout = timeout;
+    answer.sent = true;
+    http::ClientResponse r;
+    try {
+      r = http::call(req);
+    } catch (const http::ClientError& e) {
+      log.warning("[" + correlation_id + "] " + e.what());
+      // An oversized answer will not shrink on retry.
+      answer.status = e.timedOut() ? OSAGO_STATUS_TIMEOUT : e.tooLarge() ? OSAGO_STATUS_PERMANENT : OSAGO_STATUS_TRANSIENT;
+      return answer;
+    }
+    if (isRedirect(r.status) && hop < company.http.max_redirects && !r.location.empty()) {
+      std::string next;
+      try {
+        Poco::URI base(url);
+        base.resolve(r.location);
+        next = base.toString();
+      } catch (const std::exception&) {
+        return refuse("the redirect to '" + r.location.substr(0, 200) + "' is no URL");
+      }
+      Target to = targetOf(next);
+      if (to.scheme != "https") return refuse("a redirect to '" + next.substr(0, 200) + "' leaves https");
+      if (auto why = refusal(company, next, to); !why.empty()) return refuse("redirected: " + why);
+      if (r.status == 303 || ((r.status == 301 || r.status == 302) && req.method == "POST")) {
+        req.method = "GET";  // as browsers do: the body is not sent again
+        req.body.clear();
+      }
+      url = next;
+      continue;
+    }
     answer.status = OSAGO_STATUS_OK;
     answer.status_code = r.status;
     answer.body = std::move(r.body);
     answer.content_type = std::move(r.content_type);
     answer.retry_after = std::move(r.retry_after);
-  } catch (const http::ClientError& e) {
-    log.warning("[" + correlation_id + "] " + e.what());
-    // An oversized answer will not shrink on retry.
-    answer.status = e.timedOut() ? OSAGO_STATUS_TIMEOUT : e.tooLarge() ? OSAGO_STATUS_PERMANENT : OSAGO_STATUS_TRANSIENT;
+    return answer;
   }
-  return answer;
 }
 
 namespace {
@@ -311,7 +352,8 @@ void markForbidden(PartnerOutcome& out, const std::vector<std::string>& denied, 
   std::string what;
   for (const auto& d : denied) what += (what.empty() ? "" : ", ") + d;
   out.message = "the plugin tried what partner code may not do (" +
-                (egress_refused ? std::string("an HTTP request to a host outside its manifest") : std::string()) +
+                (egress_refused ? std::string("an HTTP request the host refused: a host outside its manifest, or plain http")
+                                : std::string()) +
                 (egress_refused && !what.empty() ? "; " : "") +
                 (what.empty() ? std::string() : "system calls refused by its sandbox: " + what) + "): " + out.message;
   out.failure = FailureCode::kPluginForbidden;

@@ -5,6 +5,7 @@
 #include <Poco/URI.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 namespace osago::host {
@@ -85,7 +86,28 @@ void urlHosts(const nlohmann::json& value, std::set<std::string>& out) {
   }
 }
 
+/// The first plain http:// URL among the strings of `value` that `allowed` does not admit ("" when none).
+std::string refusedPlainUrl(const nlohmann::json& value, const std::function<bool(const std::string& host)>& allowed) {
+  if (value.is_string()) {
+    const auto& s = value.get_ref<const std::string&>();
+    if (s.rfind("http://", 0) != 0) return "";
+    try {
+      if (allowed(lower(Poco::URI(s).getHost()))) return "";
+    } catch (const std::exception&) {
+    }
+    return s;
+  }
+  if (value.is_structured())
+    for (const auto& v : value)
+      if (auto url = refusedPlainUrl(v, allowed); !url.empty()) return url;
+  return "";
+}
+
 }  // namespace
+
+bool isLoopbackHost(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
 
 nlohmann::json expandEnvironment(const nlohmann::json& value, const std::string& file, const std::string& where) {
   if (value.is_string()) return expandString(value.get<std::string>(), file, where);
@@ -102,7 +124,7 @@ nlohmann::json expandEnvironment(const nlohmann::json& value, const std::string&
   return value;
 }
 
-PluginManifest PluginManifest::load(const std::string& file) {
+PluginManifest PluginManifest::load(const std::string& file, const PartnerHttp& defaults) {
   auto root = config::Section::loadFile(file);
   PluginManifest manifest;
   std::set<std::string> ids;
@@ -146,6 +168,13 @@ PluginManifest PluginManifest::load(const std::string& file) {
         company.secrets[k] = v.get<std::string>();
       }
     }
+    if (auto url = refusedPlainUrl(company.settings, [&](const std::string& host) {
+          return defaults.plain_http_to_loopback && isLoopbackHost(host);
+        });
+        !url.empty())
+      throw ConfigError(file, c.qualified("settings"),
+                        "'" + url.substr(0, 200) + "' is plain http: partner calls go over https (plain http only to "
+                        "loopback, with plugins.partner_http.plain_http_to_loopback, for development)");
     std::set<std::string> hosts;
     urlHosts(company.settings, hosts);
     for (const auto& entry : c.get<std::vector<std::string>>("allowed_hosts", {})) {
@@ -164,6 +193,22 @@ PluginManifest PluginManifest::load(const std::string& file) {
       }
     }
     company.allowed_hosts.assign(hosts.begin(), hosts.end());
+    company.http = defaults;
+    company.http.max_redirects = c.get<int>("max_redirects", 0);
+    if (company.http.max_redirects < 0 || company.http.max_redirects > 5)
+      throw ConfigError(file, c.qualified("max_redirects"), "must be between 0 and 5");
+    auto tls = c.child("tls");
+    // Paths, relative to the manifest; from the environment like secrets (a key's path differs per host).
+    auto tlsPath = [&](const char* key) {
+      std::string v = expandString(tls.get<std::string>(key, ""), file, tls.qualified(key));
+      return v.empty() ? v : config::pathFrom(file, v);
+    };
+    if (auto ca = tlsPath("ca_file"); !ca.empty()) company.http.tls.ca_file = ca;
+    company.http.tls.client_cert = tlsPath("client_cert");
+    company.http.tls.client_key = tlsPath("client_key");
+    tls.finish();
+    if (company.http.tls.client_cert.empty() != company.http.tls.client_key.empty())
+      throw ConfigError(file, c.qualified("tls"), "client_cert and client_key come together (mutual TLS) or not at all");
     c.finish();
     manifest.companies.push_back(std::move(company));
   }

@@ -2,6 +2,8 @@
 
 #include "resilience/partner_breaker.hpp"
 
+#include <osago/common/http_client.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -10,6 +12,16 @@
 #include <vector>
 
 namespace osago::host {
+
+/// How the host makes one company's HTTP calls for its plugin.
+struct PartnerHttp {
+  /// Verification of the partner (ca_file; empty: the system's CA store) and our
+  /// client certificate for mutual TLS. Manifest `tls`; plugins.partner_http.ca_file by default.
+  http::TlsOptions tls;
+  int max_redirects = 0;                     ///< manifest `max_redirects`: 3xx followed to allowed hosts over https
+  std::size_t max_response_bytes = 4u << 20;  ///< plugins.partner_http.max_response_kb: a longer answer is refused
+  bool plain_http_to_loopback = false;       ///< plugins.partner_http.plain_http_to_loopback (development only)
+};
 
 /// One insurance company served by a plugin, as its manifest declares it.
 struct CompanyConfig {
@@ -26,6 +38,7 @@ struct CompanyConfig {
   std::vector<std::string> allowed_hosts;
   BreakerConfig breaker;                        ///< the company's circuit breaker
   RetryBudgetConfig retry_budget;               ///< how many failed calls may be retried
+  PartnerHttp http;                             ///< TLS, redirects and size cap of its HTTP calls
 };
 
 /// The YAML file installed next to a plugin (`osago_plugin_x.so` →
@@ -35,9 +48,13 @@ struct PluginManifest {
   std::vector<CompanyConfig> companies;
 
   /// Parses `file` (unknown keys are errors); ${NAME} and ${NAME:-default}
-  /// in settings and secrets come from the environment. Throws ConfigError.
-  static PluginManifest load(const std::string& file);
+  /// in settings and secrets come from the environment. Each company's `http`
+  /// starts from `defaults` (the aggregator's plugins.partner_http). Throws ConfigError.
+  static PluginManifest load(const std::string& file, const PartnerHttp& defaults = {});
 };
+
+/// localhost, 127.x.y.z or ::1 (lower case): where plain http may go in development.
+bool isLoopbackHost(const std::string& host);
 
 /// Expands ${NAME} and ${NAME:-default} in every string of `value` from the
 /// environment. Throws ConfigError (naming `where`) for an unset variable without default.

@@ -170,7 +170,7 @@ void PluginRegistry::serve(RescanPass& pass, const std::shared_ptr<PluginLibrary
   try {
     if (manifest_sha.empty())
       throw ConfigError(manifest_file, "", "no manifest: the plugin serves no company until one is installed beside it");
-    loaded->companies = PluginManifest::load(manifest_file).companies;
+    loaded->companies = PluginManifest::load(manifest_file, config_.partner_http).companies;
   } catch (const ConfigError& e) {
     loaded->manifest_error = e.what();
     log.error(e.what());
@@ -368,6 +368,7 @@ nlohmann::json PluginRegistry::describe(const LoadedPlugin& p) const {
                    {"enabled", isEnabled(lib.id())},
                    {"state", "LOADED"},
                    {"loadedAt", p.loaded_at},
+                   {"manifestSha256", p.manifest_sha256},
                    {"companies", std::move(companies)}};
   if (!p.manifest_error.empty()) j["manifestError"] = p.manifest_error;
   return j;

@@ -38,10 +38,11 @@ json Behaviour::toJson() const {
 
 void Behaviour::update(const json& j) {
   if (!j.is_object()) throw http::HttpError(400, "BAD_BEHAVIOUR", "a JSON object is expected");
-  static const std::set<std::string> kModes = {"normal", "decline", "error", "malformed", "wrong_types", "oversized", "hang"};
+  static const std::set<std::string> kModes = {"normal",     "decline",   "error", "malformed",
+                                               "wrong_types", "oversized", "hang",  "trickle"};
   if (j.contains("mode")) {
     if (!j["mode"].is_string() || !kModes.count(j["mode"].get<std::string>()))
-      throw http::HttpError(400, "BAD_BEHAVIOUR", "mode must be one of normal, decline, error, malformed, wrong_types, oversized, hang");
+      throw http::HttpError(400, "BAD_BEHAVIOUR", "mode must be one of normal, decline, error, malformed, wrong_types, oversized, hang, trickle");
     mode = j["mode"];
   }
   if (j.contains("pendingMs")) pending_ms = std::max(0, j["pendingMs"].get<int>());
@@ -50,11 +51,23 @@ void Behaviour::update(const json& j) {
 }
 
 SimulatorConfig SimulatorConfig::load(const std::string& file) {
-  auto root = config::Section::loadFile(file, {"", {{"listen.port", "OSAGO_SIMULATOR_PORT"}}});
+  auto root = config::Section::loadFile(
+      file, {"", {{"listen.port", "OSAGO_SIMULATOR_PORT"}, {"tls.port", "OSAGO_SIMULATOR_TLS_PORT"},
+                  {"tls.cert_file", "OSAGO_SIMULATOR_TLS_CERT"}, {"tls.key_file", "OSAGO_SIMULATOR_TLS_KEY"}}});
   SimulatorConfig cfg;
   auto listen = config::readListen(root, cfg.port);
   cfg.host = listen.host;
   cfg.port = listen.port;
+  auto tls = root.child("tls");
+  cfg.tls_port = tls.get<int>("port", 0);
+  if (cfg.tls_port < 0 || cfg.tls_port > 65535) throw ConfigError(file, "tls.port", "must be 0 (none) to 65535");
+  cfg.tls_cert_file = tls.get<std::string>("cert_file", "");
+  cfg.tls_key_file = tls.get<std::string>("key_file", "");
+  if (!cfg.tls_cert_file.empty()) cfg.tls_cert_file = config::pathFrom(file, cfg.tls_cert_file);
+  if (!cfg.tls_key_file.empty()) cfg.tls_key_file = config::pathFrom(file, cfg.tls_key_file);
+  tls.finish();
+  if (cfg.tls_port > 0 && (cfg.tls_cert_file.empty() || cfg.tls_key_file.empty()))
+    throw ConfigError(file, "tls", "an HTTPS port needs cert_file and key_file");
   cfg.log_level = root.get<std::string>("log_level", cfg.log_level);
   for (auto& s : root.children("insurers")) {
     InsurerProfile p;
@@ -155,6 +168,21 @@ void InsurerSimulator::hang(Insurer& ins) {
     if (ins.behaviour.mode != "hang") break;
   }
   throw http::HttpError(504, "GATEWAY_TIMEOUT", "the simulated partner hung");
+}
+
+void InsurerSimulator::trickle(Poco::Net::HTTPServerResponse& response) {
+  // A well-formed answer, one byte every 100 ms: each read finds data, so only a
+  // deadline on the whole call cuts it (it would take 9 s here). Not past shutdown.
+  const std::string body = R"({"status": "pending", "note": "slowly, slowly, one byte at a time......"})";
+  response.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+  response.setContentType("application/json");
+  response.setContentLength(static_cast<std::streamsize>(body.size()));
+  std::ostream& out = response.send();
+  for (char c : body) {
+    if (stopping_ || !out) return;
+    out << c << std::flush;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 bool InsurerSimulator::misbehave(Insurer& ins, Poco::Net::HTTPServerResponse& response) {
@@ -280,6 +308,10 @@ void InsurerSimulator::submit(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTP
     lock.unlock();
     hang(ins);
   }
+  if (ins.behaviour.mode == "trickle") {
+    lock.unlock();
+    return trickle(resp);
+  }
   if (misbehave(ins, resp)) return;
   const InsurerProfile& p = ins.profile;
   std::string id = newUuid();
@@ -319,6 +351,10 @@ void InsurerSimulator::offer(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPS
   if (ins.behaviour.mode == "hang") {
     lock.unlock();
     hang(ins);
+  }
+  if (ins.behaviour.mode == "trickle") {
+    lock.unlock();
+    return trickle(resp);
   }
   if (misbehave(ins, resp)) return;
   auto it = applications_.find(application_id);

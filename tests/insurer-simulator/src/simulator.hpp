@@ -21,7 +21,7 @@ enum class Dialect { kPolisNet, kGarant, kVolna };
 
 /// What an insurer does, switchable at run time through the control endpoint.
 struct Behaviour {
-  std::string mode = "normal";   ///< normal | decline | error | malformed | wrong_types | oversized | hang
+  std::string mode = "normal";   ///< normal | decline | error | malformed | wrong_types | oversized | hang | trickle
   int pending_ms = 2000;         ///< how long an application stays pending
   int pending_jitter_ms = 0;     ///< plus a uniform random extra up to this
   double error_rate = 0;         ///< share of answers that are a 503 in normal mode
@@ -49,6 +49,11 @@ struct InsurerProfile {
 struct SimulatorConfig {
   std::string host = "127.0.0.1";
   int port = 8090;
+  /// The same API over HTTPS (as real partners serve it) on `tls_port`, with
+  /// this certificate and key (PEM); 0: no HTTPS listener. OSAGO_SIMULATOR_TLS_PORT.
+  int tls_port = 0;
+  std::string tls_cert_file;
+  std::string tls_key_file;
   std::string log_level = "information";
   std::vector<InsurerProfile> insurers;
 
@@ -93,6 +98,7 @@ class InsurerSimulator {
   void authenticate(Insurer& ins, const Poco::Net::HTTPServerRequest& request);
   /// Blocks like a hanging partner, then throws a 504 (the client has long given up).
   [[noreturn]] void hang(Insurer& ins);
+  void trickle(Poco::Net::HTTPServerResponse& response);
   /// Applies the run-time behaviour: may answer (error, malformed, hang) and return true.
   bool misbehave(Insurer& ins, Poco::Net::HTTPServerResponse& response);
   nlohmann::json decide(const InsurerProfile& p, const nlohmann::json& quote, const std::string& id) const;

@@ -78,6 +78,9 @@ struct ServerLimits {
 /// with `limits`; not started. Its port() is the one really bound.
 std::unique_ptr<Poco::Net::HTTPServer> makeServer(Router* router, const std::string& host, int port,
                                                   const ServerLimits& limits);
+/// The same with a factory that other servers share (e.g. an HTTPS one).
+std::unique_ptr<Poco::Net::HTTPServer> makeServer(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const std::string& host,
+                                                  int port, const ServerLimits& limits);
 
 /// Writes `body` as application/json with `status`.
 void sendJson(Poco::Net::HTTPServerResponse& response, int status, const nlohmann::json& body);

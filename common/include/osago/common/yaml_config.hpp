@@ -132,6 +132,18 @@ class Section {
 /// values that are no configuration key, such as secrets).
 std::optional<std::string> env(const char* name);
 
+/// A key from the environment: `current` from the variable `name`, and
+/// `accepted`, the other key of a rotation, from `name`_ACCEPTED (docs/operations.md).
+struct RotatingSecret {
+  std::string current;
+  std::string accepted;  ///< empty outside a rotation
+};
+
+/// Reads `name` and `name`_ACCEPTED, each at least `min_length` characters;
+/// `purpose` says what the key is for in the error. Unset `name` is an error
+/// when `required`, else gives an empty secret (and then _ACCEPTED is an error).
+RotatingSecret rotatingSecret(const std::string& name, std::size_t min_length, const std::string& purpose, bool required);
+
 }  // namespace osago::config
 
 namespace osago::config {
