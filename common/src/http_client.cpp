@@ -5,14 +5,17 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <chrono>
+#include <map>
 #include <mutex>
+#include <vector>
 
 namespace osago::http {
 namespace {
 
-/// libcurl's global state and what every thread shares: TLS sessions (a new
+/// libcurl's global state and what every handle shares: TLS sessions (a new
 /// connection to a partner resumes its session instead of a full handshake)
-/// and name lookups. Connections themselves stay with each thread's handle:
+/// and name lookups. Connections themselves stay with their handle (HandlePool):
 /// libcurl does not support sharing them between concurrent threads.
 class CurlGlobal {
  public:
@@ -45,27 +48,71 @@ CurlGlobal& curlGlobal() {
   return *global;
 }
 
-/// This thread's easy handle: its connection cache keeps connections alive
-/// between calls to the same server.
-class ThreadHandle {
+/// Easy handles with a kept-alive connection each, idle by server: a call
+/// takes one that last talked to the same server (with the same TLS set-up)
+/// and gives it back when the answer was read in full, like a pool of
+/// connections. A server's idle connections are bounded in number and age,
+/// so that a thread-per-connection server (Poco's) is not left holding
+/// threads for callers long gone.
+class HandlePool {
  public:
-  ThreadHandle() : handle_(curl_easy_init()) {}
-  ~ThreadHandle() { curl_easy_cleanup(handle_); }
-  ThreadHandle(const ThreadHandle&) = delete;
-  ThreadHandle& operator=(const ThreadHandle&) = delete;
-  CURL* get() const { return handle_; }
+  CURL* take(const std::string& key) {
+    auto now = std::chrono::steady_clock::now();
+    std::vector<CURL*> stale;
+    CURL* found = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      auto& list = idle_[key];
+      while (!list.empty() && !found) {
+        Idle idle = list.back();
+        list.pop_back();
+        if (now - idle.since < kIdleLimit)
+          found = idle.handle;
+        else
+          stale.push_back(idle.handle);
+      }
+    }
+    for (CURL* h : stale) curl_easy_cleanup(h);
+    if (!found) found = curl_easy_init();
+    if (found) curl_easy_reset(found);  // the last call's options, not its connection
+    return found;
+  }
+
+  void giveBack(const std::string& key, CURL* handle) {
+    {
+      std::lock_guard lock(mutex_);
+      auto& list = idle_[key];
+      if (list.size() < kMaxIdlePerServer) {
+        list.push_back({handle, std::chrono::steady_clock::now()});
+        return;
+      }
+    }
+    curl_easy_cleanup(handle);
+  }
 
  private:
-  CURL* handle_;
+  // Below the keep-alive timeouts servers commonly use (Poco's is 10 s), so a
+  // connection is rarely reused just as the server gives up on it.
+  static constexpr std::chrono::seconds kIdleLimit{4};
+  static constexpr std::size_t kMaxIdlePerServer = 64;
+  struct Idle {
+    CURL* handle;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::mutex mutex_;
+  std::map<std::string, std::vector<Idle>> idle_;
 };
 
-CURL* threadHandle() {
-  CurlGlobal& global = curlGlobal();
-  thread_local ThreadHandle handle;
-  CURL* curl = handle.get();
-  curl_easy_reset(curl);  // options of the last call, not its connections
-  curl_easy_setopt(curl, CURLOPT_SHARE, global.share());
-  return curl;
+HandlePool& handlePool() {
+  static auto* pool = new HandlePool();  // never torn down: threads may call until exit
+  return *pool;
+}
+
+/// Which connections a handle may reuse: same server, same TLS set-up.
+std::string poolKey(const ClientRequest& r) {
+  auto scheme_end = r.url.find("://");
+  auto host_end = r.url.find_first_of("/?#", scheme_end == std::string::npos ? 0 : scheme_end + 3);
+  return r.url.substr(0, host_end) + "|" + r.tls.ca_file + "|" + r.tls.client_cert + "|" + r.tls.client_key;
 }
 
 struct Received {
@@ -147,7 +194,10 @@ ClientResponse call(const ClientRequest& request) {
   if (request.url.rfind("http://", 0) != 0 && request.url.rfind("https://", 0) != 0)
     throw ClientError(ClientError::Kind::kFailed, "only http:// and https:// URLs are supported: " + request.url.substr(0, 200));
   if (request.timeout.count() <= 0) throw ClientError(ClientError::Kind::kTimedOut, what + ": no time left for the call");
-  CURL* curl = threadHandle();
+  const std::string key = poolKey(request);
+  CURL* curl = handlePool().take(key);
+  if (!curl) throw ClientError(ClientError::Kind::kFailed, what + ": libcurl could not make a handle");
+  curl_easy_setopt(curl, CURLOPT_SHARE, curlGlobal().share());
   Received received;
   received.limit = request.max_body_bytes;
   char error[CURL_ERROR_SIZE] = {0};
@@ -175,7 +225,7 @@ ClientResponse call(const ClientRequest& request) {
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &onHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &received);
   curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, nullptr);  // bodies as sent: a size cap means bytes we hold
-  curl_easy_setopt(curl, CURLOPT_MAXCONNECTS, 32L);
+  curl_easy_setopt(curl, CURLOPT_MAXCONNECTS, 1L);  // one connection a handle: the pool counts them
   if (request.max_body_bytes > 0)
     curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request.max_body_bytes));
   if (request.method == "GET") {
@@ -202,6 +252,19 @@ ClientResponse call(const ClientRequest& request) {
   CURLcode code = curl_easy_perform(curl);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+  if (code == CURLE_OK) {
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    char* type = nullptr;
+    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
+    received.response.status = static_cast<int>(status);
+    if (type) received.response.content_type = type;
+  }
+  // A complete answer leaves the connection reusable; after a failure it goes with its handle.
+  if (code == CURLE_OK)
+    handlePool().giveBack(key, curl);
+  else
+    curl_easy_cleanup(curl);
   if (code != CURLE_OK) {
     std::string detail = error[0] ? std::string(error) : curl_easy_strerror(code);
     if (received.too_large || code == CURLE_FILESIZE_EXCEEDED)
@@ -213,12 +276,6 @@ ClientResponse call(const ClientRequest& request) {
     if (isTlsFailure(code)) throw ClientError(ClientError::Kind::kTls, what + " failed: TLS: " + detail);
     throw ClientError(ClientError::Kind::kFailed, what + " failed: " + detail);
   }
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  char* type = nullptr;
-  curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
-  received.response.status = static_cast<int>(status);
-  if (type) received.response.content_type = type;
   return std::move(received.response);
 }
 

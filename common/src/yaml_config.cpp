@@ -54,6 +54,17 @@ Section Section::loadFile(const std::string& file, EnvOverrides overrides) {
   return Section(root, file, "", any ? std::make_shared<Environment>(Environment{std::move(overrides), {}}) : nullptr);
 }
 
+Section Section::loadText(const std::string& text, const std::string& file) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(file, "", std::string("is not valid YAML: ") + e.what());
+  }
+  if (!root.IsMap()) throw ConfigError(file, "", "must be a YAML mapping at the top level");
+  return Section(root, file, "", nullptr);
+}
+
 bool Section::has(const std::string& key) const { return node_.IsMap() && node_[key] && !node_[key].IsNull(); }
 
 Section Section::child(const std::string& key) {

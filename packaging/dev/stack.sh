@@ -314,6 +314,18 @@ start_simulator() {
   wait_for insurer-simulator 20 curl -sf --cacert "$TLS_DIR/ca.pem" "https://127.0.0.1:$((sim + 3))/health"
 }
 
+# partner_url_env BASE: the environment assignments that point every bundled
+# manifest's company at the simulator's partner API BASE (https://127.0.0.1:PORT);
+# a manifest reads only variables named for its company (OSAGO_SECRET_<COMPANY>_…).
+SIMULATOR_COMPANIES=(severny-shchit ural-polis volga-garant baltiyskaya sibir-rezerv yuzhny-bereg dobry-put)
+partner_url_env() {
+  local company
+  for company in "${SIMULATOR_COMPANIES[@]}"; do
+    local var=${company^^}
+    echo "OSAGO_SECRET_${var//-/_}_BASE_URL=$1/$company"
+  done
+}
+
 # start_services CORE_PORT AGGREGATOR_PORT SIMULATOR_PORT PG_PORT KAFKA_PORT
 # (database OSAGO_STACK_DB, default osago; topic OSAGO_STACK_TOPIC, default osago.quote-events)
 start_services() {
@@ -326,12 +338,14 @@ start_services() {
     "$bin/tests/client-info/client-info-standin" --config="$OSAGO_ROOT/config/client-info.yaml"
   wait_for client-info 20 curl -sf "http://127.0.0.1:$client_info/health"
 
+  local partners
+  mapfile -t partners < <(partner_url_env "https://127.0.0.1:$((sim + 3))")
   OSAGO_AGGREGATOR_PORT=$agg OSAGO_PG_DSN="host=127.0.0.1 port=$pg dbname=${OSAGO_STACK_DB:-osago} user=osago" \
     OSAGO_KAFKA_BROKERS="127.0.0.1:$kafka" OSAGO_KAFKA_TOPIC="${OSAGO_STACK_TOPIC:-osago.quote-events}" OSAGO_PLUGIN_DIR="$bin/plugins" \
-    OSAGO_SIMULATOR_URL="https://127.0.0.1:$((sim + 3))" OSAGO_AGGREGATOR__PLUGINS__PARTNER_HTTP__CA_FILE="$TLS_DIR/ca.pem" \
+    OSAGO_AGGREGATOR__PLUGINS__PARTNER_HTTP__CA_FILE="$TLS_DIR/ca.pem" \
     OSAGO_ADMIN_TOKEN="$(stack_secret admin-token)" \
     OSAGO_SERVICE_TOKEN_SECRET="$(stack_secret service-token-secret)" start_bg osago-aggregator \
-    "$bin/host/osago-aggregator" --config="$OSAGO_ROOT/config/osago-aggregator.yaml"
+    env "${partners[@]}" "$bin/host/osago-aggregator" --config="$OSAGO_ROOT/config/osago-aggregator.yaml"
   wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$agg/health/live"
 
   OSAGO_CORE_PORT=$core OSAGO_AGGREGATOR_URL="http://127.0.0.1:$agg" OSAGO_KAFKA_BROKERS="127.0.0.1:$kafka" \

@@ -26,11 +26,12 @@ log_level: warning
 insurers:
   - {id: bench, name: "Bench", dialect: polisnet, api_key: k-bench, base_rate_rub: 6500, pending_ms: 0}
 YAML
-start_bg insurer-simulator "$BIN/tests/insurer-simulator/insurer-simulator" --config="$STATE_DIR/simulator.yaml"
-wait_for insurer-simulator 20 curl -sf "http://127.0.0.1:$SIM_PORT/health"
+# The partner over HTTPS (port SIM_PORT+3), verified with the stack's CA.
+start_simulator "$SIM_PORT" "$STATE_DIR/simulator.yaml"
 cat >"$STATE_DIR/polisnet.yaml" <<YAML
 companies:
-  - {id: bench, name: Bench, call_timeout_ms: 5000, settings: {baseUrl: "http://127.0.0.1:$SIM_PORT/bench"}, secrets: {apiKey: k-bench}}
+  - {id: bench, name: Bench, call_timeout_ms: 5000, settings: {baseUrl: "https://127.0.0.1:$((SIM_PORT + 3))/bench"},
+     secrets: {apiKey: k-bench}, tls: {ca_file: "$TLS_DIR/ca.pem"}}
 YAML
 cat >"$STATE_DIR/normal.yaml" <<YAML
 companies:

@@ -24,8 +24,8 @@ DSN="host=127.0.0.1 port=$PG_PORT dbname=osago_bench user=osago"
 start_simulator "$SIM_PORT"
 OSAGO_AGGREGATOR_PORT=$AGG_PORT OSAGO_PG_DSN="$DSN" OSAGO_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" \
   OSAGO_KAFKA_TOPIC=bench.quote-events OSAGO_PLUGIN_DIR="$BIN/plugins" OSAGO_LOG_LEVEL=warning \
-  OSAGO_SIMULATOR_URL="https://127.0.0.1:$((SIM_PORT + 3))" OSAGO_AGGREGATOR__PLUGINS__PARTNER_HTTP__CA_FILE="$TLS_DIR/ca.pem" \
-  start_bg osago-aggregator \
+  OSAGO_AGGREGATOR__PLUGINS__PARTNER_HTTP__CA_FILE="$TLS_DIR/ca.pem" \
+  start_bg osago-aggregator env $(partner_url_env "https://127.0.0.1:$((SIM_PORT + 3))") \
   "$BIN/host/osago-aggregator" --config="${OSAGO_BENCH_AGGREGATOR_CONFIG:-$OSAGO_ROOT/config/osago-aggregator.yaml}"
 wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$AGG_PORT/health/live"
 

@@ -31,8 +31,8 @@ sed -e 's/user_requests_per_second: .*/user_requests_per_second: 100000/' -e 's/
 start_simulator "$SIM_PORT"
 OSAGO_AGGREGATOR_PORT=$AGG_PORT OSAGO_PG_DSN="host=127.0.0.1 port=$PG_PORT dbname=osago_bench user=osago" \
   OSAGO_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" OSAGO_PLUGIN_DIR="$BIN/plugins" OSAGO_LOG_LEVEL=warning \
-  OSAGO_SIMULATOR_URL="https://127.0.0.1:$((SIM_PORT + 3))" OSAGO_AGGREGATOR__PLUGINS__PARTNER_HTTP__CA_FILE="$TLS_DIR/ca.pem" \
-  start_bg osago-aggregator \
+  OSAGO_AGGREGATOR__PLUGINS__PARTNER_HTTP__CA_FILE="$TLS_DIR/ca.pem" \
+  start_bg osago-aggregator env $(partner_url_env "https://127.0.0.1:$((SIM_PORT + 3))") \
   "$BIN/host/osago-aggregator" --config="$STATE_DIR/osago-aggregator.yaml"
 wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$AGG_PORT/health/live"
 OSAGO_CORE_PORT=$CORE_PORT OSAGO_AGGREGATOR_URL="http://127.0.0.1:$AGG_PORT" OSAGO_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" \

@@ -233,7 +233,7 @@ TEST(PluginGuide, APartnerEngineerFollowsItLiterally) {
   std::map<std::string, std::string> env = {
       {"OSAGO_SOURCE", OSAGO_TEST_SOURCE_DIR},     {"OSAGO_BUILD", OSAGO_TEST_BUILD_DIR},
       {"SDK_PREFIX", work + "/sdk"},               {"WORK", work + "/work"},
-      {"SIMULATOR", stack().simulatorUrl()},       {"OSAGO_SIMULATOR_URL", stack().simulatorUrl()},
+      {"SIMULATOR", stack().simulatorUrl()},       {"OSAGO_SECRET_DOBRY_PUT_BASE_URL", stack().simulatorUrl() + "/dobry-put"},
       {"PLUGIN_DIR", stack().pluginDir()},         {"AGGREGATOR", stack().aggregatorUrl()},
       {"ADMIN_TOKEN", stack().adminToken()}};
   ASSERT_TRUE(pluginNamed(admin("GET", "/admin/plugins").body, "hello-insurer").is_null());

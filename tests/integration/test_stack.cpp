@@ -176,7 +176,8 @@ pid_t TestStack::startAggregator(const std::string& name, int port, const std::m
   std::map<std::string, std::string> env = {{"OSAGO_AGGREGATOR_PORT", std::to_string(port)},
                                             {"OSAGO_ADMIN_TOKEN", admin_token_},
                                             {"OSAGO_SERVICE_TOKEN_SECRET", service_secret_},
-                                            {"OSAGO_SIMULATOR_URL", simulatorTlsUrl()}};
+                                            // The example plugin's manifest (the plugin guide's) reads it.
+                                            {"OSAGO_SECRET_DOBRY_PUT_BASE_URL", simulatorTlsUrl() + "/dobry-put"}};
   for (const auto& [k, v] : extra_env) env[k] = v;
   return spawn(name, {OSAGO_TEST_AGGREGATOR_BIN, "--config=" + work_dir_ + "/osago-aggregator.yaml"}, env);
 }

@@ -95,6 +95,18 @@ check "the aggregator's state directory belongs to osago" \
   test "$(in_root stat -c '%U %a' /var/lib/osago-aggregator)" = "osago 700"
 check "no plugin is installed yet" test -z "$(ls "$ROOT/usr/lib/osago-aggregator/plugins")"
 
+# refuses_empty_allow_list: the packaged config's start-up check, as shipped, fails on an
+# empty plugins.allowed_sha256 and says how to list digests.
+refuses_empty_allow_list() {
+  local out
+  if out=$(chroot --userspec=osago:osago "$ROOT" /bin/sh -c "set -a; . /etc/osago/osago-aggregator.env; set +a;
+      OSAGO_AGGREGATOR__PLUGINS__REQUIRE_ALLOWED_SHA256=true exec /usr/bin/osago-aggregator \
+      --config=/etc/osago/osago-aggregator.yaml --check-config" 2>&1); then
+    return 1
+  fi
+  grep -q "osago-plugin-check --digest" <<<"$out"
+}
+
 # --- configure as an operator would: secrets and addresses in the env files ----
 cat >>"$ROOT/etc/osago/osago-aggregator.env" <<EOF
 OSAGO_ADMIN_TOKEN=$ADMIN_TOKEN
@@ -107,9 +119,12 @@ OSAGO_KAFKA_TOPIC=pkg.quote-events
 OSAGO_AGGREGATOR__KAFKA__CREATE_TOPIC=true
 OSAGO_AGGREGATOR__LISTEN__HOST=127.0.0.1
 OSAGO_AGGREGATOR__LISTEN__PORT=$AGG
-# partners over HTTPS: the simulator's TLS port, with the test CA the operator installed
-OSAGO_SIMULATOR_URL=https://127.0.0.1:$((SIM + 3))
+# partners over HTTPS: the simulator's TLS port, with the test CA the operator installed,
+# each company's address in a variable named for it (a manifest reads no other)
 OSAGO_AGGREGATOR__PLUGINS__PARTNER_HTTP__CA_FILE=/etc/osago/partner-ca.pem
+$(partner_url_env "https://127.0.0.1:$((SIM + 3))")
+# this test installs plugin packages into a running host; production lists their digests instead
+OSAGO_AGGREGATOR__PLUGINS__REQUIRE_ALLOWED_SHA256=false
 EOF
 cat >>"$ROOT/etc/osago/osago-core-app.env" <<EOF
 OSAGO_TOKEN_SECRET=package-test-token-secret-0123456789abcdef
@@ -147,6 +162,8 @@ start_unit() {
   start_bg "$svc" chroot --userspec=osago:osago "$ROOT" /bin/sh -c \
     "set -a; . /etc/osago/$svc.env; set +a; exec $exec_start"
 }
+
+check "the packaged config refuses to start with an empty plugin allow-list" refuses_empty_allow_list
 
 step "start both services from the scratch root"
 start_unit osago-aggregator
@@ -217,7 +234,7 @@ for p in garant volna hello-insurer; do
   admin -X POST "http://127.0.0.1:$AGG/admin/plugins/$p/enable" >/dev/null
 done
 check "the same aggregator process" test "$(cat "$RUN_DIR/osago-aggregator.pid")" = "$AGG_PID"
-check "the partner's plugin passes the packaged conformance kit" in_root env OSAGO_SIMULATOR_URL="http://127.0.0.1:$SIM" osago-plugin-check \
+check "the partner's plugin passes the packaged conformance kit" in_root env OSAGO_SECRET_DOBRY_PUT_BASE_URL="http://127.0.0.1:$SIM/dobry-put" osago-plugin-check \
   /usr/lib/osago-aggregator/plugins/osago_plugin_hello_insurer.so \
   --manifest /usr/lib/osago-aggregator/plugins/osago_plugin_hello_insurer.yaml --simulator "http://127.0.0.1:$SIM"
 view=$(quote_through_core) || die "the quote did not complete: $view"

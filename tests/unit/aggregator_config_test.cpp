@@ -26,6 +26,8 @@ std::string write(const std::string& yaml) {
 // Every aggregator needs its service key (the test of it unsets and restores it).
 const std::string kServiceKey(40, 'k');
 [[maybe_unused]] const bool kServiceKeySet = ::setenv("OSAGO_SERVICE_TOKEN_SECRET", kServiceKey.c_str(), 1) == 0;
+// As systemd's StateDirectory= gives it: where the plugin cache goes when the file names none.
+[[maybe_unused]] const bool kStateDirectorySet = ::setenv("STATE_DIRECTORY", "/var/lib/osago-test-state", 1) == 0;
 
 std::string errorOf(const std::function<void()>& fn) {
   try {
@@ -63,25 +65,25 @@ TEST(AggregatorConfig, WrongTypeAndRangeAreErrors) {
 }
 
 TEST(PluginManifest, CompaniesWithEnvironmentExpansion) {
-  ::unsetenv("OSAGO_TEST_SIM_URL");
-  ::setenv("OSAGO_TEST_API_KEY", "k-123", 1);
+  ::unsetenv("OSAGO_SECRET_A_COMPANY_SIM_URL");
+  ::setenv("OSAGO_SECRET_A_COMPANY_API_KEY", "k-123", 1);
   std::string yaml = R"(
 companies:
   - id: a-company
     name: "А"
     call_timeout_ms: 3000
-    settings: {baseUrl: "${OSAGO_TEST_SIM_URL:-https://127.0.0.1:1}/a"}
-    secrets: {apiKey: "${OSAGO_TEST_API_KEY}"}
+    settings: {baseUrl: "${OSAGO_SECRET_A_COMPANY_SIM_URL:-https://127.0.0.1:1}/a"}
+    secrets: {apiKey: "${OSAGO_SECRET_A_COMPANY_API_KEY}"}
 )";
   auto m = PluginManifest::load(write(yaml));
   ASSERT_EQ(m.companies.size(), 1u);
   EXPECT_EQ(m.companies[0].settings["baseUrl"], "https://127.0.0.1:1/a");
   EXPECT_EQ(m.companies[0].secrets.at("apiKey"), "k-123");
   EXPECT_EQ(m.companies[0].call_timeout.count(), 3000);
-  ::setenv("OSAGO_TEST_SIM_URL", "https://sim:9", 1);
+  ::setenv("OSAGO_SECRET_A_COMPANY_SIM_URL", "https://sim:9", 1);
   EXPECT_EQ(PluginManifest::load(write(yaml)).companies[0].settings["baseUrl"], "https://sim:9/a");
-  ::unsetenv("OSAGO_TEST_SIM_URL");
-  ::unsetenv("OSAGO_TEST_API_KEY");
+  ::unsetenv("OSAGO_SECRET_A_COMPANY_SIM_URL");
+  ::unsetenv("OSAGO_SECRET_A_COMPANY_API_KEY");
 }
 
 TEST(PluginManifest, MistakesAreNamed) {
@@ -93,10 +95,10 @@ TEST(PluginManifest, MistakesAreNamed) {
             std::string::npos);
   EXPECT_NE(errorOf([] { PluginManifest::load(write("companies:\n  - {id: Bad Id, name: A}\n")); }).find("companies[0].id"),
             std::string::npos);
-  ::unsetenv("OSAGO_TEST_UNSET_VARIABLE");
+  ::unsetenv("OSAGO_SECRET_A_UNSET_VARIABLE");
   EXPECT_NE(errorOf([] {
-              PluginManifest::load(write("companies:\n  - {id: a, name: A, secrets: {k: \"${OSAGO_TEST_UNSET_VARIABLE}\"}}\n"));
-            }).find("OSAGO_TEST_UNSET_VARIABLE"),
+              PluginManifest::load(write("companies:\n  - {id: a, name: A, secrets: {k: \"${OSAGO_SECRET_A_UNSET_VARIABLE}\"}}\n"));
+            }).find("environment variable OSAGO_SECRET_A_UNSET_VARIABLE is not set"),
             std::string::npos);
 }
 
@@ -260,6 +262,32 @@ TEST(PluginManifest, TlsPathsAreRelativeToTheManifestAndCheckedTogether) {
                 .find("companies[0].tls.ca"),
             std::string::npos)
       << "a misspelt TLS key is an error, not silently the system store";
+}
+
+TEST(AggregatorConfig, ThePluginCacheIsNeverASharedDefault) {
+  EXPECT_EQ(AggregatorConfig::load(write("log_level: information\n")).plugins.cache_directory,
+            "/var/lib/osago-test-state/plugin-cache");
+  auto file = write("plugins: {cache_directory: cache}\n");
+  EXPECT_EQ(AggregatorConfig::load(file).plugins.cache_directory,
+            (std::filesystem::path(file).parent_path() / "cache").string());
+  ::unsetenv("STATE_DIRECTORY");
+  auto msg = errorOf([] { AggregatorConfig::load(write("log_level: information\n")); });
+  EXPECT_NE(msg.find("plugins.cache_directory"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no /tmp default"), std::string::npos) << msg;
+  ::setenv("STATE_DIRECTORY", "/var/lib/osago-test-state", 1);
+}
+
+TEST(AggregatorConfig, AnEmptyAllowListIsRefusedWhenRequired) {
+  auto msg = errorOf([] { AggregatorConfig::load(write("plugins: {require_allowed_sha256: true}\n")); });
+  EXPECT_NE(msg.find("plugins.allowed_sha256"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("osago-plugin-check --digest"), std::string::npos) << "says how to list them: " << msg;
+  std::string digest(64, 'a');
+  EXPECT_EQ(AggregatorConfig::load(write("plugins: {require_allowed_sha256: true, allowed_sha256: [" + digest + "]}\n"))
+                .plugins.allowed_sha256,
+            std::vector<std::string>{digest});
+  EXPECT_NE(errorOf([] { AggregatorConfig::load(write("plugins: {allowed_sha256: [ABC]}\n")); })
+                .find("is not a SHA-256"),
+            std::string::npos);
 }
 
 TEST(AggregatorConfig, PartnerHttpIsReadAndChecked) {

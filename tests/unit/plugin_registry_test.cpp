@@ -97,6 +97,29 @@ TEST_F(Registry, AManifestChangeIsPickedUp) {
   EXPECT_EQ(registry.companies().size(), 2u);
 }
 
+TEST_F(Registry, TheAllowListAdmitsAManifestByItsDigestLikeItsLibrary) {
+  install("versioned", OSAGO_TEST_V1_SO, "  - {id: alpha, name: Альфа}\n");
+  auto manifest = dir_ / "plugins" / "versioned.yaml";
+  config_.allowed_sha256 = {PluginLibrary::fileSha256(OSAGO_TEST_V1_SO)};
+  {
+    PluginRegistry registry(config_, nullptr, "test");
+    registry.rescan();
+    EXPECT_TRUE(registry.companies().empty()) << "the library alone is admitted, not what its manifest says";
+    auto listing = registry.describe()["plugins"][0];
+    EXPECT_NE(listing.value("manifestError", "").find("is not in plugins.allowed_sha256"), std::string::npos)
+        << listing.dump();
+  }
+  config_.allowed_sha256.push_back(PluginLibrary::fileSha256(manifest));
+  PluginRegistry registry(config_, nullptr, "test");
+  registry.rescan();
+  ASSERT_EQ(registry.companies().size(), 1u);
+  EXPECT_EQ(registry.describe()["plugins"][0]["manifestSha256"], PluginLibrary::fileSha256(manifest));
+  // A changed manifest (another partner URL, say) is refused until its new digest is listed.
+  std::ofstream(manifest) << "companies:\n  - {id: alpha, name: Альфа, settings: {baseUrl: \"https://elsewhere.example\"}}\n";
+  registry.rescan();
+  EXPECT_TRUE(registry.companies().empty());
+}
+
 TEST_F(Registry, ABadFileIsRejectedAndTheOthersKeepServing) {
   install("versioned", OSAGO_TEST_V1_SO, "  - {id: alpha, name: Альфа}\n");
   fs::copy_file(OSAGO_TEST_ABI_MAJOR_SO, dir_ / "plugins" / "future.so");

@@ -61,6 +61,16 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   cfg.plugins.directory = plugins.get<std::string>("directory", cfg.plugins.directory);
   cfg.plugins.cache_directory = plugins.get<std::string>("cache_directory", "");
   cfg.plugins.allowed_sha256 = plugins.get<std::vector<std::string>>("allowed_sha256", {});
+  cfg.plugins.require_allowed_sha256 = plugins.get<bool>("require_allowed_sha256", false);
+  for (const auto& digest : cfg.plugins.allowed_sha256)
+    if (digest.size() != 64 || digest.find_first_not_of("0123456789abcdef") != std::string::npos)
+      throw ConfigError(file, "plugins.allowed_sha256",
+                        "'" + digest.substr(0, 80) + "' is not a SHA-256 in lower-case hex (osago-plugin-check --digest prints them)");
+  if (cfg.plugins.require_allowed_sha256 && cfg.plugins.allowed_sha256.empty())
+    throw ConfigError(file, "plugins.allowed_sha256",
+                      "is empty while plugins.require_allowed_sha256 is on: list the digests of every plugin and its "
+                      "manifest you admit (osago-plugin-check --digest <plugin.so> prints both), or set "
+                      "plugins.require_allowed_sha256: false to admit whatever the plugin directory's owner installs");
   cfg.plugins.rescan = std::chrono::seconds(plugins.get<int>("rescan_seconds", 2));
   cfg.plugins.enable_new = plugins.get<bool>("enable_new", false);
   cfg.plugins.in_process = plugins.get<std::vector<std::string>>("in_process", {});
@@ -162,10 +172,17 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   cfg.plugins.worker.binary =
       cfg.plugins.worker.binary.empty() ? defaultWorkerBinary() : config::pathFrom(file, cfg.plugins.worker.binary);
   cfg.admin_web_root = config::pathFrom(file, cfg.admin_web_root);
+  // Never a shared default such as /tmp: the copies there are what runs.
   if (cfg.plugins.cache_directory.empty()) {
-    const char* tmp = std::getenv("TMPDIR");
-    cfg.plugins.cache_directory = std::string(tmp && *tmp ? tmp : "/tmp") + "/osago-aggregator-" +
-                                  std::to_string(::geteuid()) + "/plugin-cache";
+    std::string state = config::env("STATE_DIRECTORY").value_or("");  // systemd's StateDirectory=
+    if (auto colon = state.find(':'); colon != std::string::npos) state = state.substr(0, colon);
+    if (state.empty())
+      throw ConfigError(file, "plugins.cache_directory",
+                        "must be set: a directory of this service's own (created 0700) for the plugin copies that are "
+                        "loaded; there is no /tmp default");
+    cfg.plugins.cache_directory = state + "/plugin-cache";
+  } else {
+    cfg.plugins.cache_directory = config::pathFrom(file, cfg.plugins.cache_directory);
   }
   return cfg;
 }

@@ -17,7 +17,8 @@ namespace osago::host {
 struct PluginsConfig {
   std::string directory = "plugins";            ///< watched for *.so files and their manifests
   std::string cache_directory;                  ///< content-addressed copies that are really loaded
-  std::vector<std::string> allowed_sha256;      ///< when non-empty, only these files load
+  std::vector<std::string> allowed_sha256;      ///< when non-empty, only plugins and manifests of these digests load
+  bool require_allowed_sha256 = false;          ///< an empty allowed_sha256 is a start-up error (production)
   std::chrono::seconds rescan{2};               ///< how often the directory is looked at (0: only on request)
   bool enable_new = false;                      ///< the switch of a plugin never seen before
   /// Plugin ids the operator trusts to run inside the aggregator's process

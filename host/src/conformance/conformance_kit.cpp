@@ -124,7 +124,7 @@ std::vector<ScenarioResult> runConformance(const ConformanceTarget& target, json
   // address would fail every scenario for the wrong reason (or pass one by luck).
   if (auto base = company.settings.value("baseUrl", std::string()); !base.empty() && base.rfind(target.simulator_url, 0) != 0)
     throw Error("company " + company.id + ": settings.baseUrl " + base + " is not on the simulator this check drives (" +
-                target.simulator_url + "); point the manifest there (the bundled ones read OSAGO_SIMULATOR_URL) "
+                target.simulator_url + "); point the manifest there (the bundled ones read OSAGO_SECRET_<COMPANY>_BASE_URL) "
                 "or pass --simulator");
 
   Kit kit(target, lib, company);

@@ -1,16 +1,50 @@
 // osago-plugin-check: the conformance kit for insurer plugins.
 //   osago-plugin-check <plugin.so> --manifest <file.yaml> --simulator <url> [--company <id>] [--insurer <id>]
+//   osago-plugin-check --digest <plugin.so> [<manifest.yaml>]
 // Loads the plugin exactly as the aggregator does, runs the standard scenarios
 // against the insurer simulator and prints a pass/fail table. Exit status:
 // 0 all passed, 1 a scenario failed, 2 the plugin could not be checked at all.
+// --digest prints the SHA-256 of the plugin and of its manifest (beside it by
+// default) as the entries of plugins.allowed_sha256 that admit them.
 #include "conformance/conformance_kit.hpp"
+#include "plugins/plugin_library.hpp"
+#include "plugins/plugin_manifest.hpp"
+#include "plugins/verified_file.hpp"
 
 #include <osago/common/logging.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
+namespace {
+
+/// --digest: the allow-list entries of a plugin and its manifest, read as the aggregator reads them.
+int printDigests(int argc, char** argv) {
+  if (argc < 3 || argc > 4) {
+    std::cerr << "usage: osago-plugin-check --digest <plugin.so> [<manifest.yaml>]\n";
+    return 2;
+  }
+  std::filesystem::path so = argv[2];
+  std::filesystem::path manifest = argc == 4 ? std::filesystem::path(argv[3]) : so;
+  if (argc == 3) manifest.replace_extension(".yaml");
+  try {
+    auto library = osago::host::VerifiedFile::open(so, osago::host::PluginLibrary::kMaxPluginBytes);
+    auto text = osago::host::VerifiedFile::open(manifest, osago::host::PluginManifest::kMaxBytes);
+    std::cout << "# plugins.allowed_sha256 entries: the library and its manifest, both needed\n"
+              << "- " << library->sha256() << "   # " << so.filename().string() << "\n"
+              << "- " << text->sha256() << "   # " << manifest.filename().string() << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "osago-plugin-check: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--digest") return printDigests(argc, argv);
   osago::host::ConformanceTarget target;
   target.simulator_url = "http://127.0.0.1:8090";
   for (int i = 1; i < argc; ++i) {
@@ -28,7 +62,8 @@ int main(int argc, char** argv) {
     else if (a == "--insurer") target.insurer_id = value();
     else if (a == "-h" || a == "--help") {
       std::cout << "usage: osago-plugin-check <plugin.so> --manifest <file.yaml> [--simulator http://127.0.0.1:8090]\n"
-                   "                          [--company <id>] [--insurer <simulator insurer id>]\n";
+                   "                          [--company <id>] [--insurer <simulator insurer id>]\n"
+                   "       osago-plugin-check --digest <plugin.so> [<manifest.yaml>]   (the plugins.allowed_sha256 entries)\n";
       return 0;
     } else if (target.plugin_file.empty() && !a.empty() && a[0] != '-') target.plugin_file = a;
     else {

@@ -280,6 +280,7 @@ namespace {
 
 std::shared_ptr<PluginWorker> startWorker(const CompanyConfig& company, const PluginLibrary& library) {
   PluginWorker::Spec spec;
+  spec.library_fd = library.loadedFile().fd();
   spec.library_path = library.loadedFrom().string();
   spec.company_id = company.id;
   spec.settings_json = company.settings.dump();

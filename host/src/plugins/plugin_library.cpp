@@ -15,21 +15,6 @@
 #include <unistd.h>
 
 namespace osago::host {
-namespace {
-
-void verifyFile(const std::filesystem::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) throw PluginLoadError(path.string() + ": cannot be read");
-  if (!S_ISREG(st.st_mode)) throw PluginLoadError(path.string() + ": is not a regular file");
-  if (st.st_uid != ::geteuid() && st.st_uid != 0)
-    throw PluginLoadError(path.string() + ": refused: owned by uid " + std::to_string(st.st_uid) +
-                          ", not by this service's user or root (chown it)");
-  if (st.st_mode & (S_IWGRP | S_IWOTH))
-    throw PluginLoadError(path.string() + ": refused: writable by group or others (chmod go-w it)");
-}
-
-}  // namespace
-
 std::string PluginLibrary::fileSha256(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw PluginLoadError(path.string() + ": cannot be read");
@@ -53,40 +38,40 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& 
 }
 
 std::shared_ptr<PluginLibrary> PluginLibrary::loadVerified(const std::filesystem::path& path, const Admission& admission) {
-  verifyFile(path);
-  // Read once: the digest is of exactly the bytes that are copied and loaded.
-  std::ifstream in(path, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof()) throw PluginLoadError(path.string() + ": cannot be read");
-  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
-  engine.update(bytes);
-  std::string sha256 = Poco::DigestEngine::digestToHex(engine.digest());
-  if (!admission.allowed_sha256.empty() &&
-      std::find(admission.allowed_sha256.begin(), admission.allowed_sha256.end(), sha256) == admission.allowed_sha256.end())
-    throw PluginLoadError(path.string() + ": refused: SHA-256 " + sha256 +
-                          " is not in plugins.allowed_sha256 (add it there to admit this build)");
-
-  std::filesystem::path copy = admission.cache_directory / (sha256 + ".so");
-  std::error_code ec;
-  std::filesystem::create_directories(admission.cache_directory, ec);
-  ::chmod(admission.cache_directory.c_str(), 0700);
-  if (!std::filesystem::exists(copy)) {
-    std::filesystem::path tmp = copy;
-    tmp += ".tmp" + std::to_string(::getpid());
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-      if (!out) throw PluginLoadError("cannot write the plugin copy " + tmp.string() + " (plugins.cache_directory)");
+  // Read once, from the descriptor it was checked on: the digest is of exactly the bytes copied and loaded.
+  std::string bytes;
+  std::shared_ptr<VerifiedFile> copy;
+  std::string sha256;
+  try {
+    sha256 = VerifiedFile::open(path, kMaxPluginBytes, &bytes)->sha256();
+    if (!admission.allowed_sha256.empty() &&
+        std::find(admission.allowed_sha256.begin(), admission.allowed_sha256.end(), sha256) ==
+            admission.allowed_sha256.end())
+      throw PluginLoadError(path.string() + ": refused: SHA-256 " + sha256 +
+                            " is not in plugins.allowed_sha256 (osago-plugin-check --digest lists what to add)");
+    ensurePrivateDirectory(admission.cache_directory);
+    const std::string name = sha256 + ".so";
+    // A copy already there is used only if it is still what its name says.
+    try {
+      copy = VerifiedFile::open(admission.cache_directory / name, kMaxPluginBytes);
+      if (copy->sha256() != sha256) copy.reset();
+    } catch (const FileRefused&) {
+      copy.reset();
     }
-    ::chmod(tmp.c_str(), 0500);
-    std::filesystem::rename(tmp, copy, ec);
-    if (ec) throw PluginLoadError("cannot place the plugin copy " + copy.string() + ": " + ec.message());
+    if (!copy) {
+      placePrivateFile(admission.cache_directory, name, bytes);
+      copy = VerifiedFile::open(admission.cache_directory / name, kMaxPluginBytes);
+      if (copy->sha256() != sha256)
+        throw PluginLoadError(copy->path().string() + ": the copy just written has SHA-256 " + copy->sha256() +
+                              ", not " + sha256 + ": the plugin cache is being tampered with");
+    }
+  } catch (const FileRefused& e) {
+    throw PluginLoadError(e.what());
   }
-  verifyFile(copy);
 
   PluginIdentity identity;
   try {
-    identity = PluginWorker::probe(copy.string(), admission.worker);
+    identity = PluginWorker::probe(copy->fd(), copy->path().string(), admission.worker);
   } catch (const PluginLoadError& e) {
     throw PluginLoadError(path.string() + ": " + e.what());
   }
@@ -94,13 +79,12 @@ std::shared_ptr<PluginLibrary> PluginLibrary::loadVerified(const std::filesystem
                  admission.in_process.end();
   if (!trusted)
     return std::shared_ptr<PluginLibrary>(
-        new PluginLibrary({}, nullptr, identity, admission.worker, path, sha256, copy));
+        new PluginLibrary({}, nullptr, identity, admission.worker, path, sha256, std::move(copy)));
 
   // Trusted by the operator: its code runs in this process from here on.
   boost::dll::shared_library lib;
   try {
-    lib.load(boost::dll::fs::path(copy.string()),
-             boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now);
+    lib.load(boost::dll::fs::path(copy->procPath()), boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now);
   } catch (const std::exception& e) {
     throw PluginLoadError(path.string() + ": cannot be loaded: " + e.what());
   }
@@ -112,7 +96,8 @@ std::shared_ptr<PluginLibrary> PluginLibrary::loadVerified(const std::filesystem
       api->struct_size < offsetof(osago_plugin_api, destroy) + sizeof(api->destroy) || !api->create || !api->submit ||
       !api->poll || !api->destroy || !api->plugin_id || identity.id != api->plugin_id)
     throw PluginLoadError(path.string() + ": the plugin's table in this process differs from what its probe worker saw");
-  return std::shared_ptr<PluginLibrary>(new PluginLibrary(std::move(lib), api, identity, admission.worker, path, sha256, copy));
+  return std::shared_ptr<PluginLibrary>(
+      new PluginLibrary(std::move(lib), api, identity, admission.worker, path, sha256, std::move(copy)));
 }
 
 }  // namespace osago::host

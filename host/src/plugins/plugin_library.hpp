@@ -1,6 +1,7 @@
 #pragma once
 
 #include "plugins/plugin_worker.hpp"
+#include "plugins/verified_file.hpp"
 
 #include <osago/common/errors.hpp>
 #include <osago/plugin_abi.h>
@@ -37,13 +38,19 @@ class PluginLibrary {
     WorkerLimits worker;                        ///< how the others' workers run
   };
 
-  /// Verifies `path` (regular, owned by this service's user or root, not
-  /// writable by group or others, digest allowed), copies it to
-  /// `<cache>/<sha256>.so` so that a new version of the same file name really
-  /// loads, loads the copy in a probe worker (entry symbol, ABI version, its
-  /// table) and, only for a plugin listed in `in_process`, in this process
-  /// too with RTLD_LOCAL. Throws PluginLoadError.
+  /// Reads `path` through a VerifiedFile (no symbolic link; regular, owned by
+  /// this service's user or root, not writable by group or others; hashed from
+  /// the descriptor it was checked on), checks its digest against the allow
+  /// list, copies those bytes to `<cache>/<sha256>.so` in a private directory
+  /// (a copy already there is used only when its own digest is right), and
+  /// keeps that copy open: the probe worker (entry symbol, ABI version, its
+  /// table), every company's worker and, only for a plugin listed in
+  /// `in_process`, this process (RTLD_LOCAL) load it from that descriptor.
+  /// Throws PluginLoadError.
   static std::shared_ptr<PluginLibrary> load(const std::filesystem::path& path, const Admission& admission);
+
+  /// A plugin file or manifest larger than this is refused.
+  static constexpr std::size_t kMaxPluginBytes = 256u << 20;
 
   /// SHA-256 of a file's content, lower-case hex. Throws PluginLoadError.
   static std::string fileSha256(const std::filesystem::path& path);
@@ -59,13 +66,14 @@ class PluginLibrary {
   const std::filesystem::path& path() const { return path_; }      ///< the file as dropped in the directory
   const std::string& sha256() const { return sha256_; }
   const std::filesystem::path& loadedFrom() const { return loaded_from_; }  ///< the content-addressed copy
+  const VerifiedFile& loadedFile() const { return *copy_; }                  ///< that copy, open
 
  private:
   static std::shared_ptr<PluginLibrary> loadVerified(const std::filesystem::path& path, const Admission& admission);
   PluginLibrary(boost::dll::shared_library lib, const osago_plugin_api* api, PluginIdentity identity,
-                WorkerLimits worker, std::filesystem::path path, std::string sha256, std::filesystem::path loaded_from)
+                WorkerLimits worker, std::filesystem::path path, std::string sha256, std::shared_ptr<VerifiedFile> copy)
       : lib_(std::move(lib)), api_(api), identity_(std::move(identity)), worker_(std::move(worker)),
-        path_(std::move(path)), sha256_(std::move(sha256)), loaded_from_(std::move(loaded_from)) {}
+        path_(std::move(path)), sha256_(std::move(sha256)), loaded_from_(copy->path()), copy_(std::move(copy)) {}
 
   boost::dll::shared_library lib_;
   const osago_plugin_api* api_;  ///< null unless in process
@@ -74,6 +82,7 @@ class PluginLibrary {
   std::filesystem::path path_;
   std::string sha256_;
   std::filesystem::path loaded_from_;
+  std::shared_ptr<VerifiedFile> copy_;
 };
 
 }  // namespace osago::host

@@ -1,5 +1,7 @@
 #include "plugins/plugin_manifest.hpp"
 
+#include "plugins/verified_file.hpp"
+
 #include <osago/common/yaml_config.hpp>
 
 #include <Poco/URI.h>
@@ -40,7 +42,8 @@ nlohmann::json yamlToJson(const YAML::Node& node) {
   }
 }
 
-std::string expandString(const std::string& s, const std::string& file, const std::string& where) {
+std::string expandString(const std::string& s, const std::string& file, const std::string& where,
+                         const std::string& prefix) {
   std::string out;
   for (std::size_t i = 0; i < s.size();) {
     if (s.compare(i, 2, "${") != 0) {
@@ -52,6 +55,10 @@ std::string expandString(const std::string& s, const std::string& file, const st
     std::string expr = s.substr(i + 2, end - i - 2);
     auto sep = expr.find(":-");
     std::string name = expr.substr(0, sep);
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0)
+      throw ConfigError(file, where,
+                        "${" + name.substr(0, 64) + "}: a manifest may read only its company's environment variables, " +
+                            prefix + "…");
     auto value = config::env(name.c_str());
     if (value) {
       out += *value;
@@ -109,23 +116,40 @@ bool isLoopbackHost(const std::string& host) {
   return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }
 
-nlohmann::json expandEnvironment(const nlohmann::json& value, const std::string& file, const std::string& where) {
-  if (value.is_string()) return expandString(value.get<std::string>(), file, where);
+std::string companyVariablePrefix(const std::string& company_id) {
+  std::string out = "OSAGO_SECRET_";
+  for (char c : company_id) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out + "_";
+}
+
+nlohmann::json expandEnvironment(const nlohmann::json& value, const std::string& file, const std::string& where,
+                                 const std::string& prefix) {
+  if (value.is_string()) return expandString(value.get<std::string>(), file, where, prefix);
   if (value.is_object()) {
     auto out = nlohmann::json::object();
-    for (const auto& [k, v] : value.items()) out[k] = expandEnvironment(v, file, where + "." + k);
+    for (const auto& [k, v] : value.items()) out[k] = expandEnvironment(v, file, where + "." + k, prefix);
     return out;
   }
   if (value.is_array()) {
     auto out = nlohmann::json::array();
-    for (const auto& v : value) out.push_back(expandEnvironment(v, file, where));
+    for (const auto& v : value) out.push_back(expandEnvironment(v, file, where, prefix));
     return out;
   }
   return value;
 }
 
 PluginManifest PluginManifest::load(const std::string& file, const PartnerHttp& defaults) {
-  auto root = config::Section::loadFile(file);
+  std::string text;
+  try {
+    VerifiedFile::open(file, kMaxBytes, &text);
+  } catch (const FileRefused& e) {
+    throw ConfigError(file, "", e.what());
+  }
+  return parse(text, file, defaults);
+}
+
+PluginManifest PluginManifest::parse(const std::string& text, const std::string& file, const PartnerHttp& defaults) {
+  auto root = config::Section::loadText(text, file);
   PluginManifest manifest;
   std::set<std::string> ids;
   for (auto& c : root.children("companies")) {
@@ -135,6 +159,7 @@ PluginManifest PluginManifest::load(const std::string& file, const PartnerHttp& 
       throw ConfigError(file, c.qualified("id"), "must be lower-case letters, digits and '-'");
     if (!ids.insert(company.id).second) throw ConfigError(file, c.qualified("id"), "duplicate company id '" + company.id + "'");
     company.name = c.require<std::string>("name");
+    const std::string prefix = companyVariablePrefix(company.id);
     company.call_timeout = std::chrono::milliseconds(c.get<int>("call_timeout_ms", 5000));
     if (company.call_timeout.count() < 100 || company.call_timeout.count() > 60000)
       throw ConfigError(file, c.qualified("call_timeout_ms"), "must be between 100 and 60000");
@@ -157,12 +182,12 @@ PluginManifest PluginManifest::load(const std::string& file, const PartnerHttp& 
     auto settings = c.raw("settings");
     if (settings && !settings.IsNull()) {
       if (!settings.IsMap()) throw ConfigError(file, c.qualified("settings"), "must be a mapping");
-      company.settings = expandEnvironment(yamlToJson(settings), file, c.qualified("settings"));
+      company.settings = expandEnvironment(yamlToJson(settings), file, c.qualified("settings"), prefix);
     }
     auto secrets = c.raw("secrets");
     if (secrets && !secrets.IsNull()) {
       if (!secrets.IsMap()) throw ConfigError(file, c.qualified("secrets"), "must be a mapping of name to value");
-      auto expanded = expandEnvironment(yamlToJson(secrets), file, c.qualified("secrets"));
+      auto expanded = expandEnvironment(yamlToJson(secrets), file, c.qualified("secrets"), prefix);
       for (const auto& [k, v] : expanded.items()) {
         if (!v.is_string()) throw ConfigError(file, c.qualified("secrets." + k), "must be a string");
         company.secrets[k] = v.get<std::string>();
@@ -200,7 +225,7 @@ PluginManifest PluginManifest::load(const std::string& file, const PartnerHttp& 
     auto tls = c.child("tls");
     // Paths, relative to the manifest; from the environment like secrets (a key's path differs per host).
     auto tlsPath = [&](const char* key) {
-      std::string v = expandString(tls.get<std::string>(key, ""), file, tls.qualified(key));
+      std::string v = expandString(tls.get<std::string>(key, ""), file, tls.qualified(key), prefix);
       return v.empty() ? v : config::pathFrom(file, v);
     };
     if (auto ca = tlsPath("ca_file"); !ca.empty()) company.http.tls.ca_file = ca;

@@ -47,17 +47,32 @@ struct CompanyConfig {
 struct PluginManifest {
   std::vector<CompanyConfig> companies;
 
-  /// Parses `file` (unknown keys are errors); ${NAME} and ${NAME:-default}
-  /// in settings and secrets come from the environment. Each company's `http`
-  /// starts from `defaults` (the aggregator's plugins.partner_http). Throws ConfigError.
+  /// A manifest larger than this is refused.
+  static constexpr std::size_t kMaxBytes = 1u << 20;
+
+  /// Reads `file` as a VerifiedFile (no symbolic link, owned by this service's
+  /// user or root, not writable by group or others) and parses it.
   static PluginManifest load(const std::string& file, const PartnerHttp& defaults = {});
+  /// Parses a manifest's `text` (unknown keys are errors; `file` names it in
+  /// errors). ${NAME} and ${NAME:-default} in settings, secrets and tls paths
+  /// come from the environment, and only variables named for their company:
+  /// OSAGO_SECRET_<COMPANY>_… (the id in capitals, '-' as '_'); any other is an
+  /// error naming it, so a manifest cannot read the database password. Each
+  /// company's `http` starts from `defaults` (plugins.partner_http). Throws ConfigError.
+  static PluginManifest parse(const std::string& text, const std::string& file, const PartnerHttp& defaults = {});
 };
 
 /// localhost, 127.x.y.z or ::1 (lower case): where plain http may go in development.
 bool isLoopbackHost(const std::string& host);
 
+/// The prefix of the environment variables a company's manifest entry may
+/// read: "OSAGO_SECRET_SEVERNY_SHCHIT_" for severny-shchit.
+std::string companyVariablePrefix(const std::string& company_id);
+
 /// Expands ${NAME} and ${NAME:-default} in every string of `value` from the
-/// environment. Throws ConfigError (naming `where`) for an unset variable without default.
-nlohmann::json expandEnvironment(const nlohmann::json& value, const std::string& file, const std::string& where);
+/// environment, NAME only with `prefix`. Throws ConfigError (naming `where`)
+/// for another variable, or an unset one without default.
+nlohmann::json expandEnvironment(const nlohmann::json& value, const std::string& file, const std::string& where,
+                                 const std::string& prefix);
 
 }  // namespace osago::host

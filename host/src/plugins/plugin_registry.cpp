@@ -170,7 +170,20 @@ void PluginRegistry::serve(RescanPass& pass, const std::shared_ptr<PluginLibrary
   try {
     if (manifest_sha.empty())
       throw ConfigError(manifest_file, "", "no manifest: the plugin serves no company until one is installed beside it");
-    loaded->companies = PluginManifest::load(manifest_file, config_.partner_http).companies;
+    // Read once, checked on its descriptor: the digest listed and allowed is of the text parsed.
+    std::string text;
+    try {
+      loaded->manifest_sha256 = VerifiedFile::open(manifest_file, PluginManifest::kMaxBytes, &text)->sha256();
+    } catch (const FileRefused& e) {
+      throw ConfigError(manifest_file, "", e.what());
+    }
+    const auto& allowed = config_.allowed_sha256;
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), loaded->manifest_sha256) == allowed.end())
+      throw ConfigError(manifest_file, "",
+                        "refused: SHA-256 " + loaded->manifest_sha256 +
+                            " is not in plugins.allowed_sha256: a manifest is admitted with its library, by digest "
+                            "(osago-plugin-check --digest lists both)");
+    loaded->companies = PluginManifest::parse(text, manifest_file, config_.partner_http).companies;
   } catch (const ConfigError& e) {
     loaded->manifest_error = e.what();
     log.error(e.what());

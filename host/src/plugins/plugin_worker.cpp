@@ -198,16 +198,21 @@ namespace {
 
 std::atomic<std::uint64_t> g_next_call_id{1};
 
-/// Starts osago-plugin-worker with an empty environment, its limits, and fds 2, 3, 4.
+/// The worker's descriptor of its library: after 0–4 and the call channels.
+int libraryFdInWorker(int threads) { return 5 + threads; }
+
+/// Starts osago-plugin-worker with an empty environment, its limits, fds 0–4,
+/// a call channel per thread (5…) and the verified library after them.
 pid_t forkWorker(const WorkerLimits& limits, int child_sock, int child_fault, int child_err,
-                 const std::vector<int>& child_channels) {
+                 const std::vector<int>& child_channels, int library_fd) {
   std::string binary = limits.binary;
   std::vector<char*> argv{binary.data(), nullptr};
   char* envp[] = {nullptr};
   rlimit data{limits.memory_bytes, limits.memory_bytes};
-  // Its own descriptors (0–4 and a call channel per thread) do not count against the plugin's.
-  auto files = static_cast<rlim_t>(limits.max_open_files) + 5 + child_channels.size();
+  // Its own descriptors (0–4, a call channel per thread, the library) do not count against the plugin's.
+  auto files = static_cast<rlim_t>(limits.max_open_files) + 6 + child_channels.size();
   int channels = static_cast<int>(child_channels.size());
+  int library_target = libraryFdInWorker(channels);
   const int* channel_fds = child_channels.data();
   rlimit nofile{files, files};
   rlimit core{0, 0};
@@ -233,7 +238,8 @@ pid_t forkWorker(const WorkerLimits& limits, int child_sock, int child_fault, in
     ::dup2(child_sock, 3);
     ::dup2(child_fault, 4);
     for (int i = 0; i < channels; ++i) ::dup2(channel_fds[i], 5 + i);
-    ::close_range(static_cast<unsigned>(5 + channels), ~0U, 0);
+    if (library_fd >= 0) ::dup2(library_fd, library_target);  // dup2 clears close-on-exec on the copy
+    ::close_range(static_cast<unsigned>(library_target + 1), ~0U, 0);
 #ifndef OSAGO_SANITIZED
     ::setrlimit(RLIMIT_DATA, &data);  // a sanitizer's shadow memory (terabytes of address space) cannot live under it
 #else
@@ -249,7 +255,7 @@ pid_t forkWorker(const WorkerLimits& limits, int child_sock, int child_fault, in
 
 }  // namespace
 
-std::shared_ptr<PluginWorker::Process> PluginWorker::startProcess(const WorkerLimits& limits, int threads) {
+std::shared_ptr<PluginWorker::Process> PluginWorker::startProcess(const WorkerLimits& limits, int threads, int library_fd) {
   auto fail = [](const std::string& what) {
     return PluginLoadError("cannot create " + what + " for the plugin worker: " + std::string(std::strerror(errno)));
   };
@@ -295,7 +301,14 @@ std::shared_ptr<PluginWorker::Process> PluginWorker::startProcess(const WorkerLi
   ::fcntl(p->fault, F_SETFL, O_NONBLOCK);
   ::fcntl(p->err, F_SETFL, O_NONBLOCK);
   ::setsockopt(p->sock, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
-  p->pid = forkWorker(limits, child_sock, child_fault, child_err, child_channels);
+  // The library goes above the numbers it and the channels are dup2'd to, like the other ends.
+  int child_library = -1;
+  if (library_fd >= 0) {
+    child_library = ::fcntl(library_fd, F_DUPFD_CLOEXEC, floor);
+    if (child_library < 0) throw fail("descriptors");
+    child_ends.push_back(child_library);
+  }
+  p->pid = forkWorker(limits, child_sock, child_fault, child_err, child_channels, child_library);
   if (p->pid < 0) throw fail("a process");
   return p;
 }
@@ -380,7 +393,9 @@ class WorkerDied : public PluginLoadError {
 PluginIdentity handshake(int sock, const std::string& mode, const PluginWorker::Spec& spec,
                          const std::function<void(wire::Frame&)>& on_log) {
   wire::FrameWriter init(wire::Type::kInit, 0);
-  init.str(mode).str(spec.library_path).str(spec.company_id).str(spec.settings_json);
+  // The worker loads what the host verified: the descriptor it inherited, not a name.
+  init.str(mode).str("/proc/self/fd/" + std::to_string(libraryFdInWorker(spec.threads))).str(spec.company_id)
+      .str(spec.settings_json);
   init.i64(static_cast<std::int64_t>(spec.secrets.size()));
   for (const auto& [k, v] : spec.secrets) init.str(k).str(v);
   init.i64(spec.threads)
@@ -442,13 +457,14 @@ std::string lastLine(const std::string& tail) {
 
 }  // namespace
 
-PluginIdentity PluginWorker::probe(const std::string& library_path, const WorkerLimits& limits) {
+PluginIdentity PluginWorker::probe(int library_fd, const std::string& library_path, const WorkerLimits& limits) {
   Spec spec;
+  spec.library_fd = library_fd;
   spec.library_path = library_path;
   spec.threads = 0;
   spec.limits = limits;
   spec.limits.sandbox = false;  // it only loads the library, says what it is and exits
-  auto p = startProcess(limits, 0);
+  auto p = startProcess(limits, 0, library_fd);
   try {
     auto id = handshake(p->sock, "probe", spec, [](wire::Frame&) {});
     killAndReap(p->pid);
@@ -496,7 +512,7 @@ void PluginWorker::monitor() {
     std::shared_ptr<Process> p;
     std::string error;
     try {
-      p = startProcess(spec_.limits, spec_.threads);
+      p = startProcess(spec_.limits, spec_.threads, spec_.library_fd);
       handshake(p->sock, "serve", spec_, [&](wire::Frame& f) { handleFrame(p, f); });
     } catch (const PluginLoadError& e) {
       error = e.what();

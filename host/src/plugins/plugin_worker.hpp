@@ -91,7 +91,10 @@ struct WorkerCallResult {
 class PluginWorker {
  public:
   struct Spec {
-    std::string library_path;   ///< the admitted, content-addressed copy
+    /// The admitted, content-addressed copy, open and verified (VerifiedFile::fd()):
+    /// the worker inherits this descriptor and loads the library from it, never by name.
+    int library_fd = -1;
+    std::string library_path;   ///< its name, for messages
     std::string company_id;
     std::string settings_json;
     std::map<std::string, std::string> secrets;  ///< this company's only
@@ -117,7 +120,7 @@ class PluginWorker {
 
   /// Loads the library in a short-lived worker (nothing of it runs in this
   /// process) and returns what it says it is. Throws PluginLoadError.
-  static PluginIdentity probe(const std::string& library_path, const WorkerLimits& limits);
+  static PluginIdentity probe(int library_fd, const std::string& library_path, const WorkerLimits& limits);
 
   /// pid, state, restarts by reason, last exit: for the admin API.
   nlohmann::json describe() const;
@@ -130,7 +133,7 @@ class PluginWorker {
   void monitorLoop();  ///< monitor() behind a catch-all barrier
   void monitor();
   /// Spawns a worker process (not yet initialised). Throws PluginLoadError.
-  static std::shared_ptr<Process> startProcess(const WorkerLimits& limits, int threads);
+  static std::shared_ptr<Process> startProcess(const WorkerLimits& limits, int threads, int library_fd);
   /// Reads the process's frames, faults and stderr until it dies or the worker stops.
   void serve(const std::shared_ptr<Process>& process);
   void readStderr(const std::shared_ptr<Process>& process, bool drain);

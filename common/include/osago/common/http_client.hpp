@@ -56,9 +56,9 @@ class ClientError : public std::runtime_error {
 
 /// Performs the call with libcurl (http:// and https:// only, redirects never
 /// followed: a 3xx is an answer like any other). Connections are kept alive
-/// and reused per thread; TLS sessions and name lookups are shared by every
-/// thread. https:// verifies the server's certificate and host name, always.
-/// Throws ClientError when no complete response arrives within `timeout`.
+/// and reused by any thread (at most 64 idle per server, none idle over 4 s);
+/// TLS sessions and name lookups are shared. https:// verifies the server's
+/// certificate and host name, always. Throws ClientError when no complete response arrives within `timeout`.
 ClientResponse call(const ClientRequest& request);
 
 }  // namespace osago::http

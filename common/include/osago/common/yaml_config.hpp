@@ -51,6 +51,8 @@ class Section {
   /// Loads `file` and returns its root mapping, with `overrides` from the
   /// environment (none by default). Throws ConfigError.
   static Section loadFile(const std::string& file, EnvOverrides overrides = {});
+  /// The same from `text` already read (errors name `file`), with no overrides.
+  static Section loadText(const std::string& text, const std::string& file);
 
   bool has(const std::string& key) const;
 
