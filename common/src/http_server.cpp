@@ -88,8 +88,21 @@ void Router::add(const std::string& method, const std::string& pattern, Handler 
   routes_.push_back(Route{method, splitPath(pattern), std::move(handler)});
 }
 
+const char* const kContentSecurityPolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+bool cameThroughProxy(const Poco::Net::HTTPServerRequest& request) {
+  return request.has("Forwarded") || request.has("X-Forwarded-For") || request.has("X-Real-IP");
+}
+
 Poco::Net::HTTPRequestHandler* Router::createRequestHandler(const Poco::Net::HTTPServerRequest& request) {
-  auto segments = splitPath(Poco::URI(request.getURI()).getPath());
+  const std::string path = Poco::URI(request.getURI()).getPath();
+  if (!internal_prefixes_.empty() && cameThroughProxy(request)) {
+    for (const auto& prefix : internal_prefixes_)
+      if (path.rfind(prefix, 0) == 0) return new BoundHandler(nullptr, {});  // 404, as if it were not there
+  }
+  auto segments = splitPath(path);
   bool path_matched = false;
   for (const auto& route : routes_) {
     if (route.segments.size() != segments.size()) continue;
@@ -191,6 +204,9 @@ void sendStaticFile(Poco::Net::HTTPServerResponse& response, const std::string& 
   response.setContentType(type->second);
   response.set("Cache-Control", "no-cache");
   response.set("X-Content-Type-Options", "nosniff");
+  response.set("Content-Security-Policy", kContentSecurityPolicy);
+  response.set("X-Frame-Options", "DENY");
+  response.set("Referrer-Policy", "no-referrer");
   response.setContentLength(static_cast<std::streamsize>(text.size()));
   response.send() << text;
 }

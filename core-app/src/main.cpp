@@ -75,6 +75,8 @@ class CoreApp : public ServiceApplication {
     auto* router = new http::Router;
     api.registerRoutes(*router);
     metrics::addEndpoint(*router);
+    // What probes and Prometheus read is not for the public: refused through the ingress.
+    router->internalOnly({"/metrics", "/health/"});
     // A slow or stalled client cannot hold an HTTP thread for longer than the
     // request timeout (reading its request, writing the answer, or idling on a
     // kept-alive connection: at most 10 s there).

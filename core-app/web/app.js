@@ -109,9 +109,16 @@ function showProfile(profile) {
   for (const d of profile.drivers || []) {
     const wrap = document.createElement('div');
     wrap.className = 'field check';
-    const id = `profile-driver-${d.id}`;
-    wrap.innerHTML = `<input type="checkbox" id="${id}" value="${d.id}" checked><label for="${id}"></label>`;
-    $('label', wrap).textContent = `${d.lastName} ${d.firstName}`;
+    // Built node by node: a saved profile is data, never markup.
+    const input = document.createElement('input');
+    input.type = 'checkbox';
+    input.id = `profile-driver-${d.id}`;
+    input.value = d.id;
+    input.checked = true;
+    const label = document.createElement('label');
+    label.htmlFor = input.id;
+    label.textContent = `${d.lastName} ${d.firstName}`;
+    wrap.append(input, label);
     box.appendChild(wrap);
   }
   $('#profile-panel').hidden = false;

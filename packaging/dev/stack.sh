@@ -166,23 +166,57 @@ as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# The stack's PostgreSQL password, generated once; clients find it through
+# PGPASSFILE (libpq reads it: the services, psql, pgbench, the tests), so no
+# DSN or command line carries it.
+pg_password_setup() {
+  local password
+  password=$(stack_secret pg-password)
+  (umask 077 && printf '127.0.0.1:*:*:osago:%s\n' "$password" >"$STATE_DIR/pgpass")
+  PGPASSFILE=$STATE_DIR/pgpass
+  export PGPASSFILE
+}
+
 start_postgres() {
   local port=$1 data=$STATE_DIR/pgdata
   stop_postgres
+  pg_password_setup
   if [ ! -f "$data/PG_VERSION" ]; then
     log "initialising PostgreSQL data directory ${data#"$OSAGO_ROOT"/}"
     rm -rf "$data"
     mkdir -p "$data"
     [ "$(id -u)" = 0 ] && chown postgres:postgres "$data"
     chmod 700 "$data"
-    as_pg "$PG_BIN/initdb" -D "$data" -U osago --auth=trust -E UTF8 --locale=C.UTF-8 >"$LOG_DIR/initdb.log" 2>&1 ||
-      die "initdb failed (see ${LOG_DIR#"$OSAGO_ROOT"/}/initdb.log)"
+    # Password authentication (SCRAM), even on loopback: the file initdb reads is the server user's for a moment.
+    local pwfile
+    pwfile=$(mktemp "$STATE_DIR/pwfile.XXXXXX")
+    stack_secret pg-password >"$pwfile"
+    [ "$(id -u)" = 0 ] && chown postgres "$pwfile"
+    as_pg "$PG_BIN/initdb" -D "$data" -U osago --auth=scram-sha-256 --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 \
+      >"$LOG_DIR/initdb.log" 2>&1 || { rm -f "$pwfile"; die "initdb failed (see ${LOG_DIR#"$OSAGO_ROOT"/}/initdb.log)"; }
+    rm -f "$pwfile"
+  fi
+  # A data directory made by an earlier version trusted every local connection: from now on, SCRAM.
+  if grep -qE '^(host|local).*trust' "$data/pg_hba.conf"; then
+    log "switching ${data#"$OSAGO_ROOT"/} from trust to password (SCRAM) authentication"
+    PG_TRUST_TO_SCRAM=1
   fi
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$LOG_DIR" && touch "$LOG_DIR/postgres.log" && chown postgres "$LOG_DIR/postgres.log"
   as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$LOG_DIR/postgres.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='' -c max_connections=200 -c fsync=${OSAGO_PG_FSYNC:-on}" \
     start >/dev/null || { tail -20 "$LOG_DIR/postgres.log"; die "PostgreSQL did not start on port $port"; }
   wait_for postgres 30 "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$port"
+  if [ "${PG_TRUST_TO_SCRAM:-}" = 1 ]; then
+    # The password goes in on stdin, never on a command line.
+    psql -h 127.0.0.1 -p "$port" -U osago -d postgres -q -v ON_ERROR_STOP=1 >/dev/null <<SQL ||
+SET password_encryption = 'scram-sha-256';
+ALTER ROLE osago PASSWORD '$(stack_secret pg-password)';
+SQL
+      die "could not set the osago role's password"
+    as_pg sed -i -E 's/^((host|local).*)trust$/\1scram-sha-256/' "$data/pg_hba.conf"
+    as_pg "$PG_BIN/pg_ctl" -D "$data" reload >/dev/null
+    unset PG_TRUST_TO_SCRAM
+  fi
   psql -h 127.0.0.1 -p "$port" -U osago -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='osago'" | grep -q 1 ||
     psql -h 127.0.0.1 -p "$port" -U osago -d postgres -qc "CREATE DATABASE osago" || die "could not create database osago"
 }
@@ -307,8 +341,10 @@ start_simulator() {
   local sim=$1 config=${2:-$OSAGO_ROOT/config/insurer-simulator.yaml}
   TLS_DIR=$STATE_DIR/tls
   "$OSAGO_ROOT/packaging/dev/dev-tls.sh" "$TLS_DIR" || die "could not make the development TLS material in $TLS_DIR"
+  # The services' user reads it (the simulator its key, the aggregator the CA).
+  if [ "${#AS_SERVICE[@]}" -gt 0 ]; then chown -R "$SERVICE_USER:$SERVICE_USER" "$TLS_DIR"; fi
   OSAGO_SIMULATOR_PORT=$sim OSAGO_SIMULATOR_TLS_PORT=$((sim + 3)) OSAGO_SIMULATOR_TLS_CERT="$TLS_DIR/partner.pem" \
-    OSAGO_SIMULATOR_TLS_KEY="$TLS_DIR/partner-key.pem" start_bg insurer-simulator \
+    OSAGO_SIMULATOR_TLS_KEY="$TLS_DIR/partner-key.pem" start_bg insurer-simulator "${AS_SERVICE[@]}" \
     "$OSAGO_BUILD_DIR/tests/insurer-simulator/insurer-simulator" --config="$config"
   wait_for insurer-simulator 20 curl -sf "http://127.0.0.1:$sim/health"
   wait_for insurer-simulator 20 curl -sf --cacert "$TLS_DIR/ca.pem" "https://127.0.0.1:$((sim + 3))/health"
@@ -326,15 +362,37 @@ partner_url_env() {
   done
 }
 
+# as_service: the command prefix that runs the project's services unprivileged.
+# Started as root (a fresh machine), they run as the system user osago-dev,
+# made once; their state (plugin cache, TLS material, the database password
+# file) is handed to it. Otherwise they run as whoever started the stack.
+SERVICE_USER=osago-dev
+AS_SERVICE=()
+as_service_setup() {
+  AS_SERVICE=()
+  SERVICE_PGPASSFILE=${PGPASSFILE:-}
+  [ "$(id -u)" = 0 ] || return 0
+  getent passwd "$SERVICE_USER" >/dev/null ||
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$SERVICE_USER" ||
+    die "could not create the system user $SERVICE_USER for the services"
+  AS_SERVICE=(setpriv "--reuid=$SERVICE_USER" "--regid=$SERVICE_USER" --init-groups --)
+  install -d -o "$SERVICE_USER" -g "$SERVICE_USER" -m 0700 "$STATE_DIR/service"
+  if [ -n "${PGPASSFILE:-}" ]; then
+    install -o "$SERVICE_USER" -g "$SERVICE_USER" -m 0600 "$PGPASSFILE" "$STATE_DIR/service/pgpass"
+    SERVICE_PGPASSFILE=$STATE_DIR/service/pgpass
+  fi
+}
+
 # start_services CORE_PORT AGGREGATOR_PORT SIMULATOR_PORT PG_PORT KAFKA_PORT
 # (database OSAGO_STACK_DB, default osago; topic OSAGO_STACK_TOPIC, default osago.quote-events)
 start_services() {
   local core=$1 agg=$2 sim=$3 pg=$4 kafka=$5 bin=$OSAGO_BUILD_DIR
   stop_services
+  as_service_setup
   start_simulator "$sim"
   # The stand-in for client-info (users' saved profiles) on the port after the simulator's.
   local client_info=$((sim + 5))
-  OSAGO_CLIENT_INFO_PORT=$client_info start_bg client-info \
+  OSAGO_CLIENT_INFO_PORT=$client_info start_bg client-info "${AS_SERVICE[@]}" \
     "$bin/tests/client-info/client-info-standin" --config="$OSAGO_ROOT/config/client-info.yaml"
   wait_for client-info 20 curl -sf "http://127.0.0.1:$client_info/health"
 
@@ -343,8 +401,9 @@ start_services() {
   OSAGO_AGGREGATOR_PORT=$agg OSAGO_PG_DSN="host=127.0.0.1 port=$pg dbname=${OSAGO_STACK_DB:-osago} user=osago" \
     OSAGO_KAFKA_BROKERS="127.0.0.1:$kafka" OSAGO_KAFKA_TOPIC="${OSAGO_STACK_TOPIC:-osago.quote-events}" OSAGO_PLUGIN_DIR="$bin/plugins" \
     OSAGO_AGGREGATOR__PLUGINS__PARTNER_HTTP__CA_FILE="$TLS_DIR/ca.pem" \
+    OSAGO_AGGREGATOR__PLUGINS__CACHE_DIRECTORY="$STATE_DIR/service/plugin-cache" PGPASSFILE="$SERVICE_PGPASSFILE" \
     OSAGO_ADMIN_TOKEN="$(stack_secret admin-token)" \
-    OSAGO_SERVICE_TOKEN_SECRET="$(stack_secret service-token-secret)" start_bg osago-aggregator \
+    OSAGO_SERVICE_TOKEN_SECRET="$(stack_secret service-token-secret)" start_bg osago-aggregator "${AS_SERVICE[@]}" \
     env "${partners[@]}" "$bin/host/osago-aggregator" --config="$OSAGO_ROOT/config/osago-aggregator.yaml"
   wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$agg/health/live"
 
@@ -352,7 +411,7 @@ start_services() {
     OSAGO_KAFKA_TOPIC="${OSAGO_STACK_TOPIC:-osago.quote-events}" \
     OSAGO_CLIENT_INFO_URL="http://127.0.0.1:$client_info" \
     OSAGO_TOKEN_SECRET="$(stack_secret token-secret)" OSAGO_SERVICE_TOKEN_SECRET="$(stack_secret service-token-secret)" \
-    start_bg core-app \
+    start_bg core-app "${AS_SERVICE[@]}" \
     "$bin/core-app/osago-core-app" --config="$OSAGO_ROOT/config/core-app.yaml"
   wait_for core-app 90 curl -sf "http://127.0.0.1:$core/health/ready"
 }

@@ -6,12 +6,18 @@
 #include <osago/common/ids.hpp>
 
 #include <Poco/DigestEngine.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/URI.h>
 #include <Poco/JWT/Signer.h>
 #include <Poco/JWT/Token.h>
 #include <Poco/SHA2Engine.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -275,6 +281,92 @@ TEST(Security, AnOversizedPartnerAnswerIsRefused) {
   EXPECT_NE(fileText(stack().logDir() + "/osago-aggregator.log").find("the response body is longer than 4194304 bytes"),
             std::string::npos);
   EXPECT_EQ(view["ural-polis"]["status"], "COMPLETED");
+}
+
+/// A request with `headers`; the status and the answer's headers (the body is read away).
+std::pair<int, Poco::Net::NameValueCollection> rawCall(const std::string& method, const std::string& url,
+                                                       const std::vector<std::pair<std::string, std::string>>& headers,
+                                                       const std::string& body = {}) {
+  Poco::URI uri(url);
+  Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
+  session.setTimeout(Poco::Timespan(5, 0));
+  Poco::Net::HTTPRequest req(method, uri.getPathEtc(), Poco::Net::HTTPMessage::HTTP_1_1);
+  for (const auto& [k, v] : headers) req.set(k, v);
+  if (!body.empty()) {
+    req.setContentType("application/json");
+    req.setContentLength(static_cast<std::streamsize>(body.size()));
+  }
+  session.sendRequest(req) << body;
+  Poco::Net::HTTPResponse resp;
+  std::istream& in = session.receiveResponse(resp);
+  if (resp.getStatus() != Poco::Net::HTTPResponse::HTTP_SWITCHING_PROTOCOLS) {
+    std::string ignored((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  Poco::Net::NameValueCollection out;
+  for (const auto& [k, v] : resp) out.add(k, v);
+  return {static_cast<int>(resp.getStatus()), out};
+}
+
+TEST(Security, ThePageAllowsNoInlineScriptAndTheCookieIsSecureOverTls) {
+  auto [status, page] = rawCall("GET", stack().coreUrl() + "/", {});
+  ASSERT_EQ(status, 200);
+  std::string csp = page.get("Content-Security-Policy", "");
+  EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << csp;
+  EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos) << csp;
+  EXPECT_EQ(csp.find("unsafe-eval"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("frame-ancestors 'none'"), std::string::npos) << csp;
+  EXPECT_EQ(page.get("X-Frame-Options", ""), "DENY");
+  EXPECT_FALSE(page.has("Strict-Transport-Security")) << "plain HTTP: no HSTS";
+  // The page's own markup carries no inline script or handler that this policy would block.
+  std::string html = fileText(OSAGO_TEST_SOURCE_DIR "/core-app/web/index.html");
+  EXPECT_EQ(html.find("<script>"), std::string::npos);
+  EXPECT_EQ(html.find(" onclick="), std::string::npos);
+  EXPECT_EQ(html.find(" style=\""), std::string::npos);
+
+  const std::string login = R"({"userId": "tls-user"})";
+  auto [plain_status, plain] = rawCall("POST", stack().coreUrl() + "/api/dev/login", {}, login);
+  ASSERT_EQ(plain_status, 200);
+  auto lower = [](std::string v) {
+    std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
+    return v;
+  };
+  EXPECT_EQ(lower(plain.get("Set-Cookie", "")).find("; secure"), std::string::npos) << plain.get("Set-Cookie", "");
+  auto [tls_status, tls] = rawCall("POST", stack().coreUrl() + "/api/dev/login", {{"X-Forwarded-Proto", "https"}}, login);
+  ASSERT_EQ(tls_status, 200);
+  std::string cookie = lower(tls.get("Set-Cookie", ""));
+  EXPECT_NE(cookie.find("; secure"), std::string::npos) << cookie;
+  EXPECT_NE(cookie.find("; httponly"), std::string::npos) << cookie;
+  EXPECT_NE(cookie.find("; samesite=strict"), std::string::npos) << cookie;
+  EXPECT_NE(tls.get("Strict-Transport-Security", "").find("max-age="), std::string::npos);
+}
+
+TEST(Security, AWebSocketFromAnotherSitesPageIsRefused) {
+  std::string token = login("origin-user");
+  auto created = httpJson("POST", stack().coreUrl() + "/api/osago/requests", quote(), token);
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  std::string url = stack().coreUrl() + "/api/osago/requests/" + created.body["osagoRequestId"].get<std::string>() + "/ws";
+  auto handshake = [&](const std::string& origin) {
+    std::vector<std::pair<std::string, std::string>> h = {{"Upgrade", "websocket"}, {"Connection", "Upgrade"},
+                                                           {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                                                           {"Sec-WebSocket-Version", "13"},
+                                                           {"Authorization", "Bearer " + token}};
+    if (!origin.empty()) h.emplace_back("Origin", origin);
+    return rawCall("GET", url, h).first;
+  };
+  EXPECT_EQ(handshake("https://evil.example"), 403) << "another site's page riding on the driver's cookie";
+  EXPECT_EQ(handshake("http://127.0.0.1:1"), 403) << "same host, another port: another origin";
+  EXPECT_EQ(handshake(stack().coreUrl()), 101) << "the site's own page";
+}
+
+TEST(Security, MetricsAndHealthAreNotServedThroughTheIngress) {
+  for (const char* path : {"/metrics", "/health/ready", "/health/live"}) {
+    EXPECT_EQ(rawCall("GET", stack().coreUrl() + path, {}).first, 200) << path << " for probes and Prometheus";
+    EXPECT_EQ(rawCall("GET", stack().coreUrl() + path, {{"X-Forwarded-For", "203.0.113.7"}}).first, 404) << path;
+    EXPECT_EQ(rawCall("GET", stack().coreUrl() + path, {{"Forwarded", "for=203.0.113.7;proto=https"}}).first, 404)
+        << path;
+  }
+  EXPECT_EQ(rawCall("GET", stack().coreUrl() + "/", {{"X-Forwarded-For", "203.0.113.7"}}).first, 200)
+      << "the page itself is for the public";
 }
 
 }  // namespace

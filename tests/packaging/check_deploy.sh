@@ -31,6 +31,20 @@ echo "== the operators' rules"
 "$BIN/python" "$OSAGO_ROOT/tests/packaging/check_manifests.py" "$K8S" \
   "$OSAGO_ROOT/packaging/debian/config/osago-aggregator.yaml"
 
+echo "== the operators' rules catch manifests without their NetworkPolicies"
+stripped=$(mktemp -d)
+trap 'rm -rf "$stripped"' EXIT
+cp -r "$K8S/." "$stripped/"
+rm "$stripped/base/network-policies.yaml"
+sed -i '/network-policies.yaml/d' "$stripped/base/kustomization.yaml"
+if out=$("$BIN/python" "$OSAGO_ROOT/tests/packaging/check_manifests.py" "$stripped" \
+    "$OSAGO_ROOT/packaging/debian/config/osago-aggregator.yaml"); then
+  echo "$out"
+  die "check_manifests.py passed manifests without NetworkPolicies"
+fi
+grep -q "no default-deny NetworkPolicy" <<<"$out" || die "check_manifests.py did not name the missing default deny: $out"
+echo "ok: $(grep -c '^FAIL' <<<"$out") findings without them"
+
 echo "== each service accepts its packaged config with its ConfigMap's environment"
 # configmap_env NAME: the ConfigMap's data as NAME=value lines.
 configmap_env() {

@@ -97,6 +97,68 @@ for name, dep in deployments.items():
     for key in resources.get(("ConfigMap", f"{name}-env"), {}).get("data", {}):
         need(not any(s in key for s in ("TOKEN", "SECRET", "PASSWORD", "DSN")), f"ConfigMap {name}-env holds {key}")
 
+    need(pod.get("automountServiceAccountToken") is False, f"{name}: mounts a Kubernetes API token it never uses")
+
+# --- network: default deny, then exactly the flows the system needs -------------------
+policies = [d for (kind, _), d in resources.items() if kind == "NetworkPolicy"]
+
+
+def selected(policy, pod_labels):
+    return selects(policy["spec"]["podSelector"].get("matchLabels", {}), pod_labels)
+
+
+def peer_matches(peer, flow_peer):
+    """Whether a policy peer (from/to entry) admits the flow's other end."""
+    kind, value = flow_peer
+    if kind == "pod":
+        return "namespaceSelector" not in peer and selects(peer.get("podSelector", {}).get("matchLabels", {"-": "-"}), value)
+    if kind == "namespace":
+        ns = peer.get("namespaceSelector", {}).get("matchLabels", {})
+        return ns.get("kubernetes.io/metadata.name") == value
+    if kind == "internet":
+        return peer.get("ipBlock", {}).get("cidr") == "0.0.0.0/0"
+    return False
+
+
+def allows(direction, pod_labels, flow_peer, port):
+    key = "ingress" if direction == "Ingress" else "egress"
+    side = "from" if key == "ingress" else "to"
+    for policy in policies:
+        if direction not in policy["spec"].get("policyTypes", []) or not selected(policy, pod_labels):
+            continue
+        for rule in policy["spec"].get(key, []):
+            if any(p.get("port") == port for p in rule.get("ports", [])) and \
+                    any(peer_matches(peer, flow_peer) for peer in rule.get(side, [])):
+                return True
+    return False
+
+
+deny = [p for p in policies if p["spec"]["podSelector"] == {} and
+        set(p["spec"].get("policyTypes", [])) == {"Ingress", "Egress"} and
+        not p["spec"].get("ingress") and not p["spec"].get("egress")]
+need(len(deny) == 1, "no default-deny NetworkPolicy (podSelector {}, Ingress and Egress, no rules)")
+core_labels = deployments.get("osago-core-app", {}).get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})
+agg_labels = deployments.get("osago-aggregator", {}).get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})
+flows = [  # (what, direction, pod, peer, port)
+    ("Ingress controller → core-app", "Ingress", core_labels, ("namespace", "ingress-nginx"), 8080),
+    ("Prometheus → core-app metrics", "Ingress", core_labels, ("namespace", "monitoring"), 8080),
+    ("core-app → aggregator (out)", "Egress", core_labels, ("pod", agg_labels), 8081),
+    ("core-app → aggregator (in)", "Ingress", agg_labels, ("pod", core_labels), 8081),
+    ("Prometheus → aggregator metrics", "Ingress", agg_labels, ("namespace", "monitoring"), 8081),
+    ("aggregator → PostgreSQL", "Egress", agg_labels, ("pod", {"cnpg.io/cluster": "osago-db"}), 5432),
+    ("aggregator → Kafka", "Egress", agg_labels, ("namespace", "kafka"), 9092),
+    ("core-app → Kafka", "Egress", core_labels, ("namespace", "kafka"), 9092),
+    ("aggregator → partners (HTTPS)", "Egress", agg_labels, ("internet", None), 443),
+]
+for what, direction, labels, peer, port in flows:
+    need(allows(direction, labels, peer, port), f"NetworkPolicy: the flow {what} (port {port}) is not allowed")
+# ...and none that is not needed: core-app never reaches partners or the database.
+for what, direction, labels, peer, port in [
+        ("core-app → the internet", "Egress", core_labels, ("internet", None), 443),
+        ("core-app → PostgreSQL", "Egress", core_labels, ("pod", {"cnpg.io/cluster": "osago-db"}), 5432),
+        ("Ingress controller → aggregator", "Ingress", agg_labels, ("namespace", "ingress-nginx"), 8081)]:
+    need(not allows(direction, labels, peer, port), f"NetworkPolicy: {what} is allowed, and nothing needs it")
+
 # The aggregator's plugins: a volume at the packaged plugin directory, filled by init containers.
 with open(aggregator_config, encoding="utf-8") as f:
     plugin_dir = yaml.safe_load(f)["plugins"]["directory"]

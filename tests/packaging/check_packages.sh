@@ -68,7 +68,23 @@ for svc in osago-aggregator osago-core-app; do
   unit=$(dpkg-deb --fsys-tarfile "$(deb "$svc")" | tar -xO "./lib/systemd/system/$svc.service")
   grep -qxF "ExecStart=/usr/bin/$svc --config=/etc/osago/$svc.yaml" <<<"$unit" || fail "$svc unit ExecStart"
   grep -qxF "EnvironmentFile=-/etc/osago/$svc.env" <<<"$unit" || fail "$svc unit EnvironmentFile"
-  grep -qxF "User=osago" <<<"$unit" || fail "$svc unit does not drop root"
+  grep -qxF "User=$svc" <<<"$unit" || fail "$svc unit does not run as its own user"
+  # Least privilege, scored as systemd would (docs/security.md records the score).
+  for key in "CapabilityBoundingSet=" "UMask=0077" "ProtectProc=invisible" "MemoryDenyWriteExecute=yes" \
+             "NoNewPrivileges=yes" "ProtectSystem=strict"; do
+    grep -qxF "$key" <<<"$unit" || fail "$svc unit lacks $key"
+  done
+  grep -q "^SystemCallFilter=@system-service" <<<"$unit" || fail "$svc unit has no system call filter"
+  grep -q "^MemoryMax=" <<<"$unit" || fail "$svc unit has no memory limit"
+  if command -v systemd-analyze >/dev/null; then
+    unit_file=$(mktemp --suffix=.service)
+    printf '%s\n' "$unit" >"$unit_file"
+    exposure=$(systemd-analyze security --offline=true "$unit_file" 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\) .*/\1/p')
+    rm -f "$unit_file"
+    [ -n "$exposure" ] && python3 -c "import sys; sys.exit(0 if float('$exposure') <= 2.0 else 1)" ||
+      fail "$svc unit: systemd-analyze security exposure ${exposure:-unknown}, above 2.0"
+    echo "$svc: systemd-analyze security exposure $exposure"
+  fi
   grep -q "^TimeoutStopSec=" <<<"$unit" || fail "$svc unit has no stop timeout"
   # No secret is shipped: every line of the secrets template is a comment.
   env_file=$(dpkg-deb --fsys-tarfile "$(deb "$svc")" | tar -xO "./etc/osago/$svc.env")

@@ -88,18 +88,19 @@ if ! in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-insta
 fi
 cp "$ROOT"/var/cache/apt/archives/*.deb "$APT_CACHE/" 2>/dev/null || true
 check "the packages are installed" in_root dpkg-query -W osago-aggregator osago-core-app osago-plugin-sdk osago-plugin-worker
-check "postinst made the system user osago" in_root getent passwd osago
-check "the secrets files are root:osago 0640" \
-  test "$(in_root stat -c '%U:%G %a' /etc/osago/osago-aggregator.env /etc/osago/osago-core-app.env | sort -u)" = "root:osago 640"
-check "the aggregator's state directory belongs to osago" \
-  test "$(in_root stat -c '%U %a' /var/lib/osago-aggregator)" = "osago 700"
+check "postinst made a system user per service" in_root getent passwd osago-aggregator osago-core-app
+check "each secrets file is root:<its service> 0640" \
+  test "$(in_root stat -c '%n %U:%G %a' /etc/osago/osago-aggregator.env /etc/osago/osago-core-app.env)" = \
+  "$(printf '%s\n' '/etc/osago/osago-aggregator.env root:osago-aggregator 640' '/etc/osago/osago-core-app.env root:osago-core-app 640')"
+check "the aggregator's state directory belongs to its user" \
+  test "$(in_root stat -c '%U %a' /var/lib/osago-aggregator)" = "osago-aggregator 700"
 check "no plugin is installed yet" test -z "$(ls "$ROOT/usr/lib/osago-aggregator/plugins")"
 
 # refuses_empty_allow_list: the packaged config's start-up check, as shipped, fails on an
 # empty plugins.allowed_sha256 and says how to list digests.
 refuses_empty_allow_list() {
   local out
-  if out=$(chroot --userspec=osago:osago "$ROOT" /bin/sh -c "set -a; . /etc/osago/osago-aggregator.env; set +a;
+  if out=$(chroot --userspec=osago-aggregator:osago-aggregator "$ROOT" /bin/sh -c "set -a; . /etc/osago/osago-aggregator.env; set +a;
       OSAGO_AGGREGATOR__PLUGINS__REQUIRE_ALLOWED_SHA256=true exec /usr/bin/osago-aggregator \
       --config=/etc/osago/osago-aggregator.yaml --check-config" 2>&1); then
     return 1
@@ -113,7 +114,7 @@ OSAGO_ADMIN_TOKEN=$ADMIN_TOKEN
 # a token rotation in progress: the previous token is still admitted
 OSAGO_ADMIN_TOKEN_ACCEPTED=$PREVIOUS_ADMIN_TOKEN
 OSAGO_SERVICE_TOKEN_SECRET=package-test-service-key-0123456789abcdef
-OSAGO_PG_DSN="host=127.0.0.1 port=$OSAGO_TEST_PG_PORT dbname=osago_pkg user=osago"
+OSAGO_PG_DSN="host=127.0.0.1 port=$OSAGO_TEST_PG_PORT dbname=osago_pkg user=osago password=$(cut -d: -f5 "$PGPASSFILE")"
 OSAGO_KAFKA_BROKERS=127.0.0.1:$OSAGO_TEST_KAFKA_PORT
 OSAGO_KAFKA_TOPIC=pkg.quote-events
 OSAGO_AGGREGATOR__KAFKA__CREATE_TOPIC=true
@@ -153,17 +154,21 @@ curl -sf -X PUT -H 'Content-Type: application/json' -d '{"errorRate": 0}' \
   "http://127.0.0.1:$SIM/control/insurers/yuzhny-bereg/behaviour" >/dev/null ||
   die "cannot set the simulator's yuzhny-bereg behaviour"
 
-# start_unit SERVICE: runs the unit's ExecStart in the root as User=osago with its EnvironmentFile.
+# start_unit SERVICE: runs the unit's ExecStart in the root as its User= with its EnvironmentFile.
 start_unit() {
   local svc=$1 unit exec_start
   unit=$ROOT/lib/systemd/system/$svc.service
   exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
-  grep -qxF "User=osago" "$unit" || die "$svc unit: expected User=osago"
-  start_bg "$svc" chroot --userspec=osago:osago "$ROOT" /bin/sh -c \
+  grep -qxF "User=$svc" "$unit" || die "$svc unit: expected User=$svc"
+  start_bg "$svc" chroot --userspec="$svc:$svc" "$ROOT" /bin/sh -c \
     "set -a; . /etc/osago/$svc.env; set +a; exec $exec_start"
 }
 
 check "the packaged config refuses to start with an empty plugin allow-list" refuses_empty_allow_list
+check "core-app's user cannot read the aggregator's secrets" \
+  sh -c "! chroot --userspec=osago-core-app:osago-core-app '$ROOT' cat /etc/osago/osago-aggregator.env >/dev/null 2>&1"
+check "the aggregator's user cannot read core-app's secrets" \
+  sh -c "! chroot --userspec=osago-aggregator:osago-aggregator '$ROOT' cat /etc/osago/osago-core-app.env >/dev/null 2>&1"
 
 step "start both services from the scratch root"
 start_unit osago-aggregator

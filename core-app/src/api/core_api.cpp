@@ -56,8 +56,8 @@ void CoreApi::registerRoutes(http::Router& router) {
              [this](auto& req, auto& resp, const auto& p) { stream(req, resp, p.at("id")); });
   router.add("GET", "/api/osago/requests/{id}/ws",
              [this](auto& req, auto& resp, const auto& p) { webSocket(req, resp, p.at("id")); });
-  router.add("GET", "/", [this](auto&, auto& resp, const auto&) { http::sendStaticFile(resp, config_.web_root, "index.html"); });
-  router.add("GET", "/static/{file}", [this](auto&, auto& resp, const auto& p) { http::sendStaticFile(resp, config_.web_root, p.at("file")); });
+  router.add("GET", "/", [this](auto& req, auto& resp, const auto&) { page(req, resp, "index.html"); });
+  router.add("GET", "/static/{file}", [this](auto& req, auto& resp, const auto& p) { page(req, resp, p.at("file")); });
   router.add("GET", "/health/live", [](auto&, auto& resp, const auto&) { http::sendJson(resp, 200, {{"status", "UP"}}); });
   router.add("GET", "/health/ready", [this](auto&, auto& resp, const auto&) {
     bool ok = ready_();
@@ -68,6 +68,32 @@ void CoreApi::registerRoutes(http::Router& router) {
                     {"clientInfoBreaker", CircuitBreaker::name(client_info_.breakerState())},
                     {"openStreams", streams_.openStreams()}});
   });
+}
+
+bool CoreApi::overTls(const Poco::Net::HTTPServerRequest& request) const {
+  return config_.https || Poco::icompare(request.get("X-Forwarded-Proto", ""), "https") == 0;
+}
+
+void CoreApi::page(const Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
+                   const std::string& file) {
+  if (overTls(request)) response.set("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+  http::sendStaticFile(response, config_.web_root, file);
+}
+
+void CoreApi::checkOrigin(const Poco::Net::HTTPServerRequest& request) const {
+  // Browsers always send Origin with a WebSocket handshake; a page of another site
+  // would otherwise ride on the driver's cookie (WebSocket has no CORS).
+  std::string origin = request.get("Origin", "");
+  if (origin.empty()) return;  // not a browser
+  bool allowed = false;
+  if (config_.allowed_origins.empty()) {
+    auto scheme = origin.find("://");
+    allowed = scheme != std::string::npos && Poco::icompare(origin.substr(scheme + 3), request.getHost()) == 0;
+  } else {
+    for (const auto& o : config_.allowed_origins) allowed = allowed || Poco::icompare(o, origin) == 0;
+  }
+  if (!allowed)
+    throw http::HttpError(403, "ORIGIN_NOT_ALLOWED", "streams may be opened only from this site's own pages");
 }
 
 UserIdentity CoreApi::authenticate(const Poco::Net::HTTPServerRequest& request) const {
@@ -141,6 +167,8 @@ void CoreApi::login(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServer
   cookie.setHttpOnly(true);
   cookie.setMaxAge(static_cast<int>(tokens_.ttl().count()));
   cookie.setSameSite(Poco::Net::HTTPCookie::SAME_SITE_STRICT);
+  cookie.setSecure(overTls(request));
+  if (overTls(request)) response.set("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
   response.addCookie(cookie);
   http::sendJson(response, 200, {{"token", token}, {"userId", user}, {"expiresInSeconds", tokens_.ttl().count()}});
 }
@@ -211,6 +239,7 @@ void CoreApi::stream(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServe
 
 void CoreApi::webSocket(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
                         const std::string& id) {
+  checkOrigin(request);
   UserIdentity user = admit(request, response);
   // A malformed handshake is refused before anything is reserved or read.
   std::string key = request.get("Sec-WebSocket-Key", "");

@@ -24,6 +24,12 @@ class CoreApi {
 
  private:
   UserIdentity authenticate(const Poco::Net::HTTPServerRequest& request) const;
+  /// Whether the browser reached us over TLS (web.https, or the ingress says X-Forwarded-Proto: https).
+  bool overTls(const Poco::Net::HTTPServerRequest& request) const;
+  /// A page (index, scripts, styles) with HSTS when served over TLS.
+  void page(const Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, const std::string& file);
+  /// Throws 403 unless a browser's Origin is one allowed to open streams (web.allowed_origins).
+  void checkOrigin(const Poco::Net::HTTPServerRequest& request) const;
   /// authenticate(), then the user's and the global rate limit: 429 with Retry-After when over.
   UserIdentity admit(const Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
   /// The user's saved profile from client-info; 503 quickly when it is slow, down or its breaker is open.

@@ -64,6 +64,14 @@ CoreConfig CoreConfig::load(const std::string& file) {
 
   auto web = root.child("web");
   cfg.web_root = web.get<std::string>("root", cfg.web_root);
+  cfg.allowed_origins = web.get<std::vector<std::string>>("allowed_origins", {});
+  for (const auto& origin : cfg.allowed_origins) {
+    bool scheme = origin.rfind("https://", 0) == 0 || origin.rfind("http://", 0) == 0;
+    if (!scheme || origin.find('/', origin.find("//") + 2) != std::string::npos || origin.size() > 256)
+      throw ConfigError(file, "web.allowed_origins",
+                        "'" + origin.substr(0, 80) + "' is not an origin: scheme://host[:port], no path");
+  }
+  cfg.https = web.get<bool>("https", false);
   web.finish();
 
   auto streams = root.child("streams");

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace osago::core {
 
@@ -32,6 +33,12 @@ struct CoreConfig {
   std::string token_secret_accepted;              ///< OSAGO_TOKEN_SECRET_ACCEPTED: also verifies (rotation)
   std::string service_token_secret;               ///< OSAGO_SERVICE_TOKEN_SECRET: signs the calls to the aggregator
   std::string web_root = "web";                   ///< static files of the browser UI
+  /// Origins (scheme://host[:port]) whose pages may open WebSocket streams;
+  /// empty: only a page of the host it asks (Origin's host:port = Host).
+  std::vector<std::string> allowed_origins;
+  /// The public entry serves HTTPS (a TLS-terminating ingress): the session
+  /// cookie is Secure and pages send HSTS. Also when X-Forwarded-Proto is https.
+  bool https = false;
   std::chrono::seconds stream_heartbeat{15};
   int max_streams = 20000;                        ///< open SSE + WebSocket streams per instance
   int stream_max_unsent_kb = 1024;                ///< a client this far behind is dropped; it resumes by seq

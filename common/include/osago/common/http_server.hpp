@@ -48,6 +48,11 @@ class Router : public Poco::Net::HTTPRequestHandlerFactory {
  public:
   /// `pattern` segments in braces are parameters: "/osago/requests/{id}".
   void add(const std::string& method, const std::string& pattern, Handler handler);
+  /// Paths starting with one of `prefixes` ("/metrics", "/health/") answer
+  /// 404 to a request that came through a proxy (Forwarded, X-Forwarded-For or
+  /// X-Real-IP present): probes and Prometheus reach the pod directly, the
+  /// public entry never shows them.
+  void internalOnly(std::vector<std::string> prefixes) { internal_prefixes_ = std::move(prefixes); }
   Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest& request) override;
 
  private:
@@ -57,7 +62,15 @@ class Router : public Poco::Net::HTTPRequestHandlerFactory {
     Handler handler;
   };
   std::vector<Route> routes_;
+  std::vector<std::string> internal_prefixes_;
 };
+
+/// Whether a proxy passed the request on (it says so in Forwarded, X-Forwarded-For or X-Real-IP).
+bool cameThroughProxy(const Poco::Net::HTTPServerRequest& request);
+
+/// The Content-Security-Policy of our pages: their own scripts, styles and
+/// connections only; no inline script or style, no framing, no plugins.
+extern const char* const kContentSecurityPolicy;
 
 /// A listening socket on host:port (port 0 picks a free one). Unlike Poco's
 /// default it does not set SO_REUSEPORT, so a second instance on the same port
