@@ -63,13 +63,13 @@ class HandlePool {
     {
       std::lock_guard lock(mutex_);
       auto& list = idle_[key];
-      while (!list.empty() && !found) {
-        Idle idle = list.back();
+      // The oldest first: those idle too long go (the server may be closing them), then the newest is reused.
+      auto fresh = std::find_if(list.begin(), list.end(), [&](const Idle& i) { return now - i.since < kIdleLimit; });
+      for (auto it = list.begin(); it != fresh; ++it) stale.push_back(it->handle);
+      list.erase(list.begin(), fresh);
+      if (!list.empty()) {
+        found = list.back().handle;
         list.pop_back();
-        if (now - idle.since < kIdleLimit)
-          found = idle.handle;
-        else
-          stale.push_back(idle.handle);
       }
     }
     for (CURL* h : stale) curl_easy_cleanup(h);
@@ -194,6 +194,18 @@ ClientResponse call(const ClientRequest& request) {
   if (request.url.rfind("http://", 0) != 0 && request.url.rfind("https://", 0) != 0)
     throw ClientError(ClientError::Kind::kFailed, "only http:// and https:// URLs are supported: " + request.url.substr(0, 200));
   if (request.timeout.count() <= 0) throw ClientError(ClientError::Kind::kTimedOut, what + ": no time left for the call");
+  HeaderList headers;
+  for (const auto& [name, value] : request.headers) {
+    // A header line ends at CR/LF: a value carrying one would smuggle another header in.
+    if (name.empty() || name.find_first_of("\r\n: ") != std::string::npos || value.find_first_of("\r\n") != std::string::npos)
+      throw ClientError(ClientError::Kind::kFailed, what + ": header '" + name.substr(0, 64) + "' is malformed or holds a line break");
+    headers.add(name + ": " + value);
+  }
+  bool has_body = !request.body.empty() || request.method == "POST" || request.method == "PUT" || request.method == "PATCH";
+  if (request.content_type.find_first_of("\r\n") != std::string::npos)
+    throw ClientError(ClientError::Kind::kFailed, what + ": the content type holds a line break");
+  if (has_body) headers.add("Content-Type: " + request.content_type);
+  headers.add("Expect:");  // no 100-continue round trip before the body
   const std::string key = poolKey(request);
   CURL* curl = handlePool().take(key);
   if (!curl) throw ClientError(ClientError::Kind::kFailed, what + ": libcurl could not make a handle");
@@ -201,16 +213,6 @@ ClientResponse call(const ClientRequest& request) {
   Received received;
   received.limit = request.max_body_bytes;
   char error[CURL_ERROR_SIZE] = {0};
-  HeaderList headers;
-  for (const auto& [name, value] : request.headers) {
-    // A header line ends at CR/LF: a value carrying one would smuggle another header in.
-    if (name.find_first_of("\r\n:") != std::string::npos || value.find_first_of("\r\n") != std::string::npos)
-      throw ClientError(ClientError::Kind::kFailed, what + ": header " + name.substr(0, 64) + " holds a line break");
-    headers.add(name + ": " + value);
-  }
-  bool has_body = !request.body.empty() || request.method == "POST" || request.method == "PUT" || request.method == "PATCH";
-  if (has_body) headers.add("Content-Type: " + request.content_type);
-  headers.add("Expect:");  // no 100-continue round trip before the body
 
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
