@@ -375,8 +375,19 @@ as_service_setup() {
   getent passwd "$SERVICE_USER" >/dev/null ||
     useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$SERVICE_USER" ||
     die "could not create the system user $SERVICE_USER for the services"
-  AS_SERVICE=(setpriv "--reuid=$SERVICE_USER" "--regid=$SERVICE_USER" --init-groups --)
-  install -d -o "$SERVICE_USER" -g "$SERVICE_USER" -m 0700 "$STATE_DIR/service"
+  local as_user=(setpriv "--reuid=$SERVICE_USER" "--regid=$SERVICE_USER" --init-groups --)
+  # A checkout in a directory only root may enter (under /root, a mktemp -d) is out of its reach.
+  if ! "${as_user[@]}" test -x "$OSAGO_BUILD_DIR/host/osago-aggregator" -a -r "$OSAGO_ROOT/config/osago-aggregator.yaml"; then
+    log "warning: $SERVICE_USER cannot reach ${OSAGO_ROOT} (a parent directory is closed to others): the services run as root;" \
+      "check out or build where other users may enter (chmod o+x on the parents) to run them unprivileged"
+    # What an earlier unprivileged run left (its plugin cache) is root's again, or root's aggregator refuses it.
+    if [ -d "$STATE_DIR/service" ]; then chown -R 0:0 "$STATE_DIR/service"; fi
+    return 0
+  fi
+  AS_SERVICE=("${as_user[@]}")
+  mkdir -p "$STATE_DIR/service"
+  chown -R "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR/service"  # all of it: a root run may have left its cache
+  chmod 0700 "$STATE_DIR/service"
   if [ -n "${PGPASSFILE:-}" ]; then
     install -o "$SERVICE_USER" -g "$SERVICE_USER" -m 0600 "$PGPASSFILE" "$STATE_DIR/service/pgpass"
     SERVICE_PGPASSFILE=$STATE_DIR/service/pgpass
