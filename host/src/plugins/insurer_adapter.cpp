@@ -167,34 +167,15 @@ PartnerOutcome outcomeOf(osago_status status, int replies, const std::string& re
   }
 }
 
-/// Where a partner URL points: scheme, lower-case host and port; empty host when it is no http(s) URL.
-struct Target {
-  std::string scheme, host;
-  int port = 0;
-  std::string hostPort() const { return host + ":" + std::to_string(port); }
-};
-
-Target targetOf(const std::string& url) {
-  try {
-    Poco::URI uri(url);
-    if (uri.getScheme() != "http" && uri.getScheme() != "https") return {};
-    std::string host = uri.getHost();
-    std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
-    return {uri.getScheme(), host, uri.getPort()};
-  } catch (const std::exception&) {
-    return {};
-  }
-}
-
 /// Why the host will not send a plugin's request to `url` (empty: it may).
-std::string refusal(const CompanyConfig& company, const std::string& url, const Target& target) {
-  if (target.host.empty()) return "'" + url.substr(0, 200) + "' is no http(s) URL";
-  if (std::find(company.allowed_hosts.begin(), company.allowed_hosts.end(), target.hostPort()) ==
+std::string refusal(const CompanyConfig& company, const std::string& url, const std::optional<PartnerTarget>& target) {
+  if (!target) return "'" + url.substr(0, 200) + "' is no http(s) URL";
+  if (std::find(company.allowed_hosts.begin(), company.allowed_hosts.end(), target->hostPort()) ==
       company.allowed_hosts.end())
-    return "'" + target.hostPort() + "' is not a host of company " + company.id +
+    return "'" + target->hostPort() + "' is not a host of company " + company.id +
            " in its manifest (the URLs of its settings and allowed_hosts)";
-  if (target.scheme == "http" && !(company.http.plain_http_to_loopback && isLoopbackHost(target.host)))
-    return "plain http:// to " + target.hostPort() +
+  if (target->scheme == "http" && !plainHttpAllowed(company.http, *target))
+    return "plain http:// to " + target->hostPort() +
            ": partner calls go over https (plain http only to loopback, with plugins.partner_http.plain_http_to_loopback)";
   return "";
 }
@@ -215,7 +196,7 @@ HttpAnswer brokerHttp(const CompanyConfig& company, SystemClock::time_point call
     return answer;
   };
   std::string url = ask.url;
-  if (auto why = refusal(company, url, targetOf(url)); !why.empty()) return refuse(why);
+  if (auto why = refusal(company, url, partnerTarget(url)); !why.empty()) return refuse(why);
   http::ClientRequest req;
   req.method = ask.method;
   for (const auto& [name, value] : ask.headers) {
@@ -257,8 +238,8 @@ HttpAnswer brokerHttp(const CompanyConfig& company, SystemClock::time_point call
       } catch (const std::exception&) {
         return refuse("the redirect to '" + r.location.substr(0, 200) + "' is no URL");
       }
-      Target to = targetOf(next);
-      if (to.scheme != "https") return refuse("a redirect to '" + next.substr(0, 200) + "' leaves https");
+      auto to = partnerTarget(next);
+      if (!to || to->scheme != "https") return refuse("a redirect to '" + next.substr(0, 200) + "' leaves https");
       if (auto why = refusal(company, next, to); !why.empty()) return refuse("redirected: " + why);
       if (r.status == 303 || ((r.status == 301 || r.status == 302) && req.method == "POST")) {
         req.method = "GET";  // as browsers do: the body is not sent again

@@ -10,9 +10,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <fstream>
-#include <iterator>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace osago::host {
 std::string PluginLibrary::fileSha256(const std::filesystem::path& path) {

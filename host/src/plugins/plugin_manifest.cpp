@@ -7,7 +7,6 @@
 #include <Poco/URI.h>
 
 #include <algorithm>
-#include <functional>
 #include <set>
 
 namespace osago::host {
@@ -80,40 +79,43 @@ std::string lower(std::string s) {
 /// The hosts of every http(s) URL among the strings of `value`.
 void urlHosts(const nlohmann::json& value, std::set<std::string>& out) {
   if (value.is_string()) {
-    const auto& s = value.get_ref<const std::string&>();
-    if (s.rfind("http://", 0) != 0 && s.rfind("https://", 0) != 0) return;
-    try {
-      Poco::URI uri(s);
-      if (!uri.getHost().empty()) out.insert(lower(uri.getHost()) + ":" + std::to_string(uri.getPort()));
-    } catch (const std::exception&) {
-      // Not a URL after all: it names no host.
-    }
+    if (auto target = partnerTarget(value.get_ref<const std::string&>())) out.insert(target->hostPort());
   } else if (value.is_structured()) {
     for (const auto& v : value) urlHosts(v, out);
   }
 }
 
-/// The first plain http:// URL among the strings of `value` that `allowed` does not admit ("" when none).
-std::string refusedPlainUrl(const nlohmann::json& value, const std::function<bool(const std::string& host)>& allowed) {
+/// The first plain http:// URL among the strings of `value` that `http` does not admit ("" when none).
+std::string refusedPlainUrl(const nlohmann::json& value, const PartnerHttp& http) {
   if (value.is_string()) {
     const auto& s = value.get_ref<const std::string&>();
     if (s.rfind("http://", 0) != 0) return "";
-    try {
-      if (allowed(lower(Poco::URI(s).getHost()))) return "";
-    } catch (const std::exception&) {
-    }
-    return s;
+    auto target = partnerTarget(s);
+    return target && plainHttpAllowed(http, *target) ? "" : s;
   }
   if (value.is_structured())
     for (const auto& v : value)
-      if (auto url = refusedPlainUrl(v, allowed); !url.empty()) return url;
+      if (auto url = refusedPlainUrl(v, http); !url.empty()) return url;
   return "";
 }
 
 }  // namespace
 
-bool isLoopbackHost(const std::string& host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+std::optional<PartnerTarget> partnerTarget(const std::string& url) {
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) return std::nullopt;
+  try {
+    Poco::URI uri(url);
+    if (uri.getHost().empty()) return std::nullopt;
+    return PartnerTarget{uri.getScheme(), lower(uri.getHost()), uri.getPort()};
+  } catch (const std::exception&) {
+    return std::nullopt;  // not a URL after all
+  }
+}
+
+bool plainHttpAllowed(const PartnerHttp& http, const PartnerTarget& target) {
+  const std::string& h = target.host;
+  bool loopback = h == "localhost" || h == "::1" || h == "[::1]" || h.rfind("127.", 0) == 0;
+  return http.plain_http_to_loopback && loopback;
 }
 
 std::string companyVariablePrefix(const std::string& company_id) {
@@ -193,10 +195,7 @@ PluginManifest PluginManifest::parse(const std::string& text, const std::string&
         company.secrets[k] = v.get<std::string>();
       }
     }
-    if (auto url = refusedPlainUrl(company.settings, [&](const std::string& host) {
-          return defaults.plain_http_to_loopback && isLoopbackHost(host);
-        });
-        !url.empty())
+    if (auto url = refusedPlainUrl(company.settings, defaults); !url.empty())
       throw ConfigError(file, c.qualified("settings"),
                         "'" + url.substr(0, 200) + "' is plain http: partner calls go over https (plain http only to "
                         "loopback, with plugins.partner_http.plain_http_to_loopback, for development)");

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,8 +63,20 @@ struct PluginManifest {
   static PluginManifest parse(const std::string& text, const std::string& file, const PartnerHttp& defaults = {});
 };
 
-/// localhost, 127.x.y.z or ::1 (lower case): where plain http may go in development.
-bool isLoopbackHost(const std::string& host);
+/// Where an http(s) URL points: its scheme and its lower-case host and port.
+struct PartnerTarget {
+  std::string scheme;
+  std::string host;
+  int port = 0;
+  std::string hostPort() const { return host + ":" + std::to_string(port); }
+};
+
+/// The target of `url`; nullopt unless it is an http:// or https:// URL with a host.
+std::optional<PartnerTarget> partnerTarget(const std::string& url);
+
+/// Whether plain http may go to `target`: only to loopback (localhost,
+/// 127.x.y.z, ::1), and only with plugins.partner_http.plain_http_to_loopback.
+bool plainHttpAllowed(const PartnerHttp& http, const PartnerTarget& target);
 
 /// The prefix of the environment variables a company's manifest entry may
 /// read: "OSAGO_SECRET_SEVERNY_SHCHIT_" for severny-shchit.
