@@ -55,6 +55,13 @@ std::string login(const std::string& user) {
   return r.body.value("token", "");
 }
 
+json pluginNamed(const json& listing, const std::string& id) {
+  if (!listing.is_object() || !listing.contains("plugins")) return nullptr;
+  for (const auto& p : listing["plugins"])
+    if (p.is_object() && p.value("id", "") == id) return p;
+  return nullptr;
+}
+
 JsonResponse aggregatorJson(const std::string& method, const std::string& url, const json& body,
                             std::vector<std::pair<std::string, std::string>> headers) {
   headers.emplace_back("Authorization", stack().serviceAuthorization());

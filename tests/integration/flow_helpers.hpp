@@ -32,6 +32,9 @@ std::map<std::string, nlohmann::json> byCompany(const nlohmann::json& companies)
 JsonResponse aggregatorJson(const std::string& method, const std::string& url, const nlohmann::json& body = nullptr,
                             std::vector<std::pair<std::string, std::string>> headers = {});
 
+/// The plugin `id` of a GET /admin/plugins listing; null when it is not listed.
+nlohmann::json pluginNamed(const nlohmann::json& listing, const std::string& id);
+
 /// Calls the aggregator's admin API with the stack's token.
 JsonResponse admin(const std::string& method, const std::string& path, const std::string& aggregator_url = {});
 

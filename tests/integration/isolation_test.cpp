@@ -73,12 +73,6 @@ std::string companyOf(std::string mode) {
   return "fault-" + mode;
 }
 
-json pluginNamed(const json& listing, const std::string& id) {
-  for (const auto& p : listing["plugins"])
-    if (p["id"] == id) return p;
-  return nullptr;
-}
-
 /// The fields of /proc/<pid>/stat after the command name (field 3, the state, first); empty when it is gone.
 std::vector<std::string> statFields(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");

@@ -45,12 +45,6 @@ CommandResult runShell(const std::string& script, const std::map<std::string, st
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
 }
 
-json pluginNamed(const json& listing, const std::string& id) {
-  for (const auto& p : listing["plugins"])
-    if (p["id"] == id) return p;
-  return nullptr;
-}
-
 std::string sha256Of(const fs::path& file) {
   auto r = runShell("sha256sum '" + file.string() + "' | cut -d' ' -f1", {}, stack().logDir() + "/sha256");
   return r.output.substr(0, 64);

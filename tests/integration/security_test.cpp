@@ -100,9 +100,7 @@ class PolisnetManifest {
     std::filesystem::rename(file_ + ".tmp", file_);
     json polisnet;
     for (int i = 0; i < 100; ++i) {
-      json listing = admin("GET", "/admin/plugins").body;
-      for (const auto& p : listing["plugins"])
-        if (p.value("id", "") == "polisnet") polisnet = p;
+      polisnet = pluginNamed(admin("GET", "/admin/plugins").body, "polisnet");
       if (polisnet.is_object() && polisnet.value("manifestSha256", "") == sha256(text)) return polisnet;
       std::this_thread::sleep_for(100ms);
     }
