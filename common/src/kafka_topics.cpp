@@ -4,6 +4,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <memory>
+#include <mutex>
 
 namespace osago::kafka {
 
@@ -11,18 +12,37 @@ namespace {
 
 using Client = std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)>;
 
-Client client(const std::string& brokers) {
+/// The last error the client reported on its own (a refused login, a
+/// certificate that fails verification), to say why the brokers did not answer.
+struct LastError {
+  std::mutex mutex;
+  std::string text;
+
+  static void record(rd_kafka_t*, int, const char* reason, void* opaque) {
+    auto* self = static_cast<LastError*>(opaque);
+    std::lock_guard lock(self->mutex);
+    self->text = std::string(reason).substr(0, 400);
+  }
+  std::string suffix() {
+    std::lock_guard lock(mutex);
+    return text.empty() ? "" : " (last error: " + text + ")";
+  }
+};
+
+Client client(const ClientSettings& settings, LastError& last) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-    rd_kafka_conf_destroy(conf);
-    throw Error(std::string("kafka bootstrap.servers: ") + err);
-  }
+  auto set = [&](const std::string& key, const std::string& value) {
+    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      throw Error("kafka " + key + ": " + err);
+    }
+  };
+  settings.apply(set);
   // Asking about a topic must not create it on a broker with auto.create.topics.enable.
-  if (rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", err, sizeof err) != RD_KAFKA_CONF_OK) {
-    rd_kafka_conf_destroy(conf);
-    throw Error(std::string("kafka allow.auto.create.topics: ") + err);
-  }
+  set("allow.auto.create.topics", "false");
+  rd_kafka_conf_set_error_cb(conf, &LastError::record);
+  rd_kafka_conf_set_opaque(conf, &last);
   Client rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err), &rd_kafka_destroy);
   if (!rk) throw Error(std::string("cannot create a Kafka client: ") + err);
   return rk;
@@ -30,8 +50,9 @@ Client client(const std::string& brokers) {
 
 }  // namespace
 
-void requireTopic(const std::string& brokers, const std::string& topic, std::chrono::milliseconds timeout) {
-  Client rk = client(brokers);
+void requireTopic(const ClientSettings& brokers, const std::string& topic, std::chrono::milliseconds timeout) {
+  LastError last;
+  Client rk = client(brokers, last);
   std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> t(rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr),
                                                                          &rd_kafka_topic_destroy);
   if (!t) throw Error("invalid topic '" + topic + "'");
@@ -39,19 +60,24 @@ void requireTopic(const std::string& brokers, const std::string& topic, std::chr
   auto code = rd_kafka_metadata(rk.get(), 0, t.get(), &raw, static_cast<int>(timeout.count()));
   std::unique_ptr<const rd_kafka_metadata_t, decltype(&rd_kafka_metadata_destroy)> md(raw, &rd_kafka_metadata_destroy);
   if (code != RD_KAFKA_RESP_ERR_NO_ERROR || !md)
-    throw Error("Kafka at " + brokers + " did not answer within " + std::to_string(timeout.count()) + " ms: " +
-                    rd_kafka_err2str(code), true);
+    throw Error("Kafka at " + brokers.describe() + " did not answer within " + std::to_string(timeout.count()) +
+                    " ms: " + rd_kafka_err2str(code) + last.suffix(), true);
+  if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+    throw Error("Kafka at " + brokers.describe() + " does not let this user see topic '" + topic +
+                    "': grant it Describe (and Write or Read) on the topic (a Strimzi KafkaUser's ACLs)",
+                true);
   bool known = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0;
   if (!known)
-    throw Error("Kafka topic '" + topic + "' does not exist at " + brokers +
+    throw Error("Kafka topic '" + topic + "' does not exist at " + brokers.describe() +
                     ": create it (a Strimzi KafkaTopic, packaging/kubernetes/operators/strimzi.yaml) or let the "
                     "aggregator create it with kafka.create_topic: true",
                 true);
 }
 
-void ensureTopic(const std::string& brokers, const std::string& topic, int partitions, std::chrono::milliseconds timeout) {
+void ensureTopic(const ClientSettings& brokers, const std::string& topic, int partitions, std::chrono::milliseconds timeout) {
   char err[512];
-  Client rk = client(brokers);
+  LastError last;
+  Client rk = client(brokers, last);
 
   std::unique_ptr<rd_kafka_NewTopic_t, decltype(&rd_kafka_NewTopic_destroy)> new_topic(
       rd_kafka_NewTopic_new(topic.c_str(), partitions, /*replication_factor: the brokers' default*/ -1, err, sizeof err), &rd_kafka_NewTopic_destroy);
@@ -67,9 +93,12 @@ void ensureTopic(const std::string& brokers, const std::string& topic, int parti
 
   std::unique_ptr<rd_kafka_event_t, decltype(&rd_kafka_event_destroy)> event(
       rd_kafka_queue_poll(queue.get(), static_cast<int>(timeout.count()) + 1000), &rd_kafka_event_destroy);
-  if (!event) throw Error("Kafka at " + brokers + " did not answer within " + std::to_string(timeout.count()) + " ms", true);
+  if (!event)
+    throw Error("Kafka at " + brokers.describe() + " did not answer within " + std::to_string(timeout.count()) + " ms" +
+                    last.suffix(), true);
   if (rd_kafka_event_error(event.get()))
-    throw Error("creating Kafka topic '" + topic + "' failed: " + rd_kafka_event_error_string(event.get()), true);
+    throw Error("creating Kafka topic '" + topic + "' failed: " + rd_kafka_event_error_string(event.get()) + last.suffix(),
+                true);
   const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event.get());
   size_t n = 0;
   const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(result, &n);

@@ -43,7 +43,7 @@ class CoreApp : public ServiceApplication {
     auto& log = Poco::Logger::get("core-app");
     try {
       // The topic comes from the operator or the aggregator (kafka.create_topic): core-app waits for it.
-      retryWhileStarting("Kafka", [&] { kafka::requireTopic(cfg.kafka_brokers, cfg.kafka_topic); });
+      retryWhileStarting("Kafka", [&] { kafka::requireTopic(cfg.kafka, cfg.kafka_topic); });
     } catch (const std::exception& e) {
       log.fatal(e.what());
       return EXIT_UNAVAILABLE;
@@ -60,7 +60,7 @@ class CoreApp : public ServiceApplication {
     stream_options.max_unsent_bytes = static_cast<std::size_t>(cfg.stream_max_unsent_kb) * 1024;
     StreamReactor streams(stream_options, [&](const std::string& id) { return aggregator.getRequest(id); });
     EventHub hub([&](const nlohmann::json& event) { streams.deliver(event); });
-    QuoteEventConsumer consumer(cfg.kafka_brokers, cfg.kafka_topic, hub);
+    QuoteEventConsumer consumer(cfg.kafka, cfg.kafka_topic, hub);
     CoreApi api(cfg, tokens, aggregator, client_info, limiter, streams, [&] { return consumer.ready(); });
 
     metrics::onScrape([&] {

@@ -115,7 +115,7 @@ class AggregatorApp : public ServiceApplication {
       log.warning(std::string("cannot read plugin switches yet: ") + e.what());
     }
     plugins.rescan();
-    KafkaEventPublisher publisher(cfg.kafka_brokers, cfg.kafka_topic);
+    KafkaEventPublisher publisher(cfg.kafka, cfg.kafka_topic);
     OutboxRelay relay(store, publisher, instance_id);
     QuoteScheduler scheduler(store, lease_store, plugins, cfg.quotes, instance_id, [&] { relay.wake(); });
     WorkAnnouncer announcer(api_db, QuoteStore::kWorkChannel);
@@ -175,8 +175,8 @@ class AggregatorApp : public ServiceApplication {
     try {
       retryWhileStarting("PostgreSQL", [&] { applyMigrations(cfg.postgres_dsn); });
       retryWhileStarting("Kafka", [&] {
-        if (cfg.kafka_create_topic) kafka::ensureTopic(cfg.kafka_brokers, cfg.kafka_topic, 6);
-        kafka::requireTopic(cfg.kafka_brokers, cfg.kafka_topic);
+        if (cfg.kafka_create_topic) kafka::ensureTopic(cfg.kafka, cfg.kafka_topic, 6);
+        kafka::requireTopic(cfg.kafka, cfg.kafka_topic);
       });
     } catch (const std::exception& e) {
       Poco::Logger::get("aggregator").fatal(e.what());

@@ -197,7 +197,7 @@ TEST_F(StoreTest, PublishedEventsAreDoneAndUnsentOnesComeBackAtOnce) {
 // Issue 14, defect 2: a delivery report that came after publish() returned
 // pointed into that call's dead vector and was counted for the next batch.
 TEST_F(StoreTest, ALateDeliveryReportIsNotCountedForALaterBatch) {
-  std::string brokers = requiredEnv("OSAGO_TEST_KAFKA_BROKERS");
+  osago::kafka::ClientSettings brokers{.brokers = requiredEnv("OSAGO_TEST_KAFKA_BROKERS")};
   osago::kafka::ensureTopic(brokers, "osago.store-test", 1);
   KafkaEventPublisher publisher(brokers, "osago.store-test");
   std::vector<OutboxEvent> first, second;
@@ -216,7 +216,7 @@ TEST_F(StoreTest, ALateDeliveryReportIsNotCountedForALaterBatch) {
 // replica. Now only a service told so (kafka.create_topic) creates it, with the
 // brokers' default replication; asking about a topic never creates it.
 TEST(KafkaTopic, AMissingTopicIsNamedWithHowToCreateItAndNotCreatedByAsking) {
-  std::string brokers = requiredEnv("OSAGO_TEST_KAFKA_BROKERS");
+  osago::kafka::ClientSettings brokers{.brokers = requiredEnv("OSAGO_TEST_KAFKA_BROKERS")};
   std::string topic = "osago.missing-" + osago::newUuid().substr(0, 8);
   for (int i = 0; i < 2; ++i) {
     try {

@@ -1,5 +1,6 @@
 #include "config/core_config.hpp"
 
+#include <osago/common/kafka_client.hpp>
 #include <osago/common/yaml_config.hpp>
 
 
@@ -9,9 +10,8 @@ CoreConfig CoreConfig::load(const std::string& file) {
   auto short_names = config::loggingShortNames();
   short_names.insert({{"listen.port", "OSAGO_CORE_PORT"},
                       {"aggregator.url", "OSAGO_AGGREGATOR_URL"},
-                      {"client_info.url", "OSAGO_CLIENT_INFO_URL"},
-                      {"kafka.brokers", "OSAGO_KAFKA_BROKERS"},
-                      {"kafka.topic", "OSAGO_KAFKA_TOPIC"}});
+                      {"client_info.url", "OSAGO_CLIENT_INFO_URL"}});
+  short_names.merge(kafka::configShortNames());
   auto root = config::Section::loadFile(file, {"OSAGO_CORE", std::move(short_names)});
   CoreConfig cfg;
   auto listen = config::readListen(root, cfg.listen_port, [&](config::Section& s) {
@@ -53,7 +53,7 @@ CoreConfig CoreConfig::load(const std::string& file) {
   if (cfg.limits.user_burst < 1 || cfg.limits.burst < 1) throw ConfigError(file, "limits", "bursts must be at least 1");
 
   auto kafka = root.child("kafka");
-  cfg.kafka_brokers = kafka.get<std::string>("brokers", cfg.kafka_brokers);
+  cfg.kafka = kafka::readClientSettings(kafka, "core-app");
   cfg.kafka_topic = kafka.get<std::string>("topic", cfg.kafka_topic);
   kafka.finish();
 

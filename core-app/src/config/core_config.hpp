@@ -3,6 +3,7 @@
 #include "resilience/rate_limiter.hpp"
 
 #include <osago/common/circuit_breaker.hpp>
+#include <osago/common/kafka_client.hpp>
 
 #include <chrono>
 #include <string>
@@ -25,7 +26,7 @@ struct CoreConfig {
   std::chrono::milliseconds client_info_timeout{200};
   BreakerConfig client_info_breaker = downstreamBreaker();
   RateLimits limits;
-  std::string kafka_brokers = "127.0.0.1:19092";
+  kafka::ClientSettings kafka;  ///< brokers and how they are reached
   std::string kafka_topic = "osago.quote-events";
   bool dev_login_enabled = false;                 ///< POST /api/dev/login exists only when true
   std::chrono::seconds token_ttl{3600};

@@ -12,20 +12,19 @@
 
 namespace osago::core {
 
-QuoteEventConsumer::QuoteEventConsumer(const std::string& brokers, std::string topic, EventHub& hub)
+QuoteEventConsumer::QuoteEventConsumer(const kafka::ClientSettings& brokers, std::string topic, EventHub& hub)
     : topic_(std::move(topic)), hub_(hub) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
   auto set = [&](const std::string& key, const std::string& value) {
     if (conf->set(key, value, err) != RdKafka::Conf::CONF_OK) throw Error("kafka consumer " + key + ": " + err);
   };
-  set("bootstrap.servers", brokers);
+  brokers.apply(set);
   set("group.id", "core-app-" + newUuid());  // required by the client; no group is joined, nothing is committed
   set("enable.auto.commit", "false");
   set("enable.auto.offset.store", "false");
   set("auto.offset.reset", "latest");
   set("reconnect.backoff.max.ms", "2000");  // back soon after a broker restart
-  set("client.id", "core-app");
   consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!consumer_) throw Error("cannot create the Kafka consumer: " + err);
 }

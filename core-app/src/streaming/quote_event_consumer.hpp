@@ -3,6 +3,7 @@
 #include "streaming/event_hub.hpp"
 
 #include <osago/common/background_thread.hpp>
+#include <osago/common/kafka_client.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -29,7 +30,7 @@ std::optional<std::string> quoteEventProblem(const nlohmann::json& event);
 /// Partitions added to the topic later are picked up within 30 s, from their start.
 class QuoteEventConsumer {
  public:
-  QuoteEventConsumer(const std::string& brokers, std::string topic, EventHub& hub);
+  QuoteEventConsumer(const kafka::ClientSettings& brokers, std::string topic, EventHub& hub);
   ~QuoteEventConsumer();
 
   void start();

@@ -1,5 +1,6 @@
 #include "config/aggregator_config.hpp"
 
+#include <osago/common/kafka_client.hpp>
 #include <osago/common/yaml_config.hpp>
 
 #include <cstdlib>
@@ -21,10 +22,9 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   auto short_names = config::loggingShortNames();
   short_names.insert({{"listen.port", "OSAGO_AGGREGATOR_PORT"},
                       {"postgres.dsn", "OSAGO_PG_DSN"},
-                      {"kafka.brokers", "OSAGO_KAFKA_BROKERS"},
-                      {"kafka.topic", "OSAGO_KAFKA_TOPIC"},
                       {"plugins.directory", "OSAGO_PLUGIN_DIR"},
                       {"quotes.deadline_seconds", "OSAGO_QUOTE_DEADLINE_SECONDS"}});
+  short_names.merge(kafka::configShortNames());
   auto root = config::Section::loadFile(file, {"OSAGO_AGGREGATOR", std::move(short_names)});
   AggregatorConfig cfg;
 
@@ -52,7 +52,7 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
     throw ConfigError(file, "postgres.idle_in_transaction_timeout_ms", "must be between 100 and 600000");
 
   auto kafka = root.child("kafka");
-  cfg.kafka_brokers = kafka.get<std::string>("brokers", cfg.kafka_brokers);
+  cfg.kafka = kafka::readClientSettings(kafka, "osago-aggregator");
   cfg.kafka_topic = kafka.get<std::string>("topic", cfg.kafka_topic);
   cfg.kafka_create_topic = kafka.get<bool>("create_topic", cfg.kafka_create_topic);
   kafka.finish();

@@ -5,6 +5,7 @@
 #include "plugins/plugin_manifest.hpp"
 #include "plugins/plugin_worker.hpp"
 
+#include <osago/common/kafka_client.hpp>
 #include <osago/common/yaml_config.hpp>
 
 #include <chrono>
@@ -61,7 +62,7 @@ struct AggregatorConfig {
   /// of a lease is given up and tried again while the lease still holds.
   pg::Settings leaseKeeperSettings() const;
   int postgres_api_pool_size = 8;   ///< connections of the REST API alone, so that busy workers never make a create wait
-  std::string kafka_brokers = "127.0.0.1:19092";
+  kafka::ClientSettings kafka;  ///< brokers and how they are reached
   std::string kafka_topic = "osago.quote-events";
   bool kafka_create_topic = false;  ///< create the topic if missing (development; production topics come from the operator)
   PluginsConfig plugins;

@@ -42,7 +42,7 @@ class KafkaEventPublisher::DeliveryReports : public RdKafka::DeliveryReportCb {
   }
 };
 
-KafkaEventPublisher::KafkaEventPublisher(const std::string& brokers, std::string topic,
+KafkaEventPublisher::KafkaEventPublisher(const kafka::ClientSettings& brokers, std::string topic,
                                          std::chrono::milliseconds message_timeout, std::chrono::milliseconds report_wait)
     : reports_(std::make_unique<DeliveryReports>()), topic_(std::move(topic)), report_wait_(report_wait) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
@@ -50,11 +50,10 @@ KafkaEventPublisher::KafkaEventPublisher(const std::string& brokers, std::string
   auto set = [&](const std::string& key, const std::string& value) {
     if (conf->set(key, value, err) != RdKafka::Conf::CONF_OK) throw Error("kafka producer " + key + ": " + err);
   };
-  set("bootstrap.servers", brokers);
+  brokers.apply(set);
   set("enable.idempotence", "true");
   set("linger.ms", "2");
   set("message.timeout.ms", std::to_string(message_timeout.count()));
-  set("client.id", "osago-aggregator");
   if (conf->set("dr_cb", reports_.get(), err) != RdKafka::Conf::CONF_OK) throw Error("kafka dr_cb: " + err);
   producer_.reset(RdKafka::Producer::create(conf.get(), err));
   if (!producer_) throw Error("cannot create the Kafka producer: " + err);

@@ -2,6 +2,8 @@
 
 #include "store/quote_store.hpp"
 
+#include <osago/common/kafka_client.hpp>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -21,7 +23,7 @@ class KafkaEventPublisher {
   /// `message_timeout`: how long librdkafka tries to deliver an event before
   /// it reports it failed; `report_wait`: how long publish() waits for the reports
   /// (more than the message timeout, so that every report normally comes in time).
-  KafkaEventPublisher(const std::string& brokers, std::string topic,
+  KafkaEventPublisher(const kafka::ClientSettings& brokers, std::string topic,
                       std::chrono::milliseconds message_timeout = kMessageTimeout,
                       std::chrono::milliseconds report_wait = kMessageTimeout + std::chrono::seconds(5));
   ~KafkaEventPublisher();
