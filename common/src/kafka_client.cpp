@@ -27,7 +27,9 @@ std::map<std::string, std::string> configShortNames() {
           {"kafka.topic", "OSAGO_KAFKA_TOPIC"},
           {"kafka.security_protocol", "OSAGO_KAFKA_SECURITY_PROTOCOL"},
           {"kafka.username", "OSAGO_KAFKA_USERNAME"},
-          {"kafka.ca_file", "OSAGO_KAFKA_CA_FILE"}};
+          {"kafka.ca_file", "OSAGO_KAFKA_CA_FILE"},
+          {"kafka.client_cert", "OSAGO_KAFKA_CLIENT_CERT"},
+          {"kafka.client_key", "OSAGO_KAFKA_CLIENT_KEY"}};
 }
 
 ClientSettings readClientSettings(config::Section& kafka, const std::string& client_id) {
@@ -78,13 +80,22 @@ ClientSettings readClientSettings(config::Section& kafka, const std::string& cli
     throw ConfigError("environment variable " + std::string(kPasswordVariable), "",
                       "must be set to the password of Kafka user '" + s.username + "' (security_protocol: sasl_ssl)");
 
-  s.ca_file = kafka.get<std::string>("ca_file", "");
-  if (!s.ca_file.empty()) {
-    if (!tls) throw ConfigError(file, kafka.qualified("ca_file"), "is only used with security_protocol: ssl or sasl_ssl");
-    s.ca_file = config::pathFrom(file, s.ca_file);
-    if (!std::ifstream(s.ca_file))
-      throw ConfigError(file, kafka.qualified("ca_file"), "cannot be read: " + s.ca_file);
-  }
+  // A PEM file of the TLS settings: only with TLS, relative to the configuration file, readable now.
+  auto tlsFile = [&](const char* key) {
+    auto path = kafka.get<std::string>(key, "");
+    if (path.empty()) return path;
+    if (!tls) throw ConfigError(file, kafka.qualified(key), "is only used with security_protocol: ssl or sasl_ssl");
+    path = config::pathFrom(file, path);
+    if (!std::ifstream(path)) throw ConfigError(file, kafka.qualified(key), "cannot be read: " + path);
+    return path;
+  };
+  s.ca_file = tlsFile("ca_file");
+  s.client_cert = tlsFile("client_cert");
+  s.client_key = tlsFile("client_key");
+  if (s.client_cert.empty() != s.client_key.empty())
+    throw ConfigError(file, kafka.qualified(s.client_cert.empty() ? "client_cert" : "client_key"),
+                      "is required beside " + kafka.qualified(s.client_cert.empty() ? "client_key" : "client_cert") +
+                          " (a client certificate and its key go together)");
   return s;
 }
 
@@ -97,6 +108,10 @@ void ClientSettings::apply(const std::function<void(const std::string&, const st
   set("ssl.endpoint.identification.algorithm", "https");
   set("enable.ssl.certificate.verification", "true");
   if (!ca_file.empty()) set("ssl.ca.location", ca_file);
+  if (!client_cert.empty()) {
+    set("ssl.certificate.location", client_cert);
+    set("ssl.key.location", client_key);
+  }
   if (security != Security::kSaslSsl) return;
   set("sasl.mechanisms", sasl_mechanism);
   set("sasl.username", username);
@@ -106,6 +121,7 @@ void ClientSettings::apply(const std::function<void(const std::string&, const st
 std::string ClientSettings::describe() const {
   std::string how = protocolName(security);
   if (security == Security::kSaslSsl) how += " as " + username;
+  else if (!client_cert.empty()) how += " with the certificate " + client_cert;
   return brokers + " (" + how + ")";
 }
 

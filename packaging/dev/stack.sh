@@ -236,19 +236,41 @@ stop_postgres() {
 
 # --- Kafka (KRaft, one combined broker + controller node) ------------------------
 
+# start_kafka PORT: a single-node KRaft broker. Its PLAINTEXT listener on PORT
+# is the stack's own back door (the tests' clients and tools; its clients are
+# super users); the controller listens on PORT+1; the services' listener is
+# mutual TLS on PORT+2 (kafka_tls_port), as in production: the broker shows a
+# certificate of the stack's CA ($STATE_DIR/tls/ca.pem) and admits only client
+# certificates of that CA, whose CN is the Kafka user (packaging/dev/dev-tls.sh:
+# kafka-osago-aggregator.pem, kafka-osago-core-app.pem). Those users may do
+# what the production KafkaUsers may (packaging/kubernetes/operators/strimzi.yaml)
+# and nothing else.
+kafka_tls_port() { echo $(($1 + 2)); }
+
 start_kafka() {
-  local port=$1 controller_port=$(($1 + 1)) dir=$STATE_DIR/kafka
+  local port=$1 controller_port=$(($1 + 1)) tls_port dir=$STATE_DIR/kafka tls=$STATE_DIR/tls
+  tls_port=$(kafka_tls_port "$port")
   stop_pidfile kafka
   mkdir -p "$dir/data"
-  cat >"$dir/server.properties" <<EOF
+  "$OSAGO_ROOT/packaging/dev/dev-tls.sh" "$tls" || die "could not make the development TLS material in $tls"
+  cat >"$dir/server.properties" <<PROPERTIES
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port,SSL://127.0.0.1:$tls_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SSL://127.0.0.1:$tls_port
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL
 inter.broker.listener.name=PLAINTEXT
+listener.name.ssl.ssl.keystore.type=PEM
+listener.name.ssl.ssl.keystore.location=$tls/kafka-keystore.pem
+listener.name.ssl.ssl.truststore.type=PEM
+listener.name.ssl.ssl.truststore.location=$tls/ca.pem
+listener.name.ssl.ssl.client.auth=required
+ssl.principal.mapping.rules=RULE:^CN=([a-z0-9.-]+)\$/\$1/,DEFAULT
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
+allow.everyone.if.no.acl.found=false
 log.dirs=$dir/data
 num.partitions=6
 auto.create.topics.enable=true
@@ -257,8 +279,8 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.retention.hours=24
-EOF
-  cat >"$dir/log4j2.properties" <<'EOF'
+PROPERTIES
+  cat >"$dir/log4j2.properties" <<'PROPERTIES'
 rootLogger.level=WARN
 rootLogger.appenderRef.stdout.ref=STDOUT
 logger.kafka.name=kafka
@@ -267,7 +289,7 @@ appender.stdout.type=Console
 appender.stdout.name=STDOUT
 appender.stdout.layout.type=PatternLayout
 appender.stdout.layout.pattern=[%d] %p %m (%c)%n
-EOF
+PROPERTIES
   local java=(java -Xms256m -Xmx768m -XX:+UseG1GC -cp "$KAFKA_VERSION_DIR/*" -Dlog4j2.configurationFile="$dir/log4j2.properties")
   if [ ! -f "$dir/data/meta.properties" ]; then
     log "formatting Kafka storage ${dir#"$OSAGO_ROOT"/}/data"
@@ -279,6 +301,33 @@ EOF
   fi
   start_bg kafka "${java[@]}" kafka.Kafka "$dir/server.properties"
   wait_for kafka 90 kcat -b "127.0.0.1:$port" -L -m 2
+  kafka_acls_setup "$port" "$dir"
+}
+
+# kafka_acls_setup PORT DIR: the services' ACLs, once per formatted storage (a
+# stamp with its cluster id), through the PLAINTEXT listener.
+kafka_acls_setup() {
+  local port=$1 dir=$2 stamp=$2/acls.stamp cluster
+  cluster=$(sed -n 's/^cluster.id=//p' "$dir/data/meta.properties")
+  if [ -n "$cluster" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$cluster" ]; then return 0; fi
+  log "granting the Kafka users osago-aggregator and osago-core-app their ACLs"
+  local tools=(java -Xms64m -Xmx256m -cp "$KAFKA_VERSION_DIR/*" -Dlog4j2.configurationFile="$dir/log4j2.properties")
+  local out=$LOG_DIR/kafka-acls.log
+  : >"$out"
+  # As in production (a KafkaUser each): the aggregator writes the quote topics, core-app reads them
+  # (the stacks' topics are osago.*, the integration tests' it-*) with groups named core-app-*.
+  local prefix acl=("${tools[@]}" org.apache.kafka.tools.AclCommand --bootstrap-server "127.0.0.1:$port" --add --force)
+  for prefix in osago. it-; do
+    "${acl[@]}" --allow-principal User:osago-aggregator --operation Write --operation Describe \
+      --topic "$prefix" --resource-pattern-type prefixed >>"$out" 2>&1 ||
+      { tail -20 "$out"; die "could not grant the aggregator's Kafka ACLs on $prefix*"; }
+    "${acl[@]}" --allow-principal User:osago-core-app --operation Read --operation Describe \
+      --topic "$prefix" --resource-pattern-type prefixed >>"$out" 2>&1 ||
+      { tail -20 "$out"; die "could not grant core-app's Kafka ACLs on $prefix*"; }
+  done
+  "${acl[@]}" --allow-principal User:osago-core-app --operation Read --group core-app- \
+    --resource-pattern-type prefixed >>"$out" 2>&1 || { tail -20 "$out"; die "could not grant core-app's Kafka group ACL"; }
+  echo "$cluster" >"$stamp"
 }
 
 stop_kafka() { stop_pidfile kafka; }

@@ -79,6 +79,17 @@ TEST_F(KafkaClientSettings, SaslSslSendsTheUserAndVerifiesTheBrokersAgainstTheCa
       << "a relative CA file is relative to the configuration file";
 }
 
+TEST_F(KafkaClientSettings, MutualTlsPresentsTheClientCertificate) {
+  auto ca = caFile();
+  auto s = read("kafka: {security_protocol: ssl, ca_file: " + ca + ", client_cert: " + ca + ", client_key: " + ca + "}\n");
+  auto p = properties(s);
+  EXPECT_EQ(p["security.protocol"], "ssl");
+  EXPECT_EQ(p["ssl.certificate.location"], ca);
+  EXPECT_EQ(p["ssl.key.location"], ca);
+  EXPECT_EQ(p.count("sasl.username"), 0u);
+  EXPECT_NE(s.describe().find("ssl with the certificate"), std::string::npos) << s.describe();
+}
+
 TEST_F(KafkaClientSettings, EachMistakeIsNamedWithItsKeyAndReason) {
   struct Case {
     std::string yaml;
@@ -100,6 +111,10 @@ TEST_F(KafkaClientSettings, EachMistakeIsNamedWithItsKeyAndReason) {
       {"kafka: {}", "x", "OSAGO_KAFKA_PASSWORD: is set but kafka.security_protocol is plaintext"},
       {"kafka: {ca_file: /etc/ssl/certs/ca-certificates.crt}", nullptr, "kafka.ca_file: is only used with"},
       {"kafka: {security_protocol: ssl, ca_file: /nonexistent/ca.pem}", nullptr, "kafka.ca_file: cannot be read: /nonexistent/ca.pem"},
+      {"kafka: {security_protocol: ssl, client_cert: " + caFile() + "}", nullptr, "kafka.client_key: is required beside kafka.client_cert"},
+      {"kafka: {security_protocol: ssl, client_key: " + caFile() + "}", nullptr, "kafka.client_cert: is required beside kafka.client_key"},
+      {"kafka: {client_cert: " + caFile() + ", client_key: " + caFile() + "}", nullptr, "kafka.client_cert: is only used with"},
+      {"kafka: {security_protocol: ssl, client_cert: /nonexistent/c.pem, client_key: /nonexistent/k.pem}", nullptr, "kafka.client_cert: cannot be read"},
       {"kafka: {security_protocol: sasl_ssl, username: " + huge + "}", "x", "kafka.username: is longer than 1024"},
       {"kafka: {security_protocol: sasl_ssl, username: u}", "huge", "OSAGO_KAFKA_PASSWORD: is longer than 1024"},
   };
@@ -119,7 +134,7 @@ TEST_F(KafkaClientSettings, LibrdkafkaTakesEveryPropertyTheSettingsMake) {
     std::string yaml = "kafka: {security_protocol: " + protocol;
     if (protocol == "sasl_ssl") yaml += ", username: u, sasl_mechanism: SCRAM-SHA-256";
     else ::unsetenv("OSAGO_KAFKA_PASSWORD");
-    if (protocol != "plaintext") yaml += ", ca_file: " + ca;
+    if (protocol != "plaintext") yaml += ", ca_file: " + ca + ", client_cert: " + ca + ", client_key: " + ca;
     auto s = read(yaml + "}\n");
     std::unique_ptr<rd_kafka_conf_t, decltype(&rd_kafka_conf_destroy)> conf(rd_kafka_conf_new(), &rd_kafka_conf_destroy);
     int taken = 0;
@@ -129,7 +144,7 @@ TEST_F(KafkaClientSettings, LibrdkafkaTakesEveryPropertyTheSettingsMake) {
           << protocol << ": " << k << "=" << v << ": " << err;
       ++taken;
     });
-    EXPECT_GE(taken, protocol == "sasl_ssl" ? 8 : 3) << protocol;
+    EXPECT_GE(taken, protocol == "sasl_ssl" ? 10 : protocol == "ssl" ? 7 : 3) << protocol;
     ::setenv("OSAGO_KAFKA_PASSWORD", "secret", 1);
   }
 }
