@@ -12,16 +12,18 @@ namespace {
 
 using Client = std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)>;
 
-/// The last error the client reported on its own (a refused login, a
+/// The last error the client logged on its own threads (a refused login, a
 /// certificate that fails verification), to say why the brokers did not answer.
+/// It is said in the exception, not printed on stderr as librdkafka would.
 struct LastError {
   std::mutex mutex;
   std::string text;
 
-  static void record(rd_kafka_t*, int, const char* reason, void* opaque) {
-    auto* self = static_cast<LastError*>(opaque);
+  static void record(const rd_kafka_t* rk, int level, const char*, const char* line) {
+    if (level > 3) return;  // syslog levels: errors and worse
+    auto* self = static_cast<LastError*>(rd_kafka_opaque(rk));
     std::lock_guard lock(self->mutex);
-    self->text = std::string(reason).substr(0, 400);
+    self->text = std::string(line).substr(0, 400);
   }
   std::string suffix() {
     std::lock_guard lock(mutex);
@@ -41,7 +43,7 @@ Client client(const ClientSettings& settings, LastError& last) {
   settings.apply(set);
   // Asking about a topic must not create it on a broker with auto.create.topics.enable.
   set("allow.auto.create.topics", "false");
-  rd_kafka_conf_set_error_cb(conf, &LastError::record);
+  rd_kafka_conf_set_log_cb(conf, &LastError::record);
   rd_kafka_conf_set_opaque(conf, &last);
   Client rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err), &rd_kafka_destroy);
   if (!rk) throw Error(std::string("cannot create a Kafka client: ") + err);

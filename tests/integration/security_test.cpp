@@ -216,6 +216,58 @@ TEST(Security, RotatingTheServiceKeyKeepsQuotesFlowing) {
   stack().stop("aggregator-rotating", SIGTERM);
 }
 
+// The services reach Kafka as the production overlay makes them: over mutual
+// TLS, each as its own user with its ACLs (packaging/dev/stack.sh start_kafka).
+// Offers reach the browser's stream through it; a core-app whose client
+// certificate is of another CA never becomes ready and its log says why.
+TEST(Security, TheServicesReachKafkaOverMutualTlsAsTheirOwnUsers) {
+  auto aggregator_env = TestStack::kafkaTlsEnv("osago-aggregator");
+  aggregator_env["OSAGO_AGGREGATOR__KAFKA__CREATE_TOPIC"] = "false";  // its user may not create topics
+  std::string aggregator = stack().startExtraAggregator("aggregator-kafka-tls", aggregator_env);
+  auto ready = httpJson("GET", aggregator + "/health/ready");
+  EXPECT_EQ(ready.status, 200) << ready.body.dump();
+  EXPECT_EQ(ready.body.value("kafka", ""), "UP") << ready.body.dump();
+  std::string core = stack().startExtraCore("core-kafka-tls", aggregator, TestStack::kafkaTlsEnv("osago-core-app"));
+
+  std::string token = login("kafka-tls");
+  auto created = httpJson("POST", core + "/api/osago/requests", quote(), token);
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  std::string id = created.body["osagoRequestId"];
+  auto [status, events] = readEventStream(core + "/api/osago/requests/" + id + "/stream", token,
+                                          std::chrono::seconds(TestStack::kDeadlineSeconds + 15));
+  ASSERT_EQ(status, 200);
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events.front().type, "snapshot");
+  EXPECT_EQ(events.back().type, "end");
+  EXPECT_EQ(events.back().data.value("reason", ""), "COMPLETED");
+  // What came after the snapshot came from the topic, read over TLS as osago-core-app.
+  auto live = std::count_if(events.begin(), events.end(), [](const SseEvent& e) { return e.type == "company"; });
+  EXPECT_GE(live, 1) << "no event reached the stream through Kafka";
+
+  std::string rogue = stack().spawnExtraCore("core-kafka-rogue", aggregator, TestStack::kafkaTlsEnv("rogue"));
+  const std::string log = stack().logDir() + "/core-kafka-rogue.log";
+  auto until = std::chrono::steady_clock::now() + 40s;
+  while (std::chrono::steady_clock::now() < until && fileText(log).find("Kafka not ready yet") == std::string::npos)
+    std::this_thread::sleep_for(250ms);
+  std::string text = fileText(log);
+  EXPECT_NE(text.find("Kafka not ready yet"), std::string::npos) << text.substr(0, 2000);
+  EXPECT_NE(text.find("ssl with the certificate"), std::string::npos) << text.substr(0, 2000);
+  EXPECT_NE(text.find("last error:"), std::string::npos) << text.substr(0, 2000);
+  int probe_status = 0;
+  try {
+    osago::http::ClientRequest probe;
+    probe.url = rogue + "/health/ready";
+    probe.timeout = 500ms;
+    probe_status = osago::http::call(probe).status;
+  } catch (const osago::http::ClientError&) {
+  }
+  EXPECT_NE(probe_status, 200) << "a core-app without a trusted certificate says it is ready";
+
+  stack().stop("core-kafka-rogue", SIGTERM);
+  stack().stop("core-kafka-tls", SIGTERM);
+  stack().stop("aggregator-kafka-tls", SIGTERM);
+}
+
 TEST(Security, PartnerCallsGoOverVerifiedHttps) {
   PolisnetManifest manifest;
   ASSERT_NE(manifest.original().find("baseUrl: \"https://"), std::string::npos) << manifest.original();

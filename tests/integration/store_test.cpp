@@ -231,4 +231,58 @@ TEST(KafkaTopic, AMissingTopicIsNamedWithHowToCreateItAndNotCreatedByAsking) {
   EXPECT_NO_THROW(osago::kafka::requireTopic(brokers, topic, 5s));
 }
 
+// Issue 15: the services reach Kafka over mutual TLS as their own users, each
+// allowed only what it needs (packaging/dev/stack.sh start_kafka, the same ACLs
+// as the production KafkaUsers). A client certificate of another CA gets no
+// connection; core-app's user cannot publish, so a compromised core-app cannot
+// forge the events other instances show as offers.
+osago::kafka::ClientSettings tlsClient(const std::string& user) {
+  const std::string dir = requiredEnv("OSAGO_TEST_KAFKA_TLS_DIR");
+  osago::kafka::ClientSettings s{.brokers = requiredEnv("OSAGO_TEST_KAFKA_TLS_BROKERS")};
+  s.security = osago::kafka::ClientSettings::Security::kSsl;
+  s.ca_file = dir + "/ca.pem";
+  s.client_cert = dir + "/kafka-" + user + ".pem";
+  s.client_key = dir + "/kafka-" + user + "-key.pem";
+  return s;
+}
+
+TEST(KafkaTls, OnlyTheAggregatorsUserPublishesQuoteEvents) {
+  const std::string topic = "osago.tls-test-" + osago::newUuid().substr(0, 8);
+  osago::kafka::ensureTopic({.brokers = requiredEnv("OSAGO_TEST_KAFKA_BROKERS")}, topic, 1);
+  std::vector<OutboxEvent> events;
+  for (long long i = 1; i <= 3; ++i) events.push_back({i, osago::newUuid(), R"({"n":)" + std::to_string(i) + "}"});
+
+  EXPECT_NO_THROW(osago::kafka::requireTopic(tlsClient("osago-aggregator"), topic, 10s));
+  KafkaEventPublisher aggregator(tlsClient("osago-aggregator"), topic);
+  auto acked = aggregator.publish(events);
+  EXPECT_EQ(std::set<long long>(acked.begin(), acked.end()), (std::set<long long>{1, 2, 3})) << "over mutual TLS";
+  EXPECT_TRUE(aggregator.brokerReachable(5s));
+
+  // core-app's user sees the topic (it reads it) but the broker refuses its writes.
+  EXPECT_NO_THROW(osago::kafka::requireTopic(tlsClient("osago-core-app"), topic, 10s));
+  KafkaEventPublisher forger(tlsClient("osago-core-app"), topic, 3s, 5s);
+  EXPECT_TRUE(forger.publish(events).empty()) << "core-app's user published events";
+}
+
+TEST(KafkaTls, ACertificateOfAnotherCaGetsNoConnectionAndTheErrorSaysWhy) {
+  try {
+    osago::kafka::requireTopic(tlsClient("rogue"), "osago.quote-events", 5s);
+    ADD_FAILURE() << "a client certificate of an unknown CA was let in";
+  } catch (const osago::Error& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("did not answer"), std::string::npos) << what;
+    EXPECT_NE(what.find("ssl with the certificate"), std::string::npos) << what;
+    EXPECT_NE(what.find("last error:"), std::string::npos) << "the broker's refusal is named: " << what;
+  }
+  // A broker whose certificate is not of the CA given is refused by the client as well.
+  auto wrong_ca = tlsClient("osago-aggregator");
+  wrong_ca.ca_file = requiredEnv("OSAGO_TEST_KAFKA_TLS_DIR") + "/rogue-ca.pem";
+  try {
+    osago::kafka::requireTopic(wrong_ca, "osago.quote-events", 5s);
+    ADD_FAILURE() << "a broker certificate of another CA was trusted";
+  } catch (const osago::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("certificate verify failed"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace

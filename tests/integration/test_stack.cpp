@@ -256,7 +256,24 @@ std::string TestStack::issueToken(const std::string& user, std::chrono::seconds 
   return osago::core::TokenService(token_secret_, ttl).issue(user);
 }
 
+std::map<std::string, std::string> TestStack::kafkaTlsEnv(const std::string& user) {
+  const std::string dir = requireEnv("OSAGO_TEST_KAFKA_TLS_DIR");
+  const std::string cert = dir + "/kafka-" + (user == "rogue" ? std::string("rogue") : user);
+  return {{"OSAGO_KAFKA_BROKERS", requireEnv("OSAGO_TEST_KAFKA_TLS_BROKERS")},
+          {"OSAGO_KAFKA_SECURITY_PROTOCOL", "ssl"},
+          {"OSAGO_KAFKA_CA_FILE", dir + "/ca.pem"},
+          {"OSAGO_KAFKA_CLIENT_CERT", cert + ".pem"},
+          {"OSAGO_KAFKA_CLIENT_KEY", cert + "-key.pem"}};
+}
+
 std::string TestStack::startExtraCore(const std::string& name, const std::string& aggregator_url,
+                                      const std::map<std::string, std::string>& extra_env) {
+  std::string url = spawnExtraCore(name, aggregator_url, extra_env);
+  waitReady(name, pidOf(name), url + "/health/ready");
+  return url;
+}
+
+std::string TestStack::spawnExtraCore(const std::string& name, const std::string& aggregator_url,
                                       const std::map<std::string, std::string>& extra_env) {
   int port = freePort();
   std::map<std::string, std::string> env = {{"OSAGO_TOKEN_SECRET", token_secret_},
@@ -264,10 +281,8 @@ std::string TestStack::startExtraCore(const std::string& name, const std::string
                                             {"OSAGO_CORE_PORT", std::to_string(port)},
                                             {"OSAGO_AGGREGATOR_URL", aggregator_url}};
   for (const auto& [k, v] : extra_env) env[k] = v;
-  pid_t pid = spawn(name, {OSAGO_TEST_CORE_BIN, "--config=" + work_dir_ + "/core-app.yaml"}, env);
-  std::string url = "http://127.0.0.1:" + std::to_string(port);
-  waitReady(name, pid, url + "/health/ready");
-  return url;
+  spawn(name, {OSAGO_TEST_CORE_BIN, "--config=" + work_dir_ + "/core-app.yaml"}, env);
+  return "http://127.0.0.1:" + std::to_string(port);
 }
 
 std::string TestStack::startExtraSimulator(const std::string& name, const std::string& cert, const std::string& key) {

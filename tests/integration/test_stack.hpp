@@ -56,6 +56,10 @@ class TestStack {
   void restartFirstAggregator();
   const std::string& topic() const { return topic_; }
   const std::string& kafkaBrokers() const { return kafka_brokers_; }
+  /// The environment that points a service at the broker's mutual-TLS listener as Kafka user
+  /// `user` (osago-aggregator, osago-core-app), or with "rogue": a certificate for
+  /// osago-aggregator from a CA the broker does not trust (packaging/dev/stack.sh start_kafka).
+  static std::map<std::string, std::string> kafkaTlsEnv(const std::string& user);
   const std::string& logDir() const { return log_dir_; }
 
   /// Starts one more aggregator instance `name` on the stack's database with
@@ -64,6 +68,9 @@ class TestStack {
   /// Starts one more core-app instance `name` talking to `aggregator_url`, with `env`
   /// added (e.g. another service key), and returns its URL.
   std::string startExtraCore(const std::string& name, const std::string& aggregator_url,
+                             const std::map<std::string, std::string>& env = {});
+  /// The same without waiting until it is ready (for one that must not become ready).
+  std::string spawnExtraCore(const std::string& name, const std::string& aggregator_url,
                              const std::map<std::string, std::string>& env = {});
   /// Starts one more simulator `name` with the stack's insurers whose HTTPS port shows
   /// `cert`/`key` (e.g. tlsDir() + "/rogue.pem"); returns its HTTPS base URL.
