@@ -304,20 +304,32 @@ PROPERTIES
   kafka_acls_setup "$port" "$dir"
 }
 
-# kafka_acls_setup PORT DIR: the services' ACLs, once per formatted storage (a
-# stamp with its cluster id), through the PLAINTEXT listener.
+# kafka_create_topic PORT TOPIC: TOPIC with 6 partitions unless it exists, through the PLAINTEXT listener.
+kafka_create_topic() {
+  java -Xms64m -Xmx256m -cp "$KAFKA_VERSION_DIR/*" -Dlog4j2.configurationFile="$STATE_DIR/kafka/log4j2.properties" \
+    org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$1" --create --if-not-exists --topic "$2" \
+    --partitions 6 --replication-factor 1 >"$LOG_DIR/kafka-topic.log" 2>&1 ||
+    { tail -20 "$LOG_DIR/kafka-topic.log"; die "could not create the Kafka topic $2"; }
+}
+
+# The topics the services' users may use: the stacks' (osago.*), the integration
+# tests' (it-*) and the browser tests' (e2e.*).
+KAFKA_TOPIC_PREFIXES=(osago. it- e2e.)
+
+# kafka_acls_setup PORT DIR: the services' ACLs, once per formatted storage and
+# list of prefixes (a stamp with both), through the PLAINTEXT listener.
 kafka_acls_setup() {
   local port=$1 dir=$2 stamp=$2/acls.stamp cluster
-  cluster=$(sed -n 's/^cluster.id=//p' "$dir/data/meta.properties")
-  if [ -n "$cluster" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$cluster" ]; then return 0; fi
+  cluster="$(sed -n 's/^cluster.id=//p' "$dir/data/meta.properties") ${KAFKA_TOPIC_PREFIXES[*]}"
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$cluster" ]; then return 0; fi
   log "granting the Kafka users osago-aggregator and osago-core-app their ACLs"
   local tools=(java -Xms64m -Xmx256m -cp "$KAFKA_VERSION_DIR/*" -Dlog4j2.configurationFile="$dir/log4j2.properties")
   local out=$LOG_DIR/kafka-acls.log
   : >"$out"
   # As in production (a KafkaUser each): the aggregator writes the quote topics, core-app reads them
-  # (the stacks' topics are osago.*, the integration tests' it-*) with groups named core-app-*.
+  # (KAFKA_TOPIC_PREFIXES) with groups named core-app-*.
   local prefix acl=("${tools[@]}" org.apache.kafka.tools.AclCommand --bootstrap-server "127.0.0.1:$port" --add --force)
-  for prefix in osago. it-; do
+  for prefix in "${KAFKA_TOPIC_PREFIXES[@]}"; do
     "${acl[@]}" --allow-principal User:osago-aggregator --operation Write --operation Describe \
       --topic "$prefix" --resource-pattern-type prefixed >>"$out" 2>&1 ||
       { tail -20 "$out"; die "could not grant the aggregator's Kafka ACLs on $prefix*"; }
@@ -411,6 +423,29 @@ partner_url_env() {
   done
 }
 
+# kafka_service_tls: the services' copy of the broker's CA and of their Kafka
+# client certificates, readable by the user they run as, in $STATE_DIR/service/kafka-tls.
+# The broker is this stack's, or the one whose TLS material is in KAFKA_TLS_DIR
+# (the browser tests use the test stack's broker).
+kafka_service_tls() {
+  local from=${KAFKA_TLS_DIR:-$STATE_DIR/tls} to=$STATE_DIR/service/kafka-tls user
+  mkdir -p "$STATE_DIR/service"
+  install -d -m 0700 "$to"
+  install -m 0644 "$from/ca.pem" "$to/ca.pem"
+  for user in osago-aggregator osago-core-app; do
+    install -m 0600 "$from/kafka-$user.pem" "$from/kafka-$user-key.pem" "$to/"
+  done
+  if [ "${#AS_SERVICE[@]}" -gt 0 ]; then chown -R "$SERVICE_USER:$SERVICE_USER" "$to"; fi
+}
+
+# kafka_tls_env KAFKA_PORT USER: the environment assignments that point a service
+# at the broker's mutual-TLS listener as Kafka user USER (after kafka_service_tls).
+kafka_tls_env() {
+  local tls=$STATE_DIR/service/kafka-tls
+  printf '%s\n' "OSAGO_KAFKA_BROKERS=127.0.0.1:$(kafka_tls_port "$1")" OSAGO_KAFKA_SECURITY_PROTOCOL=ssl \
+    "OSAGO_KAFKA_CA_FILE=$tls/ca.pem" "OSAGO_KAFKA_CLIENT_CERT=$tls/kafka-$2.pem" "OSAGO_KAFKA_CLIENT_KEY=$tls/kafka-$2-key.pem"
+}
+
 # as_service: the command prefix that runs the project's services unprivileged.
 # Started as root (a fresh machine), they run as the system user osago-dev,
 # made once; their state (plugin cache, TLS material, the database password
@@ -456,23 +491,30 @@ start_services() {
     "$bin/tests/client-info/client-info-standin" --config="$OSAGO_ROOT/config/client-info.yaml"
   wait_for client-info 20 curl -sf "http://127.0.0.1:$client_info/health"
 
-  local partners
+  local partners kafka_agg kafka_core
   mapfile -t partners < <(partner_url_env "https://127.0.0.1:$((sim + 3))")
+  # Kafka as in production: mutual TLS, each service as its own user (start_kafka), the
+  # topic made beforehand as the operator's KafkaTopic would (the users may not create topics).
+  kafka_service_tls
+  kafka_create_topic "$kafka" "${OSAGO_STACK_TOPIC:-osago.quote-events}"
+  mapfile -t kafka_agg < <(kafka_tls_env "$kafka" osago-aggregator)
+  mapfile -t kafka_core < <(kafka_tls_env "$kafka" osago-core-app)
   OSAGO_AGGREGATOR_PORT=$agg OSAGO_PG_DSN="host=127.0.0.1 port=$pg dbname=${OSAGO_STACK_DB:-osago} user=osago" \
-    OSAGO_KAFKA_BROKERS="127.0.0.1:$kafka" OSAGO_KAFKA_TOPIC="${OSAGO_STACK_TOPIC:-osago.quote-events}" OSAGO_PLUGIN_DIR="$bin/plugins" \
+    OSAGO_KAFKA_TOPIC="${OSAGO_STACK_TOPIC:-osago.quote-events}" OSAGO_AGGREGATOR__KAFKA__CREATE_TOPIC=false \
+    OSAGO_PLUGIN_DIR="$bin/plugins" \
     OSAGO_AGGREGATOR__PLUGINS__PARTNER_HTTP__CA_FILE="$TLS_DIR/ca.pem" \
     OSAGO_AGGREGATOR__PLUGINS__CACHE_DIRECTORY="$STATE_DIR/service/plugin-cache" PGPASSFILE="$SERVICE_PGPASSFILE" \
     OSAGO_ADMIN_TOKEN="$(stack_secret admin-token)" \
     OSAGO_SERVICE_TOKEN_SECRET="$(stack_secret service-token-secret)" start_bg osago-aggregator "${AS_SERVICE[@]}" \
-    env "${partners[@]}" "$bin/host/osago-aggregator" --config="$OSAGO_ROOT/config/osago-aggregator.yaml"
+    env "${partners[@]}" "${kafka_agg[@]}" "$bin/host/osago-aggregator" --config="$OSAGO_ROOT/config/osago-aggregator.yaml"
   wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$agg/health/live"
 
-  OSAGO_CORE_PORT=$core OSAGO_AGGREGATOR_URL="http://127.0.0.1:$agg" OSAGO_KAFKA_BROKERS="127.0.0.1:$kafka" \
+  OSAGO_CORE_PORT=$core OSAGO_AGGREGATOR_URL="http://127.0.0.1:$agg" \
     OSAGO_KAFKA_TOPIC="${OSAGO_STACK_TOPIC:-osago.quote-events}" \
     OSAGO_CLIENT_INFO_URL="http://127.0.0.1:$client_info" \
     OSAGO_TOKEN_SECRET="$(stack_secret token-secret)" OSAGO_SERVICE_TOKEN_SECRET="$(stack_secret service-token-secret)" \
     start_bg core-app "${AS_SERVICE[@]}" \
-    "$bin/core-app/osago-core-app" --config="$OSAGO_ROOT/config/core-app.yaml"
+    env "${kafka_core[@]}" "$bin/core-app/osago-core-app" --config="$OSAGO_ROOT/config/core-app.yaml"
   wait_for core-app 90 curl -sf "http://127.0.0.1:$core/health/ready"
 }
 

@@ -17,6 +17,8 @@ ensure_browser_tools
 trap stop_services EXIT
 psql -h 127.0.0.1 -p "$OSAGO_TEST_PG_PORT" -U osago -d postgres -qc "DROP DATABASE IF EXISTS osago_e2e WITH (FORCE)"
 psql -h 127.0.0.1 -p "$OSAGO_TEST_PG_PORT" -U osago -d postgres -qc "CREATE DATABASE osago_e2e"
+# The test stack's broker, whose TLS material (its CA, the services' client certificates) is there.
+KAFKA_TLS_DIR=${OSAGO_TEST_KAFKA_TLS_DIR:?run the browser tests through ./osago test}
 OSAGO_STACK_DB=osago_e2e OSAGO_STACK_TOPIC=e2e.quote-events \
   start_services "$CORE" "$AGG" "$SIM" "$OSAGO_TEST_PG_PORT" "$OSAGO_TEST_KAFKA_PORT"
 
