@@ -45,6 +45,28 @@ fi
 grep -q "no default-deny NetworkPolicy" <<<"$out" || die "check_manifests.py did not name the missing default deny: $out"
 echo "ok: $(grep -c '^FAIL' <<<"$out") findings without them"
 
+echo "== the operators' rules catch a plain Kafka listener and a core-app allowed to publish"
+loose=$stripped/loose
+cp -r "$K8S/." "$loose/"
+"$BIN/python" - "$loose/operators/strimzi.yaml" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+for d in docs:
+    if d["kind"] == "Kafka":
+        d["spec"]["kafka"]["listeners"].append({"name": "plain", "port": 9092, "type": "internal", "tls": False})
+    if d["kind"] == "KafkaUser" and d["metadata"]["name"] == "osago-core-app":
+        d["spec"]["authorization"]["acls"][0]["operations"].append("Write")
+yaml.safe_dump_all(docs, open(sys.argv[1], "w"))
+PY
+if out=$("$BIN/python" "$OSAGO_ROOT/tests/packaging/check_manifests.py" "$loose" \
+    "$OSAGO_ROOT/packaging/debian/config/osago-aggregator.yaml"); then
+  echo "$out"
+  die "check_manifests.py passed a plain Kafka listener and a core-app allowed to publish"
+fi
+grep -q "listener plain (port 9092) is not mutual TLS" <<<"$out" || die "the plain listener was not named: $out"
+grep -q "KafkaUser osago-core-app: ACLs" <<<"$out" || die "core-app's Write was not named: $out"
+echo "ok"
+
 echo "== each service accepts its packaged config with its ConfigMap's environment"
 # configmap_env NAME: the ConfigMap's data as NAME=value lines.
 configmap_env() {
@@ -58,6 +80,14 @@ for svc in osago-aggregator osago-core-app; do
   [ "$svc" = osago-core-app ] && bin=$OSAGO_BUILD_DIR/core-app/osago-core-app
   mapfile -t vars < <(configmap_env "$svc-env")
   ((${#vars[@]} > 0)) || die "ConfigMap $svc-env is empty"
+  # The files the Kafka Secrets mount (the settings check they can be read): placeholders at the same paths under $stripped.
+  for i in "${!vars[@]}"; do
+    if [[ ${vars[$i]} =~ ^(OSAGO_KAFKA_CA_FILE|OSAGO_KAFKA_CLIENT_CERT|OSAGO_KAFKA_CLIENT_KEY)=(/.+)$ ]]; then
+      mkdir -p "$stripped/mounted$(dirname "${BASH_REMATCH[2]}")"
+      : >"$stripped/mounted${BASH_REMATCH[2]}"
+      vars[i]="${BASH_REMATCH[1]}=$stripped/mounted${BASH_REMATCH[2]}"
+    fi
+  done
   # The Secrets' variables, with placeholder values of the required shape.
   env -i PATH="$PATH" "${vars[@]}" OSAGO_ADMIN_TOKEN=placeholder-admin-token-0123 \
     OSAGO_PG_DSN="host=db port=5432 dbname=osago user=osago" \

@@ -146,8 +146,8 @@ flows = [  # (what, direction, pod, peer, port)
     ("core-app → aggregator (in)", "Ingress", agg_labels, ("pod", core_labels), 8081),
     ("Prometheus → aggregator metrics", "Ingress", agg_labels, ("namespace", "monitoring"), 8081),
     ("aggregator → PostgreSQL", "Egress", agg_labels, ("pod", {"cnpg.io/cluster": "osago-db"}), 5432),
-    ("aggregator → Kafka", "Egress", agg_labels, ("namespace", "kafka"), 9092),
-    ("core-app → Kafka", "Egress", core_labels, ("namespace", "kafka"), 9092),
+    ("aggregator → Kafka (mutual TLS)", "Egress", agg_labels, ("namespace", "kafka"), 9093),
+    ("core-app → Kafka (mutual TLS)", "Egress", core_labels, ("namespace", "kafka"), 9093),
     ("aggregator → partners (HTTPS)", "Egress", agg_labels, ("internet", None), 443),
 ]
 for what, direction, labels, peer, port in flows:
@@ -156,7 +156,9 @@ for what, direction, labels, peer, port in flows:
 for what, direction, labels, peer, port in [
         ("core-app → the internet", "Egress", core_labels, ("internet", None), 443),
         ("core-app → PostgreSQL", "Egress", core_labels, ("pod", {"cnpg.io/cluster": "osago-db"}), 5432),
-        ("Ingress controller → aggregator", "Ingress", agg_labels, ("namespace", "ingress-nginx"), 8081)]:
+        ("Ingress controller → aggregator", "Ingress", agg_labels, ("namespace", "ingress-nginx"), 8081),
+        ("aggregator → Kafka in plain text", "Egress", agg_labels, ("namespace", "kafka"), 9092),
+        ("core-app → Kafka in plain text", "Egress", core_labels, ("namespace", "kafka"), 9092)]:
     need(not allows(direction, labels, peer, port), f"NetworkPolicy: {what} is allowed, and nothing needs it")
 
 # The aggregator's plugins: a volume at the packaged plugin directory, filled by init containers.
@@ -199,14 +201,73 @@ if need(cnpg is not None, "operators: no CloudNativePG Cluster osago-db"):
     need(cnpg["apiVersion"] == "postgresql.cnpg.io/v1", "CloudNativePG Cluster apiVersion")
     need(cnpg["spec"]["instances"] >= 2, "CloudNativePG: fewer than 2 instances")
     need(cnpg["spec"]["bootstrap"]["initdb"]["database"] == "osago", "CloudNativePG: database is not osago")
+topic_name = resources[("ConfigMap", "osago-aggregator-env")]["data"]["OSAGO_KAFKA_TOPIC"]
 kafka = ops.get(("Kafka", "osago-kafka"))
 if need(kafka is not None, "operators: no Strimzi Kafka osago-kafka"):
     need(kafka["apiVersion"] == "kafka.strimzi.io/v1beta2", "Strimzi Kafka apiVersion")
-    need(any(listener["port"] == 9092 for listener in kafka["spec"]["kafka"]["listeners"]),
-         "Strimzi: no listener on 9092")
-topic = ops.get(("KafkaTopic", resources[("ConfigMap", "osago-aggregator-env")]["data"]["OSAGO_KAFKA_TOPIC"]))
+    listeners = kafka["spec"]["kafka"]["listeners"]
+    # Every listener clients can reach is TLS with client certificates; the brokers check ACLs.
+    for listener in listeners:
+        need(listener.get("tls") is True and listener.get("authentication", {}).get("type") == "tls",
+             f"Strimzi: listener {listener['name']} (port {listener['port']}) is not mutual TLS")
+    need(kafka["spec"]["kafka"].get("authorization", {}).get("type") == "simple",
+         "Strimzi: no authorization, so any authenticated client may read and write every topic")
+    users_namespace = kafka["spec"].get("entityOperator", {}).get("userOperator", {}).get("watchedNamespace")
+    # The services' brokers: on a listener's port, for both services, in the base and each overlay.
+    ports = {listener["port"] for listener in listeners}
+    env_maps = [resources.get(("ConfigMap", f"{n}-env"), {}).get("data", {}) for n in ("osago-aggregator", "osago-core-app")]
+    for overlay in sorted(os.listdir(overlays)):
+        for p in kustomization(os.path.join(overlays, overlay)).get("patches", []):
+            env_maps += [d.get("data", {}) for d in load_docs(os.path.join(overlays, overlay, p["path"]))
+                         if d["kind"] == "ConfigMap"]
+    for data in env_maps:
+        for broker in data.get("OSAGO_KAFKA_BROKERS", "").split(","):
+            if broker:
+                need(int(broker.rsplit(":", 1)[1]) in ports, f"OSAGO_KAFKA_BROKERS {broker} is on no Strimzi listener's port")
+topic = ops.get(("KafkaTopic", topic_name))
 if need(topic is not None, "operators: no KafkaTopic for the configured topic"):
     need(topic["spec"]["replicas"] >= 3 and topic["spec"]["partitions"] >= 3, "KafkaTopic: too few replicas or partitions")
+
+# Each service is a KafkaUser with a client certificate and exactly the ACLs it needs; its
+# Deployment mounts that user's Secret and the cluster CA where its settings point.
+source_root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+with open(os.path.join(source_root, "core-app", "src", "streaming", "quote_event_consumer.cpp"), encoding="utf-8") as f:
+    need('"core-app-" + newUuid()' in f.read(), "core-app's consumer group is no longer core-app-<uuid>: its ACL below is wrong")
+needed_acls = {
+    "osago-aggregator": {("topic", topic_name, "literal", "Write"), ("topic", topic_name, "literal", "Describe")},
+    "osago-core-app": {("topic", topic_name, "literal", "Read"), ("topic", topic_name, "literal", "Describe"),
+                       ("group", "core-app-", "prefix", "Read")},
+}
+for name, wanted in needed_acls.items():
+    user = ops.get(("KafkaUser", name))
+    if not need(user is not None, f"operators: no KafkaUser {name}"):
+        continue
+    need(user["metadata"].get("namespace") == users_namespace == "osago",
+         f"KafkaUser {name}: not in the namespace osago the User Operator watches (its Secret must be beside the pods)")
+    need(user["spec"].get("authentication", {}).get("type") == "tls", f"KafkaUser {name}: not a client-certificate user")
+    acls = {(a["resource"]["type"], a["resource"]["name"], a["resource"].get("patternType", "literal"), op)
+            for a in user["spec"].get("authorization", {}).get("acls", []) for op in a["operations"]}
+    need(acls == wanted, f"KafkaUser {name}: ACLs {sorted(acls)}, the service needs exactly {sorted(wanted)}")
+
+    dep = deployments.get(name)
+    if not dep:
+        continue
+    pod = dep["spec"]["template"]["spec"]
+    main = next(c for c in pod["containers"] if c["name"] == name)
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    env = resources.get(("ConfigMap", f"{name}-env"), {}).get("data", {})
+    need(env.get("OSAGO_KAFKA_SECURITY_PROTOCOL") == "ssl", f"{name}: Kafka is not reached over TLS")
+    for var, secret in (("OSAGO_KAFKA_CA_FILE", "osago-kafka-cluster-ca-cert"), ("OSAGO_KAFKA_CLIENT_CERT", name),
+                        ("OSAGO_KAFKA_CLIENT_KEY", name)):
+        path = env.get(var, "")
+        mount = next((m for m in main.get("volumeMounts", []) if path.startswith(m["mountPath"].rstrip("/") + "/")), None)
+        if not need(mount is not None, f"{name}: {var}={path} is on no mounted volume"):
+            continue
+        source = volumes.get(mount["name"], {}).get("secret", {})
+        need(source.get("secretName") == secret, f"{name}: {var} is not from the Secret {secret}")
+        items = {i["path"] for i in source.get("items", [])}
+        need(not items or os.path.basename(path) in items, f"{name}: {var}: the Secret volume has no {os.path.basename(path)}")
+        need(source.get("defaultMode", 0o644) & 0o007 == 0, f"{name}: the Secret behind {var} is readable by others")
 
 for f in findings:
     print("FAIL:", f)
