@@ -2,8 +2,12 @@
 
 #include <osago/common/errors.hpp>
 
+#include "connection_guard.hpp"
+
 #include <Poco/Logger.h>
+#include <Poco/Net/HTTPServerConnection.h>
 #include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/TCPServerConnectionFactory.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
@@ -61,6 +65,8 @@ class BoundHandler : public Poco::Net::HTTPRequestHandler {
                                  : "method " + request.getMethod() + " is not allowed here");
         return;
       }
+      detail::ConnectionGuard::handlerStarted(request.getChunkedTransferEncoding() ||
+                                              (request.hasContentLength() && request.getContentLength64() > 0));
       (*handler_)(request, response, params_);
     } catch (const HttpError& e) {
       if (!response.sent()) sendError(response, e.status(), e.code(), e.what(), e.fields());
@@ -73,6 +79,7 @@ class BoundHandler : public Poco::Net::HTTPRequestHandler {
       if (!response.sent()) sendError(response, 500, "INTERNAL", "internal error; see the service log");
     }
     finishRequestBody(request, response);
+    detail::ConnectionGuard::requestDone();
   }
 
   int status_ = 404;
@@ -82,7 +89,107 @@ class BoundHandler : public Poco::Net::HTTPRequestHandler {
   PathParams params_;
 };
 
+/// One connection: Poco's HTTP handling inside the guard's bounds, or a 503
+/// when its client address holds as many connections as it may.
+class GuardedConnection : public Poco::Net::TCPServerConnection {
+ public:
+  GuardedConnection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
+                    Poco::Net::HTTPRequestHandlerFactory::Ptr router, std::shared_ptr<detail::ConnectionGuard> guard)
+      : TCPServerConnection(socket), params_(std::move(params)), router_(std::move(router)), guard_(std::move(guard)) {}
+
+  void run() override {
+    detail::ConnectionGuard::Scope scope(*guard_, socket());
+    if (!scope.admitted()) return refuse();
+    Poco::Net::HTTPServerConnection http(socket(), params_, router_);
+    http.run();
+  }
+
+ private:
+  void refuse() {
+    static const std::string answer = [] {
+      std::string body = R"({"error":"TOO_MANY_CONNECTIONS","message":"this address holds as many connections as it may; close some and retry"})";
+      return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
+             "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    }();
+    try {
+      socket().setSendTimeout(Poco::Timespan(1, 0));
+      socket().sendBytes(answer.data(), static_cast<int>(answer.size()));
+      socket().shutdownSend();
+    } catch (const std::exception&) {
+      // It left already.
+    }
+  }
+
+  Poco::Net::HTTPServerParams::Ptr params_;
+  Poco::Net::HTTPRequestHandlerFactory::Ptr router_;
+  std::shared_ptr<detail::ConnectionGuard> guard_;
+};
+
+class GuardedConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
+ public:
+  GuardedConnectionFactory(Poco::Net::HTTPServerParams::Ptr params, Poco::Net::HTTPRequestHandlerFactory::Ptr router,
+                           std::shared_ptr<detail::ConnectionGuard> guard)
+      : params_(std::move(params)), router_(std::move(router)), guard_(std::move(guard)) {}
+  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
+    return new GuardedConnection(socket, params_, router_, guard_);
+  }
+
+ private:
+  Poco::Net::HTTPServerParams::Ptr params_;
+  Poco::Net::HTTPRequestHandlerFactory::Ptr router_;
+  std::shared_ptr<detail::ConnectionGuard> guard_;
+};
+
+/// Closes, at accept, a connection whose address holds its share already (it never waits in the queue).
+class AddressFilter : public Poco::Net::TCPServerConnectionFilter {
+ public:
+  explicit AddressFilter(std::shared_ptr<detail::ConnectionGuard> guard) : guard_(std::move(guard)) {}
+  bool accept(const Poco::Net::StreamSocket& socket) override { return guard_->admit(socket); }
+
+ private:
+  std::shared_ptr<detail::ConnectionGuard> guard_;
+};
+
+Poco::Net::HTTPServerParams::Ptr serverParams(const ServerLimits& limits) {
+  Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
+  params->setMaxThreads(limits.max_threads);
+  params->setMaxQueued(limits.max_queued);
+  params->setTimeout(Poco::Timespan(limits.request_timeout.count() * 1000));
+  params->setKeepAliveTimeout(Poco::Timespan(limits.keep_alive.count() * 1000));
+  return params;
+}
+
+std::shared_ptr<detail::ConnectionGuard> makeGuard(const ServerLimits& limits) {
+  return std::make_shared<detail::ConnectionGuard>(
+      detail::ConnectionGuard::Limits{limits.request_timeout, limits.keep_alive, limits.max_connections_per_address});
+}
+
 }  // namespace
+
+Server::Server(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket,
+               const ServerLimits& limits)
+    : Server(router, socket, limits, serverParams(limits), makeGuard(limits)) {}
+
+Server::Server(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket,
+               const ServerLimits& limits, Poco::Net::HTTPServerParams::Ptr params,
+               std::shared_ptr<detail::ConnectionGuard> guard)
+    : Poco::Net::TCPServer(new GuardedConnectionFactory(params, router, guard), socket, params),
+      router_(std::move(router)),
+      guard_(std::move(guard)) {
+  if (limits.max_connections_per_address > 0) setConnectionFilter(new AddressFilter(guard_));
+}
+
+Server::~Server() { stopAll(true); }
+
+void Server::stopAll(bool abort_current) {
+  stop();
+  // The connections listen to their factory's serverStopped event, which Poco
+  // lets only its own HTTPServer raise: reached through a member pointer.
+  struct Access : Poco::Net::HTTPRequestHandlerFactory {
+    static auto event() { return &Access::serverStopped; }
+  };
+  ((*router_).*Access::event())(this, abort_current);
+}
 
 void Router::add(const std::string& method, const std::string& pattern, Handler handler) {
   routes_.push_back(Route{method, splitPath(pattern), std::move(handler)});
@@ -132,19 +239,26 @@ Poco::Net::ServerSocket listen(const std::string& host, int port) {
   return socket;
 }
 
-std::unique_ptr<Poco::Net::HTTPServer> makeServer(Router* router, const std::string& host, int port,
-                                                  const ServerLimits& limits) {
+ServerLimits serverLimits(const config::ConnectionBounds& bounds) {
+  return {.max_threads = bounds.max_connections,
+          .max_queued = bounds.max_connections * 2,
+          .request_timeout = bounds.request_timeout,
+          .keep_alive = std::min(bounds.request_timeout, std::chrono::milliseconds(10000)),
+          .max_connections_per_address = static_cast<std::size_t>(bounds.max_connections_per_address)};
+}
+
+std::unique_ptr<Server> makeServer(Router* router, const std::string& host, int port, const ServerLimits& limits) {
   return makeServer(Poco::Net::HTTPRequestHandlerFactory::Ptr(router), host, port, limits);
 }
 
-std::unique_ptr<Poco::Net::HTTPServer> makeServer(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const std::string& host,
-                                                  int port, const ServerLimits& limits) {
-  auto* params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(limits.max_threads);
-  params->setMaxQueued(limits.max_queued);
-  if (limits.request_timeout) params->setTimeout(Poco::Timespan(limits.request_timeout->count() * 1000));
-  if (limits.keep_alive) params->setKeepAliveTimeout(Poco::Timespan(limits.keep_alive->count() * 1000));
-  return std::make_unique<Poco::Net::HTTPServer>(router, listen(host, port), params);
+std::unique_ptr<Server> makeServer(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const std::string& host, int port,
+                                   const ServerLimits& limits) {
+  return makeServer(std::move(router), listen(host, port), limits);
+}
+
+std::unique_ptr<Server> makeServer(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket,
+                                   const ServerLimits& limits) {
+  return std::make_unique<Server>(std::move(router), socket, limits);
 }
 
 void sendJson(Poco::Net::HTTPServerResponse& response, int status, const nlohmann::json& body) {
@@ -167,7 +281,19 @@ nlohmann::json readJsonBody(Poco::Net::HTTPServerRequest& request, std::size_t m
     throw HttpError(413, "BODY_TOO_LARGE", "request body is larger than " + std::to_string(max_bytes) + " bytes");
   std::string body;
   body.resize(max_bytes + 1);
-  request.stream().read(body.data(), static_cast<std::streamsize>(body.size()));
+  auto tooSlow = [] {
+    return HttpError(408, "REQUEST_TIMEOUT", "the request body did not arrive within the request deadline");
+  };
+  try {
+    request.stream().read(body.data(), static_cast<std::streamsize>(body.size()));
+  } catch (const Poco::TimeoutException&) {
+    throw tooSlow();
+  } catch (const Poco::Net::NetException&) {
+    if (detail::ConnectionGuard::deadlinePassed()) throw tooSlow();
+    throw;
+  }
+  if (detail::ConnectionGuard::deadlinePassed()) throw tooSlow();
+  detail::ConnectionGuard::requestRead();
   body.resize(static_cast<std::size_t>(request.stream().gcount()));
   if (body.size() > max_bytes)
     throw HttpError(413, "BODY_TOO_LARGE", "request body is larger than " + std::to_string(max_bytes) + " bytes");

@@ -155,6 +155,21 @@ Logging readLogging(Section& root) {
   return l;
 }
 
+ConnectionBounds readConnectionBounds(Section& listen, ConnectionBounds defaults) {
+  ConnectionBounds b = defaults;
+  b.max_connections = listen.get<int>("max_connections", b.max_connections);
+  if (b.max_connections < 1 || b.max_connections > 4096)
+    throw ConfigError(listen.file(), listen.qualified("max_connections"), "must be 1 to 4096");
+  b.request_timeout = std::chrono::milliseconds(listen.get<int>("request_timeout_ms", static_cast<int>(b.request_timeout.count())));
+  if (b.request_timeout.count() < 100 || b.request_timeout.count() > 120000)
+    throw ConfigError(listen.file(), listen.qualified("request_timeout_ms"), "must be 100 to 120000");
+  b.max_connections_per_address = listen.get<int>("max_connections_per_address", b.max_connections_per_address);
+  if (b.max_connections_per_address < 0 || b.max_connections_per_address > b.max_connections)
+    throw ConfigError(listen.file(), listen.qualified("max_connections_per_address"),
+                      "must be 0 (no cap) to listen.max_connections (" + std::to_string(b.max_connections) + ")");
+  return b;
+}
+
 std::string pathFrom(const std::string& file, const std::string& path) {
   std::filesystem::path p(path);
   return p.is_relative() ? (std::filesystem::path(file).parent_path() / p).lexically_normal().string() : path;

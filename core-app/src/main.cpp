@@ -77,14 +77,10 @@ class CoreApp : public ServiceApplication {
     metrics::addEndpoint(*router);
     // What probes and Prometheus read is not for the public: refused through the ingress.
     router->internalOnly({"/metrics", "/health/"});
-    // A slow or stalled client cannot hold an HTTP thread for longer than the
-    // request timeout (reading its request, writing the answer, or idling on a
-    // kept-alive connection: at most 10 s there).
-    auto server = http::makeServer(router, cfg.listen_host, cfg.listen_port,
-                                   {.max_threads = cfg.max_connections,
-                                    .max_queued = cfg.max_connections * 2,
-                                    .request_timeout = cfg.request_timeout,
-                                    .keep_alive = std::min(cfg.request_timeout, std::chrono::milliseconds(10000))});
+    // A slow or stalled client holds an HTTP thread at most the request
+    // deadline for its headers and body (however it spaces its bytes), at
+    // most 10 s idle between requests, and one address only its share of them.
+    auto server = http::makeServer(router, cfg.listen_host, cfg.listen_port, http::serverLimits(cfg.connections));
 
     streams.start();
     consumer.start();

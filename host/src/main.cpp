@@ -139,7 +139,7 @@ class AggregatorApp : public ServiceApplication {
     metrics::addEndpoint(*router);
     admin.registerRoutes(*router);
     addHealthRoutes(*router, api_store, publisher, plugins);
-    auto server = http::makeServer(router, cfg.listen_host, cfg.listen_port, {.max_threads = 64, .max_queued = 512});
+    auto server = http::makeServer(router, cfg.listen_host, cfg.listen_port, http::serverLimits(cfg.connections));
 
     relay.start();
     plugins.start();

@@ -61,7 +61,7 @@ class HttpClient : public ::testing::Test {
     return requests_;
   }
 
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<osago::http::Server> server_;
   std::string base_;
   std::mutex mutex_;
   int requests_ = 0;

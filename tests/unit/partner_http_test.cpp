@@ -61,7 +61,7 @@ class PartnerHttp : public ::testing::Test {
     return paths_;
   }
 
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<osago::http::Server> server_;
   std::string base_;
   CompanyConfig company_;
   std::mutex mutex_;

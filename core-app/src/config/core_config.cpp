@@ -14,12 +14,8 @@ CoreConfig CoreConfig::load(const std::string& file) {
   short_names.merge(kafka::configShortNames());
   auto root = config::Section::loadFile(file, {"OSAGO_CORE", std::move(short_names)});
   CoreConfig cfg;
-  auto listen = config::readListen(root, cfg.listen_port, [&](config::Section& s) {
-    cfg.max_connections = s.get<int>("max_connections", cfg.max_connections);
-    cfg.request_timeout = std::chrono::milliseconds(s.get<int>("request_timeout_ms", 10000));
-    if (cfg.request_timeout.count() < 100 || cfg.request_timeout.count() > 120000)
-      throw ConfigError(file, "listen.request_timeout_ms", "must be 100 to 120000");
-  });
+  auto listen = config::readListen(
+      root, cfg.listen_port, [&](config::Section& s) { cfg.connections = config::readConnectionBounds(s, cfg.connections); });
   cfg.listen_host = listen.host;
   cfg.listen_port = listen.port;
   auto logs = config::readLogging(root);

@@ -15,8 +15,8 @@ namespace osago::core {
 struct CoreConfig {
   std::string listen_host = "127.0.0.1";
   int listen_port = 8080;
-  int max_connections = 256;                      ///< HTTP threads; a stream holds one only while it opens
-  std::chrono::milliseconds request_timeout{10000};  ///< a browser's request must arrive (and its answer leave) within this
+  /// HTTP threads (a stream holds one only while it opens), the request deadline, the cap per client address.
+  config::ConnectionBounds connections{.max_connections = 256};
   std::string log_level = "information";
   std::string log_format = "json";                ///< json (JSON Lines) or text
   std::string aggregator_url = "http://127.0.0.1:8081";

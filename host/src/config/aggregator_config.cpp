@@ -28,7 +28,8 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   auto root = config::Section::loadFile(file, {"OSAGO_AGGREGATOR", std::move(short_names)});
   AggregatorConfig cfg;
 
-  auto listen = config::readListen(root, cfg.listen_port);
+  auto listen = config::readListen(
+      root, cfg.listen_port, [&](config::Section& s) { cfg.connections = config::readConnectionBounds(s, cfg.connections); });
   cfg.listen_host = listen.host;
   cfg.listen_port = listen.port;
   auto logs = config::readLogging(root);

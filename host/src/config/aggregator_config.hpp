@@ -63,6 +63,8 @@ struct AggregatorConfig {
   pg::Settings leaseKeeperSettings() const;
   int postgres_api_pool_size = 8;   ///< connections of the REST API alone, so that busy workers never make a create wait
   kafka::ClientSettings kafka;  ///< brokers and how they are reached
+  /// HTTP threads, the request deadline, the cap per client address (core-app's instances).
+  config::ConnectionBounds connections{.max_connections = 64};
   std::string kafka_topic = "osago.quote-events";
   bool kafka_create_topic = false;  ///< create the topic if missing (development; production topics come from the operator)
   PluginsConfig plugins;

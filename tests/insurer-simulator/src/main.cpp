@@ -15,8 +15,7 @@ namespace osago::simulator {
 namespace {
 
 /// The partner API over HTTPS, as real insurers serve it: TLS 1.2 or later with `cfg`'s certificate.
-std::unique_ptr<Poco::Net::HTTPServer> makeTlsServer(Poco::Net::HTTPRequestHandlerFactory::Ptr router,
-                                                     const SimulatorConfig& cfg) {
+std::unique_ptr<http::Server> makeTlsServer(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const SimulatorConfig& cfg) {
   Poco::Net::initializeSSL();
   Poco::Net::Context::Params params;
   params.privateKeyFile = cfg.tls_key_file;
@@ -28,10 +27,7 @@ std::unique_ptr<Poco::Net::HTTPServer> makeTlsServer(Poco::Net::HTTPRequestHandl
   context->enableSessionCache(true, "osago-insurer-simulator");
   Poco::Net::SecureServerSocket socket(Poco::Net::SocketAddress(cfg.host, static_cast<Poco::UInt16>(cfg.tls_port)), 256,
                                        context);
-  auto* server_params = new Poco::Net::HTTPServerParams;
-  server_params->setMaxThreads(64);
-  server_params->setMaxQueued(256);
-  return std::make_unique<Poco::Net::HTTPServer>(router, socket, server_params);
+  return http::makeServer(router, socket, {.max_threads = 64, .max_queued = 256});
 }
 
 }  // namespace
@@ -51,7 +47,7 @@ class SimulatorApp : public ServiceApplication {
     // One router for both servers, owned by the pointer they share.
     Poco::Net::HTTPRequestHandlerFactory::Ptr router(routes);
     auto server = http::makeServer(router, cfg.host, cfg.port, {.max_threads = 64, .max_queued = 256});
-    std::unique_ptr<Poco::Net::HTTPServer> tls_server;
+    std::unique_ptr<http::Server> tls_server;
     if (cfg.tls_port > 0) {
       try {
         tls_server = makeTlsServer(router, cfg);

@@ -1,10 +1,12 @@
 #pragma once
 
 #include <osago/common/errors.hpp>
+#include <osago/common/yaml_config.hpp>
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/TCPServer.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
@@ -19,6 +21,8 @@
 #include <vector>
 
 namespace osago::http {
+
+namespace detail { class ConnectionGuard; }
 
 /// An error a handler throws to answer with `status` and a JSON error body
 /// {"error": code, "message": message, "fields": [...]}.
@@ -81,19 +85,48 @@ Poco::Net::ServerSocket listen(const std::string& host, int port);
 struct ServerLimits {
   int max_threads = 64;
   int max_queued = 256;
-  /// Reading a request and writing its answer (Poco's default, 60 s, when unset).
-  std::optional<std::chrono::milliseconds> request_timeout = std::nullopt;
-  /// An idle kept-alive connection (Poco's default when unset).
-  std::optional<std::chrono::milliseconds> keep_alive = std::nullopt;
+  /// A request's headers and body must arrive within this of its start — an
+  /// absolute bound, unlike a socket timeout that a byte now and then resets;
+  /// each read and write is bounded by it too.
+  std::chrono::milliseconds request_timeout{10000};
+  /// An idle kept-alive connection waits this long for its next request.
+  std::chrono::milliseconds keep_alive{10000};
+  /// Connections one client address may hold at once (0: no cap); more are
+  /// closed at accept, or answered 503 TOO_MANY_CONNECTIONS.
+  std::size_t max_connections_per_address = 0;
+};
+
+/// The limits of a service's `listen` bounds: twice `max_connections` may wait
+/// in the queue, and an idle kept-alive connection at most min(request deadline, 10 s).
+ServerLimits serverLimits(const config::ConnectionBounds& bounds);
+
+/// A service's HTTP server (Poco's connection handling, thread per connection)
+/// with the bounds of ServerLimits enforced on every connection.
+class Server : public Poco::Net::TCPServer {
+ public:
+  Server(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket, const ServerLimits& limits);
+  ~Server() override;
+  /// Stops accepting; requests being answered finish, idle kept-alive
+  /// connections close now (all connections with `abort_current`), as Poco's HTTPServer::stopAll.
+  void stopAll(bool abort_current = false);
+
+ private:
+  Server(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket, const ServerLimits& limits,
+         Poco::Net::HTTPServerParams::Ptr params, std::shared_ptr<detail::ConnectionGuard> guard);
+
+  Poco::Net::HTTPRequestHandlerFactory::Ptr router_;
+  std::shared_ptr<detail::ConnectionGuard> guard_;
 };
 
 /// The HTTP server of a service: `router` on a socket from listen(host, port),
 /// with `limits`; not started. Its port() is the one really bound.
-std::unique_ptr<Poco::Net::HTTPServer> makeServer(Router* router, const std::string& host, int port,
-                                                  const ServerLimits& limits);
+std::unique_ptr<Server> makeServer(Router* router, const std::string& host, int port, const ServerLimits& limits);
 /// The same with a factory that other servers share (e.g. an HTTPS one).
-std::unique_ptr<Poco::Net::HTTPServer> makeServer(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const std::string& host,
-                                                  int port, const ServerLimits& limits);
+std::unique_ptr<Server> makeServer(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const std::string& host, int port,
+                                   const ServerLimits& limits);
+/// The same on a socket of the caller's (e.g. a TLS one).
+std::unique_ptr<Server> makeServer(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket,
+                                   const ServerLimits& limits);
 
 /// Writes `body` as application/json with `status`.
 void sendJson(Poco::Net::HTTPServerResponse& response, int status, const nlohmann::json& body);
@@ -102,7 +135,8 @@ void sendJson(Poco::Net::HTTPServerResponse& response, int status, const nlohman
 void sendError(Poco::Net::HTTPServerResponse& response, int status, const std::string& code,
                const std::string& message, const nlohmann::json& fields = nullptr);
 
-/// Reads and parses the request body as JSON (at most `max_bytes`); throws HttpError 400/413.
+/// Reads and parses the request body as JSON (at most `max_bytes`); throws
+/// HttpError 400/413, and 408 when the body did not arrive within the request deadline.
 nlohmann::json readJsonBody(Poco::Net::HTTPServerRequest& request, std::size_t max_bytes = 64 * 1024);
 
 /// Answers with the file `name` of the directory `root` (html, js, css, svg, png;

@@ -4,6 +4,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -172,6 +173,17 @@ Listen readListen(Section& root, int default_port, Extra&& extra) {
 inline Listen readListen(Section& root, int default_port) {
   return readListen(root, default_port, [](Section&) {});
 }
+
+/// How many connections a service serves at once and how long a client may
+/// take: `max_connections`, `request_timeout_ms` and
+/// `max_connections_per_address` of its `listen` section (docs/configuration.md).
+struct ConnectionBounds {
+  int max_connections = 64;                         ///< HTTP threads (1–4096); twice as many may wait
+  std::chrono::milliseconds request_timeout{10000};  ///< headers and body within this (100–120000 ms)
+  int max_connections_per_address = 0;              ///< one client address at most (0: no cap)
+};
+/// Reads them from `listen` with `defaults`; throws ConfigError naming the key.
+ConnectionBounds readConnectionBounds(Section& listen, ConnectionBounds defaults);
 
 /// The short names every service's logging keys have: OSAGO_LOG_LEVEL, OSAGO_LOG_FORMAT.
 std::map<std::string, std::string> loggingShortNames();

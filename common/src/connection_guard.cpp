@@ -1,0 +1,143 @@
+#include "connection_guard.hpp"
+
+#include <osago/common/metrics.hpp>
+
+#include <sys/socket.h>
+
+namespace osago::http::detail {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+prometheus::Counter& cutCounter(const char* phase) {
+  static auto& family = metrics::counter(
+      "osago_http_requests_cut_total",
+      "Requests whose client did not send its headers (phase headers) or body (phase body) within the request deadline");
+  return family.Add({{"phase", phase}});
+}
+
+prometheus::Counter& refusedCounter() {
+  static auto& c = metrics::counter("osago_http_connections_refused_total",
+                                    "Connections refused because their client address held the most it may")
+                       .Add({{"reason", "per_address"}});
+  return c;
+}
+
+std::string addressOf(const Poco::Net::StreamSocket& socket) {
+  try {
+    return socket.peerAddress().host().toString();
+  } catch (const std::exception&) {
+    return "";  // gone already: counted under the empty address, refused like any other
+  }
+}
+
+}  // namespace
+
+thread_local ConnectionGuard::Current ConnectionGuard::current_;
+
+ConnectionGuard::ConnectionGuard(Limits limits) : limits_(limits) {
+  cutCounter("headers");
+  cutCounter("body");
+  refusedCounter();
+  watchdog_ = std::thread([this] { watch(); });
+}
+
+ConnectionGuard::~ConnectionGuard() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  watchdog_.join();
+}
+
+bool ConnectionGuard::admit(const Poco::Net::StreamSocket& socket) {
+  if (limits_.per_address == 0) return true;
+  std::string address = addressOf(socket);
+  std::lock_guard lock(mutex_);
+  auto it = per_address_.find(address);
+  if (it == per_address_.end() || it->second < limits_.per_address) return true;
+  refusedCounter().Increment();
+  return false;
+}
+
+ConnectionGuard::Scope::Scope(ConnectionGuard& guard, const Poco::Net::StreamSocket& socket)
+    : guard_(guard), address_(addressOf(socket)) {
+  std::lock_guard lock(guard_.mutex_);
+  std::size_t& held = guard_.per_address_[address_];
+  if (guard_.limits_.per_address != 0 && held >= guard_.limits_.per_address) {
+    if (held == 0) guard_.per_address_.erase(address_);
+    refusedCounter().Increment();
+    return;
+  }
+  ++held;
+  admitted_ = true;
+  id_ = guard_.next_id_++;
+  guard_.entries_.emplace(id_, Entry{socket.impl()->sockfd(), Phase::kHeaders, Clock::now() + guard_.limits_.request_deadline});
+  current_ = {&guard_, id_};
+}
+
+ConnectionGuard::Scope::~Scope() {
+  if (!admitted_) return;
+  current_ = {};
+  std::lock_guard lock(guard_.mutex_);
+  guard_.entries_.erase(id_);  // before the socket closes: the watchdog never touches a reused descriptor
+  auto it = guard_.per_address_.find(address_);
+  if (it != guard_.per_address_.end() && --it->second == 0) guard_.per_address_.erase(it);
+}
+
+void ConnectionGuard::set(std::uint64_t id, Phase phase, Clock::time_point deadline) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  it->second.phase = phase;
+  it->second.deadline = deadline;
+  it->second.cut = false;
+}
+
+void ConnectionGuard::handlerStarted(bool expects_body) {
+  if (!current_.guard) return;
+  std::lock_guard lock(current_.guard->mutex_);
+  auto it = current_.guard->entries_.find(current_.id);
+  if (it != current_.guard->entries_.end()) it->second.phase = expects_body ? Phase::kHandler : Phase::kRead;
+}
+
+void ConnectionGuard::requestRead() {
+  if (current_.guard) current_.guard->set(current_.id, Phase::kRead, Clock::time_point::max());
+}
+
+void ConnectionGuard::requestDone() {
+  if (!current_.guard) return;
+  auto& g = *current_.guard;
+  g.set(current_.id, Phase::kHeaders, Clock::now() + g.limits_.keep_alive + g.limits_.request_deadline);
+}
+
+bool ConnectionGuard::deadlinePassed() {
+  if (!current_.guard) return false;
+  std::lock_guard lock(current_.guard->mutex_);
+  auto it = current_.guard->entries_.find(current_.id);
+  return it != current_.guard->entries_.end() && it->second.cut;
+}
+
+void ConnectionGuard::watch() {
+  std::unique_lock lock(mutex_);
+  while (!stop_cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; })) {
+    auto now = Clock::now();
+    for (auto& [id, e] : entries_) {
+      if (e.cut || e.phase == Phase::kRead || now < e.deadline) continue;
+      e.cut = true;
+      if (e.phase == Phase::kHeaders) {
+        // Still sending headers: the connection ends (its thread's read fails at once).
+        ::shutdown(e.fd, SHUT_RDWR);
+        cutCounter("headers").Increment();
+      } else {
+        // Its handler reads the body: the input ends, the answer (408) can still go out.
+        ::shutdown(e.fd, SHUT_RD);
+        cutCounter("body").Increment();
+      }
+    }
+  }
+}
+
+}  // namespace osago::http::detail
