@@ -263,7 +263,7 @@ std::unique_ptr<Server> makeServer(Poco::Net::HTTPRequestHandlerFactory::Ptr rou
 
 void sendJson(Poco::Net::HTTPServerResponse& response, int status, const nlohmann::json& body) {
   std::string text = body.dump();
-  response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
   response.setContentType("application/json; charset=utf-8");
   response.setContentLength(static_cast<std::streamsize>(text.size()));
   response.send() << text;

@@ -8,7 +8,11 @@
 
 #include <gtest/gtest.h>
 
+#include <osago/common/http_client.hpp>
+
+#include <algorithm>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 namespace osago::testing {
@@ -89,6 +93,35 @@ std::map<std::string, json> byCompany(const json& companies) {
 JsonResponse admin(const std::string& method, const std::string& path, const std::string& aggregator_url) {
   std::string base = aggregator_url.empty() ? stack().aggregatorUrl() : aggregator_url;
   return httpJson(method, base + path, nullptr, stack().adminToken());
+}
+
+}  // namespace osago::testing
+
+namespace osago::testing {
+
+double Scrape::sum(const std::string& name, const std::vector<std::string>& labels) const {
+  double total = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    auto brace = line.find('{');
+    auto space = line.rfind(' ');
+    std::string metric = line.substr(0, std::min(brace, line.find(' ')));
+    if (metric != name) continue;
+    std::string label_text = brace == std::string::npos ? "" : line.substr(brace, line.find('}') - brace);
+    bool match = true;
+    for (const auto& l : labels) match = match && label_text.find(l) != std::string::npos;
+    if (match) total += std::stod(line.substr(space + 1));
+  }
+  return total;
+}
+
+Scrape scrape(const std::string& base_url) {
+  osago::http::ClientRequest req;
+  req.url = base_url + "/metrics";
+  req.timeout = std::chrono::milliseconds(5000);
+  auto r = osago::http::call(req);
+  return {r.status, r.content_type, r.body};
 }
 
 }  // namespace osago::testing

@@ -7,8 +7,22 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace osago::testing {
+
+/// One scrape of a service's /metrics.
+struct Scrape {
+  int status = 0;
+  std::string content_type;
+  std::string text;
+
+  /// The sum of every sample of `name` whose label set contains each of `labels` (e.g. `result="created"`).
+  double sum(const std::string& name, const std::vector<std::string>& labels = {}) const;
+  bool has(const std::string& name) const { return text.find("\n" + name) != std::string::npos; }
+};
+/// GET `base_url`/metrics.
+Scrape scrape(const std::string& base_url);
 
 /// The stack shared by every test of the binary, started once before the first test.
 TestStack& stack();

@@ -15,39 +15,6 @@ namespace {
 
 using namespace osago::testing;
 
-struct Scrape {
-  int status = 0;
-  std::string content_type;
-  std::string text;
-
-  /// The sum of every sample of `name` whose label set contains each of `labels` (e.g. `result="created"`).
-  double sum(const std::string& name, const std::vector<std::string>& labels = {}) const {
-    double total = 0;
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);) {
-      if (line.empty() || line[0] == '#') continue;
-      auto brace = line.find('{');
-      auto space = line.rfind(' ');
-      std::string metric = line.substr(0, std::min(brace, line.find(' ')));
-      if (metric != name) continue;
-      std::string label_text = brace == std::string::npos ? "" : line.substr(brace, line.find('}') - brace);
-      bool match = true;
-      for (const auto& l : labels) match = match && label_text.find(l) != std::string::npos;
-      if (match) total += std::stod(line.substr(space + 1));
-    }
-    return total;
-  }
-  bool has(const std::string& name) const { return text.find("\n" + name) != std::string::npos; }
-};
-
-Scrape scrape(const std::string& base_url) {
-  osago::http::ClientRequest req;
-  req.url = base_url + "/metrics";
-  req.timeout = std::chrono::milliseconds(5000);
-  auto r = osago::http::call(req);
-  return {r.status, r.content_type, r.body};
-}
-
 /// Both aggregator instances of the test stack share the work: their series are added up.
 Scrape scrapeAggregators() {
   auto a = scrape(stack().aggregatorUrl());
