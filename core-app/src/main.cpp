@@ -58,6 +58,9 @@ class CoreApp : public ServiceApplication {
     stream_options.max_streams = static_cast<std::size_t>(cfg.max_streams);
     stream_options.heartbeat = cfg.stream_heartbeat;
     stream_options.max_unsent_bytes = static_cast<std::size_t>(cfg.stream_max_unsent_kb) * 1024;
+    stream_options.max_total_unsent_bytes = static_cast<std::size_t>(cfg.stream_max_total_unsent_mb) * 1024 * 1024;
+    stream_options.max_streams_per_user = static_cast<std::size_t>(cfg.max_streams_per_user);
+    stream_options.read_budget_bytes = static_cast<std::size_t>(cfg.stream_read_budget_kb) * 1024;
     StreamReactor streams(stream_options, [&](const std::string& id) { return aggregator.getRequest(id); });
     EventHub hub([&](const nlohmann::json& event) { streams.deliver(event); });
     QuoteEventConsumer consumer(cfg.kafka, cfg.kafka_topic, hub);
@@ -68,6 +71,10 @@ class CoreApp : public ServiceApplication {
       static auto& breakers = metrics::gauge("osago_core_dependency_breaker_state",
                                              "Circuit breaker per dependency: 0 closed, 1 half-open, 2 open");
       open.Add({}).Set(static_cast<double>(streams.openStreams()));
+      static auto& unsent = metrics::gauge("osago_core_stream_unsent_bytes",
+                                           "Bytes written to browser streams that their clients have not taken yet, all together")
+                                .Add({});
+      unsent.Set(static_cast<double>(streams.unsentBytes()));
       breakers.Add({{"dependency", "osago-aggregator"}}).Set(metrics::breakerLevel(aggregator.breakerState()));
       breakers.Add({{"dependency", "client-info"}}).Set(metrics::breakerLevel(client_info.breakerState()));
     });

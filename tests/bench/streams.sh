@@ -37,7 +37,7 @@ OSAGO_AGGREGATOR_PORT=$AGG_PORT OSAGO_PG_DSN="host=127.0.0.1 port=$PG_PORT dbnam
 wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$AGG_PORT/health/live"
 OSAGO_CORE_PORT=$CORE_PORT OSAGO_AGGREGATOR_URL="http://127.0.0.1:$AGG_PORT" OSAGO_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" \
   OSAGO_KAFKA_TOPIC=$TOPIC OSAGO_LOG_LEVEL=warning OSAGO_TOKEN_SECRET="$(stack_secret token-secret)" \
-  start_bg core-app "$BIN/core-app/osago-core-app" --config="$STATE_DIR/core-app.yaml"
+  OSAGO_CORE__STREAMS__MAX_STREAMS_PER_USER=20000 start_bg core-app "$BIN/core-app/osago-core-app" --config="$STATE_DIR/core-app.yaml"
 wait_for core-app 90 curl -sf "http://127.0.0.1:$CORE_PORT/health/ready"
 
 for insurer in $(curl -sf "http://127.0.0.1:$SIM_PORT/control/insurers" | python3 -c 'import json,sys; print(" ".join(i["id"] for i in json.load(sys.stdin)))'); do

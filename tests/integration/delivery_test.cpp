@@ -150,7 +150,7 @@ TEST(Delivery, StreamsDoNotHoldHttpThreads) {
   // The test core-app has 64 HTTP threads. With a thread per stream, streams
   // beyond those would wait in Poco's queue until others end — after the
   // request's deadline — and would see only its final state.
-  constexpr int kUsers = 5, kStreamsPerUser = 30;
+  constexpr int kUsers = 10, kStreamsPerUser = 15;  // within the 20 streams one user may hold
   std::vector<std::pair<std::string, std::string>> requests;  // token, request id
   for (int u = 0; u < kUsers; ++u) {
     std::string token = login("many-streams-" + std::to_string(u));

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+
 namespace {
 
 using osago::core::WsFrameReader;
@@ -68,6 +72,45 @@ TEST(StreamFraming, ReaderRejectsUnmaskedAndOversizedFrames) {
   small.feed(big.data(), big.size());
   EXPECT_EQ(small.next(frame), WsFrameReader::Result::Error);
   EXPECT_EQ(small.closeCode(), 1009);
+}
+
+TEST(StreamFraming, ReaderRejectsReservedOpcodesAndA64BitLengthWithItsTopBitSet) {
+  WsFrameReader::Frame frame;
+  for (std::uint8_t opcode : {0x3, 0x7, 0xB, 0xF}) {
+    WsFrameReader reader;
+    std::string f = masked(static_cast<std::uint8_t>(0x80 | opcode), "x");
+    reader.feed(f.data(), f.size());
+    EXPECT_EQ(reader.next(frame), WsFrameReader::Result::Error) << int(opcode);
+    EXPECT_EQ(reader.closeCode(), 1002);
+  }
+  WsFrameReader reader;
+  const char huge[] = {'\x81', '\xFF', '\x80', 0, 0, 0, 0, 0, 0, 1};  // 2^63 + 1 bytes
+  reader.feed(huge, sizeof huge);
+  EXPECT_EQ(reader.next(frame), WsFrameReader::Result::Error);
+  EXPECT_EQ(reader.closeCode(), 1002);
+}
+
+TEST(StreamFraming, ManyTinyFramesParseInLinearTimeAndTheBufferStaysSmall) {
+  // 200,000 pings fed 64 KiB at a time (a flooding client): with the front of
+  // the buffer erased after every frame this took quadratic time.
+  const std::string ping = masked(0x89, "");
+  std::string chunk;
+  while (chunk.size() + ping.size() <= 64 * 1024) chunk += ping;
+  const std::size_t per_chunk = chunk.size() / ping.size();
+  WsFrameReader reader;
+  WsFrameReader::Frame frame;
+  std::size_t frames = 0, largest_pending = 0;
+  auto start = std::chrono::steady_clock::now();
+  while (frames < 200000) {
+    reader.feed(chunk.data(), chunk.size());
+    largest_pending = std::max(largest_pending, reader.pending());
+    while (reader.next(frame) == WsFrameReader::Result::Frame) ++frames;
+  }
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  std::cout << "[ framing ] " << frames << " frames in " << took.count() << " ms\n";
+  EXPECT_EQ(frames % per_chunk, 0u);
+  EXPECT_EQ(reader.pending(), 0u);
+  EXPECT_LE(largest_pending, chunk.size());
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <sys/socket.h>
 #include <thread>
 
 namespace {
@@ -228,6 +229,94 @@ TEST_F(ReactorTest, TheInstanceCapRefusesAStreamAndACancelledOneFreesItsPlace) {
   }  // dropped before attach(): the handler failed to answer
   ASSERT_TRUE(eventually([&] { return reactor.openStreams() == 0; }));
   EXPECT_NO_THROW(reactor.open("r2", "u1", std::chrono::system_clock::now() + 1h, Protocol::Sse, -1));
+}
+
+TEST_F(ReactorTest, AUserOverTheStreamCapIsRefusedAndAClosedStreamFreesItsPlace) {
+  options_.max_streams_per_user = 2;
+  StreamReactor reactor(options_, [](const std::string&) { return std::nullopt; });
+  reactor.start();
+  auto until = std::chrono::system_clock::now() + 1h;
+  auto first = reactor.open("r1", "u1", until, Protocol::Sse, -1);
+  auto c = connect();
+  reactor.attach(reactor.open("r1", "u1", until, Protocol::Sse, -1), c.server, view());
+  EXPECT_THROW(reactor.open("r2", "u1", until, Protocol::Sse, -1), osago::core::UserStreamsFull);
+  EXPECT_NO_THROW(reactor.open("r2", "u2", until, Protocol::Sse, -1)) << "another user is not held to u1's count";
+  c.client.close();  // the browser tab closes: its place is free once the reactor sees it
+  EXPECT_TRUE(eventually([&] {
+    try {
+      reactor.open("r2", "u1", until, Protocol::Sse, -1);
+      return true;
+    } catch (const osago::core::UserStreamsFull&) {
+      return false;
+    }
+  }));
+}
+
+TEST_F(ReactorTest, AClientSendingDataFramesIsClosedWith1003) {
+  StreamReactor reactor(options_, [](const std::string&) { return std::nullopt; });
+  reactor.start();
+  auto c = attached(reactor, Protocol::WebSocket);
+  send(c, clientFrame(osago::core::kWsText, "hello"));
+  std::string got;
+  readUntil(c.client, "takes no messages", got);
+  EXPECT_NE(got.find(osago::core::wsCloseFrame(1003, "this stream takes no messages")), std::string::npos) << got;
+  EXPECT_TRUE(closedByPeer(c.client));
+}
+
+TEST_F(ReactorTest, PingsFromAClientThatDoesNotReadQueueAtMostOnePong) {
+  options_.max_unsent_bytes = 64 * 1024;
+  StreamReactor reactor(options_, [](const std::string&) { return std::nullopt; });
+  reactor.start();
+  // Small kernel buffers towards the client (its receive window, the server's
+  // send buffer): past them, every pong would wait in the reactor.
+  Poco::Net::StreamSocket client(Poco::Net::SocketAddress::IPv4);
+  client.setReceiveBufferSize(64 * 1024);
+  client.connect(listener_.address());
+  Poco::Net::StreamSocket server = listener_.acceptConnection();
+  server.setSendBufferSize(4096);
+  reactor.attach(reactor.open("r1", "u1", std::chrono::system_clock::now() + 1h, Protocol::WebSocket, -1), server, view());
+  ASSERT_TRUE(eventually([&] { return reactor.openStreams() == 1; }));
+  // Pings with the largest payload a ping may have, nothing read, for up to
+  // 3 s or 8 MB: one pong each would pass the 64 KiB bound after a few hundred.
+  const std::string ping = clientFrame(osago::core::kWsPing, std::string(125, 'p'));
+  std::string burst;
+  for (int i = 0; i < 256; ++i) burst += ping;
+  client.setBlocking(false);
+  std::size_t sent = 0;
+  auto until = std::chrono::steady_clock::now() + 3s;
+  while (sent < 8u * 1024 * 1024 && std::chrono::steady_clock::now() < until) {
+    int n = ::send(client.impl()->sockfd(), burst.data(), burst.size(), MSG_NOSIGNAL);
+    if (n > 0) sent += static_cast<std::size_t>(n);
+    else std::this_thread::sleep_for(1ms);
+  }
+  std::this_thread::sleep_for(300ms);
+  std::cout << "[ pongs ] " << sent / ping.size() << " pings sent, " << reactor.unsentBytes() << " bytes waiting in the reactor\n";
+  EXPECT_GT(sent, 1024u * 1024) << "too few pings to show anything";
+  EXPECT_EQ(reactor.openStreams(), 1u) << "dropped: the pongs grew as the pings came";
+  EXPECT_LE(reactor.unsentBytes(), 2 * 256u) << "more than one pong queued";
+}
+
+TEST_F(ReactorTest, TheInstanceBudgetOfUnsentBytesDropsTheStreamThatGrowsPastIt) {
+  options_.max_unsent_bytes = 1024 * 1024;
+  options_.max_total_unsent_bytes = 128 * 1024;  // less than two streams' own bound
+  StreamReactor reactor(options_, [](const std::string&) { return std::nullopt; });
+  reactor.start();
+  std::vector<Connection> clients;
+  for (int i = 0; i < 2; ++i) {
+    auto c = connect();
+    c.client.setReceiveBufferSize(4096);
+    c.server.setSendBufferSize(4096);
+    reactor.attach(reactor.open("r1", "u1", std::chrono::system_clock::now() + 1h, Protocol::Sse, -1), c.server, view());
+    clients.push_back(std::move(c));
+  }
+  ASSERT_TRUE(eventually([&] { return reactor.openStreams() == 2; }));
+  std::size_t peak = 0;
+  for (long long seq = 2; seq < 400 && reactor.openStreams() == 2; ++seq) {
+    reactor.deliver(event(seq, "IN_PROGRESS", 1000));
+    peak = std::max(peak, reactor.unsentBytes());
+  }
+  EXPECT_TRUE(eventually([&] { return reactor.openStreams() < 2; })) << "both held past the instance's budget";
+  EXPECT_LE(peak, 128 * 1024u + 2 * 1200u) << "the budget was passed by more than one event";
 }
 
 TEST_F(ReactorTest, AnExpiredTokenEndsTheStreamAndStopClosesTheRestWith1001) {

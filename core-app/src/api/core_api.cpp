@@ -216,6 +216,8 @@ StreamReactor::Ticket CoreApi::openStream(const std::string& id, const UserIdent
     return streams_.open(id, user.user_id, user.expires_at, protocol, sent);
   } catch (const StreamsFull& e) {
     throw http::HttpError(503, "TOO_MANY_STREAMS", std::string(e.what()) + "; try again shortly");
+  } catch (const UserStreamsFull& e) {
+    throw http::HttpError(429, "TOO_MANY_USER_STREAMS", std::string(e.what()) + "; close another tab's stream first");
   }
 }
 

@@ -78,6 +78,16 @@ CoreConfig CoreConfig::load(const std::string& file) {
   cfg.stream_max_unsent_kb = streams.get<int>("max_unsent_kb", cfg.stream_max_unsent_kb);
   if (cfg.stream_max_unsent_kb < 16 || cfg.stream_max_unsent_kb > 65536)
     throw ConfigError(file, "streams.max_unsent_kb", "must be 16 to 65536");
+  cfg.stream_max_total_unsent_mb = streams.get<int>("max_total_unsent_mb", cfg.stream_max_total_unsent_mb);
+  if (cfg.stream_max_total_unsent_mb < 1 || cfg.stream_max_total_unsent_mb > 65536 ||
+      cfg.stream_max_total_unsent_mb * 1024 < cfg.stream_max_unsent_kb)
+    throw ConfigError(file, "streams.max_total_unsent_mb", "must be 1 to 65536 and at least streams.max_unsent_kb");
+  cfg.max_streams_per_user = streams.get<int>("max_streams_per_user", cfg.max_streams_per_user);
+  if (cfg.max_streams_per_user < 1 || cfg.max_streams_per_user > cfg.max_streams)
+    throw ConfigError(file, "streams.max_streams_per_user", "must be 1 to streams.max_streams");
+  cfg.stream_read_budget_kb = streams.get<int>("read_budget_kb", cfg.stream_read_budget_kb);
+  if (cfg.stream_read_budget_kb < 1 || cfg.stream_read_budget_kb > 16384)
+    throw ConfigError(file, "streams.read_budget_kb", "must be 1 to 16384");
   streams.finish();
   root.finish();
 

@@ -43,6 +43,9 @@ struct CoreConfig {
   std::chrono::seconds stream_heartbeat{15};
   int max_streams = 20000;                        ///< open SSE + WebSocket streams per instance
   int stream_max_unsent_kb = 1024;                ///< a client this far behind is dropped; it resumes by seq
+  int stream_max_total_unsent_mb = 64;            ///< every stream together; past it the one growing is dropped
+  int max_streams_per_user = 20;                  ///< one user's streams per instance
+  int stream_read_budget_kb = 64;                 ///< read from one client per turn of the event loop
 
   /// Breaker defaults for core-app's own dependencies: quick to open, quick to retry.
   static BreakerConfig downstreamBreaker() {

@@ -58,9 +58,18 @@ std::string wsAcceptKey(const std::string& client_key) {
   return out.str();
 }
 
+void WsFrameReader::feed(const char* data, std::size_t size) {
+  if (at_ > 0 && at_ >= buffer_.size() - at_) {  // the parsed part is at least half: drop it (amortised linear)
+    buffer_.erase(0, at_);
+    at_ = 0;
+  }
+  buffer_.append(data, size);
+}
+
 WsFrameReader::Result WsFrameReader::next(Frame& frame) {
-  auto byte = [this](std::size_t i) { return static_cast<std::uint8_t>(buffer_[i]); };
-  if (buffer_.size() < 2) return Result::NeedMore;
+  const std::size_t available = buffer_.size() - at_;
+  auto byte = [this](std::size_t i) { return static_cast<std::uint8_t>(buffer_[at_ + i]); };
+  if (available < 2) return Result::NeedMore;
   std::uint8_t b0 = byte(0), b1 = byte(1);
   bool fin = b0 & 0x80;
   std::uint8_t opcode = b0 & 0x0F;
@@ -70,28 +79,35 @@ WsFrameReader::Result WsFrameReader::next(Frame& frame) {
   };
   if (b0 & 0x70) return fail(1002);           // no extensions were negotiated
   if (!(b1 & 0x80)) return fail(1002);        // a client must mask its frames
+  bool known = opcode <= kWsBinary || opcode == kWsClose || opcode == kWsPing || opcode == kWsPong;
+  if (!known) return fail(1002);              // reserved opcodes
   bool control = opcode & 0x8;
   if (control && (!fin || (b1 & 0x7F) > 125)) return fail(1002);
   std::size_t header = 2;
   std::uint64_t length = b1 & 0x7F;
   if (length == 126) {
-    if (buffer_.size() < 4) return Result::NeedMore;
+    if (available < 4) return Result::NeedMore;
     length = (std::uint64_t{byte(2)} << 8) | byte(3);
     header = 4;
   } else if (length == 127) {
-    if (buffer_.size() < 10) return Result::NeedMore;
+    if (available < 10) return Result::NeedMore;
+    if (byte(2) & 0x80) return fail(1002);    // the most significant bit must be 0
     length = 0;
     for (std::size_t i = 2; i < 10; ++i) length = (length << 8) | byte(i);
     header = 10;
   }
   if (length > max_payload_) return fail(1009);
-  if (buffer_.size() < header + 4 + length) return Result::NeedMore;
-  const std::size_t mask_at = header;
+  if (available < header + 4 + length) return Result::NeedMore;
+  const std::size_t mask_at = at_ + header;
   frame.opcode = opcode;
-  frame.payload.assign(buffer_, header + 4, static_cast<std::size_t>(length));
+  frame.payload.assign(buffer_, mask_at + 4, static_cast<std::size_t>(length));
   for (std::size_t i = 0; i < frame.payload.size(); ++i)
     frame.payload[i] = static_cast<char>(frame.payload[i] ^ buffer_[mask_at + (i % 4)]);
-  buffer_.erase(0, header + 4 + static_cast<std::size_t>(length));
+  at_ += header + 4 + static_cast<std::size_t>(length);
+  if (at_ == buffer_.size()) {
+    buffer_.clear();
+    at_ = 0;
+  }
   return Result::Frame;
 }
 

@@ -24,8 +24,11 @@ std::string wsCloseFrame(std::uint16_t code, std::string_view reason);
 std::string wsAcceptKey(const std::string& client_key);
 
 /// Reads the frames a client sends (they must be masked). Control frames are
-/// at most 125 bytes; data frames at most `max_payload` bytes. Fragmented data
-/// frames are passed through one fragment at a time: the streams ignore data.
+/// at most 125 bytes; data frames at most `max_payload` bytes; an unknown
+/// opcode is an error (1002). Fragmented data frames are passed through one
+/// fragment at a time. Parsing moves an offset through the buffer, which is
+/// compacted only when the consumed part outweighs the rest: linear however
+/// small and many the frames.
 class WsFrameReader {
  public:
   struct Frame {
@@ -35,7 +38,9 @@ class WsFrameReader {
   enum class Result { Frame, NeedMore, Error };
 
   explicit WsFrameReader(std::size_t max_payload = 64 * 1024) : max_payload_(max_payload) {}
-  void feed(const char* data, std::size_t size) { buffer_.append(data, size); }
+  void feed(const char* data, std::size_t size);
+  /// Bytes received and not yet parsed into frames.
+  std::size_t pending() const { return buffer_.size() - at_; }
   /// The next complete frame (unmasked) or NeedMore; Error with closeCode() when the client broke the protocol.
   Result next(Frame& frame);
   std::uint16_t closeCode() const { return close_code_; }
@@ -43,6 +48,7 @@ class WsFrameReader {
  private:
   std::size_t max_payload_;
   std::string buffer_;
+  std::size_t at_ = 0;  ///< where the next frame starts
   std::uint16_t close_code_ = 0;
 };
 

@@ -17,6 +17,13 @@ namespace osago::core {
 namespace {
 constexpr std::uint64_t kWakeId = 0;
 constexpr auto kTick = std::chrono::milliseconds(500);
+
+/// A bound that bit, by name: read_budget, user_streams, total_unsent, pong, data_frame, protocol.
+prometheus::Counter& limitHit(const char* limit) {
+  static auto& family = metrics::counter("osago_core_stream_limits_total",
+                                         "Times a bound on browser streams bit, by bound (docs/configuration.md)");
+  return family.Add({{"limit", limit}});
+}
 }  // namespace
 
 struct StreamReactor::Session {
@@ -31,6 +38,8 @@ struct StreamReactor::Session {
   int fd = -1;
   std::string out;
   std::size_t out_at = 0;
+  std::size_t accounted = 0;   ///< this stream's part of total_unsent_
+  bool pong_queued = false;    ///< a pong waits in `out`: a ping meanwhile gets none (RFC 6455 allows answering the last)
   bool want_write = false;
   bool closing = false;        ///< the last message is queued: flush, then half-close
   bool write_shut = false;
@@ -44,6 +53,7 @@ StreamReactor::Ticket::~Ticket() {
 }
 
 StreamReactor::StreamReactor(Options options, Fetch fetch) : options_(options), fetch_(std::move(fetch)) {
+  for (const char* limit : {"read_budget", "user_streams", "total_unsent", "pong", "data_frame", "protocol"}) limitHit(limit);
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (epoll_fd_ < 0 || wake_fd_ < 0) throw std::runtime_error(std::string("stream reactor: ") + std::strerror(errno));
@@ -82,9 +92,19 @@ void StreamReactor::stop() {
 StreamReactor::Ticket StreamReactor::open(const std::string& request_id, const std::string& user_id,
                                           std::chrono::system_clock::time_point token_expires_at, Protocol protocol,
                                           long long sent) {
-  if (open_streams_.fetch_add(1) >= options_.max_streams) {
-    open_streams_.fetch_sub(1);
-    throw StreamsFull("this instance holds " + std::to_string(options_.max_streams) + " streams already");
+  {
+    std::lock_guard lock(users_mutex_);
+    std::size_t& held = user_streams_[user_id];
+    if (held >= options_.max_streams_per_user) {
+      limitHit("user_streams").Increment();
+      throw UserStreamsFull("this user has " + std::to_string(held) + " streams open here already, the most one may");
+    }
+    if (open_streams_.fetch_add(1) >= options_.max_streams) {
+      open_streams_.fetch_sub(1);
+      if (held == 0) user_streams_.erase(user_id);
+      throw StreamsFull("this instance holds " + std::to_string(options_.max_streams) + " streams already");
+    }
+    ++held;
   }
   std::uint64_t id = next_id_.fetch_add(1);
   StreamRelay relay(sent, token_expires_at, Steady::now());
@@ -220,14 +240,22 @@ void StreamReactor::onSocket(Session& s, std::uint32_t events) {
 
 void StreamReactor::readFrom(Session& s) {
   char buffer[16 * 1024];
+  std::size_t taken = 0;
   for (;;) {
-    ssize_t n = ::recv(s.fd, buffer, sizeof buffer, 0);
+    if (taken >= options_.read_budget_bytes) {
+      // Its turn is over: the socket is still readable (level-triggered), so it is
+      // read again after every other ready stream has had its turn.
+      limitHit("read_budget").Increment();
+      break;
+    }
+    ssize_t n = ::recv(s.fd, buffer, std::min(sizeof buffer, options_.read_budget_bytes - taken), 0);
     if (n == 0) return drop(s);  // the client left (or answered our half-close)
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (errno == EINTR) continue;
       return drop(s);
     }
+    taken += static_cast<std::size_t>(n);
     if (s.protocol == Protocol::Sse || s.closing) continue;  // an SSE client has nothing to say
     s.reader.feed(buffer, static_cast<std::size_t>(n));
     WsFrameReader::Frame frame;
@@ -235,17 +263,29 @@ void StreamReactor::readFrom(Session& s) {
       auto result = s.reader.next(frame);
       if (result == WsFrameReader::Result::NeedMore) break;
       if (result == WsFrameReader::Result::Error) {
+        limitHit("protocol").Increment();
         append(s, wsCloseFrame(s.reader.closeCode(), "protocol error"));
         s.closing = true;
         break;
       }
       if (frame.opcode == kWsPing) {
-        append(s, wsFrame(kWsPong, frame.payload));
+        if (s.pong_queued) {
+          limitHit("pong").Increment();
+        } else {
+          append(s, wsFrame(kWsPong, frame.payload));
+          s.pong_queued = true;
+        }
       } else if (frame.opcode == kWsClose) {
         append(s, wsCloseFrame(1000, ""));
         s.closing = true;
         break;
-      }  // text, binary, continuation and pong frames are ignored
+      } else if (frame.opcode != kWsPong) {
+        // The stream goes one way: a client sending messages is not one of ours.
+        limitHit("data_frame").Increment();
+        append(s, wsCloseFrame(1003, "this stream takes no messages"));
+        s.closing = true;
+        break;
+      }
     }
     flush(s);
     if (s.dead || s.closing) break;
@@ -304,6 +344,16 @@ void StreamReactor::flush(Session& s) {
     return drop(s);  // the connection broke
   }
   std::size_t unsent = s.out.size() - s.out_at;
+  total_unsent_ += unsent;
+  total_unsent_ -= s.accounted;
+  s.accounted = unsent;
+  if (unsent == 0) s.pong_queued = false;
+  if (unsent > 0 && total_unsent_ > options_.max_total_unsent_bytes) {
+    limitHit("total_unsent").Increment();
+    Poco::Logger::get("streams").information("dropping a stream " + std::to_string(unsent) + " bytes behind: all streams together are " +
+                                             std::to_string(total_unsent_.load()) + " bytes behind, over the instance's budget");
+    return drop(s);
+  }
   if (unsent > options_.max_unsent_bytes) {
     static auto& slow = metrics::counter("osago_core_slow_streams_dropped_total",
                                          "Streams disconnected because their client fell too far behind").Add({});
@@ -424,6 +474,12 @@ void StreamReactor::reap() {
     if (r != by_request_.end()) {
       r->second.erase(&s);
       if (r->second.empty()) by_request_.erase(r);
+    }
+    total_unsent_ -= s.accounted;
+    {
+      std::lock_guard lock(users_mutex_);
+      auto u = user_streams_.find(s.user_id);
+      if (u != user_streams_.end() && --u->second == 0) user_streams_.erase(u);
     }
     sessions_.erase(it);  // closes the socket
     open_streams_.fetch_sub(1);

@@ -27,6 +27,11 @@ class StreamsFull : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+/// Thrown by StreamReactor::open when the user holds as many streams as one user may.
+class UserStreamsFull : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 /// Holds every open SSE and WebSocket stream of the instance on one epoll
 /// thread, so a stream costs a socket and a few kilobytes, not a thread.
@@ -47,6 +52,9 @@ class StreamReactor {
     std::chrono::milliseconds heartbeat{15000};     ///< silence before a keep-alive and a look at the stored state
     std::chrono::milliseconds gap_wait{2000};       ///< how long a missing seq may be awaited
     std::size_t max_unsent_bytes = 1024 * 1024;     ///< a client this far behind is dropped (it resumes by seq)
+    std::size_t max_total_unsent_bytes = 64 * 1024 * 1024;  ///< all streams together; past it the growing one is dropped
+    std::size_t max_streams_per_user = 20;          ///< one user's streams on this instance
+    std::size_t read_budget_bytes = 64 * 1024;      ///< read from one client per wakeup, then the others' turn
     std::chrono::milliseconds close_linger{5000};   ///< after the last message, how long to wait for the client to close
     int fetch_threads = 2;
   };
@@ -77,7 +85,7 @@ class StreamReactor {
   void stop();
 
   /// Reserves a stream of `user_id` on `request_id` that has sent up to seq `sent` (-1: nothing).
-  /// Throws StreamsFull.
+  /// Throws StreamsFull or UserStreamsFull.
   Ticket open(const std::string& request_id, const std::string& user_id,
               std::chrono::system_clock::time_point token_expires_at, Protocol protocol, long long sent);
   /// Hands over the connection, whose HTTP answer has been written, with the stored view read after open().
@@ -86,6 +94,8 @@ class StreamReactor {
   void deliver(const nlohmann::json& event);
 
   std::size_t openStreams() const { return open_streams_.load(); }
+  /// Bytes written to streams and not yet taken by their clients, all streams together.
+  std::size_t unsentBytes() const { return total_unsent_.load(); }
 
  private:
   struct Session;
@@ -117,6 +127,10 @@ class StreamReactor {
   std::atomic<bool> running_{false};
   std::atomic<std::size_t> open_streams_{0};
   std::atomic<std::uint64_t> next_id_{1};
+  std::atomic<std::size_t> total_unsent_{0};  ///< written by the loop thread only
+
+  std::mutex users_mutex_;
+  std::unordered_map<std::string, std::size_t> user_streams_;
 
   std::mutex queue_mutex_;
   std::vector<std::function<void()>> queue_;
