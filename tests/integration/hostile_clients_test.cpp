@@ -6,6 +6,12 @@
 
 #include <osago/common/http_client.hpp>
 
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/WebSocket.h>
+#include <Poco/URI.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +19,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <functional>
 #include <netinet/in.h>
 #include <poll.h>
 #include <string>
@@ -221,6 +228,158 @@ TEST(Hostile, ABodySentAByteAtATimeIsAnswered408AtTheDeadline) {
   EXPECT_EQ(answer.rfind("HTTP/1.1 408", 0), 0u) << answer.substr(0, 300);
   EXPECT_LT(took, std::chrono::milliseconds(kDeadlineMs) + 2s) << "the body was awaited past the deadline";
   stack().stop("core-slow-body", SIGTERM);
+}
+
+/// Opens `path` as an SSE stream from 127.0.0.1 and reads its answer's status line; the socket stays open (or -1).
+int openStream(int port, const std::string& path, const std::string& token, int& status) {
+  status = 0;
+  int fd = connectFrom("127.0.0.1", port);
+  if (fd < 0) return -1;
+  std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token + "\r\n\r\n";
+  [[maybe_unused]] auto n = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string answer;
+  char buffer[1024];
+  auto until = Clock::now() + 5s;
+  while (Clock::now() < until && answer.find("\r\n") == std::string::npos) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
+    if (got <= 0) break;
+    answer.append(buffer, static_cast<std::size_t>(got));
+  }
+  if (answer.rfind("HTTP/1.1 ", 0) == 0) status = std::atoi(answer.c_str() + 9);
+  return fd;
+}
+
+TEST(Hostile, AUserOverTheStreamCapIsRefused429) {
+  std::string core = stack().startExtraCore("core-stream-cap", stack().aggregatorUrl(),
+                                            {{"OSAGO_CORE__STREAMS__MAX_STREAMS_PER_USER", "4"}});
+  std::string token = login("many-tabs");
+  auto created = httpJson("POST", core + "/api/osago/requests", quote(), token);
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  const std::string path = "/api/osago/requests/" + created.body["osagoRequestId"].get<std::string>() + "/stream";
+  std::vector<int> open;
+  for (int i = 0; i < 4; ++i) {
+    int status = 0;
+    open.push_back(openStream(portOf(core), path, token, status));
+    EXPECT_EQ(status, 200) << "stream " << i;
+  }
+  auto refused = httpJson("GET", core + path, nullptr, token);
+  EXPECT_EQ(refused.status, 429) << refused.body.dump();
+  EXPECT_EQ(refused.body.value("error", ""), "TOO_MANY_USER_STREAMS") << refused.body.dump();
+  std::string other = login("another-user");
+  EXPECT_EQ(httpJson("GET", core + path, nullptr, other).status, 404) << "another user is not held to this one's count";
+  ::close(open.back());
+  open.pop_back();
+  bool admitted = false;
+  for (int i = 0; i < 50 && !admitted; ++i) {
+    int status = 0;
+    int fd = openStream(portOf(core), path, token, status);
+    admitted = status == 200;
+    if (admitted) open.push_back(fd);
+    else {
+      ::close(fd);
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  EXPECT_TRUE(admitted) << "a closed stream did not free its place";
+  for (int fd : open) ::close(fd);
+  stack().stop("core-stream-cap", SIGTERM);
+}
+
+/// A WebSocket client that sends empty masked pings as fast as its socket takes them (48 KiB
+/// at a time, written past Poco's framing) and reads nothing, until `stop`; the pings sent.
+std::size_t flood(const std::string& url, const std::string& token, const std::atomic<bool>& stop) {
+  Poco::URI uri(url);
+  Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
+  Poco::Net::HTTPRequest req("GET", uri.getPathEtc(), Poco::Net::HTTPMessage::HTTP_1_1);
+  req.set("Authorization", "Bearer " + token);
+  Poco::Net::HTTPResponse resp;
+  std::size_t frames = 0;
+  try {
+    Poco::Net::WebSocket ws(session, req, resp);
+    const char ping[] = {'\x89', '\x80', 0x11, 0x22, 0x33, 0x44};  // final, masked, empty
+    std::string chunk;
+    for (int i = 0; i < 8192; ++i) chunk.append(ping, sizeof ping);
+    int fd = ws.impl()->sockfd();
+    while (!stop) {
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      ssize_t n = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;
+      if (n > 0) frames += static_cast<std::size_t>(n) / sizeof ping;
+    }
+  } catch (const std::exception&) {
+    // Closed or blocked by the server: the flood ends.
+  }
+  return frames;
+}
+
+/// Five streams of one quote read by a watching user; how long until each saw its end, and its live events.
+struct Watch {
+  std::vector<std::chrono::milliseconds> to_end;
+  std::size_t live_events = 0;
+  int ended = 0;
+};
+Watch watchAQuote(const std::string& core) {
+  std::string token = login("watcher");
+  auto start = Clock::now();
+  auto created = httpJson("POST", core + "/api/osago/requests", quote(), token);
+  EXPECT_EQ(created.status, 201) << created.body.dump();
+  std::string id = created.body.value("osagoRequestId", "");
+  Watch w;
+  std::vector<std::pair<int, std::vector<SseEvent>>> results(5);
+  std::vector<std::chrono::milliseconds> took(5);
+  std::vector<std::thread> readers;
+  for (std::size_t i = 0; i < results.size(); ++i)
+    readers.emplace_back([&, i] {
+      results[i] = readEventStream(core + "/api/osago/requests/" + id + "/stream", token,
+                                   std::chrono::seconds(TestStack::kDeadlineSeconds + 15));
+      took[i] = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+    });
+  for (auto& r : readers) r.join();
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& events = results[i].second;
+    if (!events.empty() && events.back().type == "end") ++w.ended;
+    w.live_events += std::count_if(events.begin(), events.end(), [](const SseEvent& e) { return e.type == "company"; });
+    w.to_end.push_back(took[i]);
+  }
+  std::sort(w.to_end.begin(), w.to_end.end());
+  return w;
+}
+
+TEST(Hostile, AWebSocketFloodingPingsNeitherStallsOtherStreamsNorGrowsTheInstance) {
+  std::string core = stack().startExtraCore("core-flood", stack().aggregatorUrl());
+  Watch calm = watchAQuote(core);
+
+  std::string flooder = login("flooder");
+  auto created = httpJson("POST", core + "/api/osago/requests", quote(), flooder);
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  auto before = scrape(core);
+  std::atomic<bool> stop{false};
+  std::size_t frames = 0;
+  std::thread attacker([&] {
+    frames = flood(core + "/api/osago/requests/" + created.body["osagoRequestId"].get<std::string>() + "/ws", flooder, stop);
+  });
+  std::this_thread::sleep_for(500ms);
+  Watch flooded = watchAQuote(core);
+  auto during = scrape(core);
+  stop = true;
+  attacker.join();
+
+  std::cout << "[ frame flood ] " << frames << " pings sent by one client; five streams of another quote saw their end after "
+            << calm.to_end.front().count() << "–" << calm.to_end.back().count() << " ms without the flood, "
+            << flooded.to_end.front().count() << "–" << flooded.to_end.back().count() << " ms during it; "
+            << during.sum("osago_core_stream_unsent_bytes") << " bytes unsent on the instance\n";
+  EXPECT_GT(frames, 10000u) << "the flood was too small to show anything";
+  EXPECT_EQ(flooded.ended, 5) << "streams of the instance did not get their end during the flood";
+  EXPECT_GE(flooded.live_events, 5u) << "no live events reached the other streams during the flood";
+  EXPECT_GT(during.sum("osago_core_stream_limits_total", {"limit=\"read_budget\""}) -
+                before.sum("osago_core_stream_limits_total", {"limit=\"read_budget\""}),
+            0)
+      << "the flooding client's reads were never cut at its budget";
+  EXPECT_LE(during.sum("osago_core_stream_unsent_bytes"), 64 * 1024) << "the flooder's pongs piled up";
+  stack().stop("core-flood", SIGTERM);
 }
 
 }  // namespace
