@@ -85,6 +85,14 @@ ConnectionGuard::Scope::~Scope() {
   guard_.entries_.erase(id_);  // before the socket closes: the watchdog never touches a reused descriptor
   auto it = guard_.per_address_.find(address_);
   if (it != guard_.per_address_.end() && --it->second == 0) guard_.per_address_.erase(it);
+  guard_.ended_cv_.notify_all();
+}
+
+void ConnectionGuard::shutdown(bool everything, std::chrono::milliseconds wait) {
+  std::unique_lock lock(mutex_);
+  for (auto& [id, e] : entries_)
+    if (everything || e.phase == Phase::kHeaders) ::shutdown(e.fd, SHUT_RDWR);
+  ended_cv_.wait_for(lock, wait, [this] { return entries_.empty(); });
 }
 
 void ConnectionGuard::set(std::uint64_t id, Phase phase, Clock::time_point deadline) {

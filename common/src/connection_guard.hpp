@@ -53,6 +53,11 @@ class ConnectionGuard {
     bool admitted_ = false;
   };
 
+  /// Shuts down the connections waiting for (or still sending) a request, and
+  /// with `everything` those being answered too; then waits up to `wait` until
+  /// every connection has ended.
+  void shutdown(bool everything, std::chrono::milliseconds wait);
+
   /// On the connection's thread: the headers are in and the handler starts;
   /// with `expects_body` its body is still awaited (the deadline stays), else nothing is.
   static void handlerStarted(bool expects_body);
@@ -83,6 +88,7 @@ class ConnectionGuard {
   Limits limits_;
   std::mutex mutex_;
   std::condition_variable stop_cv_;
+  std::condition_variable ended_cv_;
   bool stopping_ = false;
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, Entry> entries_;

@@ -179,16 +179,16 @@ Server::Server(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net
   if (limits.max_connections_per_address > 0) setConnectionFilter(new AddressFilter(guard_));
 }
 
-Server::~Server() { stopAll(true); }
+// Every connection has ended (or 2 s have passed) before the server goes: no
+// thread of it runs on into the process's exit.
+Server::~Server() {
+  stop();
+  guard_->shutdown(true, std::chrono::seconds(2));
+}
 
 void Server::stopAll(bool abort_current) {
   stop();
-  // The connections listen to their factory's serverStopped event, which Poco
-  // lets only its own HTTPServer raise: reached through a member pointer.
-  struct Access : Poco::Net::HTTPRequestHandlerFactory {
-    static auto event() { return &Access::serverStopped; }
-  };
-  ((*router_).*Access::event())(this, abort_current);
+  guard_->shutdown(abort_current, std::chrono::milliseconds(0));
 }
 
 void Router::add(const std::string& method, const std::string& pattern, Handler handler) {

@@ -107,7 +107,8 @@ class Server : public Poco::Net::TCPServer {
   Server(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket, const ServerLimits& limits);
   ~Server() override;
   /// Stops accepting; requests being answered finish, idle kept-alive
-  /// connections close now (all connections with `abort_current`), as Poco's HTTPServer::stopAll.
+  /// connections (and those still sending a request) close now — all
+  /// connections with `abort_current` — as Poco's HTTPServer::stopAll.
   void stopAll(bool abort_current = false);
 
  private:
