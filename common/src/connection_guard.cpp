@@ -36,7 +36,7 @@ std::string addressOf(const Poco::Net::StreamSocket& socket) {
 
 thread_local ConnectionGuard::Current ConnectionGuard::current_;
 
-ConnectionGuard::ConnectionGuard(Limits limits) : limits_(limits) {
+ConnectionGuard::ConnectionGuard(const ServerLimits& limits) : limits_(limits) {
   cutCounter("headers");
   cutCounter("body");
   refusedCounter();
@@ -53,29 +53,31 @@ ConnectionGuard::~ConnectionGuard() {
 }
 
 bool ConnectionGuard::admit(const Poco::Net::StreamSocket& socket) {
-  if (limits_.per_address == 0) return true;
+  if (!capsAddresses()) return true;
   std::string address = addressOf(socket);
   std::lock_guard lock(mutex_);
   auto it = per_address_.find(address);
-  if (it == per_address_.end() || it->second < limits_.per_address) return true;
+  if (it == per_address_.end() || it->second < limits_.max_connections_per_address) return true;
   refusedCounter().Increment();
   return false;
 }
 
 ConnectionGuard::Scope::Scope(ConnectionGuard& guard, const Poco::Net::StreamSocket& socket)
-    : guard_(guard), address_(addressOf(socket)) {
+    : guard_(guard), address_(guard.capsAddresses() ? addressOf(socket) : std::string()) {
   std::lock_guard lock(guard_.mutex_);
-  std::size_t& held = guard_.per_address_[address_];
-  if (guard_.limits_.per_address != 0 && held >= guard_.limits_.per_address) {
-    if (held == 0) guard_.per_address_.erase(address_);
-    refusedCounter().Increment();
-    return;
+  if (guard_.capsAddresses()) {
+    std::size_t& held = guard_.per_address_[address_];
+    if (held >= guard_.limits_.max_connections_per_address) {
+      refusedCounter().Increment();
+      return;  // `held` is not 0 here: the cap is at least 1
+    }
+    ++held;
   }
-  ++held;
   admitted_ = true;
   id_ = guard_.next_id_++;
-  guard_.entries_.emplace(id_, Entry{socket.impl()->sockfd(), Phase::kHeaders, Clock::now() + guard_.limits_.request_deadline});
-  current_ = {&guard_, id_};
+  auto [entry, added] =
+      guard_.entries_.emplace(id_, Entry{socket.impl()->sockfd(), Phase::kHeaders, Clock::now() + guard_.limits_.request_timeout});
+  current_ = {&guard_, &entry->second};
 }
 
 ConnectionGuard::Scope::~Scope() {
@@ -83,8 +85,10 @@ ConnectionGuard::Scope::~Scope() {
   current_ = {};
   std::lock_guard lock(guard_.mutex_);
   guard_.entries_.erase(id_);  // before the socket closes: the watchdog never touches a reused descriptor
-  auto it = guard_.per_address_.find(address_);
-  if (it != guard_.per_address_.end() && --it->second == 0) guard_.per_address_.erase(it);
+  if (guard_.capsAddresses()) {
+    auto it = guard_.per_address_.find(address_);
+    if (it != guard_.per_address_.end() && --it->second == 0) guard_.per_address_.erase(it);
+  }
   guard_.ended_cv_.notify_all();
 }
 
@@ -95,37 +99,37 @@ void ConnectionGuard::shutdown(bool everything, std::chrono::milliseconds wait) 
   ended_cv_.wait_for(lock, wait, [this] { return entries_.empty(); });
 }
 
-void ConnectionGuard::set(std::uint64_t id, Phase phase, Clock::time_point deadline) {
-  std::lock_guard lock(mutex_);
-  auto it = entries_.find(id);
-  if (it == entries_.end()) return;
-  it->second.phase = phase;
-  it->second.deadline = deadline;
-  it->second.cut = false;
+void ConnectionGuard::enter(Phase phase, Clock::time_point deadline) {
+  if (!current_.guard) return;  // not on a guarded connection's thread
+  std::lock_guard lock(current_.guard->mutex_);
+  current_.entry->phase = phase;
+  current_.entry->deadline = deadline;
+  current_.entry->cut = false;
 }
 
 void ConnectionGuard::handlerStarted(bool expects_body) {
+  // With a body still to come the deadline stands; without one nothing more is awaited.
   if (!current_.guard) return;
-  std::lock_guard lock(current_.guard->mutex_);
-  auto it = current_.guard->entries_.find(current_.id);
-  if (it != current_.guard->entries_.end()) it->second.phase = expects_body ? Phase::kHandler : Phase::kRead;
+  if (expects_body) {
+    std::lock_guard lock(current_.guard->mutex_);
+    current_.entry->phase = Phase::kHandler;
+  } else {
+    requestRead();
+  }
 }
 
-void ConnectionGuard::requestRead() {
-  if (current_.guard) current_.guard->set(current_.id, Phase::kRead, Clock::time_point::max());
-}
+void ConnectionGuard::requestRead() { enter(Phase::kRead, Clock::time_point::max()); }
 
 void ConnectionGuard::requestDone() {
   if (!current_.guard) return;
-  auto& g = *current_.guard;
-  g.set(current_.id, Phase::kHeaders, Clock::now() + g.limits_.keep_alive + g.limits_.request_deadline);
+  const auto& limits = current_.guard->limits_;
+  enter(Phase::kHeaders, Clock::now() + limits.keep_alive + limits.request_timeout);
 }
 
 bool ConnectionGuard::deadlinePassed() {
   if (!current_.guard) return false;
   std::lock_guard lock(current_.guard->mutex_);
-  auto it = current_.guard->entries_.find(current_.id);
-  return it != current_.guard->entries_.end() && it->second.cut;
+  return current_.entry->cut;
 }
 
 void ConnectionGuard::watch() {

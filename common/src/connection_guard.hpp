@@ -1,5 +1,7 @@
 #pragma once
 
+#include <osago/common/http_server.hpp>
+
 #include <Poco/Net/StreamSocket.h>
 
 #include <chrono>
@@ -13,33 +15,30 @@
 
 namespace osago::http::detail {
 
-/// The bounds a server's connections are held to, beyond Poco's per-read
-/// timeout (which a client sending a byte now and then never trips):
-/// - a request's headers and body must arrive within `request_deadline` of its
+/// The bounds a server's connections are held to (ServerLimits), beyond Poco's
+/// per-read timeout (which a client sending a byte now and then never trips):
+/// - a request's headers and body must arrive within `request_timeout` of its
 ///   start (of the connection, or of the previous answer plus `keep_alive`);
 ///   past it, a connection still sending headers is closed, and one whose
 ///   handler is reading the body sees the end of its input (readJsonBody
 ///   answers 408);
-/// - one client address holds at most `per_address` connections (0: no cap).
+/// - one client address holds at most `max_connections_per_address` connections (0: no cap).
 /// A watchdog thread enforces the deadline; the connection's own thread says
 /// when its request has been read (requestRead) and answered (requestDone).
 class ConnectionGuard {
  public:
-  struct Limits {
-    std::chrono::milliseconds request_deadline{10000};
-    std::chrono::milliseconds keep_alive{10000};
-    std::size_t per_address = 0;
-  };
-  ConnectionGuard(Limits limits);
+  explicit ConnectionGuard(const ServerLimits& limits);
   ~ConnectionGuard();
   ConnectionGuard(const ConnectionGuard&) = delete;
   ConnectionGuard& operator=(const ConnectionGuard&) = delete;
 
+  /// Whether connections are counted per client address (a cap is set).
+  bool capsAddresses() const { return limits_.max_connections_per_address > 0; }
   /// Whether a connection from `socket`'s address may be queued (at accept).
   bool admit(const Poco::Net::StreamSocket& socket);
 
   /// Tracks the connection served on this thread while it lives; `admitted()`
-  /// is false when its address already holds `per_address` connections.
+  /// is false when its address already holds its share of connections.
   class Scope {
    public:
     Scope(ConnectionGuard& guard, const Poco::Net::StreamSocket& socket);
@@ -48,7 +47,7 @@ class ConnectionGuard {
 
    private:
     ConnectionGuard& guard_;
-    std::string address_;
+    std::string address_;  ///< counted under this address (none without a cap)
     std::uint64_t id_ = 0;
     bool admitted_ = false;
   };
@@ -76,16 +75,18 @@ class ConnectionGuard {
     std::chrono::steady_clock::time_point deadline;
     bool cut = false;
   };
+  /// The connection this thread serves: its guard and its entry (map nodes stay put until erased, by this thread).
   struct Current {
     ConnectionGuard* guard = nullptr;
-    std::uint64_t id = 0;
+    Entry* entry = nullptr;
   };
   static thread_local Current current_;
 
-  void set(std::uint64_t id, Phase phase, std::chrono::steady_clock::time_point deadline);
+  /// Sets the current connection's phase and deadline (the watchdog's next look sees them).
+  static void enter(Phase phase, std::chrono::steady_clock::time_point deadline);
   void watch();
 
-  Limits limits_;
+  ServerLimits limits_;
   std::mutex mutex_;
   std::condition_variable stop_cv_;
   std::condition_variable ended_cv_;

@@ -159,24 +159,17 @@ Poco::Net::HTTPServerParams::Ptr serverParams(const ServerLimits& limits) {
   return params;
 }
 
-std::shared_ptr<detail::ConnectionGuard> makeGuard(const ServerLimits& limits) {
-  return std::make_shared<detail::ConnectionGuard>(
-      detail::ConnectionGuard::Limits{limits.request_timeout, limits.keep_alive, limits.max_connections_per_address});
-}
-
 }  // namespace
 
 Server::Server(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket,
                const ServerLimits& limits)
-    : Server(router, socket, limits, serverParams(limits), makeGuard(limits)) {}
+    : Server(std::move(router), socket, serverParams(limits), std::make_shared<detail::ConnectionGuard>(limits)) {}
 
 Server::Server(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket,
-               const ServerLimits& limits, Poco::Net::HTTPServerParams::Ptr params,
-               std::shared_ptr<detail::ConnectionGuard> guard)
-    : Poco::Net::TCPServer(new GuardedConnectionFactory(params, router, guard), socket, params),
-      router_(std::move(router)),
+               Poco::Net::HTTPServerParams::Ptr params, std::shared_ptr<detail::ConnectionGuard> guard)
+    : Poco::Net::TCPServer(new GuardedConnectionFactory(params, std::move(router), guard), socket, params),
       guard_(std::move(guard)) {
-  if (limits.max_connections_per_address > 0) setConnectionFilter(new AddressFilter(guard_));
+  if (guard_->capsAddresses()) setConnectionFilter(new AddressFilter(guard_));
 }
 
 // Every connection has ended (or 2 s have passed) before the server goes: no

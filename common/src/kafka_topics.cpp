@@ -46,7 +46,10 @@ Client client(const ClientSettings& settings, LastError& last) {
   rd_kafka_conf_set_log_cb(conf, &LastError::record);
   rd_kafka_conf_set_opaque(conf, &last);
   Client rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err), &rd_kafka_destroy);
-  if (!rk) throw Error(std::string("cannot create a Kafka client: ") + err);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);  // rd_kafka_new takes it only when it succeeds
+    throw Error(std::string("cannot create a Kafka client: ") + err);
+  }
   return rk;
 }
 

@@ -4,8 +4,6 @@
 #include <osago/common/http_client.hpp>
 #include <osago/common/http_server.hpp>
 
-#include <Poco/Net/HTTPServer.h>
-
 #include <gtest/gtest.h>
 
 #include <memory>

@@ -344,8 +344,7 @@ void StreamReactor::flush(Session& s) {
     return drop(s);  // the connection broke
   }
   std::size_t unsent = s.out.size() - s.out_at;
-  total_unsent_ += unsent;
-  total_unsent_ -= s.accounted;
+  total_unsent_ += unsent - s.accounted;  // modular: a shrinking stream subtracts
   s.accounted = unsent;
   if (unsent == 0) s.pong_queued = false;
   if (unsent > 0 && total_unsent_ > options_.max_total_unsent_bytes) {

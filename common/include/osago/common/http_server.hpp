@@ -112,10 +112,10 @@ class Server : public Poco::Net::TCPServer {
   void stopAll(bool abort_current = false);
 
  private:
-  Server(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket, const ServerLimits& limits,
+  /// The guard goes both to the connections (through their factory) and to the server.
+  Server(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket,
          Poco::Net::HTTPServerParams::Ptr params, std::shared_ptr<detail::ConnectionGuard> guard);
 
-  Poco::Net::HTTPRequestHandlerFactory::Ptr router_;
   std::shared_ptr<detail::ConnectionGuard> guard_;
 };
 
