@@ -86,7 +86,15 @@ Slowloris slowloris(int port, int count, std::chrono::milliseconds duration, con
     int fd;
     Clock::time_point started;
     bool closed = false;
-    Clock::time_point closed_at;
+    Clock::time_point closed_at{};
+    /// Whether the server has closed it by now (noted the first time it is seen).
+    bool seenClosed() {
+      if (!closed && closedByServer(fd)) {
+        closed = true;
+        closed_at = Clock::now();
+      }
+      return closed;
+    }
   };
   std::vector<Attacker> attackers;
   for (int i = 0; i < count; ++i) {
@@ -95,33 +103,20 @@ Slowloris slowloris(int port, int count, std::chrono::milliseconds duration, con
     ++result.connected;
     std::string start = "GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n";
     [[maybe_unused]] auto n = ::send(fd, start.data(), start.size(), MSG_NOSIGNAL);
-    attackers.push_back({fd, Clock::now()});
+    attackers.push_back({fd, Clock::now(), false, {}});
   }
-  std::atomic<bool> done{false};
   std::thread trickle([&] {
     auto until = Clock::now() + duration;
     while (Clock::now() < until) {
-      for (auto& a : attackers) {
-        if (a.closed) continue;
-        if (closedByServer(a.fd)) {
-          a.closed = true;
-          a.closed_at = Clock::now();
-          continue;
-        }
-        [[maybe_unused]] auto n = ::send(a.fd, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL);
-      }
+      for (auto& a : attackers)
+        if (!a.seenClosed()) [[maybe_unused]] auto n = ::send(a.fd, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL);
       std::this_thread::sleep_for(300ms);
     }
-    done = true;
   });
   probe();
   trickle.join();
   for (auto& a : attackers) {
-    if (!a.closed && closedByServer(a.fd)) {
-      a.closed = true;
-      a.closed_at = Clock::now();
-    }
-    if (a.closed && a.closed_at - a.started <= std::chrono::milliseconds(kDeadlineMs) + 1500ms) ++result.closed_in_time;
+    if (a.seenClosed() && a.closed_at - a.started <= std::chrono::milliseconds(kDeadlineMs) + 1500ms) ++result.closed_in_time;
     ::close(a.fd);
   }
   return result;
@@ -135,23 +130,40 @@ struct Probe {
   std::chrono::milliseconds slowest{0};
   std::chrono::milliseconds median{0};
 };
-int getOnANewConnection(int port, const std::string& path) {
-  int fd = connectFrom("127.0.0.1", port);
-  if (fd < 0) return 0;
-  std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  [[maybe_unused]] auto n = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+/// What the server sends on `fd` until `until_text` has arrived, it closes, or
+/// `limit` passes; `between` runs after each wait of at most 200 ms (a slow sender's next byte).
+std::string readAnswer(int fd, const std::string& until_text, std::chrono::milliseconds limit,
+                       const std::function<void()>& between = [] {}) {
   std::string answer;
-  char buffer[1024];
-  auto until = Clock::now() + 5s;
-  while (Clock::now() < until) {
+  char buffer[4096];
+  auto until = Clock::now() + limit;
+  while (Clock::now() < until && (until_text.empty() || answer.find(until_text) == std::string::npos)) {
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
-    if (got <= 0) break;
-    answer.append(buffer, static_cast<std::size_t>(got));
+    if (::poll(&p, 1, 200) > 0) {
+      ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
+      if (got <= 0) break;
+      answer.append(buffer, static_cast<std::size_t>(got));
+    }
+    between();
   }
+  return answer;
+}
+/// The status of an HTTP answer (0 when there is none).
+int statusOf(const std::string& answer) { return answer.rfind("HTTP/1.1 ", 0) == 0 ? std::atoi(answer.c_str() + 9) : 0; }
+
+/// Sends `request` on a new connection from 127.0.0.1 to `port`; the socket (-1 when it cannot connect).
+int sendOnANewConnection(int port, const std::string& request) {
+  int fd = connectFrom("127.0.0.1", port);
+  if (fd >= 0) [[maybe_unused]] auto n = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  return fd;
+}
+
+int getOnANewConnection(int port, const std::string& path) {
+  int fd = sendOnANewConnection(port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  if (fd < 0) return 0;
+  std::string answer = readAnswer(fd, "", 5s);  // to the server's close
   ::close(fd);
-  return answer.rfind("HTTP/1.1 ", 0) == 0 ? std::atoi(answer.c_str() + 9) : 0;
+  return statusOf(answer);
 }
 Probe probeWhile(int port, const std::string& path, int times) {
   Probe p;
@@ -204,24 +216,14 @@ TEST(Hostile, ASlowlorisHoldsNeitherServicesThreads) {
 
 TEST(Hostile, ABodySentAByteAtATimeIsAnswered408AtTheDeadline) {
   std::string core = stack().startExtraCore("core-slow-body", stack().aggregatorUrl(), bounds("OSAGO_CORE"));
-  int fd = connectFrom("127.0.0.1", portOf(core));
-  ASSERT_GE(fd, 0);
   std::string token = stack().issueToken("slow-body", 600s);
   std::string head = "POST /api/osago/requests HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      "Authorization: Bearer " + token + "\r\nContent-Length: 4000\r\n\r\n{";
-  ASSERT_GT(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), 0);
+  int fd = sendOnANewConnection(portOf(core), head);
+  ASSERT_GE(fd, 0);
   auto start = Clock::now();
-  std::string answer;
-  char buffer[4096];
-  while (Clock::now() - start < 8s && answer.find("\r\n\r\n") == std::string::npos) {
-    [[maybe_unused]] auto sent = ::send(fd, " ", 1, MSG_NOSIGNAL);
-    pollfd p{fd, POLLIN, 200};
-    if (::poll(&p, 1, 200) > 0) {
-      ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-      if (n <= 0) break;
-      answer.append(buffer, static_cast<std::size_t>(n));
-    }
-  }
+  // One byte of the body after each wait: far slower than the 4000 bytes announced.
+  std::string answer = readAnswer(fd, "\r\n\r\n", 8s, [&] { [[maybe_unused]] auto sent = ::send(fd, " ", 1, MSG_NOSIGNAL); });
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   ::close(fd);
   std::cout << "[ slow body ] answered after " << took.count() << " ms: " << answer.substr(0, answer.find("\r\n")) << "\n";
@@ -232,22 +234,8 @@ TEST(Hostile, ABodySentAByteAtATimeIsAnswered408AtTheDeadline) {
 
 /// Opens `path` as an SSE stream from 127.0.0.1 and reads its answer's status line; the socket stays open (or -1).
 int openStream(int port, const std::string& path, const std::string& token, int& status) {
-  status = 0;
-  int fd = connectFrom("127.0.0.1", port);
-  if (fd < 0) return -1;
-  std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token + "\r\n\r\n";
-  [[maybe_unused]] auto n = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string answer;
-  char buffer[1024];
-  auto until = Clock::now() + 5s;
-  while (Clock::now() < until && answer.find("\r\n") == std::string::npos) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
-    if (got <= 0) break;
-    answer.append(buffer, static_cast<std::size_t>(got));
-  }
-  if (answer.rfind("HTTP/1.1 ", 0) == 0) status = std::atoi(answer.c_str() + 9);
+  int fd = sendOnANewConnection(port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token + "\r\n\r\n");
+  status = fd < 0 ? 0 : statusOf(readAnswer(fd, "\r\n", 5s));
   return fd;
 }
 
@@ -268,7 +256,14 @@ TEST(Hostile, AUserOverTheStreamCapIsRefused429) {
   EXPECT_EQ(refused.status, 429) << refused.body.dump();
   EXPECT_EQ(refused.body.value("error", ""), "TOO_MANY_USER_STREAMS") << refused.body.dump();
   std::string other = login("another-user");
-  EXPECT_EQ(httpJson("GET", core + path, nullptr, other).status, 404) << "another user is not held to this one's count";
+  EXPECT_EQ(httpJson("GET", core + path, nullptr, other).status, 404) << "another user's stream of this request";
+  auto own = httpJson("POST", core + "/api/osago/requests", quote(), other);
+  ASSERT_EQ(own.status, 201) << own.body.dump();
+  int other_status = 0;
+  int other_fd = openStream(portOf(core), "/api/osago/requests/" + own.body["osagoRequestId"].get<std::string>() + "/stream",
+                            other, other_status);
+  EXPECT_EQ(other_status, 200) << "another user is held to this one's count";
+  ::close(other_fd);
   ::close(open.back());
   open.pop_back();
   bool admitted = false;
