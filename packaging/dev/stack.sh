@@ -304,10 +304,19 @@ PROPERTIES
   kafka_acls_setup "$port" "$dir"
 }
 
-# kafka_create_topic PORT TOPIC: TOPIC with 6 partitions unless it exists, through the PLAINTEXT listener.
+# kafka_tool CLASS ARGS...: one of Kafka's command-line tools (a small JVM) on this stack's broker jars.
+kafka_tool() {
+  java -Xms64m -Xmx256m -cp "$KAFKA_VERSION_DIR/*" -Dlog4j2.configurationFile="$STATE_DIR/kafka/log4j2.properties" "$@"
+}
+
+# kafka_create_topic PORT TOPIC: TOPIC with 6 partitions unless it exists, through the PLAINTEXT listener
+# (asked with kcat first: a JVM only when there is something to create).
 kafka_create_topic() {
-  java -Xms64m -Xmx256m -cp "$KAFKA_VERSION_DIR/*" -Dlog4j2.configurationFile="$STATE_DIR/kafka/log4j2.properties" \
-    org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$1" --create --if-not-exists --topic "$2" \
+  if kcat -b "127.0.0.1:$1" -X allow.auto.create.topics=false -L -t "$2" -m 5 2>/dev/null |
+    grep -q "topic \"$2\" with [1-9][0-9]* partitions"; then
+    return 0
+  fi
+  kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$1" --create --if-not-exists --topic "$2" \
     --partitions 6 --replication-factor 1 >"$LOG_DIR/kafka-topic.log" 2>&1 ||
     { tail -20 "$LOG_DIR/kafka-topic.log"; die "could not create the Kafka topic $2"; }
 }
@@ -323,22 +332,15 @@ kafka_acls_setup() {
   cluster="$(sed -n 's/^cluster.id=//p' "$dir/data/meta.properties") ${KAFKA_TOPIC_PREFIXES[*]}"
   if [ "$(cat "$stamp" 2>/dev/null)" = "$cluster" ]; then return 0; fi
   log "granting the Kafka users osago-aggregator and osago-core-app their ACLs"
-  local tools=(java -Xms64m -Xmx256m -cp "$KAFKA_VERSION_DIR/*" -Dlog4j2.configurationFile="$dir/log4j2.properties")
-  local out=$LOG_DIR/kafka-acls.log
-  : >"$out"
   # As in production (a KafkaUser each): the aggregator writes the quote topics, core-app reads them
-  # (KAFKA_TOPIC_PREFIXES) with groups named core-app-*.
-  local prefix acl=("${tools[@]}" org.apache.kafka.tools.AclCommand --bootstrap-server "127.0.0.1:$port" --add --force)
-  for prefix in "${KAFKA_TOPIC_PREFIXES[@]}"; do
-    "${acl[@]}" --allow-principal User:osago-aggregator --operation Write --operation Describe \
-      --topic "$prefix" --resource-pattern-type prefixed >>"$out" 2>&1 ||
-      { tail -20 "$out"; die "could not grant the aggregator's Kafka ACLs on $prefix*"; }
-    "${acl[@]}" --allow-principal User:osago-core-app --operation Read --operation Describe \
-      --topic "$prefix" --resource-pattern-type prefixed >>"$out" 2>&1 ||
-      { tail -20 "$out"; die "could not grant core-app's Kafka ACLs on $prefix*"; }
-  done
-  "${acl[@]}" --allow-principal User:osago-core-app --operation Read --group core-app- \
-    --resource-pattern-type prefixed >>"$out" 2>&1 || { tail -20 "$out"; die "could not grant core-app's Kafka group ACL"; }
+  # and uses groups named core-app-* (Read on a group implies Describe). One tool run per user.
+  local prefix topics=() out=$LOG_DIR/kafka-acls.log
+  for prefix in "${KAFKA_TOPIC_PREFIXES[@]}"; do topics+=(--topic "$prefix"); done
+  local acl=(kafka_tool org.apache.kafka.tools.AclCommand --bootstrap-server "127.0.0.1:$port" --add --force
+    --resource-pattern-type prefixed)
+  { "${acl[@]}" --allow-principal User:osago-aggregator --operation Write --operation Describe "${topics[@]}" &&
+    "${acl[@]}" --allow-principal User:osago-core-app --operation Read --operation Describe "${topics[@]}" --group core-app-; } \
+    >"$out" 2>&1 || { tail -20 "$out"; die "could not grant the services' Kafka ACLs"; }
   echo "$cluster" >"$stamp"
 }
 
