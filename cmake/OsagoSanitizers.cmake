@@ -19,3 +19,13 @@ if(OSAGO_SANITIZE)
   # shadow memory and its reporting need more (see plugin_worker.cpp).
   add_compile_definitions(OSAGO_SANITIZED=1)
 endif()
+
+# OSAGO_FUZZ (the fuzz preset, clang only): every object is instrumented for
+# libFuzzer and the targets of tests/fuzz link its driver; see docs/security.md.
+option(OSAGO_FUZZ "Build the libFuzzer targets (clang; with OSAGO_SANITIZE=address,undefined)" OFF)
+if(OSAGO_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "OSAGO_FUZZ needs clang (the fuzz preset uses clang-14), not ${CMAKE_CXX_COMPILER_ID}")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

@@ -1,6 +1,7 @@
 #include <osago/common/http_server.hpp>
 
 #include <osago/common/errors.hpp>
+#include <osago/common/outside_json.hpp>
 
 #include "connection_guard.hpp"
 
@@ -60,9 +61,12 @@ class BoundHandler : public Poco::Net::HTTPRequestHandler {
   void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
     try {
       if (!handler_) {
-        sendError(response, status_, status_ == 404 ? "NOT_FOUND" : "METHOD_NOT_ALLOWED",
-                  status_ == 404 ? "no such resource: " + request.getURI()
-                                 : "method " + request.getMethod() + " is not allowed here");
+        if (status_ == 400)
+          sendError(response, 400, "BAD_URI", "the address is not a valid URI (a bad percent escape?)");
+        else
+          sendError(response, status_, status_ == 404 ? "NOT_FOUND" : "METHOD_NOT_ALLOWED",
+                    status_ == 404 ? "no such resource: " + request.getURI()
+                                   : "method " + request.getMethod() + " is not allowed here");
         return;
       }
       detail::ConnectionGuard::handlerStarted(request.getChunkedTransferEncoding() ||
@@ -75,7 +79,7 @@ class BoundHandler : public Poco::Net::HTTPRequestHandler {
       Poco::Logger::get("http").debug("connection ended: " + e.displayText());
     } catch (const std::exception& e) {
       Poco::Logger::get("http").error(std::string("unhandled error in ") + request.getMethod() + " " +
-                                      Poco::URI(request.getURI()).getPath() + ": " + errorText(e));
+                                      requestPath(request.getURI()).value_or("?") + ": " + errorText(e));
       if (!response.sent()) sendError(response, 500, "INTERNAL", "internal error; see the service log");
     }
     finishRequestBody(request, response);
@@ -197,7 +201,13 @@ bool cameThroughProxy(const Poco::Net::HTTPServerRequest& request) {
 }
 
 Poco::Net::HTTPRequestHandler* Router::createRequestHandler(const Poco::Net::HTTPServerRequest& request) {
-  const std::string path = Poco::URI(request.getURI()).getPath();
+  const auto decoded = requestPath(request.getURI());
+  if (!decoded) {
+    auto* bad = new BoundHandler(nullptr, {});
+    bad->status_ = 400;
+    return bad;
+  }
+  const std::string& path = *decoded;
   if (!internal_prefixes_.empty() && cameThroughProxy(request)) {
     for (const auto& prefix : internal_prefixes_)
       if (path.rfind(prefix, 0) == 0) return new BoundHandler(nullptr, {});  // 404, as if it were not there
@@ -290,20 +300,27 @@ nlohmann::json readJsonBody(Poco::Net::HTTPServerRequest& request, std::size_t m
   body.resize(static_cast<std::size_t>(request.stream().gcount()));
   if (body.size() > max_bytes)
     throw HttpError(413, "BODY_TOO_LARGE", "request body is larger than " + std::to_string(max_bytes) + " bytes");
+  return parseJsonBody(body);
+}
+
+nlohmann::json parseJsonBody(std::string_view body) {
   if (body.empty()) throw HttpError(400, "INVALID_JSON", "request body is empty; a JSON object is expected");
-  try {
-    return nlohmann::json::parse(body);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw HttpError(400, "INVALID_JSON", std::string("request body is not valid JSON: ") + errorText(e));
-  }
+  std::string why;
+  auto doc = parseOutside(body, kMaxBodyDepth, &why);
+  if (doc.is_discarded()) throw HttpError(400, "INVALID_JSON", "request body is not valid JSON: " + why);
+  return doc;
 }
 
 std::string bearerToken(const Poco::Net::HTTPServerRequest& request) {
   // A copy: without the header, get() returns its default argument, a temporary
   // that a reference would outlive (AddressSanitizer: stack-use-after-scope).
-  std::string auth = request.get("Authorization", "");
+  return bearerToken(std::string(request.get("Authorization", "")));
+}
+
+std::string bearerToken(const std::string& authorization) {
   static const std::string kPrefix = "Bearer ";
-  if (auth.size() > kPrefix.size() && auth.compare(0, kPrefix.size(), kPrefix) == 0) return auth.substr(kPrefix.size());
+  if (authorization.size() > kPrefix.size() && authorization.compare(0, kPrefix.size(), kPrefix) == 0)
+    return authorization.substr(kPrefix.size());
   return {};
 }
 
@@ -331,9 +348,27 @@ void sendStaticFile(Poco::Net::HTTPServerResponse& response, const std::string& 
 }
 
 std::string queryParameter(const Poco::Net::HTTPServerRequest& request, const std::string& name) {
-  for (const auto& [key, value] : Poco::URI(request.getURI()).getQueryParameters())
+  return queryParameter(request.getURI(), name);
+}
+
+std::string queryParameter(const std::string& uri, const std::string& name) {
+  Poco::URI::QueryParameters parameters;
+  try {
+    parameters = Poco::URI(uri).getQueryParameters();
+  } catch (const Poco::SyntaxException&) {
+    throw HttpError(400, "BAD_URI", "the query of the address is not validly percent-encoded");
+  }
+  for (const auto& [key, value] : parameters)
     if (key == name) return value;
   return "";
+}
+
+std::optional<std::string> requestPath(const std::string& uri) {
+  try {
+    return Poco::URI(uri).getPath();
+  } catch (const Poco::SyntaxException&) {
+    return std::nullopt;
+  }
 }
 
 }  // namespace osago::http

@@ -6,14 +6,26 @@
 
 namespace osago {
 
-nlohmann::json parseOutside(std::string_view text, int max_depth) {
+nlohmann::json parseOutside(std::string_view text, int max_depth, std::string* why) {
   bool too_deep = false;
+  // depth counts the levels above the value that starts: 0 for the outermost.
   nlohmann::json::parser_callback_t limit = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-    if (depth > max_depth) too_deep = true;
+    if (depth >= max_depth) too_deep = true;
     return !too_deep;  // once too deep, keep nothing more
   };
-  auto doc = nlohmann::json::parse(text.begin(), text.end(), limit, false);
-  if (too_deep) return nlohmann::json(nlohmann::json::value_t::discarded);
+  const nlohmann::json discarded(nlohmann::json::value_t::discarded);
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(text.begin(), text.end(), limit);
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and out_of_range for a number no double holds (1e999)
+    if (why) *why = e.what();
+    return discarded;
+  }
+  if (too_deep) {
+    if (why) *why = "nested deeper than " + std::to_string(max_depth) + " levels";
+    return discarded;
+  }
   return doc;
 }
 

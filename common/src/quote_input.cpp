@@ -398,7 +398,10 @@ ValidatedQuote validateQuoteInput(const json& body, const CivilDate& today) {
     c.fail("", "the quote input must be a JSON object");
     return result;
   }
-  c.onlyKnown(body, {"vehicle", "owner", "drivers", "policy"}, "");
+  c.onlyKnown(body, {"v", "vehicle", "owner", "drivers", "policy"}, "");
+  // The version the validated input carries may come back (a stored input sent again).
+  if (auto v = body.find("v"); v != body.end() && !(v->is_number_integer() && *v == 1))
+    c.fail("v", "must be 1, the only version of the quote input");
   // The policy first: its start date is the reference for ages and experience.
   auto policy = checkPolicy(c, body, today);
   auto vehicle = checkVehicle(c, body, today);

@@ -78,6 +78,67 @@ ensure_lint_tools() {
   touch "$stamp"
 }
 
+# The fuzz build's compiler and libFuzzer (Debian's clang-14, libfuzzer-14-dev).
+ensure_fuzz_tools() {
+  local need=()
+  for p in clang-14 libfuzzer-14-dev; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+  done
+  ((${#need[@]} == 0)) || apt_install "${need[@]}"
+}
+
+# run_fuzz_targets SECONDS [TARGET...]: each libFuzzer target of build-fuzz for
+# SECONDS (OSAGO_FUZZ_RUNS, when set, bounds its executions instead), two at a
+# time, on a working copy of its corpus in .local/fuzz/corpus/<target> that
+# starts from tests/fuzz/corpus/<target>. Prints one line per target; a crash
+# leaves its input in .local/fuzz/crashes/ and fails the run.
+run_fuzz_targets() {
+  local secs=$1 bin_dir=$OSAGO_ROOT/build-fuzz/tests/fuzz work=$OSAGO_ROOT/.local/fuzz
+  shift
+  local targets=("$@")
+  if ((${#targets[@]} == 0)); then
+    for b in "$bin_dir"/fuzz_*; do targets+=("${b##*/fuzz_}"); done
+  fi
+  mkdir -p "$work/crashes" "$work/logs"
+  log "fuzzing ${#targets[@]} targets, ${secs} s each${OSAGO_FUZZ_RUNS:+ or $OSAGO_FUZZ_RUNS executions} (logs: ${work#"$OSAGO_ROOT"/}/logs)"
+  local name pids=() names=() rc=0
+  for name in "${targets[@]}"; do
+    [ -x "$bin_dir/fuzz_$name" ] || die "no fuzz target '$name' in ${bin_dir#"$OSAGO_ROOT"/}"
+    while (($(jobs -rp | wc -l) >= 2)); do wait -n || true; done
+    fuzz_one "$name" "$secs" &
+    pids+=($!) names+=("$name")
+  done
+  local i
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || { rc=1; log "fuzz_${names[$i]} found a crash: see ${work#"$OSAGO_ROOT"/}/logs/${names[$i]}.log"; }
+  done
+  return "$rc"
+}
+
+# fuzz_one TARGET SECONDS: one target's run (run_fuzz_targets).
+fuzz_one() {
+  local name=$1 secs=$2 work=$OSAGO_ROOT/.local/fuzz
+  local corpus=$work/corpus/$name seeds=$OSAGO_ROOT/tests/fuzz/corpus/$name flog=$work/logs/$name.log
+  local args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+    -artifact_prefix="$work/crashes/$name-")
+  [ -z "${OSAGO_FUZZ_RUNS:-}" ] || args+=(-runs="$OSAGO_FUZZ_RUNS")
+  [ -f "$OSAGO_ROOT/tests/fuzz/$name.dict" ] && args+=(-dict="$OSAGO_ROOT/tests/fuzz/$name.dict")
+  mkdir -p "$corpus"
+  local rc=0
+  "$OSAGO_ROOT/build-fuzz/tests/fuzz/fuzz_$name" "${args[@]}" "$corpus" "$seeds" >"$flog" 2>&1 || rc=$?
+  local runs rate
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$flog" | tail -1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$flog" | tail -1)
+  if ((rc == 0)); then
+    printf '  %-18s %12s executions %8s/s  corpus %5s inputs  no finding\n' \
+      "$name" "${runs:-?}" "${rate:-?}" "$(find "$corpus" -type f | wc -l)" >&2
+  else
+    printf '  %-18s FAILED (exit %s):\n' "$name" "$rc" >&2
+    grep -E 'ERROR:|runtime error:|property broken|Test unit written|SUMMARY' "$flog" | head -8 | sed 's/^/      /' >&2
+  fi
+  return "$rc"
+}
+
 # The Kafka broker jars, fetched once with Maven into .local/kafka-jars (cached).
 ensure_kafka_jars() {
   local stamp=$KAFKA_VERSION_DIR/.complete pom=$OSAGO_ROOT/packaging/dev/kafka/pom.xml

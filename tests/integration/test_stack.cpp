@@ -33,9 +33,28 @@ std::string requireEnv(const char* name) {
   return v;
 }
 
+// A port for a service this test starts. Not an ephemeral one: a port the
+// kernel hands out for outgoing connections can be taken by another process's
+// client socket between this check and the service's bind (ctest -j runs
+// several stacks at once). Each test process walks its own block below the
+// ephemeral range (20000-31999), so two stacks do not pick the same port; it
+// goes round its block (a stopped stack's ports are free again) and skips a
+// port something is listening on.
 int freePort() {
-  Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
-  return s.address().port();
+  constexpr int kFirst = 20000, kBlock = 40, kBlocks = 300;
+  static const int block_start = kFirst + static_cast<int>(::getpid() % kBlocks) * kBlock;
+  static int next = 0;
+  for (int tries = 0; tries < kBlock; ++tries) {
+    int port = block_start + next;
+    next = (next + 1) % kBlock;
+    try {
+      Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)));
+      return port;
+    } catch (const Poco::Exception&) {
+      // in use: the next one
+    }
+  }
+  throw std::runtime_error("all " + std::to_string(kBlock) + " ports of this test process's block are in use");
 }
 
 void exec(const std::string& dsn, const std::string& sql) {

@@ -151,4 +151,19 @@ TEST(QuoteInput, NotAnObject) {
   ASSERT_EQ(r.errors.size(), 1u);
 }
 
+TEST(QuoteInput, TheNormalisedInputIsAcceptedUnchanged) {
+  // A fixed point (the fuzz target quote_input checks it on every input): a
+  // stored input sent again, with its "v", is the same input.
+  auto first = validateQuoteInput(validQuote(), kToday);
+  ASSERT_TRUE(first.ok());
+  auto second = validateQuoteInput(first.input, kToday);
+  ASSERT_TRUE(second.ok()) << osago::quote::toJson(second.errors).dump();
+  EXPECT_EQ(second.input, first.input);
+  auto other = first.input;
+  other["v"] = 2;
+  EXPECT_EQ(reasonFor(other, "v"), "must be 1, the only version of the quote input");
+  other["v"] = "1";
+  EXPECT_EQ(reasonFor(other, "v"), "must be 1, the only version of the quote input");
+}
+
 }  // namespace

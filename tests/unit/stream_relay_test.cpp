@@ -106,4 +106,14 @@ TEST(StreamRelay, SnapshotsHideTheOwner) {
   EXPECT_EQ(state->data.find("alice"), std::string::npos);
 }
 
+TEST(StreamRelay, AResumePointIsDigitsOnly) {
+  using osago::core::resumeSeq;
+  EXPECT_EQ(resumeSeq("0"), 0);
+  EXPECT_EQ(resumeSeq("12"), 12);
+  EXPECT_EQ(resumeSeq("999999999999999999"), 999999999999999999LL);
+  // What std::stoll took (a sign, spaces, a tail) or could not hold: "nothing yet".
+  for (const char* bad : {"", "-5", "+5", " 12", "12abc", "1e3", "0x10", "9999999999999999999", "١٢"})
+    EXPECT_EQ(resumeSeq(bad), -1) << bad;
+}
+
 }  // namespace

@@ -1,5 +1,7 @@
 #include "api/core_api.hpp"
 
+#include "streaming/stream_relay.hpp"
+
 #include <osago/common/ids.hpp>
 #include <osago/common/metrics.hpp>
 
@@ -196,19 +198,6 @@ void CoreApi::get(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerRe
   http::sendJson(response, 200, publicView(fetchOwned(id, user)));
 }
 
-namespace {
-
-long long parseSeq(const std::string& text) {
-  if (text.empty()) return -1;
-  try {
-    return std::stoll(text);
-  } catch (const std::exception&) {
-    return -1;  // unreadable: start over with a snapshot
-  }
-}
-
-}  // namespace
-
 StreamReactor::Ticket CoreApi::openStream(const std::string& id, const UserIdentity& user,
                                           StreamReactor::Protocol protocol, long long sent) {
   if (!isUuid(id)) throw http::HttpError(404, "NOT_FOUND", "no quote request " + id);
@@ -229,7 +218,7 @@ void CoreApi::stream(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServe
   // ?lastEventId=N (a page opening a new EventSource after what it has shown).
   std::string last = request.get("Last-Event-ID", "");
   if (last.empty()) last = http::queryParameter(request, "lastEventId");
-  auto ticket = openStream(id, user, StreamReactor::Protocol::Sse, parseSeq(last));
+  auto ticket = openStream(id, user, StreamReactor::Protocol::Sse, resumeSeq(last));
   json view = fetchOwned(id, user);
   response.setContentType("text/event-stream; charset=utf-8");
   response.set("Cache-Control", "no-cache");
@@ -251,7 +240,7 @@ void CoreApi::webSocket(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPSe
     response.set("Sec-WebSocket-Version", "13");
     throw http::HttpError(426, "WEBSOCKET_VERSION", "only WebSocket version 13 is supported");
   }
-  auto ticket = openStream(id, user, StreamReactor::Protocol::WebSocket, parseSeq(http::queryParameter(request, "fromSeq")));
+  auto ticket = openStream(id, user, StreamReactor::Protocol::WebSocket, resumeSeq(http::queryParameter(request, "fromSeq")));
   json view = fetchOwned(id, user);  // 404 as a plain HTTP answer, before the upgrade
   response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_SWITCHING_PROTOCOLS);
   response.set("Upgrade", "websocket");

@@ -10,6 +10,16 @@ json publicView(const json& view) {
   return v;
 }
 
+long long resumeSeq(const std::string& text) {
+  if (text.empty() || text.size() > 18) return -1;
+  long long seq = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return -1;
+    seq = seq * 10 + (c - '0');
+  }
+  return seq;
+}
+
 std::shared_ptr<const LiveEvent> LiveEvent::from(const json& event) {
   auto e = std::make_shared<LiveEvent>();
   e->seq = event.value("seq", 0LL);

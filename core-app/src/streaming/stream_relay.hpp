@@ -13,6 +13,11 @@ namespace osago::core {
 /// The request as the browser sees it: the aggregator's view without internal fields.
 nlohmann::json publicView(const nlohmann::json& view);
 
+/// The seq a reconnecting client says it has shown (Last-Event-ID, ?lastEventId,
+/// ?fromSeq): at most 18 decimal digits; anything else (empty, negative, signs,
+/// spaces, too long) is -1, "nothing yet", and the stream starts with a snapshot.
+long long resumeSeq(const std::string& text);
+
 /// A live event from Kafka as every stream shares it: read once, serialised once.
 struct LiveEvent {
   long long seq = 0;

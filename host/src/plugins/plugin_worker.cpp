@@ -61,38 +61,6 @@ prometheus::Family<prometheus::Counter>& restartsMetric() {
   return f;
 }
 
-/// Splits a byte stream into frames, refusing any over `max_payload`.
-class FrameAssembler {
- public:
-  explicit FrameAssembler(std::size_t max_payload) : max_(max_payload) {}
-  void feed(const char* data, std::size_t n) { buf_.append(data, n); }
-  /// The next whole frame, if one is buffered. Throws wire::ProtocolError.
-  bool next(wire::Frame& frame) {
-    if (buf_.size() - pos_ < wire::kHeaderSize) return compact(false);
-    auto h = wire::parseHeader(buf_.data() + pos_);
-    if (h.length > max_)
-      throw wire::ProtocolError("frame of " + std::to_string(h.length) + " bytes is over the limit of " +
-                                std::to_string(max_));
-    if (buf_.size() - pos_ - wire::kHeaderSize < h.length) return compact(false);
-    frame.type = h.type;
-    frame.call_id = h.call_id;
-    frame.payload.assign(buf_, pos_ + wire::kHeaderSize, h.length);
-    pos_ += wire::kHeaderSize + h.length;
-    return compact(true);
-  }
-
- private:
-  bool compact(bool result) {
-    if (pos_ > 0 && (pos_ == buf_.size() || pos_ > (64u << 10))) {
-      buf_.erase(0, pos_);
-      pos_ = 0;
-    }
-    return result;
-  }
-  std::size_t max_;
-  std::string buf_;
-  std::size_t pos_ = 0;
-};
 
 /// Forks every worker from one thread that lives as long as the process:
 /// PR_SET_PDEATHSIG fires when the *thread* that forked exits, so a worker
@@ -174,8 +142,8 @@ struct PluginWorker::Process {
   std::size_t output_bytes_this_second = 0;  // control socket, fault pipe and stderr
   int lines_this_second = 0;
   long lines_dropped = 0;
-  FrameAssembler frames;
-  FrameAssembler faults{64};
+  wire::FrameAssembler frames;
+  wire::FrameAssembler faults{64};
   explicit Process(std::size_t max) : max_frame(max), frames(1u << 20) {}
   ~Process() {
     for (int fd : {sock, fault, err})
@@ -403,7 +371,7 @@ PluginIdentity handshake(int sock, const std::string& mode, const PluginWorker::
       .i64(static_cast<std::int64_t>(spec.limits.max_http_body_bytes))
       .i64(spec.limits.sandbox ? 1 : 0);
   if (!wire::writeAll(sock, init.bytes())) throw WorkerDied("the plugin worker died before it was set up");
-  FrameAssembler frames(1u << 20);
+  wire::FrameAssembler frames(1u << 20);
   auto until = Steady::now() + spec.limits.load_timeout;
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Steady::now()).count();
@@ -418,17 +386,8 @@ PluginIdentity handshake(int sock, const std::string& mode, const PluginWorker::
       frames.feed(bytes.data(), bytes.size());
       wire::Frame f;
       while (frames.next(f)) {
-        wire::FrameReader r(f.payload);
-        if (f.type == wire::Type::kReady) {
-          PluginIdentity id;
-          id.id = std::string(r.str());
-          id.name = std::string(r.str());
-          id.version = std::string(r.str());
-          id.abi_major = static_cast<int>(r.i64());
-          id.abi_minor = static_cast<int>(r.i64());
-          return id;
-        }
-        if (f.type == wire::Type::kLoadFailed) throw PluginLoadError(std::string(r.str()));
+        if (f.type == wire::Type::kReady) return readReady(f.payload);
+        if (f.type == wire::Type::kLoadFailed) throw PluginLoadError(std::string(wire::FrameReader(f.payload).str()));
         if (f.type == wire::Type::kLog) on_log(f);
       }
     } catch (const wire::ProtocolError& e) {
@@ -636,6 +595,59 @@ void PluginWorker::serve(const std::shared_ptr<Process>& p) {
   }
 }
 
+PluginIdentity readReady(std::string_view payload) {
+  wire::FrameReader r(payload);
+  PluginIdentity id;
+  id.id = std::string(r.str());
+  id.name = std::string(r.str());
+  id.version = std::string(r.str());
+  auto major = r.i64(), minor = r.i64();
+  if (major < 0 || major > 0xFFFF || minor < 0 || minor > 0xFFFF) throw wire::ProtocolError("ABI version out of range");
+  id.abi_major = static_cast<int>(major);
+  id.abi_minor = static_cast<int>(minor);
+  return id;
+}
+
+HttpAsk readHttpAsk(std::string_view payload) {
+  wire::FrameReader r(payload);
+  HttpAsk ask;
+  ask.method = std::string(r.str());
+  ask.url = std::string(r.str());
+  auto headers = r.i64();
+  if (headers < 0 || headers > 64) throw wire::ProtocolError("too many headers");
+  for (std::int64_t i = 0; i < headers; ++i) {
+    std::string name(r.str());
+    ask.headers.emplace_back(std::move(name), std::string(r.str()));
+  }
+  ask.body = std::string(r.str());
+  ask.timeout_ms = static_cast<std::uint32_t>(std::clamp<std::int64_t>(r.i64(), 0, 600000));
+  return ask;
+}
+
+WorkerCallResult readDone(std::string_view payload) {
+  wire::FrameReader r(payload);
+  WorkerCallResult done;
+  done.kind = WorkerCallResult::Kind::kReturned;
+  auto status = r.i64();
+  auto replies = r.i64();
+  done.reply = std::string(r.str());
+  done.note = std::string(r.str());
+  // The plugin's status as the worker saw it: one the ABI does not define is
+  // the plugin's error, never an enum value out of range.
+  if (status >= OSAGO_STATUS_OK && status <= OSAGO_STATUS_TIMEOUT) {
+    done.status = static_cast<osago_status>(status);
+  } else {
+    done.status = OSAGO_STATUS_INTERNAL;
+    done.note = "returned status " + std::to_string(status) + ", which the ABI does not define" +
+                (done.note.empty() ? "" : "; " + done.note);
+  }
+  done.replies = static_cast<int>(std::clamp<std::int64_t>(replies, 0, 1000));
+  auto denied = r.i64();
+  if (denied < 0 || denied > 64) throw wire::ProtocolError("bad count of refused system calls");
+  for (std::int64_t i = 0; i < denied; ++i) done.denied.push_back(syscallName(static_cast<long>(r.i64())));
+  return done;
+}
+
 void PluginWorker::readFaults(const std::shared_ptr<Process>& p) {
   wire::Frame f;
   while (p->faults.next(f)) {
@@ -815,7 +827,7 @@ namespace {
 enum class ChannelRead { kFrame, kTimeout, kClosed };
 
 /// The next frame on a call's channel, by `until` at the latest. Throws wire::ProtocolError.
-ChannelRead readChannel(int fd, FrameAssembler& frames, Steady::time_point until, wire::Frame& frame) {
+ChannelRead readChannel(int fd, wire::FrameAssembler& frames, Steady::time_point until, wire::Frame& frame) {
   while (!frames.next(frame)) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Steady::now()).count();
     if (left <= 0) return ChannelRead::kTimeout;
@@ -894,7 +906,7 @@ WorkerCallResult PluginWorker::call(const std::string& operation, const std::str
   if (!sendFrame(p, channel, request)) return death();
   auto hard = Steady::now() + std::chrono::duration_cast<Steady::duration>(deadline - SystemClock::now()) +
               std::chrono::milliseconds(500);
-  FrameAssembler frames(p->max_frame);
+  wire::FrameAssembler frames(p->max_frame);
   try {
     while (true) {
       wire::Frame frame;
@@ -911,34 +923,15 @@ WorkerCallResult PluginWorker::call(const std::string& operation, const std::str
         return finish(r, false);
       }
       if (frame.call_id != pc->id) throw wire::ProtocolError("a frame of another call on this call's channel");
-      wire::FrameReader r(frame.payload);
       if (frame.type == wire::Type::kHttp) {
-        HttpAsk ask;
-        ask.method = std::string(r.str());
-        ask.url = std::string(r.str());
-        auto headers = r.i64();
-        if (headers < 0 || headers > 64) throw wire::ProtocolError("too many headers");
-        for (std::int64_t i = 0; i < headers; ++i) {
-          std::string name(r.str());
-          ask.headers.emplace_back(std::move(name), std::string(r.str()));
-        }
-        ask.body = std::string(r.str());
-        ask.timeout_ms = static_cast<std::uint32_t>(std::clamp<std::int64_t>(r.i64(), 0, 600000));
+        HttpAsk ask = readHttpAsk(frame.payload);
         HttpAnswer answer = broker(ask);
         sent = sent || answer.sent;
         wire::FrameWriter reply(wire::Type::kHttpResult, pc->id);
         reply.i64(answer.status).i64(answer.status_code).str(answer.body).str(answer.content_type).str(answer.retry_after);
         if (!sendFrame(p, channel, reply)) return death();
       } else if (frame.type == wire::Type::kDone) {
-        WorkerCallResult done;
-        done.kind = WorkerCallResult::Kind::kReturned;
-        done.status = static_cast<osago_status>(r.i64());
-        done.replies = static_cast<int>(r.i64());
-        done.reply = std::string(r.str());
-        done.note = std::string(r.str());
-        auto denied = r.i64();
-        if (denied < 0 || denied > 64) throw wire::ProtocolError("bad count of refused system calls");
-        for (std::int64_t i = 0; i < denied; ++i) done.denied.push_back(syscallName(static_cast<long>(r.i64())));
+        WorkerCallResult done = readDone(frame.payload);
         return finish(done, true);
       } else {
         throw wire::ProtocolError("unexpected frame type " + std::to_string(static_cast<int>(frame.type)) + " during a call");

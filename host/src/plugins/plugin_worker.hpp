@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -81,6 +82,14 @@ struct WorkerCallResult {
   bool sent_http = false;         ///< a request of this call went out to the partner
   std::vector<std::string> denied;  ///< system calls the sandbox refused during the call
 };
+
+/// The worker's messages as the host reads them; each throws
+/// wire::ProtocolError for a payload that breaks the format (the worker is then
+/// killed). Values are bounded here: a status the ABI does not define becomes
+/// OSAGO_STATUS_INTERNAL with a note, counts and timeouts are clamped.
+PluginIdentity readReady(std::string_view payload);  ///< kReady
+HttpAsk readHttpAsk(std::string_view payload);       ///< kHttp
+WorkerCallResult readDone(std::string_view payload); ///< kDone
 
 /// One supervised osago-plugin-worker process running one company's plugin
 /// instance (see docs/architecture.md, "Plugin workers"). A monitor thread

@@ -84,6 +84,40 @@ struct Frame {
   std::string payload;
 };
 
+/// Splits a byte stream into frames, refusing any over `max_payload`;
+/// what it buffers is compacted as it goes (linear in the bytes fed).
+class FrameAssembler {
+ public:
+  explicit FrameAssembler(std::size_t max_payload) : max_(max_payload) {}
+  void feed(const char* data, std::size_t n) { buf_.append(data, n); }
+  /// The next whole frame, if one is buffered. Throws ProtocolError.
+  bool next(Frame& frame) {
+    if (buf_.size() - pos_ < kHeaderSize) return compact(false);
+    auto h = parseHeader(buf_.data() + pos_);
+    if (h.length > max_)
+      throw ProtocolError("frame of " + std::to_string(h.length) + " bytes is over the limit of " +
+                                std::to_string(max_));
+    if (buf_.size() - pos_ - kHeaderSize < h.length) return compact(false);
+    frame.type = h.type;
+    frame.call_id = h.call_id;
+    frame.payload.assign(buf_, pos_ + kHeaderSize, h.length);
+    pos_ += kHeaderSize + h.length;
+    return compact(true);
+  }
+
+ private:
+  bool compact(bool result) {
+    if (pos_ > 0 && (pos_ == buf_.size() || pos_ > (64u << 10))) {
+      buf_.erase(0, pos_);
+      pos_ = 0;
+    }
+    return result;
+  }
+  std::size_t max_;
+  std::string buf_;
+  std::size_t pos_ = 0;
+};
+
 /// Writes all of `bytes` to `fd` (retrying on EINTR and short writes); false when the peer is gone.
 bool writeAll(int fd, std::string_view bytes);
 

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace osago::http {
@@ -140,14 +141,30 @@ void sendError(Poco::Net::HTTPServerResponse& response, int status, const std::s
 /// HttpError 400/413, and 408 when the body did not arrive within the request deadline.
 nlohmann::json readJsonBody(Poco::Net::HTTPServerRequest& request, std::size_t max_bytes = 64 * 1024);
 
+/// How deeply a request body's JSON may nest (arrays and objects).
+inline constexpr int kMaxBodyDepth = 64;
+
+/// Parses a request body as JSON: HttpError 400 INVALID_JSON when it is empty,
+/// not JSON (including a number no double holds) or nested deeper than kMaxBodyDepth.
+nlohmann::json parseJsonBody(std::string_view body);
+
 /// Answers with the file `name` of the directory `root` (html, js, css, svg, png;
 /// no sub-directories): 404 for anything else. Cache-Control: no-cache.
 void sendStaticFile(Poco::Net::HTTPServerResponse& response, const std::string& root, const std::string& name);
 
 /// The value of the query parameter `name` of the request's URI, or empty.
+/// Throws HttpError 400 BAD_URI when the query is not validly percent-encoded.
 std::string queryParameter(const Poco::Net::HTTPServerRequest& request, const std::string& name);
+/// The same for a request target as it came (`/path?query`).
+std::string queryParameter(const std::string& uri, const std::string& name);
+
+/// The decoded path of a request target (`/path?query`), or nothing when the
+/// target is not a valid URI (a bad percent escape, …): the router answers 400.
+std::optional<std::string> requestPath(const std::string& uri);
 
 /// The bearer token of the Authorization header, or empty.
 std::string bearerToken(const Poco::Net::HTTPServerRequest& request);
+/// The same from the header's value.
+std::string bearerToken(const std::string& authorization);
 
 }  // namespace osago::http

@@ -14,8 +14,9 @@ namespace osago {
 /// Parses a JSON document from outside, refusing one nested deeper than
 /// `max_depth` (discarded, as for invalid JSON): nlohmann parses any depth,
 /// but dump() and copies recurse, so a 1 MiB "[[[[…" would overflow the stack
-/// of whoever writes it back out.
-nlohmann::json parseOutside(std::string_view text, int max_depth = 64);
+/// of whoever writes it back out. With `why`, it says what was wrong (for an
+/// answer to the sender): the parser's message, or the depth.
+nlohmann::json parseOutside(std::string_view text, int max_depth = 64, std::string* why = nullptr);
 
 /// Type-checked look at a JSON document that came from outside (a partner, an
 /// event on the topic, another service's answer) before any field of it is
