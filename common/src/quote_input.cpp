@@ -1,5 +1,7 @@
 #include <osago/common/quote_input.hpp>
 
+#include <osago/common/utf8.hpp>
+
 #include <algorithm>
 #include <set>
 #include <string_view>
@@ -8,53 +10,6 @@ namespace osago::quote {
 namespace {
 
 using nlohmann::json;
-
-std::u32string decodeUtf8(const std::string& s, bool& ok) {
-  std::u32string out;
-  ok = true;
-  for (std::size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    int len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + len > s.size()) {
-      ok = false;
-      return out;
-    }
-    char32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-    for (int k = 1; k < len; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc >> 6) != 0x2) {
-        ok = false;
-        return out;
-      }
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    out.push_back(cp);
-    i += static_cast<std::size_t>(len);
-  }
-  return out;
-}
-
-std::string encodeUtf8(const std::u32string& s) {
-  std::string out;
-  for (char32_t cp : s) {
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
-  return out;
-}
 
 // The 12 Cyrillic letters allowed on plates and licences: А В Е К М Н О Р С Т У Х.
 const std::u32string kPlateLetters = U"АВЕКМНОРСТУХ";
@@ -103,12 +58,12 @@ class Checker {
       return std::nullopt;
     }
     std::string v = it->get<std::string>();
-    bool ok = false;
-    auto chars = decodeUtf8(v, ok);
-    if (!ok) {
+    auto decoded = utf8::decode(v);
+    if (!decoded) {
       fail(path, "is not valid UTF-8");
       return std::nullopt;
     }
+    const std::u32string& chars = *decoded;
     auto first = std::find_if(chars.begin(), chars.end(), [](char32_t c) { return c != U' '; });
     auto last = std::find_if(chars.rbegin(), chars.rend(), [](char32_t c) { return c != U' '; }).base();
     std::u32string trimmed = first < last ? std::u32string(first, last) : std::u32string();
@@ -120,7 +75,7 @@ class Checker {
       fail(path, "must be at most " + std::to_string(max_chars) + " characters");
       return std::nullopt;
     }
-    return encodeUtf8(trimmed);
+    return utf8::encode(trimmed);
   }
 
   std::optional<long long> integer(const json& parent, const std::string& key, const std::string& path, long long min,
@@ -165,8 +120,9 @@ class Checker {
 
   void onlyKnown(const json& obj, std::initializer_list<std::string_view> known, const std::string& path) {
     for (const auto& [key, value] : obj.items()) {
-      if (std::find(known.begin(), known.end(), key) == known.end())
-        fail(path.empty() ? key : path + "." + key, "is not a known field");
+      if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+      std::string name = key.empty() ? "\"\"" : key;  // an empty key is still named
+      fail(path.empty() ? name : path + "." + name, "is not a known field");
     }
   }
 
@@ -226,12 +182,11 @@ json checkPerson(Checker& c, const json& p, const std::string& path, const Civil
 
 }  // namespace
 
-std::string normalizePlateLetters(const std::string& utf8) {
-  bool ok = false;
-  auto chars = decodeUtf8(utf8, ok);
-  if (!ok) return utf8;
-  for (auto& ch : chars) ch = toPlateLetter(ch);
-  return encodeUtf8(chars);
+std::string normalizePlateLetters(const std::string& text) {
+  auto chars = utf8::decode(text);
+  if (!chars) return text;
+  for (auto& ch : *chars) ch = toPlateLetter(ch);
+  return utf8::encode(*chars);
 }
 
 json toJson(const std::vector<FieldError>& errors) {
@@ -245,8 +200,7 @@ namespace {
 /// The letters of a plate or licence series with Latin look-alikes made
 /// Cyrillic, as code points without spaces.
 std::u32string lettersOf(const std::string& value) {
-  bool ok = false;
-  auto chars = decodeUtf8(normalizePlateLetters(value), ok);
+  auto chars = utf8::decode(normalizePlateLetters(value)).value_or(std::u32string());
   chars.erase(std::remove(chars.begin(), chars.end(), U' '), chars.end());
   return chars;
 }
@@ -307,7 +261,7 @@ json checkVehicle(Checker& c, const json& body, const CivilDate& today) {
     if (!matchesPlate(chars))
       c.fail("vehicle.plate", "must look like А123ВЕ777: a letter, 3 digits, 2 letters, a 2- or 3-digit region");
     else
-      out["plate"] = encodeUtf8(chars);
+      out["plate"] = utf8::encode(chars);
   }
   return out;
 }
@@ -338,7 +292,7 @@ json checkDriver(Checker& c, const json& d, const std::string& path, const Civil
     if (!matchesLicenseSeries(chars)) {
       c.fail(path + ".licenseSeries", "must be 4 characters: 2 digits, then 2 digits or Cyrillic letters");
     } else {
-      series_ok = encodeUtf8(chars);
+      series_ok = utf8::encode(chars);
       out["licenseSeries"] = *series_ok;
     }
   }

@@ -1,6 +1,8 @@
 #include <osago/common/signed_tokens.hpp>
 
 #include <Poco/Crypto/Crypto.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
 #include <Poco/JWT/JWTException.h>
 #include <Poco/JWT/Signer.h>
 #include <Poco/JWT/Token.h>
@@ -23,6 +25,32 @@ SystemClock::time_point fromTimestamp(const Poco::Timestamp& t) {
 /// Clocks of two hosts may differ by this much.
 constexpr std::chrono::seconds kClockSkew{60};
 
+/// The registered claims a verified token carries, type-checked before Poco's
+/// getters read them: they convert whatever is there (a string "exp" throws
+/// Poco's exceptions, a huge one overflows the clocks' arithmetic).
+void checkClaims(const Poco::JWT::Token& token) {
+  const Poco::JSON::Object& claims = token.payload();
+  for (const char* time : {"exp", "iat", "nbf"}) {
+    if (!claims.has(time)) continue;
+    auto v = claims.get(time);
+    // Seconds since 1970, up to what the nanosecond clock holds (year 2255).
+    if (!v.isNumeric() || !(v.convert<double>() >= 0 && v.convert<double>() <= 9e9))
+      throw Error(std::string("invalid token: claim '") + time + "' is not a time in seconds");
+  }
+  for (const char* text : {"sub", "iss", "jti"})
+    if (claims.has(text) && !claims.get(text).isString())
+      throw Error(std::string("invalid token: claim '") + text + "' is not a string");
+  if (claims.has("aud")) {
+    auto aud = claims.get("aud");
+    bool ok = aud.isString();
+    if (!ok && aud.type() == typeid(Poco::JSON::Array::Ptr)) {
+      const auto& list = aud.extract<Poco::JSON::Array::Ptr>();
+      ok = list && std::all_of(list->begin(), list->end(), [](const Poco::Dynamic::Var& a) { return a.isString(); });
+    }
+    if (!ok) throw Error("invalid token: claim 'aud' is neither a string nor a list of strings");
+  }
+}
+
 }  // namespace
 
 // Poco's OpenSSL set-up is reference-counted per digest engine: when the count
@@ -41,18 +69,21 @@ std::string TokenKeys::sign(Poco::JWT::Token& token) const {
 }
 
 Poco::JWT::Token TokenKeys::verify(const std::string& jwt) const {
+  Poco::JWT::Token token;
   try {
-    return Poco::JWT::Signer(secret_).verify(jwt);
+    token = Poco::JWT::Signer(secret_).verify(jwt);
   } catch (const Poco::Exception& e) {
     // Only a token signed with another key may pass with the accepted one.
     bool other_key = dynamic_cast<const Poco::JWT::SignatureVerificationException*>(&e) != nullptr;
     if (!other_key || accepted_.empty()) throw Error("invalid token: " + e.displayText());
     try {
-      return Poco::JWT::Signer(accepted_).verify(jwt);
+      token = Poco::JWT::Signer(accepted_).verify(jwt);
     } catch (const Poco::Exception& again) {
       throw Error("invalid token: " + again.displayText());
     }
   }
+  checkClaims(token);
+  return token;
 }
 
 ServiceTokenIssuer::ServiceTokenIssuer(std::string secret, std::string caller, std::string audience,

@@ -1,16 +1,37 @@
 #include <osago/common/yaml_config.hpp>
 
 #include <osago/common/logging.hpp>
+#include <osago/common/utf8.hpp>
 
 #include <cctype>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 namespace osago::config {
 
 Section::Section(YAML::Node node, std::string file, std::string path, std::shared_ptr<Environment> env)
     : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)), env_(std::move(env)) {}
+
+namespace {
+
+/// The top-level mapping of a YAML document, or ConfigError naming `file`.
+YAML::Node parseRoot(const std::string& text, const std::string& file) {
+  // yaml-cpp takes any bytes; every value ends up in JSON (settings, names, messages).
+  if (!utf8::valid(text)) throw ConfigError(file, "", "is not valid UTF-8");
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(file, "", std::string("is not valid YAML: ") + e.what());
+  }
+  if (!root.IsMap()) throw ConfigError(file, "", "must be a YAML mapping at the top level");
+  return root;
+}
+
+}  // namespace
 
 std::string Section::envName(const std::string& key) const {
   if (!env_ || env_->overrides.prefix.empty()) return "";
@@ -41,28 +62,20 @@ std::optional<std::pair<std::string, std::string>> Section::override(const std::
 }
 
 Section Section::loadFile(const std::string& file, EnvOverrides overrides) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(file);
-  } catch (const YAML::BadFile&) {
-    throw ConfigError(file, "", "cannot be read (does it exist?)");
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(file, "", std::string("is not valid YAML: ") + e.what());
-  }
-  if (!root.IsMap()) throw ConfigError(file, "", "must be a YAML mapping at the top level");
+  constexpr std::uintmax_t kMaxBytes = 1u << 20;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) throw ConfigError(file, "", "cannot be read (does it exist?)");
+  if (std::filesystem::file_size(file, ec) > kMaxBytes) throw ConfigError(file, "", "is larger than 1 MiB");
+  std::ifstream in(file, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.is_open() || in.bad()) throw ConfigError(file, "", "cannot be read (does it exist?)");
+  auto root = parseRoot(text, file);
   bool any = !overrides.prefix.empty() || !overrides.short_names.empty();
   return Section(root, file, "", any ? std::make_shared<Environment>(Environment{std::move(overrides), {}}) : nullptr);
 }
 
 Section Section::loadText(const std::string& text, const std::string& file) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(file, "", std::string("is not valid YAML: ") + e.what());
-  }
-  if (!root.IsMap()) throw ConfigError(file, "", "must be a YAML mapping at the top level");
-  return Section(root, file, "", nullptr);
+  return Section(parseRoot(text, file), file, "", nullptr);
 }
 
 bool Section::has(const std::string& key) const { return node_.IsMap() && node_[key] && !node_[key].IsNull(); }
@@ -96,7 +109,8 @@ YAML::Node Section::raw(const std::string& key) {
 void Section::finish() const {
   if (node_.IsMap()) {
     for (const auto& kv : node_) {
-      auto key = kv.first.as<std::string>();
+      if (!kv.first.IsScalar()) throw ConfigError(file_, path_, "has a key that is not a plain name");
+      const std::string& key = kv.first.Scalar();
       if (!seen_.count(key)) throw ConfigError(file_, qualified(key), "unknown key (check the spelling; see docs/configuration.md)");
     }
   }
@@ -114,6 +128,7 @@ void Section::finish() const {
 std::optional<std::string> env(const char* name) {
   const char* v = std::getenv(name);
   if (!v || !*v) return std::nullopt;
+  if (!utf8::valid(v)) throw ConfigError("environment variable " + std::string(name), "", "is not valid UTF-8");
   return std::string(v);
 }
 

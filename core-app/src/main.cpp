@@ -61,6 +61,7 @@ class CoreApp : public ServiceApplication {
     stream_options.max_total_unsent_bytes = static_cast<std::size_t>(cfg.stream_max_total_unsent_mb) * 1024 * 1024;
     stream_options.max_streams_per_user = static_cast<std::size_t>(cfg.max_streams_per_user);
     stream_options.read_budget_bytes = static_cast<std::size_t>(cfg.stream_read_budget_kb) * 1024;
+    stream_options.write_stall = std::chrono::milliseconds(cfg.stream_write_stall_ms);
     StreamReactor streams(stream_options, [&](const std::string& id) { return aggregator.getRequest(id); });
     EventHub hub([&](const nlohmann::json& event) { streams.deliver(event); });
     QuoteEventConsumer consumer(cfg.kafka, cfg.kafka_topic, hub);

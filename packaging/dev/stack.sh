@@ -78,10 +78,11 @@ ensure_lint_tools() {
   touch "$stamp"
 }
 
-# The fuzz build's compiler and libFuzzer (Debian's clang-14, libfuzzer-14-dev).
+# The fuzz build's compiler, its sanitizer runtimes and libFuzzer (Debian's clang-14,
+# libclang-rt-14-dev, libfuzzer-14-dev).
 ensure_fuzz_tools() {
   local need=()
-  for p in clang-14 libfuzzer-14-dev; do
+  for p in clang-14 libclang-rt-14-dev libfuzzer-14-dev; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
   done
   ((${#need[@]} == 0)) || apt_install "${need[@]}"

@@ -1,8 +1,8 @@
 // A driver's request body: read as the aggregator reads it (parseJsonBody),
-// validated and normalised. Properties: every rejection names a field and a
-// reason and can be written as the 400 answer; an accepted input is a fixed
-// point (validating the normalised input accepts it unchanged); plate letter
-// normalisation is idempotent on any bytes.
+// validated and normalised. Properties: every rejection names a field (the
+// body as a whole when it is no object) and a reason and can be written as the
+// 400 answer; an accepted input is a fixed point (validating the normalised
+// input accepts it unchanged); plate letter normalisation is idempotent on any bytes.
 #include "fuzz_support.hpp"
 
 #include <osago/common/errors.hpp>
@@ -29,7 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   auto first = osago::quote::validateQuoteInput(body, kToday);
-  for (const auto& e : first.errors) OSAGO_FUZZ_CHECK(!e.field.empty() && !e.reason.empty(), e.field + ": " + e.reason);
+  // Each error names its field; only a body that is no object at all is refused as a whole.
+  for (const auto& e : first.errors)
+    OSAGO_FUZZ_CHECK(!e.reason.empty() && (!e.field.empty() || !body.is_object()), e.field + ": " + e.reason);
   (void)osago::quote::toJson(first.errors).dump();  // the 400 answer; throws on bytes that are not UTF-8
   if (!first.ok()) return 0;
   std::string canonical = first.input.dump();

@@ -86,6 +86,19 @@ companies:
   ::unsetenv("OSAGO_SECRET_A_COMPANY_API_KEY");
 }
 
+TEST(PluginManifest, AnEscapeThatYamlCppTurnsIntoAStrayByteIsRefused) {
+  // YAML's "\_" is U+00A0, which yaml-cpp writes as the single byte 0xA0: the
+  // settings could not be sent to the worker as JSON (the fuzz target plugin_manifest).
+  auto why = errorOf([] {
+    PluginManifest::load(write("companies:\n  - {id: a, name: A, settings: {baseUrl: \"https://p\\_x/\"}}\n"));
+  });
+  EXPECT_NE(why.find("companies[0].settings"), std::string::npos) << why;
+  EXPECT_NE(why.find("is not valid UTF-8"), std::string::npos) << why;
+  EXPECT_NE(errorOf([] { PluginManifest::load(write("companies:\n  - {id: a, name: \"\\_\"}\n")); }).find("is not valid UTF-8"),
+            std::string::npos)
+      << "a name read as a string is checked too";
+}
+
 TEST(PluginManifest, MistakesAreNamed) {
   EXPECT_NE(errorOf([] { PluginManifest::load(write("companies:\n  - {id: a, name: A, colour: red}\n")); })
                 .find("companies[0].colour"),

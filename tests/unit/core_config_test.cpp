@@ -47,6 +47,17 @@ class CoreConfigTest : public ::testing::Test {
   std::vector<std::string> names_;
 };
 
+TEST_F(CoreConfigTest, BytesThatAreNotUtf8AreRefusedNamingTheFileOrTheVariable) {
+  // yaml-cpp takes any bytes, and they reached JSON writers (the fuzz target plugin_manifest).
+  std::string bad = file("log_level: \"inform\xff\"\n");
+  EXPECT_NE(errorOf([&] { CoreConfig::load(bad); }).find("is not valid UTF-8"), std::string::npos);
+  EXPECT_NE(errorOf([&] { CoreConfig::load(bad); }).find(bad), std::string::npos);
+  set("OSAGO_CORE__LOG_LEVEL", "\xc0\x80");
+  std::string why = errorOf([&] { CoreConfig::load(file()); });
+  EXPECT_NE(why.find("OSAGO_CORE__LOG_LEVEL"), std::string::npos) << why;
+  EXPECT_NE(why.find("is not valid UTF-8"), std::string::npos) << why;
+}
+
 TEST_F(CoreConfigTest, AShortOverrideNameIsCheckedLikeTheFile) {
   set("OSAGO_CORE_PORT", "70000");
   auto e = errorOf([&] { CoreConfig::load(file()); });

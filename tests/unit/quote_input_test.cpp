@@ -164,6 +164,12 @@ TEST(QuoteInput, TheNormalisedInputIsAcceptedUnchanged) {
   EXPECT_EQ(reasonFor(other, "v"), "must be 1, the only version of the quote input");
   other["v"] = "1";
   EXPECT_EQ(reasonFor(other, "v"), "must be 1, the only version of the quote input");
+  other = first.input;
+  other[""] = 1;  // the fuzz target found an unnamed refusal
+  EXPECT_EQ(reasonFor(other, "\"\""), "is not a known field");
+  other.erase("");
+  other["v"] = "1";
+  EXPECT_EQ(reasonFor(other, "v"), "must be 1, the only version of the quote input");
 }
 
 }  // namespace

@@ -319,6 +319,30 @@ TEST_F(ReactorTest, TheInstanceBudgetOfUnsentBytesDropsTheStreamThatGrowsPastIt)
   EXPECT_LE(peak, 128 * 1024u + 2 * 1200u) << "the budget was passed by more than one event";
 }
 
+TEST_F(ReactorTest, AClientThatTakesNoByteIsDroppedAtTheWriteStallEvenWhenItsStreamHasEnded) {
+  // Below every byte bound: without the stall bound, this stream's last bytes
+  // waited for ever and the stream held its place and socket.
+  options_.write_stall = 500ms;
+  StreamReactor reactor(options_, [](const std::string&) { return std::nullopt; });
+  reactor.start();
+  auto stuck = connect();
+  stuck.client.setReceiveBufferSize(4096);
+  stuck.server.setSendBufferSize(4096);
+  reactor.attach(reactor.open("r1", "u1", std::chrono::system_clock::now() + 1h, Protocol::Sse, -1), stuck.server, view());
+  auto reading = attached(reactor, Protocol::WebSocket);
+  ASSERT_TRUE(eventually([&] { return reactor.openStreams() == 2; }));
+  std::string got;
+  std::thread reader([&] { readUntil(reading.client, R"("type":"end")", got); });
+  for (long long seq = 2; seq < 60; ++seq) reactor.deliver(event(seq, "IN_PROGRESS", 1000));
+  reactor.deliver(event(60, "COMPLETED"));
+  reader.join();
+  EXPECT_NE(got.find(R"("type":"end")"), std::string::npos) << "the client that reads got its stream to the end";
+  reading.client.close();
+  ASSERT_GT(reactor.unsentBytes(), 0u) << "nothing waits for the client that does not read: the test shows nothing";
+  EXPECT_TRUE(eventually([&] { return reactor.openStreams() == 0 && reactor.unsentBytes() == 0; }, 3000ms))
+      << reactor.openStreams() << " streams open, " << reactor.unsentBytes() << " bytes unsent";
+}
+
 TEST_F(ReactorTest, AnExpiredTokenEndsTheStreamAndStopClosesTheRestWith1001) {
   StreamReactor reactor(options_, [](const std::string&) { return std::nullopt; });
   reactor.start();

@@ -123,6 +123,36 @@ TEST(ServiceToken, EachBadTokenIsRefusedWithItsReason) {
   EXPECT_NE(reasonOf(v, TokenService("u" + kKey, std::chrono::seconds(60)).issue("alice")), "");
 }
 
+TEST(ServiceToken, ClaimsOfTheWrongTypeOrSizeAreRefusedByBothVerifiers) {
+  // Signed with the right key, so only the claims are wrong (the fuzz target
+  // tokens found the huge exp: it overflowed the clock's arithmetic).
+  ServiceTokenVerifier services(kKey, "", "osago-aggregator");
+  TokenService users(kKey, std::chrono::seconds(60));
+  auto signedWith = [&](const std::string& claim, Poco::Dynamic::Var value) {
+    Poco::JWT::Token token;
+    token.setSubject("core-app");
+    token.setAudience("osago-aggregator");
+    token.setIssuedAt(Poco::Timestamp());
+    token.setExpiration(Poco::Timestamp() + Poco::Timespan(60, 0));
+    token.payload().set(claim, value);
+    return Poco::JWT::Signer(kKey).sign(token, Poco::JWT::Signer::ALGO_HS256);
+  };
+  const std::pair<std::string, Poco::Dynamic::Var> bad[] = {
+      {"exp", 41024448020000000.0}, {"exp", "soon"}, {"exp", -1}, {"iat", 1e308},
+      {"sub", 5},                   {"aud", 7},      {"nbf", "x"}};
+  for (const auto& [claim, value] : bad) {
+    std::string jwt = signedWith(claim, value);
+    EXPECT_NE(reasonOf(services, jwt).find("claim '" + claim + "'"), std::string::npos) << claim << " " << value.toString();
+    try {
+      users.verify(jwt);
+      ADD_FAILURE() << claim << " " << value.toString() << " verified as a user token";
+    } catch (const osago::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("claim '" + claim + "'"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(reasonOf(services, signedWith("jti", "id-1")), "") << "a well-typed claim passes";
+}
+
 TEST(ServiceToken, DuringARotationBothKeysVerify) {
   const std::string old_key = "old-old-old-old-old-old-old-old-old!";
   const std::string new_key = "new-new-new-new-new-new-new-new-new!";

@@ -88,6 +88,9 @@ CoreConfig CoreConfig::load(const std::string& file) {
   cfg.stream_read_budget_kb = streams.get<int>("read_budget_kb", cfg.stream_read_budget_kb);
   if (cfg.stream_read_budget_kb < 1 || cfg.stream_read_budget_kb > 16384)
     throw ConfigError(file, "streams.read_budget_kb", "must be 1 to 16384");
+  cfg.stream_write_stall_ms = streams.get<int>("write_stall_ms", cfg.stream_write_stall_ms);
+  if (cfg.stream_write_stall_ms < 1000 || cfg.stream_write_stall_ms > 600000)
+    throw ConfigError(file, "streams.write_stall_ms", "must be 1000 to 600000");
   streams.finish();
   root.finish();
 

@@ -46,6 +46,7 @@ struct CoreConfig {
   int stream_max_total_unsent_mb = 64;            ///< every stream together; past it the one growing is dropped
   int max_streams_per_user = 20;                  ///< one user's streams per instance
   int stream_read_budget_kb = 64;                 ///< read from one client per turn of the event loop
+  int stream_write_stall_ms = 30000;              ///< a client that takes no byte of what waits this long is dropped
 
   /// Breaker defaults for core-app's own dependencies: quick to open, quick to retry.
   static BreakerConfig downstreamBreaker() {

@@ -18,7 +18,7 @@ namespace {
 constexpr std::uint64_t kWakeId = 0;
 constexpr auto kTick = std::chrono::milliseconds(500);
 
-/// A bound that bit, by name: read_budget, user_streams, total_unsent, pong, data_frame, protocol.
+/// A bound that bit, by name: read_budget, user_streams, total_unsent, pong, data_frame, protocol, write_stall.
 prometheus::Counter& limitHit(const char* limit) {
   static auto& family = metrics::counter("osago_core_stream_limits_total",
                                          "Times a bound on browser streams bit, by bound (docs/configuration.md)");
@@ -45,6 +45,7 @@ struct StreamReactor::Session {
   bool write_shut = false;
   bool dead = false;
   Steady::time_point close_by = Steady::time_point::max();
+  Steady::time_point stalled_since = Steady::time_point::max();  ///< bytes wait and the client has taken none since
   WsFrameReader reader;
 };
 
@@ -53,7 +54,7 @@ StreamReactor::Ticket::~Ticket() {
 }
 
 StreamReactor::StreamReactor(Options options, Fetch fetch) : options_(options), fetch_(std::move(fetch)) {
-  for (const char* limit : {"read_budget", "user_streams", "total_unsent", "pong", "data_frame", "protocol"}) limitHit(limit);
+  for (const char* limit : {"read_budget", "user_streams", "total_unsent", "pong", "data_frame", "protocol", "write_stall"}) limitHit(limit);
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (epoll_fd_ < 0 || wake_fd_ < 0) throw std::runtime_error(std::string("stream reactor: ") + std::strerror(errno));
@@ -333,6 +334,7 @@ void StreamReactor::append(Session& s, std::string bytes) {
 
 void StreamReactor::flush(Session& s) {
   if (s.dead || s.fd < 0) return;
+  const std::size_t sent_before = s.out_at;
   while (s.out_at < s.out.size()) {
     ssize_t n = ::send(s.fd, s.out.data() + s.out_at, s.out.size() - s.out_at, MSG_NOSIGNAL);
     if (n > 0) {
@@ -344,6 +346,12 @@ void StreamReactor::flush(Session& s) {
     return drop(s);  // the connection broke
   }
   std::size_t unsent = s.out.size() - s.out_at;
+  // A client that reads nothing would hold its place (and, closing, its
+  // socket) for ever: the clock starts when bytes wait and none went out.
+  if (unsent == 0 || s.out_at != sent_before)
+    s.stalled_since = unsent == 0 ? Steady::time_point::max() : Steady::now();
+  else if (s.stalled_since == Steady::time_point::max())
+    s.stalled_since = Steady::now();
   total_unsent_ += unsent - s.accounted;  // modular: a shrinking stream subtracts
   s.accounted = unsent;
   if (unsent == 0) s.pong_queued = false;
@@ -394,6 +402,14 @@ void StreamReactor::tick() {
     Session& s = *session;
     if (s.dead || s.fd < 0) continue;
     if (s.write_shut && now >= s.close_by) {
+      drop(s);
+      continue;
+    }
+    if (s.stalled_since != Steady::time_point::max() && now - s.stalled_since >= options_.write_stall) {
+      limitHit("write_stall").Increment();
+      Poco::Logger::get("streams").information("dropping a stream whose client has taken no byte for " +
+                                               std::to_string(options_.write_stall.count()) + " ms (" +
+                                               std::to_string(s.out.size() - s.out_at) + " bytes waiting)");
       drop(s);
       continue;
     }

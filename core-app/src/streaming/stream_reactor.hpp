@@ -56,6 +56,7 @@ class StreamReactor {
     std::size_t max_streams_per_user = 20;          ///< one user's streams on this instance
     std::size_t read_budget_bytes = 64 * 1024;      ///< read from one client per wakeup, then the others' turn
     std::chrono::milliseconds close_linger{5000};   ///< after the last message, how long to wait for the client to close
+    std::chrono::milliseconds write_stall{30000};   ///< a client that takes no byte of what waits this long is dropped
     int fetch_threads = 2;
   };
   /// Reads a request's stored view: nullopt when there is none; throws when it cannot be read now.

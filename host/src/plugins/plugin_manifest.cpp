@@ -12,16 +12,23 @@
 namespace osago::host {
 namespace {
 
-nlohmann::json yamlToJson(const YAML::Node& node) {
+/// A manifest's settings or secrets as JSON; ConfigError naming `where` in
+/// `file` for a key that is not a plain scalar (YAML allows any node as a key).
+nlohmann::json yamlToJson(const YAML::Node& node, const std::string& file, const std::string& where) {
   switch (node.Type()) {
     case YAML::NodeType::Map: {
       auto out = nlohmann::json::object();
-      for (const auto& kv : node) out[kv.first.as<std::string>()] = yamlToJson(kv.second);
+      for (const auto& kv : node) {
+        if (!kv.first.IsScalar()) throw ConfigError(file, where, "has a key that is not a plain name");
+        const std::string& key = kv.first.Scalar();
+        out[key] = yamlToJson(kv.second, file, where + "." + key);
+      }
       return out;
     }
     case YAML::NodeType::Sequence: {
       auto out = nlohmann::json::array();
-      for (const auto& item : node) out.push_back(yamlToJson(item));
+      std::size_t i = 0;
+      for (const auto& item : node) out.push_back(yamlToJson(item, file, where + "[" + std::to_string(i++) + "]"));
       return out;
     }
     case YAML::NodeType::Scalar: {
@@ -69,6 +76,16 @@ std::string expandString(const std::string& s, const std::string& file, const st
     i = end + 1;
   }
   return out;
+}
+
+/// The settings and secrets go to the worker as JSON text: yaml-cpp's escapes
+/// ("\xA0" in a quoted string) can make bytes a JSON writer refuses.
+void requireUtf8(const nlohmann::json& value, const std::string& file, const std::string& where) {
+  try {
+    (void)value.dump();
+  } catch (const nlohmann::json::type_error&) {
+    throw ConfigError(file, where, "is not valid UTF-8");
+  }
 }
 
 std::string lower(std::string s) {
@@ -184,12 +201,14 @@ PluginManifest PluginManifest::parse(const std::string& text, const std::string&
     auto settings = c.raw("settings");
     if (settings && !settings.IsNull()) {
       if (!settings.IsMap()) throw ConfigError(file, c.qualified("settings"), "must be a mapping");
-      company.settings = expandEnvironment(yamlToJson(settings), file, c.qualified("settings"), prefix);
+      company.settings = expandEnvironment(yamlToJson(settings, file, c.qualified("settings")), file, c.qualified("settings"), prefix);
+      requireUtf8(company.settings, file, c.qualified("settings"));
     }
     auto secrets = c.raw("secrets");
     if (secrets && !secrets.IsNull()) {
       if (!secrets.IsMap()) throw ConfigError(file, c.qualified("secrets"), "must be a mapping of name to value");
-      auto expanded = expandEnvironment(yamlToJson(secrets), file, c.qualified("secrets"), prefix);
+      auto expanded = expandEnvironment(yamlToJson(secrets, file, c.qualified("secrets")), file, c.qualified("secrets"), prefix);
+      requireUtf8(expanded, file, c.qualified("secrets"));
       for (const auto& [k, v] : expanded.items()) {
         if (!v.is_string()) throw ConfigError(file, c.qualified("secrets." + k), "must be a string");
         company.secrets[k] = v.get<std::string>();

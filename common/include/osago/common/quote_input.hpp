@@ -38,7 +38,7 @@ ValidatedQuote validateQuoteInput(const nlohmann::json& body, const CivilDate& t
 
 /// Converts Latin look-alike letters (ABEKMHOPCTYX) and lower-case Cyrillic
 /// to the upper-case Cyrillic letters used on Russian plates.
-std::string normalizePlateLetters(const std::string& utf8);
+std::string normalizePlateLetters(const std::string& text);
 
 /// Converts field errors to the JSON array used in 400 answers.
 nlohmann::json toJson(const std::vector<FieldError>& errors);

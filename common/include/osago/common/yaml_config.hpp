@@ -1,6 +1,7 @@
 #pragma once
 
 #include <osago/common/errors.hpp>
+#include <osago/common/utf8.hpp>
 
 #include <yaml-cpp/yaml.h>
 
@@ -76,17 +77,26 @@ class Section {
         return overrideValue<T>(over->second);
       } catch (const YAML::Exception& e) {
         throw ConfigError("environment variable " + over->first, "",
-                          "has the wrong type for " + qualified(key) + ": '" + over->second.substr(0, 64) +
+                          "has the wrong type for " + qualified(key) + ": '" + utf8::clip(over->second, 64) +
                               (over->second.size() > 64 ? "…" : "") + "' (" + e.msg + ")");
       }
     }
     YAML::Node n = node_[key];
     if (!n || n.IsNull()) return std::nullopt;
+    T value;
     try {
-      return n.as<T>();
+      value = n.as<T>();
     } catch (const YAML::Exception& e) {
       throw ConfigError(file_, qualified(key), "has the wrong type (" + std::string(e.what()) + ")");
     }
+    // yaml-cpp's escapes ("\xA0" in a quoted string) can make bytes that are not UTF-8.
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (!utf8::valid(value)) throw ConfigError(file_, qualified(key), "is not valid UTF-8");
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      for (const auto& item : value)
+        if (!utf8::valid(item)) throw ConfigError(file_, qualified(key), "is not valid UTF-8");
+    }
+    return value;
   }
 
   /// The nested mapping under `key`; an empty section if the key is absent.
