@@ -55,6 +55,7 @@ std::pair<int, std::vector<SseEvent>> readEventStream(const std::string& url, co
     if (line.empty()) {
       if (!current.type.empty() || !data.empty()) {
         current.data = nlohmann::json::parse(data, nullptr, false);
+        current.received = std::chrono::system_clock::now();
         events.push_back(current);
         if (current.type == "end") break;
       }

@@ -14,6 +14,7 @@ struct SseEvent {
   std::string id;
   std::string type;
   nlohmann::json data;
+  std::chrono::system_clock::time_point received{};  ///< when its last line arrived (SSE only)
 };
 
 /// An HTTP exchange with a JSON body (or none).

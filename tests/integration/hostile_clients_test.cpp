@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <netinet/in.h>
 #include <poll.h>
@@ -315,6 +316,13 @@ struct Watch {
   std::vector<std::chrono::milliseconds> to_end;
   std::size_t live_events = 0;
   int ended = 0;
+  std::vector<long long> delay_ms;  ///< each live event: from its occurredAtMs (made, before commit) to its arrival
+  /// "p50 X, max Y ms" of the delays.
+  std::string delays() {
+    if (delay_ms.empty()) return "none";
+    std::sort(delay_ms.begin(), delay_ms.end());
+    return "p50 " + std::to_string(delay_ms[delay_ms.size() / 2]) + ", max " + std::to_string(delay_ms.back()) + " ms";
+  }
 };
 Watch watchAQuote(const std::string& core) {
   std::string token = login("watcher");
@@ -336,7 +344,13 @@ Watch watchAQuote(const std::string& core) {
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& events = results[i].second;
     if (!events.empty() && events.back().type == "end") ++w.ended;
-    w.live_events += std::count_if(events.begin(), events.end(), [](const SseEvent& e) { return e.type == "company"; });
+    for (const auto& e : events) {
+      if (e.type != "company") continue;
+      ++w.live_events;
+      if (e.data.is_object() && e.data.contains("occurredAtMs") && e.data["occurredAtMs"].is_number_integer())
+        w.delay_ms.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(e.received.time_since_epoch()).count() -
+                             e.data["occurredAtMs"].get<long long>());
+    }
     w.to_end.push_back(took[i]);
   }
   std::sort(w.to_end.begin(), w.to_end.end());
@@ -364,7 +378,9 @@ TEST(Hostile, AWebSocketFloodingPingsNeitherStallsOtherStreamsNorGrowsTheInstanc
 
   std::cout << "[ frame flood ] " << frames << " pings sent by one client; five streams of another quote saw their end after "
             << calm.to_end.front().count() << "–" << calm.to_end.back().count() << " ms without the flood, "
-            << flooded.to_end.front().count() << "–" << flooded.to_end.back().count() << " ms during it; "
+            << flooded.to_end.front().count() << "–" << flooded.to_end.back().count() << " ms during it; each live event from "
+            << "its making to a stream: " << calm.delays() << " without the flood (" << calm.delay_ms.size() << " events), "
+            << flooded.delays() << " during it (" << flooded.delay_ms.size() << " events); "
             << during.sum("osago_core_stream_unsent_bytes") << " bytes unsent on the instance\n";
   EXPECT_GT(frames, 10000u) << "the flood was too small to show anything";
   EXPECT_EQ(flooded.ended, 5) << "streams of the instance did not get their end during the flood";
@@ -375,6 +391,114 @@ TEST(Hostile, AWebSocketFloodingPingsNeitherStallsOtherStreamsNorGrowsTheInstanc
       << "the flooding client's reads were never cut at its budget";
   EXPECT_LE(during.sum("osago_core_stream_unsent_bytes"), 64 * 1024) << "the flooder's pongs piled up";
   stack().stop("core-flood", SIGTERM);
+}
+
+/// Resident memory of a process in KiB (VmRSS), 0 when it cannot be read.
+long residentKib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  return 0;
+}
+
+/// A WebSocket of `path` from a socket whose receive buffer is as small as the
+/// kernel allows, upgraded, then never read again: the socket (-1 when the upgrade failed).
+int openNeverReadingWebSocket(int port, const std::string& path, const std::string& token) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int tiny = 1;  // the kernel raises it to its minimum
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &tiny, sizeof tiny);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(port));
+  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  std::string upgrade = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                        "Authorization: Bearer " + token + "\r\n\r\n";
+  [[maybe_unused]] auto n = ::send(fd, upgrade.data(), upgrade.size(), MSG_NOSIGNAL);
+  // Only the answer's head (the snapshot behind it stays unread with everything after).
+  std::string head;
+  char c;
+  auto until = Clock::now() + 5s;
+  while (head.find("\r\n\r\n") == std::string::npos && Clock::now() < until) {
+    pollfd p{fd, POLLIN, 200};
+    if (::poll(&p, 1, 200) > 0 && ::recv(fd, &c, 1, 0) == 1) head.push_back(c);
+  }
+  if (statusOf(head) != 101) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST(Hostile, AClientThatNeverReadsIsDroppedAndItsPlaceAndMemoryReturned) {
+  std::string core = stack().startExtraCore("core-never-reads", stack().aggregatorUrl(),
+                                            {{"OSAGO_CORE__STREAMS__WRITE_STALL_MS", "3000"},
+                                             {"OSAGO_CORE__STREAMS__SEND_BUFFER_KB", "4"},
+                                             {"OSAGO_CORE__STREAMS__MAX_STREAMS_PER_USER", "2"}});
+  pid_t pid = stack().pidOf("core-never-reads");
+  std::string token = login("never-reads");
+  auto created = httpJson("POST", core + "/api/osago/requests", quote(), token);
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  const std::string base = "/api/osago/requests/" + created.body["osagoRequestId"].get<std::string>();
+  auto before = scrape(core);
+  long rss_before = residentKib(pid);
+
+  // Both of the user's places, each taken by a client that asks for pongs
+  // (largest pings) as fast as it can and reads none: the kernel's buffers
+  // fill, then a pong waits in core-app and nothing of it ever leaves.
+  std::vector<int> clients;
+  for (int i = 0; i < 2; ++i) {
+    int fd = openNeverReadingWebSocket(portOf(core), base + "/ws", token);
+    ASSERT_GE(fd, 0) << "the upgrade was refused";
+    clients.push_back(fd);
+  }
+  std::string ping = {'\x89', static_cast<char>(0x80 | 125), 0x11, 0x22, 0x33, 0x44};
+  ping += std::string(125, 'p');
+  std::string burst;
+  for (int i = 0; i < 128; ++i) burst += ping;
+  std::size_t sent = 0;
+  auto flood_until = Clock::now() + 1000ms;
+  while (Clock::now() < flood_until) {
+    for (int fd : clients) {
+      ssize_t n = ::send(fd, burst.data(), burst.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) sent += static_cast<std::size_t>(n);
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  auto during = scrape(core);
+  long rss_during = residentKib(pid);
+  EXPECT_EQ(httpJson("GET", core + base + "/stream", nullptr, token).status, 429) << "the user's two places are taken";
+
+  // Dropped at the write stall (3 s, checked every 0.5 s), though its bytes are far below every byte bound.
+  bool dropped = false;
+  Scrape after;
+  for (int i = 0; i < 50 && !dropped; ++i) {
+    std::this_thread::sleep_for(200ms);
+    after = scrape(core);
+    dropped = after.sum("osago_core_stream_limits_total", {"limit=\"write_stall\""}) -
+                  before.sum("osago_core_stream_limits_total", {"limit=\"write_stall\""}) >= 2;
+  }
+  long rss_after = residentKib(pid);
+  std::cout << "[ never reads ] " << sent / ping.size() << " pings sent by two clients that read nothing; waiting in core-app: "
+            << during.sum("osago_core_stream_unsent_bytes") << " bytes during, " << after.sum("osago_core_stream_unsent_bytes")
+            << " after the drop; open streams " << during.sum("osago_core_open_streams") << " -> "
+            << after.sum("osago_core_open_streams") << "; core-app resident " << rss_before << " KiB before, " << rss_during
+            << " during, " << rss_after << " after\n";
+  EXPECT_GT(during.sum("osago_core_stream_unsent_bytes"), 0) << "nothing waited: the test shows nothing";
+  EXPECT_TRUE(dropped) << "the clients that never read were not dropped";
+  EXPECT_EQ(after.sum("osago_core_stream_unsent_bytes"), 0) << "their bytes were kept";
+  EXPECT_EQ(after.sum("osago_core_open_streams"), 0) << "their streams were kept";
+  int status = 0;
+  int fd = openStream(portOf(core), base + "/stream", token, status);
+  EXPECT_EQ(status, 200) << "the user's places were not given back";
+  ::close(fd);
+  for (int c : clients) ::close(c);
+  stack().stop("core-never-reads", SIGTERM);
 }
 
 }  // namespace

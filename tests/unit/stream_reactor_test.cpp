@@ -265,6 +265,7 @@ TEST_F(ReactorTest, AClientSendingDataFramesIsClosedWith1003) {
 
 TEST_F(ReactorTest, PingsFromAClientThatDoesNotReadQueueAtMostOnePong) {
   options_.max_unsent_bytes = 64 * 1024;
+  options_.socket_send_buffer_bytes = 4096;
   StreamReactor reactor(options_, [](const std::string&) { return std::nullopt; });
   reactor.start();
   // Small kernel buffers towards the client (its receive window, the server's
@@ -273,7 +274,6 @@ TEST_F(ReactorTest, PingsFromAClientThatDoesNotReadQueueAtMostOnePong) {
   client.setReceiveBufferSize(64 * 1024);
   client.connect(listener_.address());
   Poco::Net::StreamSocket server = listener_.acceptConnection();
-  server.setSendBufferSize(4096);
   reactor.attach(reactor.open("r1", "u1", std::chrono::system_clock::now() + 1h, Protocol::WebSocket, -1), server, view());
   ASSERT_TRUE(eventually([&] { return reactor.openStreams() == 1; }));
   // Pings with the largest payload a ping may have, nothing read, for up to
@@ -299,13 +299,13 @@ TEST_F(ReactorTest, PingsFromAClientThatDoesNotReadQueueAtMostOnePong) {
 TEST_F(ReactorTest, TheInstanceBudgetOfUnsentBytesDropsTheStreamThatGrowsPastIt) {
   options_.max_unsent_bytes = 1024 * 1024;
   options_.max_total_unsent_bytes = 128 * 1024;  // less than two streams' own bound
+  options_.socket_send_buffer_bytes = 4096;
   StreamReactor reactor(options_, [](const std::string&) { return std::nullopt; });
   reactor.start();
   std::vector<Connection> clients;
   for (int i = 0; i < 2; ++i) {
     auto c = connect();
     c.client.setReceiveBufferSize(4096);
-    c.server.setSendBufferSize(4096);
     reactor.attach(reactor.open("r1", "u1", std::chrono::system_clock::now() + 1h, Protocol::Sse, -1), c.server, view());
     clients.push_back(std::move(c));
   }
@@ -323,14 +323,15 @@ TEST_F(ReactorTest, AClientThatTakesNoByteIsDroppedAtTheWriteStallEvenWhenItsStr
   // Below every byte bound: without the stall bound, this stream's last bytes
   // waited for ever and the stream held its place and socket.
   options_.write_stall = 500ms;
+  options_.socket_send_buffer_bytes = 4096;
   StreamReactor reactor(options_, [](const std::string&) { return std::nullopt; });
   reactor.start();
   auto stuck = connect();
   stuck.client.setReceiveBufferSize(4096);
-  stuck.server.setSendBufferSize(4096);
   reactor.attach(reactor.open("r1", "u1", std::chrono::system_clock::now() + 1h, Protocol::Sse, -1), stuck.server, view());
   auto reading = attached(reactor, Protocol::WebSocket);
   ASSERT_TRUE(eventually([&] { return reactor.openStreams() == 2; }));
+  EXPECT_EQ(stuck.server.getSendBufferSize(), 2 * 4096) << "the stream socket's kernel buffer is not the one set (Linux doubles it)";
   std::string got;
   std::thread reader([&] { readUntil(reading.client, R"("type":"end")", got); });
   for (long long seq = 2; seq < 60; ++seq) reactor.deliver(event(seq, "IN_PROGRESS", 1000));

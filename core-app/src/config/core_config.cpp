@@ -91,6 +91,9 @@ CoreConfig CoreConfig::load(const std::string& file) {
   cfg.stream_write_stall_ms = streams.get<int>("write_stall_ms", cfg.stream_write_stall_ms);
   if (cfg.stream_write_stall_ms < 1000 || cfg.stream_write_stall_ms > 600000)
     throw ConfigError(file, "streams.write_stall_ms", "must be 1000 to 600000");
+  cfg.stream_send_buffer_kb = streams.get<int>("send_buffer_kb", cfg.stream_send_buffer_kb);
+  if (cfg.stream_send_buffer_kb < 4 || cfg.stream_send_buffer_kb > 4096)
+    throw ConfigError(file, "streams.send_buffer_kb", "must be 4 to 4096");
   streams.finish();
   root.finish();
 

@@ -47,6 +47,7 @@ struct CoreConfig {
   int max_streams_per_user = 20;                  ///< one user's streams per instance
   int stream_read_budget_kb = 64;                 ///< read from one client per turn of the event loop
   int stream_write_stall_ms = 30000;              ///< a client that takes no byte of what waits this long is dropped
+  int stream_send_buffer_kb = 64;                 ///< SO_SNDBUF of each stream socket
 
   /// Breaker defaults for core-app's own dependencies: quick to open, quick to retry.
   static BreakerConfig downstreamBreaker() {

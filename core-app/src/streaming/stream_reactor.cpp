@@ -136,6 +136,10 @@ void StreamReactor::attach(Ticket ticket, Poco::Net::StreamSocket socket, const 
     s.socket = socket;
     s.socket.setBlocking(false);
     s.fd = s.socket.impl()->sockfd();
+    // A fixed send buffer (no autotuning up to tcp_wmem's 4 MiB): what a client
+    // that does not read holds in the kernel is bounded too, and a backlog
+    // shows in the reactor, where the unsent and stall bounds see it.
+    ::setsockopt(s.fd, SOL_SOCKET, SO_SNDBUF, &options_.socket_send_buffer_bytes, sizeof options_.socket_send_buffer_bytes);
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.u64 = s.id;

@@ -57,6 +57,7 @@ class StreamReactor {
     std::size_t read_budget_bytes = 64 * 1024;      ///< read from one client per wakeup, then the others' turn
     std::chrono::milliseconds close_linger{5000};   ///< after the last message, how long to wait for the client to close
     std::chrono::milliseconds write_stall{30000};   ///< a client that takes no byte of what waits this long is dropped
+    int socket_send_buffer_bytes = 64 * 1024;        ///< SO_SNDBUF of a stream's socket (the kernel's part of its backlog)
     int fetch_threads = 2;
   };
   /// Reads a request's stored view: nullopt when there is none; throws when it cannot be read now.
