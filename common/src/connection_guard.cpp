@@ -6,23 +6,25 @@
 
 namespace osago::http::detail {
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-prometheus::Counter& cutCounter(const char* phase) {
+prometheus::Counter& requestsCut(const char* phase) {
   static auto& family = metrics::counter(
       "osago_http_requests_cut_total",
       "Requests whose client did not send its headers (phase headers) or body (phase body) within the request deadline");
   return family.Add({{"phase", phase}});
 }
 
-prometheus::Counter& refusedCounter() {
-  static auto& c = metrics::counter("osago_http_connections_refused_total",
-                                    "Connections refused because their client address held the most it may")
-                       .Add({{"reason", "per_address"}});
-  return c;
+prometheus::Counter& connectionsRefused(const char* reason) {
+  static auto& family = metrics::counter(
+      "osago_http_connections_refused_total",
+      "Connections closed before a request: their client address held the most it may (per_address), or the most "
+      "connections that may wait for their request head were waiting and this was the oldest (evicted)");
+  return family.Add({{"reason", reason}});
 }
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
 
 std::string addressOf(const Poco::Net::StreamSocket& socket) {
   try {
@@ -37,9 +39,10 @@ std::string addressOf(const Poco::Net::StreamSocket& socket) {
 thread_local ConnectionGuard::Current ConnectionGuard::current_;
 
 ConnectionGuard::ConnectionGuard(const ServerLimits& limits) : limits_(limits) {
-  cutCounter("headers");
-  cutCounter("body");
-  refusedCounter();
+  requestsCut("headers");
+  requestsCut("body");
+  connectionsRefused("per_address");
+  connectionsRefused("evicted");
   watchdog_ = std::thread([this] { watch(); });
 }
 
@@ -58,7 +61,7 @@ bool ConnectionGuard::admit(const Poco::Net::StreamSocket& socket) {
   std::lock_guard lock(mutex_);
   auto it = per_address_.find(address);
   if (it == per_address_.end() || it->second < limits_.max_connections_per_address) return true;
-  refusedCounter().Increment();
+  connectionsRefused("per_address").Increment();
   return false;
 }
 
@@ -68,7 +71,7 @@ ConnectionGuard::Scope::Scope(ConnectionGuard& guard, const Poco::Net::StreamSoc
   if (guard_.capsAddresses()) {
     std::size_t& held = guard_.per_address_[address_];
     if (held >= guard_.limits_.max_connections_per_address) {
-      refusedCounter().Increment();
+      connectionsRefused("per_address").Increment();
       return;  // `held` is not 0 here: the cap is at least 1
     }
     ++held;
@@ -142,11 +145,11 @@ void ConnectionGuard::watch() {
       if (e.phase == Phase::kHeaders) {
         // Still sending headers: the connection ends (its thread's read fails at once).
         ::shutdown(e.fd, SHUT_RDWR);
-        cutCounter("headers").Increment();
+        requestsCut("headers").Increment();
       } else {
         // Its handler reads the body: the input ends, the answer (408) can still go out.
         ::shutdown(e.fd, SHUT_RD);
-        cutCounter("body").Increment();
+        requestsCut("body").Increment();
       }
     }
   }

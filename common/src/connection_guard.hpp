@@ -3,6 +3,7 @@
 #include <osago/common/http_server.hpp>
 
 #include <Poco/Net/StreamSocket.h>
+#include <prometheus/counter.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -14,6 +15,11 @@
 #include <thread>
 
 namespace osago::http::detail {
+
+/// osago_http_requests_cut_total{phase}: headers or body not in by the deadline.
+prometheus::Counter& requestsCut(const char* phase);
+/// osago_http_connections_refused_total{reason}: per_address, evicted.
+prometheus::Counter& connectionsRefused(const char* reason);
 
 /// The bounds a server's connections are held to (ServerLimits), beyond Poco's
 /// per-read timeout (which a client sending a byte now and then never trips):

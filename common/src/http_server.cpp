@@ -4,6 +4,7 @@
 #include <osago/common/outside_json.hpp>
 
 #include "connection_guard.hpp"
+#include "header_gate.hpp"
 
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPServerConnection.h>
@@ -144,14 +145,23 @@ class GuardedConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
   std::shared_ptr<detail::ConnectionGuard> guard_;
 };
 
-/// Closes, at accept, a connection whose address holds its share already (it never waits in the queue).
-class AddressFilter : public Poco::Net::TCPServerConnectionFilter {
+/// At accept: closes a connection whose address holds its share already (it
+/// never waits in the queue); with a gate, takes the rest there (the server's
+/// own queue gets none: the gate hands them to the server's dispatcher).
+class AcceptFilter : public Poco::Net::TCPServerConnectionFilter {
  public:
-  explicit AddressFilter(std::shared_ptr<detail::ConnectionGuard> guard) : guard_(std::move(guard)) {}
-  bool accept(const Poco::Net::StreamSocket& socket) override { return guard_->admit(socket); }
+  AcceptFilter(std::shared_ptr<detail::ConnectionGuard> guard, detail::HeaderGate* gate)
+      : guard_(std::move(guard)), gate_(gate) {}
+  bool accept(const Poco::Net::StreamSocket& socket) override {
+    if (guard_->capsAddresses() && !guard_->admit(socket)) return false;
+    if (!gate_) return true;
+    gate_->offer(socket);
+    return false;
+  }
 
  private:
   std::shared_ptr<detail::ConnectionGuard> guard_;
+  detail::HeaderGate* gate_;
 };
 
 Poco::Net::HTTPServerParams::Ptr serverParams(const ServerLimits& limits) {
@@ -166,25 +176,42 @@ Poco::Net::HTTPServerParams::Ptr serverParams(const ServerLimits& limits) {
 }  // namespace
 
 Server::Server(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket,
-               const ServerLimits& limits)
-    : Server(std::move(router), socket, serverParams(limits), std::make_shared<detail::ConnectionGuard>(limits)) {}
+               const ServerLimits& limits, bool hold_heads)
+    : Server(
+          [&] {
+            auto params = serverParams(limits);
+            auto guard = std::make_shared<detail::ConnectionGuard>(limits);
+            return std::make_tuple(Poco::Net::TCPServerConnectionFactory::Ptr(
+                                       new GuardedConnectionFactory(params, std::move(router), guard)),
+                                   params, guard);
+          }(),
+          socket, limits, hold_heads) {}
 
-Server::Server(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket,
-               Poco::Net::HTTPServerParams::Ptr params, std::shared_ptr<detail::ConnectionGuard> guard)
-    : Poco::Net::TCPServer(new GuardedConnectionFactory(params, std::move(router), guard), socket, params),
-      guard_(std::move(guard)) {
-  if (guard_->capsAddresses()) setConnectionFilter(new AddressFilter(guard_));
+Server::Server(std::tuple<Poco::Net::TCPServerConnectionFactory::Ptr, Poco::Net::HTTPServerParams::Ptr,
+                          std::shared_ptr<detail::ConnectionGuard>> parts,
+               const Poco::Net::ServerSocket& socket, const ServerLimits& limits, bool hold_heads)
+    : Poco::Net::TCPServer(std::get<0>(parts), socket, std::get<1>(parts)), guard_(std::get<2>(parts)) {
+  if (hold_heads) {
+    dispatcher_ = new Poco::Net::TCPServerDispatcher(std::get<0>(parts), Poco::ThreadPool::defaultPool(), std::get<1>(parts));
+    auto* dispatcher = dispatcher_.get();
+    gate_ = std::make_unique<detail::HeaderGate>(limits.request_timeout, limits.max_pending_connections,
+                                                 limits.max_connections_per_address,
+                                                 [dispatcher](const Poco::Net::StreamSocket& s) { dispatcher->enqueue(s); });
+  }
+  if (guard_->capsAddresses() || gate_) setConnectionFilter(new AcceptFilter(guard_, gate_.get()));
 }
 
 // Every connection has ended (or 2 s have passed) before the server goes: no
 // thread of it runs on into the process's exit.
 Server::~Server() {
-  stop();
+  stopAll(true);
   guard_->shutdown(true, std::chrono::seconds(2));
 }
 
 void Server::stopAll(bool abort_current) {
   stop();
+  if (gate_) gate_->stop();
+  if (dispatcher_) dispatcher_->stop();
   guard_->shutdown(abort_current, std::chrono::milliseconds(0));
 }
 
@@ -247,7 +274,8 @@ ServerLimits serverLimits(const config::ConnectionBounds& bounds) {
           .max_queued = bounds.max_connections * 2,
           .request_timeout = bounds.request_timeout,
           .keep_alive = std::min(bounds.request_timeout, std::chrono::milliseconds(10000)),
-          .max_connections_per_address = static_cast<std::size_t>(bounds.max_connections_per_address)};
+          .max_connections_per_address = static_cast<std::size_t>(bounds.max_connections_per_address),
+          .max_pending_connections = static_cast<std::size_t>(bounds.max_pending_connections)};
 }
 
 std::unique_ptr<Server> makeServer(Router* router, const std::string& host, int port, const ServerLimits& limits) {
@@ -256,16 +284,18 @@ std::unique_ptr<Server> makeServer(Router* router, const std::string& host, int 
 
 std::unique_ptr<Server> makeServer(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const std::string& host, int port,
                                    const ServerLimits& limits) {
-  return makeServer(std::move(router), listen(host, port), limits);
+  return makeServer(std::move(router), listen(host, port), limits, true);
 }
 
 std::unique_ptr<Server> makeServer(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket,
-                                   const ServerLimits& limits) {
-  return std::make_unique<Server>(std::move(router), socket, limits);
+                                   const ServerLimits& limits, bool hold_heads) {
+  return std::make_unique<Server>(std::move(router), socket, limits, hold_heads);
 }
 
 void sendJson(Poco::Net::HTTPServerResponse& response, int status, const nlohmann::json& body) {
-  std::string text = body.dump();
+  // Bytes that are not UTF-8 (a client's, quoted back in an error) become U+FFFD:
+  // a strict dump would throw, and the client would get no answer at all.
+  std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
   response.setContentType("application/json; charset=utf-8");
   response.setContentLength(static_cast<std::streamsize>(text.size()));

@@ -1,6 +1,7 @@
 #include <osago/common/outside_json.hpp>
 
 #include <osago/common/metrics.hpp>
+#include <osago/common/utf8.hpp>
 
 #include <Poco/Logger.h>
 
@@ -19,7 +20,7 @@ nlohmann::json parseOutside(std::string_view text, int max_depth, std::string* w
     doc = nlohmann::json::parse(text.begin(), text.end(), limit);
   } catch (const nlohmann::json::exception& e) {
     // parse_error, and out_of_range for a number no double holds (1e999)
-    if (why) *why = e.what();
+    if (why) *why = utf8::clip(e.what(), 300);  // nlohmann quotes the bytes it read last, as they were
     return discarded;
   }
   if (too_deep) {

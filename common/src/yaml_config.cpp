@@ -182,6 +182,9 @@ ConnectionBounds readConnectionBounds(Section& listen, ConnectionBounds defaults
   if (b.max_connections_per_address < 0 || b.max_connections_per_address > b.max_connections)
     throw ConfigError(listen.file(), listen.qualified("max_connections_per_address"),
                       "must be 0 (no cap) to listen.max_connections (" + std::to_string(b.max_connections) + ")");
+  b.max_pending_connections = listen.get<int>("max_pending_connections", b.max_pending_connections);
+  if (b.max_pending_connections < 16 || b.max_pending_connections > 100000)
+    throw ConfigError(listen.file(), listen.qualified("max_pending_connections"), "must be 16 to 100000");
   return b;
 }
 

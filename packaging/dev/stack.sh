@@ -89,8 +89,8 @@ ensure_fuzz_tools() {
 }
 
 # run_fuzz_targets SECONDS [TARGET...]: each libFuzzer target of build-fuzz for
-# SECONDS (OSAGO_FUZZ_RUNS, when set, bounds its executions instead), two at a
-# time, on a working copy of its corpus in .local/fuzz/corpus/<target> that
+# SECONDS (OSAGO_FUZZ_RUNS, when set, bounds its executions too), OSAGO_FUZZ_JOBS
+# (2) at a time, on a working copy of its corpus in .local/fuzz/corpus/<target> that
 # starts from tests/fuzz/corpus/<target>. Prints one line per target; a crash
 # leaves its input in .local/fuzz/crashes/ and fails the run.
 run_fuzz_targets() {
@@ -105,7 +105,7 @@ run_fuzz_targets() {
   local name pids=() names=() rc=0
   for name in "${targets[@]}"; do
     [ -x "$bin_dir/fuzz_$name" ] || die "no fuzz target '$name' in ${bin_dir#"$OSAGO_ROOT"/}"
-    while (($(jobs -rp | wc -l) >= 2)); do wait -n || true; done
+    while (($(jobs -rp | wc -l) >= ${OSAGO_FUZZ_JOBS:-2})); do wait -n || true; done
     fuzz_one "$name" "$secs" &
     pids+=($!) names+=("$name")
   done

@@ -79,9 +79,18 @@ struct Slowloris {
   int closed_in_time = 0;  ///< closed by the server within the deadline and a margin of their start
 };
 
-/// `count` connections from 127.0.0.2 sending headers a line every 300 ms,
+/// How the attackers connect: all from 127.0.0.2, or each from one of 200
+/// addresses (127.0.0.2…201: a cap per address cannot tell them apart), and
+/// whether they trickle a header line every 300 ms or send nothing at all.
+struct Attack {
+  bool many_addresses = false;
+  bool silent = false;
+};
+
+/// `count` connections sending headers a line every 300 ms (or nothing),
 /// never finishing them, for `duration`; while `probe` runs meanwhile.
-Slowloris slowloris(int port, int count, std::chrono::milliseconds duration, const std::function<void()>& probe) {
+Slowloris slowloris(int port, int count, std::chrono::milliseconds duration, const std::function<void()>& probe,
+                    Attack how = {}) {
   Slowloris result{count, 0, 0};
   struct Attacker {
     int fd;
@@ -99,18 +108,19 @@ Slowloris slowloris(int port, int count, std::chrono::milliseconds duration, con
   };
   std::vector<Attacker> attackers;
   for (int i = 0; i < count; ++i) {
-    int fd = connectFrom("127.0.0.2", port);
+    std::string source = how.many_addresses ? "127.0.0." + std::to_string(2 + i % 200) : "127.0.0.2";
+    int fd = connectFrom(source.c_str(), port);
     if (fd < 0) continue;
     ++result.connected;
     std::string start = "GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-    [[maybe_unused]] auto n = ::send(fd, start.data(), start.size(), MSG_NOSIGNAL);
+    if (!how.silent) [[maybe_unused]] auto n = ::send(fd, start.data(), start.size(), MSG_NOSIGNAL);
     attackers.push_back({fd, Clock::now(), false, {}});
   }
   std::thread trickle([&] {
     auto until = Clock::now() + duration;
     while (Clock::now() < until) {
       for (auto& a : attackers)
-        if (!a.seenClosed()) [[maybe_unused]] auto n = ::send(a.fd, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL);
+        if (!a.seenClosed() && !how.silent) [[maybe_unused]] auto n = ::send(a.fd, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL);
       std::this_thread::sleep_for(300ms);
     }
   });
@@ -213,6 +223,41 @@ TEST(Hostile, ASlowlorisHoldsNeitherServicesThreads) {
   expectTheServiceHeld("core-app", core);
   stack().stop("core-slowloris", SIGTERM);
   stack().stop("aggregator-slowloris", SIGTERM);
+}
+
+/// Many more slow or silent connections than threads, from 200 addresses and
+/// with no cap per address: they wait for their heads in the server's gate,
+/// on no thread, so the normal client is served at once.
+void expectNoThreadIsHeld(const std::string& what, const std::string& url, Attack how, int sockets) {
+  auto before = scrape(url);
+  Probe probe;
+  auto attack = slowloris(portOf(url), sockets, 5s, [&] { probe = probeWhile(portOf(url), "/health/live", 16); }, how);
+  auto after = scrape(url);
+  std::cout << "[ " << (how.silent ? "silent" : "slowloris") << ", 200 addresses ] " << what << ": " << attack.connected
+            << " sockets against " << kThreads << " threads, " << attack.closed_in_time
+            << " closed within the deadline + 1.5 s; a normal client's GET /health/live: median " << probe.median.count()
+            << " ms, slowest " << probe.slowest.count() << " ms over " << probe.statuses.size() << " calls\n";
+  EXPECT_EQ(attack.connected, sockets);
+  for (int status : probe.statuses) EXPECT_EQ(status, 200) << what << ": the normal client was not answered";
+  EXPECT_EQ(attack.closed_in_time, attack.connected) << what << ": connections were held past the deadline";
+  EXPECT_GE(after.sum("osago_http_requests_cut_total", {"phase=\"headers\""}) -
+                before.sum("osago_http_requests_cut_total", {"phase=\"headers\""}),
+            attack.connected)
+      << what << ": the gate did not cut them";
+}
+
+TEST(Hostile, ManyMoreSlowOrSilentConnectionsThanThreadsHoldNoThread) {
+  std::map<std::string, std::string> aggregator_bounds{{"OSAGO_AGGREGATOR__LISTEN__MAX_CONNECTIONS", std::to_string(kThreads)},
+                                                       {"OSAGO_AGGREGATOR__LISTEN__REQUEST_TIMEOUT_MS", std::to_string(kDeadlineMs)}};
+  std::string aggregator = stack().startExtraAggregator("aggregator-gate", aggregator_bounds);
+  expectNoThreadIsHeld("osago-aggregator", aggregator, {.many_addresses = true}, 40 * kThreads);
+  expectNoThreadIsHeld("osago-aggregator", aggregator, {.many_addresses = true, .silent = true}, 40 * kThreads);
+  std::string core = stack().startExtraCore("core-gate", stack().aggregatorUrl(),
+                                            {{"OSAGO_CORE__LISTEN__MAX_CONNECTIONS", std::to_string(kThreads)},
+                                             {"OSAGO_CORE__LISTEN__REQUEST_TIMEOUT_MS", std::to_string(kDeadlineMs)}});
+  expectNoThreadIsHeld("core-app", core, {.many_addresses = true}, 40 * kThreads);
+  stack().stop("core-gate", SIGTERM);
+  stack().stop("aggregator-gate", SIGTERM);
 }
 
 TEST(Hostile, ABodySentAByteAtATimeIsAnswered408AtTheDeadline) {

@@ -39,6 +39,14 @@ TEST(HttpBody, EmptyAndBrokenBodiesAreNamed) {
   EXPECT_EQ(errorCode([] { osago::http::parseJsonBody(""); }), "INVALID_JSON");
   EXPECT_EQ(errorCode([] { osago::http::parseJsonBody("{\"a\":"); }), "INVALID_JSON");
   EXPECT_EQ(errorCode([] { osago::http::parseJsonBody("\"\xff\""); }), "INVALID_JSON") << "not UTF-8";
+  // The parser's message quotes what it read last: the bytes that are not UTF-8
+  // must not reach the answer, whose writer would throw (the client got no answer).
+  try {
+    osago::http::parseJsonBody("{\"make\":\"\xd0\xff\"}");
+    ADD_FAILURE() << "accepted";
+  } catch (const HttpError& e) {
+    EXPECT_NO_THROW((void)nlohmann::json(e.what()).dump()) << "the message is not UTF-8";
+  }
   EXPECT_EQ(osago::http::parseJsonBody(R"({"a":[1,"б"]})")["a"][1], "б");
 }
 

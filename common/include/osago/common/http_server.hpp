@@ -6,7 +6,9 @@
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServerParams.h>
+#include <Poco/AutoPtr.h>
 #include <Poco/Net/TCPServer.h>
+#include <Poco/Net/TCPServerDispatcher.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
@@ -19,11 +21,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 namespace osago::http {
 
-namespace detail { class ConnectionGuard; }
+namespace detail {
+class ConnectionGuard;
+class HeaderGate;
+}  // namespace detail
 
 /// An error a handler throws to answer with `status` and a JSON error body
 /// {"error": code, "message": message, "fields": [...]}.
@@ -95,6 +101,9 @@ struct ServerLimits {
   /// Connections one client address may hold at once (0: no cap); more are
   /// closed at accept, or answered 503 TOO_MANY_CONNECTIONS.
   std::size_t max_connections_per_address = 0;
+  /// New connections that may wait for their request head without a thread
+  /// (plain HTTP only): past it, the oldest waiting is closed.
+  std::size_t max_pending_connections = 4096;
 };
 
 /// The limits of a service's `listen` bounds: twice `max_connections` may wait
@@ -105,7 +114,10 @@ ServerLimits serverLimits(const config::ConnectionBounds& bounds);
 /// with the bounds of ServerLimits enforced on every connection.
 class Server : public Poco::Net::TCPServer {
  public:
-  Server(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket, const ServerLimits& limits);
+  /// With `hold_heads` (a plain socket: the head can be peeked at), each new
+  /// connection waits for its whole request head without a thread (HeaderGate).
+  Server(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket, const ServerLimits& limits,
+         bool hold_heads = false);
   ~Server() override;
   /// Stops accepting; requests being answered finish, idle kept-alive
   /// connections (and those still sending a request) close now — all
@@ -114,10 +126,14 @@ class Server : public Poco::Net::TCPServer {
 
  private:
   /// The guard goes both to the connections (through their factory) and to the server.
-  Server(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket,
-         Poco::Net::HTTPServerParams::Ptr params, std::shared_ptr<detail::ConnectionGuard> guard);
+  Server(std::tuple<Poco::Net::TCPServerConnectionFactory::Ptr, Poco::Net::HTTPServerParams::Ptr,
+                    std::shared_ptr<detail::ConnectionGuard>> parts,
+         const Poco::Net::ServerSocket& socket, const ServerLimits& limits, bool hold_heads);
 
   std::shared_ptr<detail::ConnectionGuard> guard_;
+  /// With a gate: the dispatcher its connections go to (the TCPServer's own gets none).
+  Poco::AutoPtr<Poco::Net::TCPServerDispatcher> dispatcher_;
+  std::unique_ptr<detail::HeaderGate> gate_;
 };
 
 /// The HTTP server of a service: `router` on a socket from listen(host, port),
@@ -126,9 +142,9 @@ std::unique_ptr<Server> makeServer(Router* router, const std::string& host, int 
 /// The same with a factory that other servers share (e.g. an HTTPS one).
 std::unique_ptr<Server> makeServer(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const std::string& host, int port,
                                    const ServerLimits& limits);
-/// The same on a socket of the caller's (e.g. a TLS one).
+/// The same on a socket of the caller's (e.g. a TLS one; `hold_heads` only for a plain one).
 std::unique_ptr<Server> makeServer(Poco::Net::HTTPRequestHandlerFactory::Ptr router, const Poco::Net::ServerSocket& socket,
-                                   const ServerLimits& limits);
+                                   const ServerLimits& limits, bool hold_heads = false);
 
 /// Writes `body` as application/json with `status`.
 void sendJson(Poco::Net::HTTPServerResponse& response, int status, const nlohmann::json& body);

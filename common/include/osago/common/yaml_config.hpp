@@ -191,6 +191,7 @@ struct ConnectionBounds {
   int max_connections = 64;                         ///< HTTP threads (1–4096); twice as many may wait
   std::chrono::milliseconds request_timeout{10000};  ///< headers and body within this (100–120000 ms)
   int max_connections_per_address = 0;              ///< one client address at most (0: no cap)
+  int max_pending_connections = 4096;               ///< waiting for their request head, without a thread (16–100000)
 };
 /// Reads them from `listen` with `defaults`; throws ConfigError naming the key.
 ConnectionBounds readConnectionBounds(Section& listen, ConnectionBounds defaults);
