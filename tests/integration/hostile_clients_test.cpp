@@ -343,13 +343,18 @@ std::size_t flood(const std::string& url, const std::string& token, const std::a
     std::string chunk;
     for (int i = 0; i < 8192; ++i) chunk.append(ping, sizeof ping);
     int fd = ws.impl()->sockfd();
+    std::size_t at = 0, bytes = 0;  // a partial send goes on where it stopped: the frames stay whole
     while (!stop) {
       pollfd p{fd, POLLOUT, 0};
       if (::poll(&p, 1, 100) <= 0) continue;
-      ssize_t n = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t n = ::send(fd, chunk.data() + at, chunk.size() - at, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;
-      if (n > 0) frames += static_cast<std::size_t>(n) / sizeof ping;
+      if (n > 0) {
+        bytes += static_cast<std::size_t>(n);
+        at = (at + static_cast<std::size_t>(n)) % chunk.size();
+      }
     }
+    frames = bytes / sizeof ping;
   } catch (const std::exception&) {
     // Closed or blocked by the server: the flood ends.
   }
@@ -435,6 +440,10 @@ TEST(Hostile, AWebSocketFloodingPingsNeitherStallsOtherStreamsNorGrowsTheInstanc
             0)
       << "the flooding client's reads were never cut at its budget";
   EXPECT_LE(during.sum("osago_core_stream_unsent_bytes"), 64 * 1024) << "the flooder's pongs piled up";
+  EXPECT_EQ(during.sum("osago_core_stream_limits_total", {"limit=\"protocol\""}) -
+                before.sum("osago_core_stream_limits_total", {"limit=\"protocol\""}),
+            0)
+      << "the flood broke its own framing and was closed for it, not held";
   stack().stop("core-flood", SIGTERM);
 }
 
@@ -507,11 +516,15 @@ TEST(Hostile, AClientThatNeverReadsIsDroppedAndItsPlaceAndMemoryReturned) {
   std::string burst;
   for (int i = 0; i < 128; ++i) burst += ping;
   std::size_t sent = 0;
+  std::vector<std::size_t> at(clients.size(), 0);  // where each client's partial send stopped: frames stay whole
   auto flood_until = Clock::now() + 1000ms;
   while (Clock::now() < flood_until) {
-    for (int fd : clients) {
-      ssize_t n = ::send(fd, burst.data(), burst.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) sent += static_cast<std::size_t>(n);
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+      ssize_t n = ::send(clients[i], burst.data() + at[i], burst.size() - at[i], MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        sent += static_cast<std::size_t>(n);
+        at[i] = (at[i] + static_cast<std::size_t>(n)) % burst.size();
+      }
     }
     std::this_thread::sleep_for(1ms);
   }
@@ -536,6 +549,10 @@ TEST(Hostile, AClientThatNeverReadsIsDroppedAndItsPlaceAndMemoryReturned) {
             << " during, " << rss_after << " after\n";
   EXPECT_GT(during.sum("osago_core_stream_unsent_bytes"), 0) << "nothing waited: the test shows nothing";
   EXPECT_TRUE(dropped) << "the clients that never read were not dropped";
+  EXPECT_EQ(after.sum("osago_core_stream_limits_total", {"limit=\"protocol\""}) -
+                before.sum("osago_core_stream_limits_total", {"limit=\"protocol\""}),
+            0)
+      << "the pings broke their framing: the clients were closed for that";
   EXPECT_EQ(after.sum("osago_core_stream_unsent_bytes"), 0) << "their bytes were kept";
   EXPECT_EQ(after.sum("osago_core_open_streams"), 0) << "their streams were kept";
   int status = 0;

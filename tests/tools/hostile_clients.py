@@ -49,6 +49,13 @@ def connect(port, source="127.0.0.1", rcvbuf=None, timeout=5.0):
     return s
 
 
+def ready(s, events, timeout=0.0):
+    """Whether `s` is ready for `events` within `timeout` seconds (poll: descriptors past 1024 too)."""
+    p = select.poll()
+    p.register(s, events)
+    return bool(p.poll(timeout * 1000))
+
+
 def attacker_source(i):
     """127.0.0.2 … 127.0.0.250: many addresses, so 10,000 sockets need no more ports than each has."""
     return f"127.0.0.{2 + i % 249}"
@@ -314,8 +321,7 @@ def half_open(stack, args):
         still = 0
         for s in socks:
             try:
-                r, _, _ = select.select([s], [], [], 0)
-                if not r:
+                if not ready(s, select.POLLIN):
                     still += 1
                 elif s.recv(1, socket.MSG_PEEK) != b"":
                     still += 1
@@ -339,11 +345,14 @@ def frame_flood(stack, args):
 
     def flood():
         s.setblocking(False)
+        at = 0  # a partial send goes on where it stopped: the frames stay whole
         while not stop.is_set():
             try:
-                sent[0] += s.send(burst)
+                n = s.send(burst[at:])
+                sent[0] += n
+                at = (at + n) % len(burst)
             except BlockingIOError:
-                select.select([], [s], [], 0.1)
+                ready(s, select.POLLOUT, 0.1)
             except OSError:
                 break
 
@@ -369,10 +378,12 @@ def never_reads(stack, args):
     s = ws_open(stack.core, f"/api/osago/requests/{request_id}/ws", stack.token("hostile-never-reads"), rcvbuf=1)
     ping = ws_frame(0x9, b"p" * 125) * 128
     s.setblocking(False)
-    sent, start = 0, time.monotonic()
+    sent, start, at = 0, time.monotonic(), 0
     while time.monotonic() - start < 1.0:
         try:
-            sent += s.send(ping)
+            n = s.send(ping[at:])
+            sent += n
+            at = (at + n) % len(ping)
         except BlockingIOError:
             time.sleep(0.001)
         except OSError:
@@ -382,7 +393,8 @@ def never_reads(stack, args):
     limit = args.write_stall + 10
     while time.monotonic() - start < limit:
         try:
-            s.send(ws_frame(0x9))
+            n = s.send(ping[at:at + 131] if at else ping[:131])  # one more whole ping (its rest first)
+            at = (at + n) % len(ping)
         except BlockingIOError:
             pass
         except OSError:
