@@ -91,4 +91,12 @@ TEST(WorkerFrames, RoundTripAndRefuseWhatDoesNotFit) {
   EXPECT_THROW(wire::FrameReader(short_int).i64(), wire::ProtocolError);
 }
 
+TEST(PluginOutcome, AFailureMessageIsClippedToUtf8WhereverItCameFrom) {
+  // A worker's note or stderr and a partner's reply are bytes; the message is stored and published as JSON.
+  auto f = PartnerOutcome::failed(FailureCode::kPluginError, "worker said: \xff\xfe" + std::string(2000, 'x'));
+  EXPECT_LE(f.message.size(), 1000u);
+  EXPECT_NO_THROW((void)nlohmann::json(f.message).dump()) << "not UTF-8";
+  EXPECT_EQ(f.message.rfind("worker said: \xEF\xBF\xBD", 0), 0u) << f.message.substr(0, 40);
+}
+
 }  // namespace

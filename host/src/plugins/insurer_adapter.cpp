@@ -5,7 +5,6 @@
 #include <osago/common/http_client.hpp>
 #include <osago/common/metrics.hpp>
 #include <osago/common/outside_json.hpp>
-#include <osago/common/utf8.hpp>
 
 #include <Poco/Logger.h>
 #include <Poco/URI.h>
@@ -141,8 +140,7 @@ namespace {
 /// worker found wrong with it: two replies, one too large, an exception).
 PartnerOutcome outcomeOf(osago_status status, int replies, const std::string& reply, const std::string& note,
                          const std::string& where) {
-  // The note and the reply come from the worker as bytes: clipped to UTF-8 before they become a message.
-  if (!note.empty()) return PartnerOutcome::failed(FailureCode::kPluginError, where + ": " + utf8::clip(note, 1000));
+  if (!note.empty()) return PartnerOutcome::failed(FailureCode::kPluginError, where + ": " + note);
   if (replies > 1)
     return PartnerOutcome::failed(FailureCode::kPluginError, where + ": the plugin called reply " + std::to_string(replies) +
                                                       " times (exactly once is allowed)");
@@ -150,7 +148,7 @@ PartnerOutcome outcomeOf(osago_status status, int replies, const std::string& re
   if (!reply.empty()) {
     auto j = parseOutside(reply);
     detail = j.is_object() && j.contains("message") && j["message"].is_string() ? j["message"].get<std::string>()
-                                                                                 : utf8::clip(reply, 300);
+                                                                                 : reply.substr(0, 300);  // failed() clips to UTF-8
   }
   switch (status) {
     case OSAGO_STATUS_OK:
@@ -566,7 +564,7 @@ PartnerOutcome parseOutcome(const std::string& json_text) {
     if (out.decline_reason.empty()) out.decline_reason = "DECLINED";
     return out;
   }
-  return rejectedOutcome("unknown outcome '" + utf8::clip(kind, 64) + "' (PENDING, OFFER or DECLINED)");
+  return rejectedOutcome("unknown outcome '" + kind.substr(0, 64) + "' (PENDING, OFFER or DECLINED)");
 }
 
 }  // namespace osago::host

@@ -6,6 +6,8 @@
 #include "plugins/plugin_manifest.hpp"
 #include "resilience/partner_breaker.hpp"
 
+#include <osago/common/utf8.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -29,16 +31,18 @@ struct PartnerOutcome {
   bool killed_worker = false;       ///< Failed PLUGIN_CRASHED: this call's input killed the plugin's worker
   std::optional<std::chrono::milliseconds> retry_after;
 
-  static PartnerOutcome failed(FailureCode code, std::string message, bool retryable = false) {
+  /// `message` often quotes outside bytes (a worker's note or stderr, a partner's
+  /// reply): it is stored and published as JSON, so it is clipped to 1000 bytes of UTF-8 here.
+  static PartnerOutcome failed(FailureCode code, const std::string& message, bool retryable = false) {
     PartnerOutcome o;
     o.failure = code;
-    o.message = std::move(message);
+    o.message = utf8::clip(message, 1000);
     o.retryable = retryable;
     return o;
   }
   /// A failure before any call went out (nothing to be idempotent about).
-  static PartnerOutcome notCalled(FailureCode code, std::string message, bool retryable) {
-    PartnerOutcome o = failed(code, std::move(message), retryable);
+  static PartnerOutcome notCalled(FailureCode code, const std::string& message, bool retryable) {
+    PartnerOutcome o = failed(code, message, retryable);
     o.reached_partner = false;
     return o;
   }

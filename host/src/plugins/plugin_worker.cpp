@@ -61,7 +61,6 @@ prometheus::Family<prometheus::Counter>& restartsMetric() {
   return f;
 }
 
-
 /// Forks every worker from one thread that lives as long as the process:
 /// PR_SET_PDEATHSIG fires when the *thread* that forked exits, so a worker
 /// forked from a short-lived thread would be killed with it.
