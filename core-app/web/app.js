@@ -265,6 +265,7 @@ $('#quote-form').addEventListener('submit', async (e) => {
       $('#form-error').textContent = `Слишком много запросов — повторите через ${r.headers.get('Retry-After') || 'несколько'} с.`;
       return;
     }
+    if (r.status === 503 && answer.error === 'OVERLOADED') return offerRetry(Number(r.headers.get('Retry-After')) || 5);
     if (!r.ok) { $('#form-error').textContent = 'Сервис расчёта временно недоступен, попробуйте через несколько секунд.'; return; }
     state.idempotency = null;
     startQuote(answer);
@@ -274,6 +275,34 @@ $('#quote-form').addEventListener('submit', async (e) => {
     $('#submit').disabled = false;
   }
 });
+
+/**
+ * The service is at capacity and took nothing: say so and offer to send the same
+ * request again (the same Idempotency-Key, so it is never stored twice) once the
+ * server's Retry-After has passed.
+ */
+function offerRetry(seconds) {
+  const note = $('#form-error');
+  note.textContent = '';
+  const text = document.createElement('span');
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.id = 'retry-submit';
+  button.className = 'secondary';
+  button.textContent = 'Повторить';
+  button.disabled = true;
+  button.addEventListener('click', () => $('#quote-form').requestSubmit());
+  note.append(text, ' ', button);
+  let left = Math.min(Math.max(1, Math.round(seconds)), 60);
+  const tick = () => {
+    text.textContent = left > 0
+      ? `Сейчас расчётов больше, чем мы успеем отправить страховым вовремя, — ваш запрос не принят. Повторить можно через ${left} с.`
+      : 'Сейчас расчётов больше, чем мы успеем отправить страховым вовремя, — ваш запрос не принят. Можно повторить.';
+    button.disabled = left > 0;
+    if (left-- > 0) setTimeout(tick, 1000);
+  };
+  tick();
+}
 
 /** The server's reasons are English; the page speaks Russian where it knows the reason. */
 function serverError({ field, reason }) {

@@ -102,6 +102,9 @@ class AggregatorApp : public ServiceApplication {
     // send a submit again).
     pg::Pool db(cfg.postgres_dsn, cfg.postgres_pool_size, cfg.postgres_settings);
     pg::Pool api_db(cfg.postgres_dsn, cfg.postgres_api_pool_size, cfg.postgres_settings);
+    // New work is refused while this instance cannot serve it in time (docs/operations.md, load shedding).
+    AdmissionControl admission(cfg.quotes.admission, cfg.quotes.workers);
+    api_db.observeWaits([&](auto waited) { admission.observePoolWait(waited, std::chrono::steady_clock::now()); });
     pg::Pool lease_db(cfg.postgres_dsn, 1, cfg.leaseKeeperSettings(),
                       std::chrono::duration_cast<std::chrono::milliseconds>(cfg.quotes.lease) / 3);
     QuoteStore store(db);
@@ -118,9 +121,10 @@ class AggregatorApp : public ServiceApplication {
     KafkaEventPublisher publisher(cfg.kafka, cfg.kafka_topic);
     OutboxRelay relay(store, publisher, instance_id);
     QuoteScheduler scheduler(store, lease_store, plugins, cfg.quotes, instance_id, [&] { relay.wake(); });
+    scheduler.reportTo(admission);
     WorkAnnouncer announcer(api_db, QuoteStore::kWorkChannel);
     auth::ServiceTokenVerifier services(cfg.service_token.current, cfg.service_token.accepted, "osago-aggregator");
-    QuoteApi api(api_store, plugins, services, cfg.quotes.deadline, [] { return CivilDate::todayUtc(); }, [&] {
+    QuoteApi api(api_store, plugins, services, admission, cfg.quotes.deadline, [] { return CivilDate::todayUtc(); }, [&] {
       relay.wake();
       scheduler.wake();     // this instance's workers at once
       announcer.announce();  // the other instances' within milliseconds

@@ -432,3 +432,19 @@ TEST(AggregatorConfig, AnOverrideIsTakenAsWrittenNotCutAtAHash) {
 }
 
 }  // namespace env_scheme
+
+TEST(AggregatorConfig, LoadSheddingBoundsAreReadAndChecked) {
+  auto defaults = AggregatorConfig::load(write("log_level: information\n"));
+  EXPECT_EQ(defaults.quotes.admission.max_backlog.count(), 2000);
+  EXPECT_EQ(defaults.quotes.admission.max_pool_wait.count(), 500);
+  auto cfg = AggregatorConfig::load(write("quotes:\n  admission: {max_backlog_ms: 0, max_pool_wait_ms: 250}\n"));
+  EXPECT_EQ(cfg.quotes.admission.max_backlog.count(), 0);
+  EXPECT_EQ(cfg.quotes.admission.max_pool_wait.count(), 250);
+  auto negative = errorOf([] { AggregatorConfig::load(write("quotes:\n  admission: {max_backlog_ms: -1}\n")); });
+  EXPECT_NE(negative.find("quotes.admission.max_backlog_ms"), std::string::npos) << negative;
+  EXPECT_NE(negative.find("0 (never refuse)"), std::string::npos) << negative;
+  auto huge = errorOf([] { AggregatorConfig::load(write("quotes:\n  admission: {max_pool_wait_ms: 99999999999}\n")); });
+  EXPECT_NE(huge.find("quotes.admission.max_pool_wait_ms"), std::string::npos) << huge;
+  auto typo = errorOf([] { AggregatorConfig::load(write("quotes:\n  admission: {max_backlog: 5}\n")); });
+  EXPECT_NE(typo.find("quotes.admission.max_backlog"), std::string::npos) << typo;
+}

@@ -188,6 +188,19 @@ void CoreApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServe
   body["userId"] = user.user_id;
   body["correlationId"] = newUuid();
   AggregatorAnswer answer = callAggregator([&] { return aggregator_.createRequest(body, key); });
+  auto error = answer.body.find("error");
+  if (answer.status == 503 && error != answer.body.end() && *error == "OVERLOADED") {
+    // Shed by the aggregator: nothing was stored, the same Idempotency-Key may come again.
+    long long seconds = 1;
+    try {
+      seconds = std::clamp(std::stoll(answer.retry_after), 1LL, 60LL);
+    } catch (const std::exception&) {
+      // absent or not a number of seconds: one second
+    }
+    response.set("Retry-After", std::to_string(seconds));
+    throw http::HttpError(503, "OVERLOADED", "the quote service is at capacity; send the same request again in " +
+                                                 std::to_string(seconds) + " s");
+  }
   if (answer.status >= 500)
     throw http::HttpError(503, "AGGREGATOR_UNAVAILABLE", "the quote service failed; try again in a few seconds");
   http::sendJson(response, answer.status, answer.body);

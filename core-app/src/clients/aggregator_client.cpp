@@ -54,7 +54,7 @@ AggregatorAnswer AggregatorClient::createRequest(const nlohmann::json& body, con
     throwIfCredentialRefused(answer, "create request");
     return answer;
   });
-  return {r.status, parseOrThrow(r, "create request")};
+  return {r.status, parseOrThrow(r, "create request"), r.retry_after};
 }
 
 std::optional<nlohmann::json> AggregatorClient::getRequest(const std::string& request_id) {

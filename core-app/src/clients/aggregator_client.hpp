@@ -17,6 +17,7 @@ namespace osago::core {
 struct AggregatorAnswer {
   int status = 0;
   nlohmann::json body;
+  std::string retry_after;  ///< its Retry-After header, if any
 };
 
 /// Calls osago-aggregator's REST API with a short timeout behind a circuit

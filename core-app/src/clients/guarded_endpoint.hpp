@@ -22,7 +22,9 @@ class GuardedEndpoint {
   GuardedEndpoint(std::string service, BreakerConfig breaker) : service_(std::move(service)), breaker_(breaker) {}
 
   /// Runs `call` (which returns an http::ClientResponse); no response, or a
-  /// 5xx, counts against the breaker. Throws CircuitOpenError or the call's ClientError.
+  /// 5xx, counts against the breaker — except a 503 with Retry-After: the
+  /// service is well and refuses work it cannot take now (load shedding).
+  /// Throws CircuitOpenError or the call's ClientError.
   template <typename Call>
   http::ClientResponse run(Call&& call) {
     auto started = std::chrono::steady_clock::now();
@@ -34,7 +36,7 @@ class GuardedEndpoint {
     };
     try {
       http::ClientResponse r = call();
-      finish(r.status >= 500);
+      finish(r.status >= 500 && !(r.status == 503 && !r.retry_after.empty()));
       return r;
     } catch (const http::ClientError&) {
       finish(true);

@@ -13,7 +13,7 @@ namespace {
 
 prometheus::Counter& requestsCounted(const std::string& result) {
   static auto& f = metrics::counter("osago_quote_requests_total",
-                                    "POST /osago/requests by result: created, replayed, key_reused, invalid");
+                                    "POST /osago/requests by result: created, replayed, key_reused, invalid, shed (refused at capacity: 503)");
   return f.Add({{"result", result}});
 }
 
@@ -47,10 +47,12 @@ nlohmann::json toJson(const QuoteRequestView& v) {
 }
 
 QuoteApi::QuoteApi(QuoteStore& store, const PluginRegistry& plugins, const auth::ServiceTokenVerifier& services,
-                   std::chrono::seconds deadline, std::function<CivilDate()> today, std::function<void()> on_created)
+                   AdmissionControl& admission, std::chrono::seconds deadline, std::function<CivilDate()> today,
+                   std::function<void()> on_created)
     : store_(store),
       plugins_(plugins),
       services_(services),
+      admission_(admission),
       deadline_(deadline),
       today_(std::move(today)),
       on_created_(std::move(on_created)) {}
@@ -142,7 +144,17 @@ void QuoteApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServ
   if (r.companies.empty())
     throw http::HttpError(503, "NO_COMPANIES", "no insurance company is installed; install a plugin with its manifest");
 
-  CreateResult created = store_.create(r);
+  std::optional<CreateResult> stored;
+  if (auto refusal = admission_.refusal(std::chrono::steady_clock::now())) {
+    // A retry of a request already taken is answered as always; only new work is refused.
+    stored = store_.findCreated(r);
+    if (!stored) {
+      requestsCounted("shed").Increment();
+      response.set("Retry-After", std::to_string(refusal->retry_after.count()));
+      throw http::HttpError(503, "OVERLOADED", refusal->message);
+    }
+  }
+  CreateResult created = stored ? *stored : store_.create(r);
   requestsCounted(created.kind == CreateResult::Kind::Created    ? "created"
                   : created.kind == CreateResult::Kind::Replayed ? "replayed"
                                                                  : "key_reused")

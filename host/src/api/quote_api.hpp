@@ -1,6 +1,7 @@
 #pragma once
 
 #include "plugins/plugin_registry.hpp"
+#include "scheduling/admission_control.hpp"
 #include "store/quote_store.hpp"
 
 #include <osago/common/civil_date.hpp>
@@ -18,9 +19,11 @@ namespace osago::host {
 class QuoteApi {
  public:
   /// `today` supplies the reference date for validation (injected in tests);
-  /// `on_created` runs after a new request was committed (wakes the workers).
+  /// `on_created` runs after a new request was committed (wakes the workers);
+  /// `admission` says when a new request must be refused (503) instead.
   QuoteApi(QuoteStore& store, const PluginRegistry& plugins, const auth::ServiceTokenVerifier& services,
-           std::chrono::seconds deadline, std::function<CivilDate()> today, std::function<void()> on_created);
+           AdmissionControl& admission, std::chrono::seconds deadline, std::function<CivilDate()> today,
+           std::function<void()> on_created);
 
   void registerRoutes(http::Router& router);
 
@@ -33,6 +36,7 @@ class QuoteApi {
   QuoteStore& store_;
   const PluginRegistry& plugins_;
   const auth::ServiceTokenVerifier& services_;
+  AdmissionControl& admission_;
   RejectionLog refused_{"api", "service_token"};
   std::chrono::seconds deadline_;
   std::function<CivilDate()> today_;

@@ -121,7 +121,17 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   cfg.quotes.poll_initial = std::chrono::milliseconds(quotes.get<int>("poll_initial_ms", 500));
   cfg.quotes.poll_max = std::chrono::milliseconds(quotes.get<int>("poll_max_ms", 5000));
   cfg.quotes.lease = std::chrono::seconds(quotes.get<int>("lease_seconds", 5));
+  auto admission = quotes.child("admission");
+  auto& shed = cfg.quotes.admission;
+  shed.max_backlog = std::chrono::milliseconds(admission.get<int>("max_backlog_ms", static_cast<int>(shed.max_backlog.count())));
+  shed.max_pool_wait =
+      std::chrono::milliseconds(admission.get<int>("max_pool_wait_ms", static_cast<int>(shed.max_pool_wait.count())));
+  admission.finish();
   quotes.finish();
+  if (shed.max_backlog.count() < 0 || shed.max_backlog.count() > 600000)
+    throw ConfigError(file, "quotes.admission.max_backlog_ms", "must be between 0 (never refuse) and 600000");
+  if (shed.max_pool_wait.count() < 0 || shed.max_pool_wait.count() > 60000)
+    throw ConfigError(file, "quotes.admission.max_pool_wait_ms", "must be between 0 (never refuse) and 60000");
   if (cfg.quotes.deadline.count() < 1 || cfg.quotes.deadline.count() > 600)
     throw ConfigError(file, "quotes.deadline_seconds", "must be between 1 and 600");
   if (cfg.quotes.lease.count() < 2 || cfg.quotes.lease.count() > 300)

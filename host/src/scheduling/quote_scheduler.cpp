@@ -11,6 +11,13 @@ namespace osago::host {
 
 using Clock = std::chrono::system_clock;
 
+namespace {
+/// How often the dispatcher counts the fleet's unclaimed due calls for admission control.
+constexpr auto kDueCountPeriod = std::chrono::milliseconds(250);
+/// An instance that reported partner health this recently counts as live.
+constexpr auto kLiveInstance = std::chrono::seconds(10);
+}  // namespace
+
 QuoteScheduler::QuoteScheduler(QuoteStore& store, QuoteStore& lease_store, PluginRegistry& plugins, QuotesConfig config,
                                std::string instance_id, std::function<void()> on_change)
     : store_(store), lease_store_(lease_store), plugins_(plugins), config_(config), instance_id_(std::move(instance_id)),
@@ -101,6 +108,7 @@ void QuoteScheduler::dispatchLoop() {
   // are free workers, and sleeps until the next item comes due, new work is
   // announced (wake()), or a worker frees up; never longer than a second.
   auto& log = Poco::Logger::get("scheduler");
+  auto counted_due_at = std::chrono::steady_clock::time_point{};
   while (running_) {
     int free = 0;
     {
@@ -120,6 +128,18 @@ void QuoteScheduler::dispatchLoop() {
     auto sleep = std::chrono::milliseconds(1000);
     try {
       items = store_.claimDue(instance_id_, free, config_.lease);
+      if (admission_) {
+        // Claimed longest-waiting first: the longest wait among them is the backlog.
+        auto overdue = std::chrono::milliseconds(0);
+        for (const auto& item : items) overdue = std::max(overdue, item.overdue);
+        auto now = std::chrono::steady_clock::now();
+        admission_->observeClaim(overdue, static_cast<int>(items.size()) == free, now);
+        if (now - counted_due_at >= kDueCountPeriod) {
+          counted_due_at = now;
+          auto due = store_.dueBacklog(kLiveInstance);
+          admission_->observeDue(due.due, due.instances, now);
+        }
+      }
       if (items.empty()) {
         if (auto due = store_.nextDueIn()) sleep = std::clamp(*due, std::chrono::milliseconds(2), sleep);
       }
@@ -154,8 +174,11 @@ void QuoteScheduler::workerLoop() {
       queue_.pop_front();
       ++busy_;
     }
+    auto started = std::chrono::steady_clock::now();
     try {
       process(item);
+      if (admission_)
+        admission_->observeCall(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started));
     } catch (const std::exception& e) {
       // The edge of a worker thread: a bug in handling one item must not end the
       // instance; the item's lease lapses and it is taken again (or quarantined).

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config/aggregator_config.hpp"
+#include "scheduling/admission_control.hpp"
 #include "plugins/plugin_registry.hpp"
 #include "scheduling/poll_policy.hpp"
 #include "store/quote_store.hpp"
@@ -50,6 +51,9 @@ class QuoteScheduler {
   /// Sets the knobs; before start() only.
   void setTestingKnobs(TestingKnobs knobs) { knobs_ = std::move(knobs); }
 
+  /// Reports how late the claimed work is to `admission`; before start() only.
+  void reportTo(AdmissionControl& admission) { admission_ = &admission; }
+
   void start();
   /// Stops claiming new work, hands back (releases the leases of) claimed work
   /// not yet started, and waits for the calls in flight to finish and be recorded.
@@ -84,6 +88,7 @@ class QuoteScheduler {
   bool keeper_stop_ = false;          // the lease keeper ends after the workers
   PollPolicy poll_policy_;
   TestingKnobs knobs_;
+  AdmissionControl* admission_ = nullptr;
   std::vector<std::thread> workers_;
   std::thread dispatcher_;
   std::thread lease_keeper_;

@@ -180,8 +180,11 @@ Pool::Pool(std::string dsn, int size, Settings settings, std::chrono::millisecon
 
 Pool::Lease Pool::acquire(std::optional<std::chrono::milliseconds> wait) {
   auto limit = wait.value_or(wait_);
+  auto asked = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
   bool free = freed_.wait_for(lock, limit, [this] { return !idle_.empty() || open_ < size_; });
+  if (wait_observer_)
+    wait_observer_(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - asked));
   if (!free)
     throw Error("no free PostgreSQL connection within " + std::to_string(limit.count()) + " ms (pool of " +
                     std::to_string(size_) + ")",

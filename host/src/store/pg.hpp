@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -160,6 +161,10 @@ class Pool {
   /// an unavailable Error when none comes free or the server cannot be reached.
   Lease acquire(std::optional<std::chrono::milliseconds> wait = std::nullopt);
 
+  /// Called after every acquire with how long it waited for a free connection
+  /// (e.g. admission control). Set before the pool is used.
+  void observeWaits(std::function<void(std::chrono::microseconds)> observer) { wait_observer_ = std::move(observer); }
+
  private:
   void giveBack(std::unique_ptr<Connection> c);
 
@@ -171,6 +176,7 @@ class Pool {
   std::condition_variable freed_;
   std::vector<std::unique_ptr<Connection>> idle_;
   int open_ = 0;  ///< connections lent out or idle
+  std::function<void(std::chrono::microseconds)> wait_observer_;
 };
 
 /// Rolls back unless committed: the one way a transaction ends on an exception.

@@ -93,12 +93,24 @@ CreateResult QuoteStore::create(const NewQuoteRequest& r) {
       id, r.user_id, r.correlation_id, r.idempotency_key, input, hash, static_cast<long long>(r.deadline.count()),
       static_cast<long long>(r.companies.size()), name(request_status), companies.dump(), events.dump());
   if (created.rows() == 1) return {CreateResult::Kind::Created, id};
-  auto existing = c->query("SELECT id::text, input_hash FROM quote_requests WHERE user_id = $1 AND idempotency_key = $2",
-                           r.user_id, r.idempotency_key);
-  if (existing.rows() != 1)
+  auto existing = storedUnderKey(*c, r, hash);
+  if (!existing)
     throw pg::Error("the request with idempotency key " + r.idempotency_key + " conflicted but cannot be read", "", true);
-  return {existing.text(0, 1) == hash ? CreateResult::Kind::Replayed : CreateResult::Kind::KeyReused,
-          existing.text(0, 0)};
+  return *existing;
+}
+
+std::optional<CreateResult> QuoteStore::findCreated(const NewQuoteRequest& r) {
+  auto c = db_.acquire();
+  return storedUnderKey(*c, r, sha256(r.input.dump()));
+}
+
+std::optional<CreateResult> QuoteStore::storedUnderKey(pg::Connection& c, const NewQuoteRequest& r,
+                                                       const std::string& input_hash) {
+  auto existing = c.query("SELECT id::text, input_hash FROM quote_requests WHERE user_id = $1 AND idempotency_key = $2",
+                          r.user_id, r.idempotency_key);
+  if (existing.rows() != 1) return std::nullopt;
+  return CreateResult{existing.text(0, 1) == input_hash ? CreateResult::Kind::Replayed : CreateResult::Kind::KeyReused,
+                      existing.text(0, 0)};
 }
 
 std::optional<QuoteRequestView> QuoteStore::find(const std::string& request_id) {
@@ -148,7 +160,8 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
       "  ORDER BY next_poll_at LIMIT $3 FOR UPDATE SKIP LOCKED) "
       "RETURNING c.request_id::text, c.company_id, c.company_name, r.correlation_id, coalesce(c.external_id, ''), "
       "c.attempts, (extract(epoch FROM c.deadline_at) * 1000)::bigint, r.input::text, c.status, "
-      "(extract(epoch FROM r.created_at) * 1000)::bigint, c.unrecorded_claims, c.worker_crashes",
+      "(extract(epoch FROM r.created_at) * 1000)::bigint, c.unrecorded_claims, c.worker_crashes, "
+      "(extract(epoch FROM now() - c.next_poll_at) * 1000)::bigint",
       owner, static_cast<long long>(lease.count()), limit);
   std::vector<WorkItem> items;
   items.reserve(static_cast<std::size_t>(rows.rows()));
@@ -166,6 +179,7 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
     w.created_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(rows.int64(i, 9)));
     w.claims_without_outcome = static_cast<int>(rows.int64(i, 10));
     w.worker_crashes = static_cast<int>(rows.int64(i, 11));
+    w.overdue = std::chrono::milliseconds(rows.int64(i, 12));
     items.push_back(std::move(w));
   }
   return items;
@@ -216,6 +230,17 @@ int QuoteStore::countWorkerCrash(const WorkItem& item, const std::string& owner)
       "WHERE request_id = $1 AND company_id = $2 AND lease_owner = $3 RETURNING worker_crashes",
       item.request_id, item.company_id, owner);
   return r.rows() == 0 ? item.worker_crashes + 1 : static_cast<int>(r.int64(0, 0));
+}
+
+QuoteStore::DueBacklog QuoteStore::dueBacklog(std::chrono::seconds live) {
+  auto c = db_.acquire();
+  auto r = c->query(
+      "SELECT (SELECT count(*) FROM company_quotes WHERE status IN ('CREATED', 'IN_PROGRESS') "
+      "          AND next_poll_at <= now() AND (lease_until IS NULL OR lease_until < now())), "
+      "       (SELECT greatest(1, count(DISTINCT instance_id)) FROM partner_health "
+      "          WHERE reported_at > now() - make_interval(secs => $1::int))",
+      static_cast<long long>(live.count()));
+  return {r.int64(0, 0), static_cast<int>(r.int64(0, 1))};
 }
 
 std::optional<std::chrono::milliseconds> QuoteStore::nextDueIn() {

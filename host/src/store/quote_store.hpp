@@ -85,6 +85,7 @@ struct WorkItem {
   std::string input;        ///< the canonical quote input JSON
   int claims_without_outcome = 0;  ///< claims in a row, this one included, that recorded nothing (the instance died)
   int worker_crashes = 0;   ///< calls of this item that killed its plugin's worker, on any instance
+  std::chrono::milliseconds overdue{0};  ///< how long it had been due when claimed (negative: claimed for its deadline)
 };
 
 /// The new state of a work item after a partner call.
@@ -117,12 +118,23 @@ class QuoteStore {
   /// replays the first request; with another input it is KeyReused and nothing
   /// is stored. Concurrent creates with one key wait for each other: one wins.
   CreateResult create(const NewQuoteRequest& request);
+  /// What create() would answer for a request already stored under its (user,
+  /// idempotency key) — Replayed or KeyReused — or nothing if none is; stores nothing.
+  std::optional<CreateResult> findCreated(const NewQuoteRequest& request);
 
   std::optional<QuoteRequestView> find(const std::string& request_id);
 
   /// Claims up to `limit` due items (due for a call, or past their deadline)
   /// for `owner` until now + `lease`, skipping rows other instances hold.
   std::vector<WorkItem> claimDue(const std::string& owner, int limit, std::chrono::seconds lease);
+
+  /// The fleet's due calls no instance holds, and the instances that reported
+  /// partner health within `live` (at least 1).
+  struct DueBacklog {
+    long long due = 0;
+    int instances = 1;
+  };
+  DueBacklog dueBacklog(std::chrono::seconds live);
 
   /// Extends the leases `owner` holds on `items` (request id, company id) to
   /// now + `lease`; returns how many were still held. Leases of work no longer
@@ -183,6 +195,7 @@ class QuoteStore {
   std::size_t releaseOutbox(const std::string& owner, const std::vector<long long>& ids);
 
  private:
+  static std::optional<CreateResult> storedUnderKey(pg::Connection& c, const NewQuoteRequest& r, const std::string& input_hash);
   struct UnchangedRecord;
   bool recordUnchanged(const WorkItem& item, const CompanyUpdate& update, const std::string& owner);
   void writeUnchanged(const std::vector<std::shared_ptr<UnchangedRecord>>& batch);
