@@ -459,6 +459,20 @@ bench_stack() {
   psql -h 127.0.0.1 -p "$pg" -U osago -d postgres -qc "CREATE DATABASE osago_bench"
 }
 
+# start_bench_aggregator PORT PG_PORT KAFKA_PORT SIM_PORT CONFIG [VAR=VALUE...]: one
+# osago-aggregator on the benchmark database (bench_stack) with the bundled plugins calling
+# the simulator started by start_simulator over HTTPS; the extra variables are added.
+start_bench_aggregator() {
+  local port=$1 pg=$2 kafka=$3 sim=$4 config=$5
+  shift 5
+  OSAGO_AGGREGATOR_PORT=$port OSAGO_PG_DSN="host=127.0.0.1 port=$pg dbname=osago_bench user=osago" \
+    OSAGO_KAFKA_BROKERS="127.0.0.1:$kafka" OSAGO_PLUGIN_DIR="$OSAGO_BUILD_DIR/plugins" OSAGO_LOG_LEVEL=warning \
+    OSAGO_AGGREGATOR__PLUGINS__PARTNER_HTTP__CA_FILE="$TLS_DIR/ca.pem" \
+    start_bg osago-aggregator env $(partner_url_env "https://127.0.0.1:$((sim + 3))") "$@" \
+    "$OSAGO_BUILD_DIR/host/osago-aggregator" --config="$config"
+  wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$port/health/live"
+}
+
 # start_simulator PORT: the insurer simulator, its control API (and plain HTTP) on PORT, its
 # partner API over HTTPS on PORT+3 with a certificate of the stack's own CA ($TLS_DIR/ca.pem,
 # which the aggregator trusts: packaging/dev/dev-tls.sh). CONFIG defaults to config/insurer-simulator.yaml.

@@ -18,16 +18,11 @@ SIM_PORT=${OSAGO_BENCH_SIMULATOR_PORT:-8390} AGG_PORT=${OSAGO_BENCH_AGGREGATOR_P
 BIN=$OSAGO_BUILD_DIR
 
 bench_stack bench "$PG_PORT" "$KAFKA_PORT"
-DSN="host=127.0.0.1 port=$PG_PORT dbname=osago_bench user=osago"
 
 # Partners over HTTPS (the simulator's TLS port), as in production.
 start_simulator "$SIM_PORT"
-OSAGO_AGGREGATOR_PORT=$AGG_PORT OSAGO_PG_DSN="$DSN" OSAGO_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" \
-  OSAGO_KAFKA_TOPIC=bench.quote-events OSAGO_PLUGIN_DIR="$BIN/plugins" OSAGO_LOG_LEVEL=warning \
-  OSAGO_AGGREGATOR__PLUGINS__PARTNER_HTTP__CA_FILE="$TLS_DIR/ca.pem" \
-  start_bg osago-aggregator env $(partner_url_env "https://127.0.0.1:$((SIM_PORT + 3))") \
-  "$BIN/host/osago-aggregator" --config="${OSAGO_BENCH_AGGREGATOR_CONFIG:-$OSAGO_ROOT/config/osago-aggregator.yaml}"
-wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$AGG_PORT/health/live"
+start_bench_aggregator "$AGG_PORT" "$PG_PORT" "$KAFKA_PORT" "$SIM_PORT" \
+  "${OSAGO_BENCH_AGGREGATOR_CONFIG:-$OSAGO_ROOT/config/osago-aggregator.yaml}" OSAGO_KAFKA_TOPIC=bench.quote-events
 
 partner_calls() {
   curl -sf "http://127.0.0.1:$SIM_PORT/control/insurers" | python3 -c '

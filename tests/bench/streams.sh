@@ -29,12 +29,7 @@ sed -e 's/user_requests_per_second: .*/user_requests_per_second: 100000/' -e 's/
   -e "s|root: .*|root: $OSAGO_ROOT/core-app/web|" "$OSAGO_ROOT/config/core-app.yaml" >"$STATE_DIR/core-app.yaml"
 
 start_simulator "$SIM_PORT"
-OSAGO_AGGREGATOR_PORT=$AGG_PORT OSAGO_PG_DSN="host=127.0.0.1 port=$PG_PORT dbname=osago_bench user=osago" \
-  OSAGO_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" OSAGO_PLUGIN_DIR="$BIN/plugins" OSAGO_LOG_LEVEL=warning \
-  OSAGO_AGGREGATOR__PLUGINS__PARTNER_HTTP__CA_FILE="$TLS_DIR/ca.pem" \
-  start_bg osago-aggregator env $(partner_url_env "https://127.0.0.1:$((SIM_PORT + 3))") \
-  "$BIN/host/osago-aggregator" --config="$STATE_DIR/osago-aggregator.yaml"
-wait_for osago-aggregator 90 curl -sf "http://127.0.0.1:$AGG_PORT/health/live"
+start_bench_aggregator "$AGG_PORT" "$PG_PORT" "$KAFKA_PORT" "$SIM_PORT" "$STATE_DIR/osago-aggregator.yaml"
 OSAGO_CORE_PORT=$CORE_PORT OSAGO_AGGREGATOR_URL="http://127.0.0.1:$AGG_PORT" OSAGO_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" \
   OSAGO_KAFKA_TOPIC=$TOPIC OSAGO_LOG_LEVEL=warning OSAGO_TOKEN_SECRET="$(stack_secret token-secret)" \
   OSAGO_CORE__STREAMS__MAX_STREAMS_PER_USER=20000 start_bg core-app "$BIN/core-app/osago-core-app" --config="$STATE_DIR/core-app.yaml"

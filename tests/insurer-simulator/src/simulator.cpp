@@ -271,6 +271,21 @@ void InsurerSimulator::registerRoutes(http::Router& router) {
     insurer(p.at("insurer")).tokens.clear();
     http::sendJson(resp, 200, {{"expired", true}});
   });
+  // For the goodput benchmark: when the answer of each application was ready
+  // (Unix ms), so that the delay until the aggregator stored it can be measured.
+  router.add("POST", "/control/ready-times", [this](auto& req, auto& resp, const auto&) {
+    json body = http::readJsonBody(req, 1 << 20);
+    if (!body.is_object() || !body.contains("ids") || !body["ids"].is_array() || body["ids"].size() > 10000)
+      throw http::HttpError(400, "VALIDATION_FAILED", "ids must be an array of at most 10000 application ids");
+    json out = json::object();
+    std::lock_guard lock(mutex_);
+    for (const auto& id : body["ids"]) {
+      if (!id.is_string()) throw http::HttpError(400, "VALIDATION_FAILED", "ids must be strings");
+      auto it = applications_.find(id.get<std::string>());
+      out[id.get<std::string>()] = it == applications_.end() ? json(nullptr) : json(it->second.ready_at_unix_ms);
+    }
+    http::sendJson(resp, 200, {{"readyAtMs", std::move(out)}});
+  });
   router.add("POST", "/control/reset", [this](auto&, auto& resp, const auto&) {
     std::lock_guard lock(mutex_);
     for (auto& [id, ins] : insurers_) {
@@ -327,7 +342,9 @@ void InsurerSimulator::submit(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTP
     outcome = {{"kind", "declined"}, {"reason", "UNDERWRITING_REFUSED"}, {"message", "the underwriter refused"}};
   int pending = ins.behaviour.pending_ms;
   if (ins.behaviour.pending_jitter_ms > 0) pending += static_cast<int>(uniform01() * ins.behaviour.pending_jitter_ms);
-  applications_[id] = Application{p.id, Clock::now() + std::chrono::milliseconds(pending), std::move(outcome)};
+  auto ready_wall = std::chrono::system_clock::now() + std::chrono::milliseconds(pending);
+  applications_[id] = Application{p.id, Clock::now() + std::chrono::milliseconds(pending), std::move(outcome),
+                                  std::chrono::duration_cast<std::chrono::milliseconds>(ready_wall.time_since_epoch()).count()};
   order_.push_back(id);
   ++ins.stats.applications;
   while (applications_.size() > kMaxApplications) applications_.erase(order_[evict_from_++]);

@@ -62,7 +62,8 @@ struct SimulatorConfig {
 };
 
 /// The simulated partners' REST APIs plus a control API for tests:
-/// GET /control/insurers/{id}, PUT /control/insurers/{id}/behaviour, POST /control/reset.
+/// GET /control/insurers/{id}, PUT /control/insurers/{id}/behaviour, POST /control/reset,
+/// POST /control/ready-times (when each application's answer was ready).
 /// Thread-safe. Applications live in memory only; the oldest are dropped beyond kMaxApplications.
 class InsurerSimulator {
  public:
@@ -78,6 +79,7 @@ class InsurerSimulator {
     std::string insurer_id;
     std::chrono::steady_clock::time_point ready_at;
     nlohmann::json outcome;  // {"kind": "offer"|"declined", ...}
+    long long ready_at_unix_ms = 0;  // the same moment on the wall clock, for benchmarks (POST /control/ready-times)
     int polls_in_flight = 0;
   };
   struct Stats {
