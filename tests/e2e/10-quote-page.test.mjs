@@ -158,3 +158,36 @@ test('on a phone-sized screen the page fits and every field has a label', async 
   await page.screenshot({ path: artifact('quote-page-phone.png'), fullPage: true });
   await page.close();
 });
+
+test('a service at capacity is explained in Russian and the same request is sent again on «Повторить»', async () => {
+  const page = await browser.newPage();
+  await signIn(page);
+  // The aggregator's refusal as core-app passes it on (the integration test
+  // LoadShedding makes a real one); the retry goes to the real server.
+  const keys = [];
+  await page.route('**/api/osago/requests', async (route) => {
+    keys.push(route.request().headers()['idempotency-key']);
+    if (keys.length === 1) {
+      await route.fulfill({
+        status: 503, contentType: 'application/json', headers: { 'Retry-After': '2' },
+        body: JSON.stringify({ error: 'OVERLOADED', message: 'the quote service is at capacity; send the same request again in 2 s' }),
+      });
+    } else {
+      await route.continue();
+    }
+  });
+  await page.getByRole('button', { name: 'Узнать цены' }).click();
+  const note = page.locator('#form-error');
+  await note.getByText(/ваш запрос не принят\. Повторить можно через \d с\./).waitFor();
+  const retry = page.getByRole('button', { name: 'Повторить' });
+  assert.ok(await retry.isDisabled(), 'the retry waits for Retry-After');
+  await page.screenshot({ path: artifact('quote-page-overloaded.png'), fullPage: true });
+  await page.waitForFunction(() => !document.querySelector('#retry-submit')?.disabled, null, { timeout: 5000 });
+  await retry.click();
+  await page.locator('#offers-section').waitFor();
+  assert.equal(keys.length, 2);
+  assert.ok(keys[0] && keys[0] === keys[1], `the retry carries the same Idempotency-Key: ${JSON.stringify(keys)}`);
+  const requestId = await page.locator('body').getAttribute('data-request');
+  assert.match(requestId, /^[0-9a-f-]{36}$/);
+  await page.close();
+});
