@@ -4,10 +4,7 @@
 // coordinated omission). Prints one JSON line. Calls carry a service token
 // signed with OSAGO_SERVICE_TOKEN_SECRET, as core-app's do.
 //   osago-bench-create --url http://127.0.0.1:8281 --rate 200 --seconds 20 [--threads 32]
-#include <osago/common/civil_date.hpp>
-#include <osago/common/http_client.hpp>
-#include <osago/common/ids.hpp>
-#include <osago/common/signed_tokens.hpp>
+#include "bench_creates.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -38,16 +35,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   osago::auth::ServiceTokenIssuer service_token(key, "osago-bench-create", "osago-aggregator");
-  auto today = osago::CivilDate::todayUtc();
-  nlohmann::json body = {
-      {"userId", "bench"},
-      {"vehicle", {{"category", "B"}, {"make", "Toyota"}, {"model", "Camry"}, {"year", 2020}, {"enginePowerHp", 150},
-                   {"vin", "XTA21099043765439"}, {"plate", "А123ВЕ777"}}},
-      {"owner", {{"lastName", "Иванов"}, {"firstName", "Иван"}, {"birthDate", "1980-06-12"}, {"regionCode", "77"}}},
-      {"drivers", nlohmann::json::array({{{"lastName", "Иванов"}, {"firstName", "Иван"}, {"birthDate", "1980-06-12"},
-                                          {"licenseSeries", "7712"}, {"licenseNumber", "345678"},
-                                          {"experienceStartDate", "2005-05-20"}}})},
-      {"policy", {{"startDate", today.plusDays(5).toString()}, {"usageMonths", 12}, {"multidrive", false}}}};
+  nlohmann::json body = osago::bench::benchQuote();
 
   const long total = std::lround(rate * seconds);
   const auto interval = std::chrono::duration<double>(1.0 / rate);
@@ -65,15 +53,8 @@ int main(int argc, char** argv) {
       for (long i = next++; i < total; i = next++) {
         auto scheduled = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval * i);
         std::this_thread::sleep_until(scheduled);
-        mine["correlationId"] = osago::newUuid();
-        osago::http::ClientRequest req;
-        req.method = "POST";
-        req.url = url + "/osago/requests";
-        req.body = mine.dump();
-        req.headers.emplace_back("Authorization", service_token.authorization());
-        req.timeout = std::chrono::seconds(10);
         try {
-          if (osago::http::call(req).status != 201) ++failed;
+          if (osago::bench::createRequest(url, mine, service_token).status != 201) ++failed;
         } catch (const std::exception&) {
           ++failed;
         }

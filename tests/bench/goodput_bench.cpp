@@ -14,10 +14,7 @@
 //   osago-bench-goodput --url http://127.0.0.1:8381 --dsn "host=… dbname=…" --simulator http://127.0.0.1:8390
 //                       --rate 60 --seconds 120 [--threads 64] [--drain-seconds 90]
 // Calls carry a service token signed with OSAGO_SERVICE_TOKEN_SECRET, as core-app's do.
-#include <osago/common/civil_date.hpp>
-#include <osago/common/http_client.hpp>
-#include <osago/common/ids.hpp>
-#include <osago/common/signed_tokens.hpp>
+#include "bench_creates.hpp"
 
 #include <libpq-fe.h>
 #include <nlohmann/json.hpp>
@@ -92,15 +89,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   osago::auth::ServiceTokenIssuer service_token(key, "osago-bench-goodput", "osago-aggregator");
-  auto today = osago::CivilDate::todayUtc();
-  json body = {
-      {"userId", "bench"},
-      {"vehicle", {{"category", "B"}, {"make", "Toyota"}, {"model", "Camry"}, {"year", 2020}, {"enginePowerHp", 150},
-                   {"vin", "XTA21099043765439"}, {"plate", "А123ВЕ777"}}},
-      {"owner", {{"lastName", "Иванов"}, {"firstName", "Иван"}, {"birthDate", "1980-06-12"}, {"regionCode", "77"}}},
-      {"drivers", json::array({{{"lastName", "Иванов"}, {"firstName", "Иван"}, {"birthDate", "1980-06-12"},
-                                {"licenseSeries", "7712"}, {"licenseNumber", "345678"}, {"experienceStartDate", "2005-05-20"}}})},
-      {"policy", {{"startDate", today.plusDays(5).toString()}, {"usageMonths", 12}, {"multidrive", false}}}};
+  json body = osago::bench::benchQuote();
 
   // 1. Creates, open loop.
   const long total = std::lround(rate * seconds);
@@ -119,15 +108,8 @@ int main(int argc, char** argv) {
       for (long i = next++; i < total; i = next++) {
         auto scheduled = start + std::chrono::duration_cast<Clock::duration>(interval * i);
         std::this_thread::sleep_until(scheduled);
-        mine["correlationId"] = osago::newUuid();
-        osago::http::ClientRequest req;
-        req.method = "POST";
-        req.url = url + "/osago/requests";
-        req.body = mine.dump();
-        req.headers.emplace_back("Authorization", service_token.authorization());
-        req.timeout = std::chrono::seconds(10);
         try {
-          auto r = osago::http::call(req);
+          auto r = osago::bench::createRequest(url, mine, service_token);
           if (r.status == 201) ids.push_back(json::parse(r.body).value("osagoRequestId", ""));
           else if (r.status == 503 && r.body.find("OVERLOADED") != std::string::npos) ++shed;
           else ++other;
