@@ -48,7 +48,7 @@ void loseTheFirstInstanceMidFlight(int signal) {
       body["userId"] = "durability";
       for (int i = c; i < kRequests; i += 8) {
         body["correlationId"] = osago::newUuid();
-        auto created = aggregatorJson("POST", (i % 2 ? second : stack().aggregatorUrl()) + "/osago/requests", body);
+        auto created = createQuote(i % 2 ? second : stack().aggregatorUrl(), body);
         if (created.status != 201) ++failures;
         else ids[static_cast<std::size_t>(i)] = created.body["osagoRequestId"];
       }
@@ -158,7 +158,7 @@ TEST(Isolation, AHangingPartnerIsCutOffAndTheOthersAreNotHurt) {
         body["userId"] = "isolation";
         for (int i = c; i < n; i += 4) {
           body["correlationId"] = osago::newUuid();
-          ids[static_cast<std::size_t>(i)] = aggregatorJson("POST", stack().aggregatorUrl() + "/osago/requests", body)
+          ids[static_cast<std::size_t>(i)] = createQuote(stack().aggregatorUrl(), body)
                                                  .body.value("osagoRequestId", "");
         }
       });
@@ -226,7 +226,7 @@ TEST(Durability, APostgreSQLRestartUnderLoadIsSurvivedWithoutRestartingTheServic
   body["userId"] = "pg-restart";
   for (int i = 0; i < 30; ++i) {
     body["correlationId"] = osago::newUuid();
-    auto created = aggregatorJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
+    auto created = createQuote(stack().aggregatorUrl(), body);
     ASSERT_EQ(created.status, 201);
     ids.push_back(created.body["osagoRequestId"]);
   }
@@ -241,7 +241,7 @@ TEST(Durability, APostgreSQLRestartUnderLoadIsSurvivedWithoutRestartingTheServic
   }
   // And new work is taken as before.
   body["correlationId"] = osago::newUuid();
-  auto after = aggregatorJson("POST", stack().aggregatorUrl() + "/osago/requests", body);
+  auto after = createQuote(stack().aggregatorUrl(), body);
   ASSERT_EQ(after.status, 201) << after.body.dump();
   EXPECT_EQ(waitFinal(after.body["osagoRequestId"])["status"], "COMPLETED");
 }
@@ -294,7 +294,7 @@ TEST(Durability, AFrozenPostgreSQLHoldsNoThreadAndHealthSaysSoUntilItAnswersAgai
   std::vector<std::string> ids;
   for (int i = 0; i < 10; ++i) {
     body["correlationId"] = osago::newUuid();
-    auto created = aggregatorJson("POST", aggregator + "/osago/requests", body);
+    auto created = createQuote(aggregator, body);
     ASSERT_EQ(created.status, 201) << created.body.dump();
     ids.push_back(created.body["osagoRequestId"]);
   }
@@ -340,7 +340,7 @@ TEST(Durability, AFrozenPostgreSQLHoldsNoThreadAndHealthSaysSoUntilItAnswersAgai
             << " ms after the thaw\n";
   for (const auto& id : ids) EXPECT_EQ(waitFinal(id)["status"], "COMPLETED") << id;
   body["correlationId"] = osago::newUuid();
-  auto after = aggregatorJson("POST", aggregator + "/osago/requests", body);
+  auto after = createQuote(aggregator, body);
   ASSERT_EQ(after.status, 201) << after.body.dump();
   json view = waitFinal(after.body["osagoRequestId"]);
   ASSERT_EQ(view["status"], "COMPLETED");

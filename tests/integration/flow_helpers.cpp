@@ -72,6 +72,21 @@ JsonResponse aggregatorJson(const std::string& method, const std::string& url, c
   return httpJson(method, url, body, "", headers);
 }
 
+JsonResponse createQuote(const std::string& aggregator_url, const json& body) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (true) {
+    auto created = aggregatorJson("POST", aggregator_url + "/osago/requests", body);
+    bool shed = created.status == 503 && created.body.is_object() && created.body.value("error", "") == "OVERLOADED";
+    if (!shed || std::chrono::steady_clock::now() >= until) return created;
+    int wait_s = 1;
+    try {
+      wait_s = std::clamp(std::stoi(created.retry_after), 1, 10);
+    } catch (const std::exception&) {
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(wait_s));
+  }
+}
+
 json waitFinal(const std::string& id, const std::string& aggregator_url) {
   std::string base = aggregator_url.empty() ? stack().aggregatorUrl() : aggregator_url;
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(TestStack::kDeadlineSeconds + 10);

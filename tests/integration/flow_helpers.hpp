@@ -46,6 +46,13 @@ std::map<std::string, nlohmann::json> byCompany(const nlohmann::json& companies)
 JsonResponse aggregatorJson(const std::string& method, const std::string& url, const nlohmann::json& body = nullptr,
                             std::vector<std::pair<std::string, std::string>> headers = {});
 
+/// POST `aggregator_url`/osago/requests as a well-behaved client does (core-app's
+/// page does the same): a `503 OVERLOADED` is sent again, with the same body and so
+/// the same idempotency key, after its Retry-After; for at most a minute. Tests
+/// about durability use it, so that the shared stack shedding a burst (the work a
+/// previous test left due) is not taken for a lost request.
+JsonResponse createQuote(const std::string& aggregator_url, const nlohmann::json& body);
+
 /// The plugin `id` of a GET /admin/plugins listing; null when it is not listed.
 nlohmann::json pluginNamed(const nlohmann::json& listing, const std::string& id);
 
