@@ -448,3 +448,23 @@ TEST(AggregatorConfig, LoadSheddingBoundsAreReadAndChecked) {
   auto typo = errorOf([] { AggregatorConfig::load(write("quotes:\n  admission: {max_backlog: 5}\n")); });
   EXPECT_NE(typo.find("quotes.admission.max_backlog"), std::string::npos) << typo;
 }
+
+TEST(AggregatorConfig, PollLearningIsReadAndChecked) {
+  auto defaults = AggregatorConfig::load(write("log_level: information\n"));
+  EXPECT_TRUE(defaults.quotes.poll_learning.enabled);
+  EXPECT_EQ(defaults.quotes.poll_learning.quantile, 0.5);
+  EXPECT_EQ(defaults.quotes.poll_learning.max_gap.count(), 1000);
+  EXPECT_EQ(defaults.quotes.poll_learning.min_samples, 20);
+  auto cfg = AggregatorConfig::load(
+      write("quotes:\n  poll_learning: {enabled: false, quantile: 0.7, max_gap_ms: 3000, min_samples: 5}\n"));
+  EXPECT_FALSE(cfg.quotes.poll_learning.enabled);
+  EXPECT_EQ(cfg.quotes.poll_learning.quantile, 0.7);
+  EXPECT_EQ(cfg.quotes.poll_learning.max_gap.count(), 3000);
+  EXPECT_EQ(cfg.quotes.poll_learning.min_samples, 5);
+  for (const char* bad : {"quantile: 1.5", "quantile: 0", "quantile: .nan", "quantile: fast", "max_gap_ms: 10",
+                          "max_gap_ms: 99999999999", "min_samples: 0", "min_samples: 1000", "enabled: maybe"}) {
+    auto error = errorOf([&] { AggregatorConfig::load(write(std::string("quotes:\n  poll_learning: {") + bad + "}\n")); });
+    std::string field = std::string(bad).substr(0, std::string(bad).find(':'));
+    EXPECT_NE(error.find("quotes.poll_learning." + field), std::string::npos) << bad << ": " << error;
+  }
+}

@@ -44,6 +44,45 @@ TEST(FleetHealth, ReportsTakeEveryReadyCompanyOfThisInstance) {
   EXPECT_EQ(reports[0].report["health"]["breaker"]["state"], "CLOSED");
 }
 
+// Instances learn each other's answer times through their reports.
+TEST(FleetHealth, AnswerTimesTravelThroughTheReports) {
+  auto health_a = std::make_shared<PartnerHealth>(osago::BreakerConfig{}, RetryBudgetConfig{});
+  auto health_b = std::make_shared<PartnerHealth>(osago::BreakerConfig{}, RetryBudgetConfig{});
+  for (long long ms = 1000; ms < 1200; ++ms) health_a->answer_times.observe({ms, ms + 100});
+  auto viewOf = [](const std::shared_ptr<PartnerHealth>& health) {
+    HealthView view;
+    HealthView::Company c;
+    c.id = "volga-garant";
+    c.plugin_id = "garant";
+    c.ready = true;
+    c.report = companyReport("CLOSED", 1, 0, 5, 0);
+    c.health = health;
+    view.companies = {c};
+    return view;
+  };
+  auto published = FleetHealthReporter::reportsOf(viewOf(health_a), "i-a");
+  ASSERT_EQ(published.size(), 1u);
+  ASSERT_EQ(published[0].report["answerWindow"].size(), AnswerTimes::kShared) << "the newest, not all";
+  EXPECT_EQ(published[0].report["answerWindow"].back(), json::array({1199, 1299}));
+
+  // Instance b takes a's window (and ignores its own report and other companies').
+  auto stranger = published[0];
+  stranger.company_id = "someone-else";
+  auto mine = FleetHealthReporter::reportsOf(viewOf(health_b), "i-b");
+  FleetHealthReporter::absorbAnswerTimes(viewOf(health_b), {published[0], stranger, mine[0]}, "i-b");
+  auto t = std::chrono::steady_clock::now();
+  EXPECT_EQ(health_b->answer_times.distribution(t)->samples(), AnswerTimes::kShared);
+  EXPECT_TRUE(health_b->answer_times.own(10).empty()) << "the fleet's are not republished as b's own";
+  // A hostile report is read without harm; once a stops reporting, its window is forgotten.
+  auto broken = published[0];
+  broken.report["answerWindow"] = "garbage";
+  FleetHealthReporter::absorbAnswerTimes(viewOf(health_b), {broken}, "i-b");
+  EXPECT_EQ(health_b->answer_times.distribution(t + std::chrono::seconds(1))->samples(), 0u);
+  FleetHealthReporter::absorbAnswerTimes(viewOf(health_b), {published[0]}, "i-b");
+  FleetHealthReporter::absorbAnswerTimes(viewOf(health_b), {}, "i-b");
+  EXPECT_EQ(health_b->answer_times.distribution(t + std::chrono::seconds(2))->samples(), 0u);
+}
+
 TEST(FleetHealth, TheViewShowsTheWorstBreakerAndTheFleetTotals) {
   std::vector<PartnerHealthReport> reports{
       {"i-1", "volga-garant", "garant", companyReport("CLOSED", 100, 10, 40, 2), "2026-11-27T10:00:00.000Z", 500},

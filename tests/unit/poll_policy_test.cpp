@@ -29,29 +29,29 @@ PartnerOutcome pending() {
 }
 
 TEST(PollPolicy, ExponentialWithEqualJitterAndCap) {
-  PollPolicy p(500ms, 5000ms, 42);
+  PollPolicy p(500ms, 5000ms, {}, 42);
   for (int i = 0; i < 50; ++i) {
-    auto d1 = p.delay(1, std::nullopt);
+    auto d1 = p.delay({1, std::nullopt, std::nullopt, nullptr});
     EXPECT_GE(d1, 250ms);
     EXPECT_LE(d1, 500ms);
-    auto d3 = p.delay(3, std::nullopt);
+    auto d3 = p.delay({3, std::nullopt, std::nullopt, nullptr});
     EXPECT_GE(d3, 1000ms);
     EXPECT_LE(d3, 2000ms);
-    auto d10 = p.delay(10, std::nullopt);
+    auto d10 = p.delay({10, std::nullopt, std::nullopt, nullptr});
     EXPECT_GE(d10, 2500ms);
     EXPECT_LE(d10, 5000ms);
   }
 }
 
 TEST(PollPolicy, RetryAfterWinsButIsClamped) {
-  PollPolicy p(500ms, 5000ms, 1);
-  EXPECT_EQ(p.delay(1, 1200ms), 1200ms);
-  EXPECT_EQ(p.delay(1, 60000ms), 5000ms);
-  EXPECT_EQ(p.delay(1, 0ms), 100ms);
+  PollPolicy p(500ms, 5000ms, {}, 1);
+  EXPECT_EQ(p.delay({1, 1200ms, std::nullopt, nullptr}), 1200ms);
+  EXPECT_EQ(p.delay({1, 60000ms, std::nullopt, nullptr}), 5000ms);
+  EXPECT_EQ(p.delay({1, 0ms, std::nullopt, nullptr}), 100ms);
 }
 
 TEST(DecideUpdate, PendingKeepsPollingWithinTheDeadline) {
-  PollPolicy p(500ms, 5000ms, 1);
+  PollPolicy p(500ms, 5000ms, {}, 1);
   auto item = polling();
   auto u = decideUpdate(item, pending(), kNow, p);
   EXPECT_EQ(u.status, CompanyStatus::kInProgress);
@@ -67,7 +67,7 @@ TEST(DecideUpdate, PendingKeepsPollingWithinTheDeadline) {
 }
 
 TEST(DecideUpdate, ARetryAfterBeyondTheDeadlineEndsTheWaitNow) {
-  PollPolicy p(500ms, 60000ms, 1);
+  PollPolicy p(500ms, 60000ms, {}, 1);
   auto item = polling();
   auto o = pending();
   o.retry_after = 30s;
@@ -76,7 +76,7 @@ TEST(DecideUpdate, ARetryAfterBeyondTheDeadlineEndsTheWaitNow) {
 }
 
 TEST(DecideUpdate, NoPollThatThePartnersP95LatencyWouldCarryPastTheDeadline) {
-  PollPolicy p(1000ms, 1000ms, 1);  // next poll between 500 and 1000 ms from now
+  PollPolicy p(1000ms, 1000ms, {}, 1);  // next poll between 500 and 1000 ms from now
   auto item = polling();
   PartnerOutlook slow;
   slow.p95_latency = 4000ms;
@@ -91,7 +91,7 @@ TEST(DecideUpdate, NoPollThatThePartnersP95LatencyWouldCarryPastTheDeadline) {
 }
 
 TEST(DecideUpdate, ASpentRetryBudgetStopsRetriesButNotPolling) {
-  PollPolicy p(500ms, 5000ms, 1);
+  PollPolicy p(500ms, 5000ms, {}, 1);
   PartnerOutlook spent;
   spent.retries_allowed = false;
   auto u = decideUpdate(polling(), PartnerOutcome::failed(FailureCode::kPartnerUnavailable, "503", true), kNow, p, spent);
@@ -103,7 +103,7 @@ TEST(DecideUpdate, ASpentRetryBudgetStopsRetriesButNotPolling) {
 }
 
 TEST(DecideUpdate, OfferCompletes) {
-  PollPolicy p(500ms, 5000ms, 1);
+  PollPolicy p(500ms, 5000ms, {}, 1);
   PartnerOutcome o;
   o.kind = PartnerOutcome::Kind::Offer;
   o.offer = {{"premium", {{"amount", "11394.00"}, {"currency", "RUB"}}}};
@@ -114,7 +114,7 @@ TEST(DecideUpdate, OfferCompletes) {
 }
 
 TEST(DecideUpdate, DeclineFailsWithTheInsurersReason) {
-  PollPolicy p(500ms, 5000ms, 1);
+  PollPolicy p(500ms, 5000ms, {}, 1);
   PartnerOutcome o;
   o.kind = PartnerOutcome::Kind::Declined;
   o.decline_reason = "DRIVER_TOO_YOUNG";
@@ -126,14 +126,14 @@ TEST(DecideUpdate, DeclineFailsWithTheInsurersReason) {
 }
 
 TEST(DecideUpdate, RetryableFailureOfAPollIsRetried) {
-  PollPolicy p(500ms, 5000ms, 1);
+  PollPolicy p(500ms, 5000ms, {}, 1);
   auto u = decideUpdate(polling(), PartnerOutcome::failed(FailureCode::kPartnerUnavailable, "503", true), kNow, p);
   EXPECT_EQ(u.status, CompanyStatus::kInProgress);
   EXPECT_GT(u.next_poll_at, kNow);
 }
 
 TEST(DecideUpdate, FailedSubmitIsNotRetried) {
-  PollPolicy p(500ms, 5000ms, 1);
+  PollPolicy p(500ms, 5000ms, {}, 1);
   auto item = polling(0);
   item.external_id.clear();
   auto u = decideUpdate(item, PartnerOutcome::failed(FailureCode::kPartnerTimeout, "no answer", true), kNow, p);
@@ -142,7 +142,7 @@ TEST(DecideUpdate, FailedSubmitIsNotRetried) {
 }
 
 TEST(DecideUpdate, ASubmitThatNeverWentOutIsTriedAgain) {
-  PollPolicy p(500ms, 5000ms, 1);
+  PollPolicy p(500ms, 5000ms, {}, 1);
   auto item = polling(0);
   item.external_id.clear();
   auto u = decideUpdate(item, PartnerOutcome::notCalled(FailureCode::kBulkheadFull, "full", true), kNow, p);
@@ -154,14 +154,14 @@ TEST(DecideUpdate, ASubmitThatNeverWentOutIsTriedAgain) {
 }
 
 TEST(DecideUpdate, PermanentFailureFails) {
-  PollPolicy p(500ms, 5000ms, 1);
+  PollPolicy p(500ms, 5000ms, {}, 1);
   auto u = decideUpdate(polling(), PartnerOutcome::failed(FailureCode::kPartnerError, "bad body"), kNow, p);
   EXPECT_EQ(u.status, CompanyStatus::kFailed);
   EXPECT_EQ(u.error["message"], "bad body");
 }
 
 TEST(DecideUpdate, StillPendingAtTheDeadlineTimesOut) {
-  PollPolicy p(500ms, 5000ms, 1);
+  PollPolicy p(500ms, 5000ms, {}, 1);
   auto item = polling();
   auto u = decideUpdate(item, pending(), item.deadline, p);
   EXPECT_EQ(u.status, CompanyStatus::kTimeout);

@@ -127,7 +127,20 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   shed.max_pool_wait =
       std::chrono::milliseconds(admission.get<int>("max_pool_wait_ms", static_cast<int>(shed.max_pool_wait.count())));
   admission.finish();
+  auto learning = quotes.child("poll_learning");
+  auto& learn = cfg.quotes.poll_learning;
+  learn.enabled = learning.get<bool>("enabled", learn.enabled);
+  learn.quantile = learning.get<double>("quantile", learn.quantile);
+  learn.max_gap = std::chrono::milliseconds(learning.get<int>("max_gap_ms", static_cast<int>(learn.max_gap.count())));
+  learn.min_samples = learning.get<int>("min_samples", learn.min_samples);
+  learning.finish();
   quotes.finish();
+  if (!(learn.quantile >= 0.05 && learn.quantile <= 0.95))
+    throw ConfigError(file, "quotes.poll_learning.quantile", "must be between 0.05 and 0.95");
+  if (learn.max_gap.count() < 100 || learn.max_gap.count() > 60000)
+    throw ConfigError(file, "quotes.poll_learning.max_gap_ms", "must be between 100 and 60000");
+  if (learn.min_samples < 1 || learn.min_samples > 256)
+    throw ConfigError(file, "quotes.poll_learning.min_samples", "must be between 1 and 256");
   if (shed.max_backlog.count() < 0 || shed.max_backlog.count() > 600000)
     throw ConfigError(file, "quotes.admission.max_backlog_ms", "must be between 0 (never refuse) and 600000");
   if (shed.max_pool_wait.count() < 0 || shed.max_pool_wait.count() > 60000)

@@ -5,6 +5,7 @@
 #include "plugins/plugin_manifest.hpp"
 #include "plugins/plugin_worker.hpp"
 #include "scheduling/admission_control.hpp"
+#include "scheduling/poll_policy.hpp"
 
 #include <osago/common/kafka_client.hpp>
 #include <osago/common/yaml_config.hpp>
@@ -39,6 +40,7 @@ struct QuotesConfig {
   std::chrono::milliseconds poll_max{5000};      ///< backoff cap
   std::chrono::seconds lease{5};                 ///< a claim lasts this long unless renewed (every lease/3 while a call runs)
   AdmissionConfig admission;                     ///< when new requests are refused (quotes.admission)
+  PollLearningConfig poll_learning;              ///< where polls go once answer times are known (quotes.poll_learning)
 };
 
 /// How long finished work is kept.

@@ -5,6 +5,7 @@
 #include <Poco/Logger.h>
 
 #include <map>
+#include <set>
 
 namespace osago::host {
 
@@ -35,9 +36,29 @@ std::vector<PartnerHealthReport> FleetHealthReporter::reportsOf(const HealthView
     nlohmann::json report = company.report;
     report["pluginEnabled"] = company.plugin_enabled;
     report["pluginVersion"] = company.plugin_version;
+    nlohmann::json window = nlohmann::json::array();
+    if (company.health)
+      for (const auto& i : company.health->answer_times.own(AnswerTimes::kShared)) window.push_back({i.lo_ms, i.hi_ms});
+    report["answerWindow"] = std::move(window);
     out.push_back({instance_id, company.id, company.plugin_id, std::move(report), {}, 0});
   }
   return out;
+}
+
+void FleetHealthReporter::absorbAnswerTimes(const HealthView& view, const std::vector<PartnerHealthReport>& reports,
+                                            const std::string& instance_id) {
+  for (const auto& company : view.companies) {
+    if (!company.health) continue;
+    std::set<std::string> live;
+    for (const auto& r : reports) {
+      if (r.company_id != company.id || r.instance_id == instance_id || !r.report.is_object()) continue;
+      auto window = r.report.find("answerWindow");
+      if (window == r.report.end()) continue;
+      company.health->answer_times.setFleet(r.instance_id, answerWindowFrom(*window));
+      live.insert(r.instance_id);
+    }
+    company.health->answer_times.retainFleet(live);
+  }
 }
 
 void FleetHealthReporter::loop() {
@@ -45,7 +66,9 @@ void FleetHealthReporter::loop() {
   bool warned = false;
   while (thread_.running()) {
     try {
-      store_.publish(instance_id_, reportsOf(plugins_.healthView(true), instance_id_), std::chrono::hours(1));
+      auto view = plugins_.healthView(true);
+      store_.publish(instance_id_, reportsOf(view, instance_id_), std::chrono::hours(1));
+      absorbAnswerTimes(view, store_.recent(kAnswerTimesMaxAge), instance_id_);
       warned = false;
     } catch (const std::exception& e) {
       if (!warned) log.warning(std::string("cannot publish partner health: ") + errorText(e));

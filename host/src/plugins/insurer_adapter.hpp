@@ -87,6 +87,7 @@ class InsurerAdapter {
   int callsRunning() const { return executor_.busy(); }
   int callsQueued() const { return executor_.queued(); }
   PartnerHealth& health() const { return *health_; }
+  std::shared_ptr<PartnerHealth> sharedHealth() const { return health_; }
 
  private:
   PartnerOutcome invoke(const CallContext& ctx, const char* operation, bool is_submit, std::string argument);

@@ -420,6 +420,7 @@ HealthView PluginRegistry::healthView(bool with_reports) const {
       h.ready = adapter.workerUp();
       if (!adapter.inProcess()) h.worker_up = h.ready;
       h.breaker = adapter.health().breaker.state(now);
+      h.health = adapter.sharedHealth();
       h.calls_running = adapter.callsRunning();
       h.calls_queued = adapter.callsQueued();
       if (with_reports) h.report = describeCompany(*p, c);

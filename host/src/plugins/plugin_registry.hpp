@@ -58,6 +58,7 @@ struct HealthView {
     int calls_running = 0;
     int calls_queued = 0;
     nlohmann::json report;           ///< its entry of the admin listing (healthView(true) only)
+    std::shared_ptr<PartnerHealth> health;  ///< shared by its adapters, e.g. to learn from the fleet's answer times
   };
   std::vector<Plugin> plugins;       ///< every switch, loaded here or not
   std::vector<Company> companies;

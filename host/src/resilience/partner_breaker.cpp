@@ -13,11 +13,20 @@ nlohmann::json PartnerHealth::describe(CircuitBreaker::Clock::time_point now) {
   return {{"breaker", breaker.describe(now)},
           {"retryBudget", retry_budget.describe()},
           {"latencyMs", {{"p50", ms(0.5)}, {"p95", ms(0.95)}, {"p99", ms(0.99)}, {"samples", latency.size()}}},
+          {"answerTimeMs", describeAnswerTimes()},
           {"calls", calls.load()},
           {"failures", failures.load()},
           {"refusedCircuitOpen", circuit_open.load()},
           {"refusedBulkheadFull", bulkhead_full.load()},
           {"quarantined", quarantined.load()}};
+}
+
+nlohmann::json PartnerHealth::describeAnswerTimes() {
+  auto d = answer_times.distribution();
+  auto ms = [&](double q) -> nlohmann::json {
+    return d->samples() ? nlohmann::json(std::llround(d->quantile(q))) : nlohmann::json(nullptr);
+  };
+  return {{"p50", ms(0.5)}, {"p95", ms(0.95)}, {"samples", d->samples()}};
 }
 
 void LatencyWindow::add(std::chrono::milliseconds latency) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "resilience/retry_budget.hpp"
+#include "scheduling/answer_times.hpp"
 
 #include <osago/common/circuit_breaker.hpp>
 
@@ -42,6 +43,7 @@ struct PartnerHealth {
   CircuitBreaker breaker;
   RetryBudget retry_budget;
   LatencyWindow latency;
+  AnswerTimes answer_times;  ///< submit → answer ready, this instance's and the fleet's: where polls go
   std::atomic<long> calls{0};
   std::atomic<long> failures{0};
   std::atomic<long> circuit_open{0};
@@ -49,6 +51,8 @@ struct PartnerHealth {
   std::atomic<long> quarantined{0};  ///< requests this instance quarantined (their calls kept killing the plugin)
 
   nlohmann::json describe(CircuitBreaker::Clock::time_point now);
+  /// "answerTimeMs" of describe(): p50 and p95 of the answer times (own and fleet) and how many they come from.
+  nlohmann::json describeAnswerTimes();
 };
 
 }  // namespace osago::host

@@ -1,13 +1,33 @@
 #include "scheduling/poll_policy.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace osago::host {
-PollPolicy::PollPolicy(std::chrono::milliseconds initial, std::chrono::milliseconds cap, std::uint64_t seed)
-    : initial_(initial), cap_(cap), rng_(seed) {}
+PollPolicy::PollPolicy(std::chrono::milliseconds initial, std::chrono::milliseconds cap, PollLearningConfig learning,
+                       std::uint64_t seed)
+    : initial_(initial), cap_(cap), learning_(learning), rng_(seed) {}
 
-std::chrono::milliseconds PollPolicy::delay(int attempt, std::optional<std::chrono::milliseconds> retry_after) {
-  if (retry_after) return std::clamp(*retry_after, std::chrono::milliseconds(100), cap_);
+std::chrono::milliseconds PollPolicy::delay(const PollContext& ctx) {
+  std::optional<std::chrono::milliseconds> retry_after;
+  if (ctx.retry_after) retry_after = std::clamp(*ctx.retry_after, std::chrono::milliseconds(100), cap_);
+  if (auto d = learned(ctx)) return std::min(cap_, std::max(*d, retry_after.value_or(*d)));
+  return retry_after ? *retry_after : backoff(ctx.attempt);
+}
+
+std::optional<std::chrono::milliseconds> PollPolicy::learned(const PollContext& ctx) const {
+  if (!learning_.enabled || !ctx.answer_times || !ctx.since_submit) return std::nullopt;
+  const auto& f = *ctx.answer_times;
+  if (f.samples() < static_cast<std::size_t>(learning_.min_samples)) return std::nullopt;
+  auto t = static_cast<double>(std::max<long long>(0, ctx.since_submit->count()));
+  double passed = f.cdf(t);
+  if (passed >= 0.99) return std::nullopt;
+  double next = f.quantile(passed + learning_.quantile * (1 - passed));
+  next = std::min(next, std::max(t, f.quantile(0.02)) + static_cast<double>(learning_.max_gap.count()));
+  return std::chrono::milliseconds(std::max<long long>(100, std::llround(next - t)));
+}
+
+std::chrono::milliseconds PollPolicy::backoff(int attempt) {
   long long d = initial_.count();
   for (int i = 1; i < attempt && d < cap_.count(); ++i) d *= 2;
   d = std::min<long long>(d, cap_.count());
@@ -29,7 +49,7 @@ CompanyUpdate decideUpdate(const WorkItem& item, const PartnerOutcome& outcome,
   std::string timeout_message = "the insurer did not answer within the deadline";
   auto keep_polling = [&](std::optional<std::chrono::milliseconds> retry_after) {
     u.status = CompanyStatus::kInProgress;
-    u.next_poll_at = now + policy.delay(u.attempts, retry_after);
+    u.next_poll_at = now + policy.delay({u.attempts, retry_after, outlook.since_submit, outlook.answer_times.get()});
     if (u.next_poll_at >= item.deadline) {
       u.status = CompanyStatus::kTimeout;
       timeout_message = "the insurer's next answer would come after the deadline";

@@ -21,7 +21,7 @@ constexpr auto kLiveInstance = std::chrono::seconds(10);
 QuoteScheduler::QuoteScheduler(QuoteStore& store, QuoteStore& lease_store, PluginRegistry& plugins, QuotesConfig config,
                                std::string instance_id, std::function<void()> on_change)
     : store_(store), lease_store_(lease_store), plugins_(plugins), config_(config), instance_id_(std::move(instance_id)),
-      on_change_(std::move(on_change)), poll_policy_(config_.poll_initial, config_.poll_max) {}
+      on_change_(std::move(on_change)), poll_policy_(config_.poll_initial, config_.poll_max, config_.poll_learning) {}
 
 QuoteScheduler::~QuoteScheduler() { stop(); }
 
@@ -225,6 +225,7 @@ void QuoteScheduler::process(const WorkItem& item) {
     auto horizon = config_.poll_max + route->adapter->company().call_timeout + std::chrono::seconds(1);
     if (item.deadline - Clock::now() < horizon)
       if (auto p95 = health.latency.settledPercentile(0.95)) outlook.p95_latency = std::chrono::milliseconds(*p95);
+    if (config_.poll_learning.enabled) outlook.answer_times = health.answer_times.distribution();
   }
   if (Clock::now() >= item.deadline) {
     outcome = PartnerOutcome::failed(FailureCode::kDeadlineExceeded, "the insurer did not answer within the deadline");
@@ -251,6 +252,7 @@ void QuoteScheduler::process(const WorkItem& item) {
     CallContext ctx{item.correlation_id, item.deadline};
     outcome = item.external_id.empty() ? route->adapter->submit(ctx, item.input)
                                        : route->adapter->poll(ctx, item.external_id);
+    learnAnswerTime(item, outcome, route->adapter->health(), outlook);
   }
   if (outcome.killed_worker) {
     // Counted in PostgreSQL, so the limit holds over every instance.
@@ -292,6 +294,28 @@ void QuoteScheduler::process(const WorkItem& item) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
     }
   }
+}
+
+void QuoteScheduler::learnAnswerTime(const WorkItem& item, const PartnerOutcome& outcome, PartnerHealth& health,
+                                     PartnerOutlook& outlook) {
+  using std::chrono::milliseconds;
+  auto answered = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - item.claimed_at);
+  bool pending = outcome.kind == PartnerOutcome::Kind::Pending;
+  bool answer = outcome.kind == PartnerOutcome::Kind::Offer || outcome.kind == PartnerOutcome::Kind::Declined;
+  if (item.external_id.empty()) {
+    // A submit: the partner has had the application from now on; an answer right away is one at 0.
+    if (pending) outlook.since_submit = milliseconds(0);
+    if (answer) health.answer_times.observe({0, 0});
+    return;
+  }
+  if (!item.since_submit) return;  // submitted before answer times were recorded
+  auto since_submit = *item.since_submit + answered;
+  // Only a "not yet" is timed by the answers; a failed call is retried with backoff.
+  if (pending) outlook.since_submit = since_submit;
+  // Ready after the previous call still found it pending, and by the time this one was answered.
+  if (answer && item.since_last_call)
+    health.answer_times.observe(
+        {std::max<long long>(0, (*item.since_submit - *item.since_last_call).count()), since_submit.count()});
 }
 
 void QuoteScheduler::countQuarantined(const WorkItem& item, const std::optional<CompanyRoute>& route, const char* reason) {

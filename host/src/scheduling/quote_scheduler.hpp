@@ -66,6 +66,10 @@ class QuoteScheduler {
   void workerLoop();
   void leaseKeeperLoop();
   void process(const WorkItem& item);
+  /// After a call: how long the partner has had the application (into `outlook`, for the next
+  /// poll's timing) and, when the call brought the answer, when it became ready (into `health`).
+  static void learnAnswerTime(const WorkItem& item, const PartnerOutcome& outcome, PartnerHealth& health,
+                              PartnerOutlook& outlook);
   /// Metrics of a company that reached its final status (and of its request, if that completed it).
   /// Metrics, health counter and an error line for a quarantined item.
   static void countQuarantined(const WorkItem& item, const std::optional<CompanyRoute>& route, const char* reason);

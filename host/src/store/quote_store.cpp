@@ -161,8 +161,10 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
       "RETURNING c.request_id::text, c.company_id, c.company_name, r.correlation_id, coalesce(c.external_id, ''), "
       "c.attempts, (extract(epoch FROM c.deadline_at) * 1000)::bigint, r.input::text, c.status, "
       "(extract(epoch FROM r.created_at) * 1000)::bigint, c.unrecorded_claims, c.worker_crashes, "
-      "(extract(epoch FROM now() - c.next_poll_at) * 1000)::bigint",
+      "(extract(epoch FROM now() - c.next_poll_at) * 1000)::bigint, "
+      "(extract(epoch FROM now() - c.submitted_at) * 1000)::bigint, (extract(epoch FROM now() - c.last_poll_at) * 1000)::bigint",
       owner, static_cast<long long>(lease.count()), limit);
+  auto claimed_at = std::chrono::steady_clock::now();
   std::vector<WorkItem> items;
   items.reserve(static_cast<std::size_t>(rows.rows()));
   for (int i = 0; i < rows.rows(); ++i) {
@@ -180,6 +182,9 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
     w.claims_without_outcome = static_cast<int>(rows.int64(i, 10));
     w.worker_crashes = static_cast<int>(rows.int64(i, 11));
     w.overdue = std::chrono::milliseconds(rows.int64(i, 12));
+    if (!rows.isNull(i, 13)) w.since_submit = std::chrono::milliseconds(rows.int64(i, 13));
+    if (!rows.isNull(i, 14)) w.since_last_call = std::chrono::milliseconds(rows.int64(i, 14));
+    w.claimed_at = claimed_at;
     items.push_back(std::move(w));
   }
   return items;
@@ -307,6 +312,7 @@ void QuoteStore::writeUnchanged(const std::vector<std::shared_ptr<UnchangedRecor
       "locked AS (SELECT c.request_id, c.company_id FROM company_quotes c JOIN x USING (request_id, company_id) "
       "  WHERE c.lease_owner = x.owner AND c.status = x.status ORDER BY c.request_id, c.company_id FOR UPDATE OF c) "
       "UPDATE company_quotes c SET external_id = nullif(x.external_id, ''), attempts = x.attempts, "
+      "  submitted_at = coalesce(c.submitted_at, CASE WHEN x.external_id <> '' THEN now() END), "
       "  next_poll_at = to_timestamp(x.next_ms / 1000.0), last_poll_at = now(), lease_owner = NULL, lease_until = NULL, "
       "  last_owner = x.owner, unrecorded_claims = 0, updated_at = now() "
       "FROM x WHERE c.request_id = x.request_id AND c.company_id = x.company_id AND c.lease_owner = x.owner "
@@ -335,6 +341,7 @@ QuoteStore::Recorded QuoteStore::record(const WorkItem& item, const CompanyUpdat
   auto r = c->query(
       "WITH upd AS ("
       "  UPDATE company_quotes c SET status = $4, external_id = nullif($5, ''), attempts = $6, "
+      "    submitted_at = coalesce(c.submitted_at, CASE WHEN $5::text <> '' THEN now() END), "
       "    next_poll_at = to_timestamp($7::bigint / 1000.0), last_poll_at = now(), offer = $8::jsonb, "
       "    error = $9::jsonb, lease_owner = NULL, lease_until = NULL, last_owner = $3, unrecorded_claims = 0, "
       "    updated_at = now() "

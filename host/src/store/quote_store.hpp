@@ -86,6 +86,10 @@ struct WorkItem {
   int claims_without_outcome = 0;  ///< claims in a row, this one included, that recorded nothing (the instance died)
   int worker_crashes = 0;   ///< calls of this item that killed its plugin's worker, on any instance
   std::chrono::milliseconds overdue{0};  ///< how long it had been due when claimed (negative: claimed for its deadline)
+  /// At the claim, by the database's clock: how long ago the submit and the last call were recorded (nullopt: not yet).
+  std::optional<std::chrono::milliseconds> since_submit;
+  std::optional<std::chrono::milliseconds> since_last_call;
+  std::chrono::steady_clock::time_point claimed_at{};  ///< when claimDue returned it, by this process's clock
 };
 
 /// The new state of a work item after a partner call.
