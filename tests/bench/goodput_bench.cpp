@@ -179,9 +179,17 @@ int main(int argc, char** argv) {
   std::map<std::string, long> outcomes;
   std::map<std::string, double> first_offer, last_own;
   std::vector<double> to_commit, to_publish;
+  struct CompanyFigures {
+    long companies = 0, calls = 0;
+    std::vector<double> to_commit;
+  };
+  std::map<std::string, CompanyFigures> per_company;
   for (const auto& r : rows) {
     ++companies;
     calls += std::stol(r[4]);
+    auto& mine = per_company[r[1]];
+    ++mine.companies;
+    mine.calls += std::stol(r[4]);
     const std::string& status = r[2];
     const std::string& code = r[3];
     ++outcomes[status + (code.empty() ? "" : "/" + code)];
@@ -196,8 +204,10 @@ int main(int argc, char** argv) {
     first = std::min(first, age_s);
     auto ready = ready_at.find(r[5]);
     if (ready == ready_at.end()) continue;
-    if (long long committed = std::stoll(r[8]); committed > 0)
+    if (long long committed = std::stoll(r[8]); committed > 0) {
       to_commit.push_back(static_cast<double>(committed - ready->second));
+      mine.to_commit.push_back(static_cast<double>(committed - ready->second));
+    }
     if (long long published = std::stoll(r[9]); published > 0)
       to_publish.push_back(static_cast<double>(published - ready->second));
   }
@@ -205,6 +215,11 @@ int main(int argc, char** argv) {
   for (const auto& [id, s] : first_offer) firsts.push_back(s);
   for (const auto& [id, s] : last_own) lasts.push_back(s);
   double n_accepted = static_cast<double>(accepted.size());
+  json companies_out = json::object();
+  for (auto& [id, f] : per_company)
+    companies_out[id] = {{"callsPerCompany", std::round(100.0 * static_cast<double>(f.calls) / static_cast<double>(f.companies)) / 100},
+                         {"offerDelayCommitP50ms", percentile(f.to_commit, 0.5)},
+                         {"offerDelayCommitP95ms", percentile(f.to_commit, 0.95)}};
   json out{{"offeredRate", rate},
            {"achievedRate", std::round(static_cast<double>(latencies_ms.size()) / elapsed * 10) / 10},
            {"accepted", accepted.size()},
@@ -225,7 +240,8 @@ int main(int argc, char** argv) {
            {"offerDelayCommitP95ms", percentile(to_commit, 0.95)},
            {"offerDelayKafkaP50ms", percentile(to_publish, 0.5)},
            {"offerDelayKafkaP95ms", percentile(to_publish, 0.95)},
-           {"outcomes", outcomes}};
+           {"outcomes", outcomes},
+           {"perCompany", companies_out}};
   std::cout << out.dump() << std::endl;
   return 0;
 }

@@ -453,7 +453,7 @@ TEST(AggregatorConfig, PollLearningIsReadAndChecked) {
   auto defaults = AggregatorConfig::load(write("log_level: information\n"));
   EXPECT_TRUE(defaults.quotes.poll_learning.enabled);
   EXPECT_EQ(defaults.quotes.poll_learning.quantile, 0.5);
-  EXPECT_EQ(defaults.quotes.poll_learning.max_gap.count(), 1000);
+  EXPECT_EQ(defaults.quotes.poll_learning.max_gap.count(), 500);
   EXPECT_EQ(defaults.quotes.poll_learning.min_samples, 20);
   auto cfg = AggregatorConfig::load(
       write("quotes:\n  poll_learning: {enabled: false, quantile: 0.7, max_gap_ms: 3000, min_samples: 5}\n"));

@@ -130,13 +130,23 @@ TEST(LearnedPolling, BacksOffWhenItKnowsNothing) {
   EXPECT_FALSE(p.learned({1, std::nullopt, 1000ms, nullptr})) << "no distribution";
   auto few = uniform(1000, 3000, 10);
   EXPECT_FALSE(p.learned({1, std::nullopt, 1000ms, &few})) << "fewer than min_samples";
-  EXPECT_FALSE(p.learned({5, std::nullopt, 4000ms, &f})) << "later than 99 % of the answers";
   PollPolicy off(500ms, 5000ms, {false, 0.5, 1000ms, 20}, 1);
   EXPECT_FALSE(off.learned({1, std::nullopt, 1000ms, &f})) << "switched off";
   // Then delay() is the backoff: attempt 3 is in [1000, 2000] ms.
-  auto d = p.delay({3, std::nullopt, 4000ms, &f});
+  auto d = p.delay({3, std::nullopt, 4000ms, &few});
   EXPECT_GE(d, 1000ms);
   EXPECT_LE(d, 2000ms);
+}
+
+// Past the answers it knows (something unusual, e.g. a manual check), it backs
+// off from where they end — not by the attempt count, which after many
+// well-placed polls would jump to the cap at once.
+TEST(LearnedPolling, PastTheKnownAnswersItBacksOffFromThere) {
+  auto f = uniform(1000, 3000);
+  PollPolicy p(500ms, 5000ms, {true, 0.5, 1000ms, 20}, 1);
+  EXPECT_EQ(p.learned({9, std::nullopt, 3100ms, &f}), 1000ms) << "just past: max_gap";
+  EXPECT_NEAR(static_cast<double>(p.learned({12, std::nullopt, 6000ms, &f})->count()), 3000, 30) << "3 s past: 3 s";
+  EXPECT_EQ(p.learned({20, std::nullopt, 30000ms, &f}), 5000ms) << "never past the cap";
 }
 
 TEST(LearnedPolling, NeverUndercutsRetryAfterNorPollsInABurst) {

@@ -21,7 +21,13 @@ std::optional<std::chrono::milliseconds> PollPolicy::learned(const PollContext& 
   if (f.samples() < static_cast<std::size_t>(learning_.min_samples)) return std::nullopt;
   auto t = static_cast<double>(std::max<long long>(0, ctx.since_submit->count()));
   double passed = f.cdf(t);
-  if (passed >= 0.99) return std::nullopt;
+  if (passed >= 0.99) {
+    // Later than nearly every answer: back off, but from where the known answers end, not from
+    // the attempt count (after many well-placed polls that would jump straight to the cap).
+    auto known = f.quantile(0.99);
+    auto beyond = std::llround(std::max(static_cast<double>(learning_.max_gap.count()), t - known));
+    return std::chrono::milliseconds(std::min<long long>(beyond, cap_.count()));
+  }
   double next = f.quantile(passed + learning_.quantile * (1 - passed));
   next = std::min(next, std::max(t, f.quantile(0.02)) + static_cast<double>(learning_.max_gap.count()));
   return std::chrono::milliseconds(std::max<long long>(100, std::llround(next - t)));

@@ -18,7 +18,7 @@ struct PollLearningConfig {
   /// The next poll goes where this share of the answers still to come is ready.
   double quantile = 0.5;
   /// Once answers are likely (past the first 2 % of them), polls at most this far apart.
-  std::chrono::milliseconds max_gap{1000};
+  std::chrono::milliseconds max_gap{500};
   /// Answers observed (here and in the fleet) before they replace backoff.
   int min_samples = 20;
 };
@@ -48,8 +48,9 @@ class PollPolicy {
   /// time since submit and F the distribution, the time by which a share
   /// `quantile` of the answers still to come is ready, F⁻¹(F(t) + q·(1 − F(t))),
   /// but at most `max_gap` after max(t, F⁻¹(0.02)) and at least 100 ms away.
-  /// nullopt when learning is off, too few answers are known, or F(t) ≥ 0.99
-  /// (later than nearly every answer: the distribution says nothing, back off).
+  /// Past F's 99th percentile (later than nearly every answer) it backs off from
+  /// there: as long again as t is past it, at least max_gap, at most the cap.
+  /// nullopt when learning is off or too few answers are known.
   std::optional<std::chrono::milliseconds> learned(const PollContext& ctx) const;
 
  private:
