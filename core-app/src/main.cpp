@@ -63,6 +63,7 @@ class CoreApp : public ServiceApplication {
     stream_options.read_budget_bytes = static_cast<std::size_t>(cfg.stream_read_budget_kb) * 1024;
     stream_options.write_stall = std::chrono::milliseconds(cfg.stream_write_stall_ms);
     stream_options.socket_send_buffer_bytes = cfg.stream_send_buffer_kb * 1024;
+    stream_options.fanout_threads = cfg.stream_fanout_threads;
     StreamReactor streams(stream_options, [&](const std::string& id) { return aggregator.getRequest(id); });
     EventHub hub([&](const nlohmann::json& event) { streams.deliver(event); });
     QuoteEventConsumer consumer(cfg.kafka, cfg.kafka_topic, hub);

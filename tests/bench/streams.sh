@@ -29,6 +29,7 @@ sed -e 's/user_requests_per_second: .*/user_requests_per_second: 100000/' -e 's/
   -e "s|root: .*|root: $OSAGO_ROOT/core-app/web|" "$OSAGO_ROOT/config/core-app.yaml" >"$STATE_DIR/core-app.yaml"
 
 start_simulator "$SIM_PORT"
+kafka_create_topic "$KAFKA_PORT" "$TOPIC"   # as an operator's KafkaTopic would: core-app refuses a missing topic
 start_bench_aggregator "$AGG_PORT" "$PG_PORT" "$KAFKA_PORT" "$SIM_PORT" "$STATE_DIR/osago-aggregator.yaml"
 OSAGO_CORE_PORT=$CORE_PORT OSAGO_AGGREGATOR_URL="http://127.0.0.1:$AGG_PORT" OSAGO_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" \
   OSAGO_KAFKA_TOPIC=$TOPIC OSAGO_LOG_LEVEL=warning OSAGO_TOKEN_SECRET="$(stack_secret token-secret)" \
@@ -43,23 +44,33 @@ token=$(curl -sf -X POST "http://127.0.0.1:$CORE_PORT/api/dev/login" -d '{"userI
 
 echo "## Streams held by one core-app instance"
 echo
-echo "| streams | opened | open time s | core-app RSS before → held MiB | KiB per stream | threads before → held | one event to all: first / p50 / p99 / last ms (5 events, median) |"
-echo "|---|---|---|---|---|---|---|"
+# core-app's own measure of a fan-out: from the event's arrival from Kafka to its
+# send to the last stream (osago_core_stream_fanout_seconds), as "sum count".
+fanout() {
+  curl -sf "http://127.0.0.1:$CORE_PORT/metrics" |
+    awk '/^osago_core_stream_fanout_seconds_sum/ {s=$2} /^osago_core_stream_fanout_seconds_count/ {c=$2} END {print s+0, c+0}'
+}
+
+echo "| streams | opened | open time s | core-app RSS before → held MiB | KiB per stream | threads before → held | one event to all: first / p50 / p99 / last ms (5 events, median) | in core-app: arrival → last send, mean ms |"
+echo "|---|---|---|---|---|---|---|---|"
 for n in "${COUNTS[@]}"; do
   request=$(curl -sf -X POST "http://127.0.0.1:$CORE_PORT/api/osago/requests" -H "Authorization: Bearer $token" \
     -H 'Content-Type: application/json' -d "$(quote_input_json)" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["osagoRequestId"])')
   sleep 2
+  read -r fan_sum0 fan_count0 < <(fanout)
   result=$("$BIN/tests/bench/osago-bench-streams" --core "127.0.0.1:$CORE_PORT" --token "$token" --request "$request" \
     --streams "$n" --pid "$(cat "$RUN_DIR/core-app.pid")" --brokers "127.0.0.1:$KAFKA_PORT" --topic "$TOPIC" --events 5 || true)
   echo "$result" >>"$LOG_DIR/results.jsonl"
+  read -r fan_sum1 fan_count1 < <(fanout)
+  fan_ms=$(python3 -c "d = $fan_count1 - $fan_count0; print(round(($fan_sum1 - $fan_sum0) / d * 1000, 1) if d > 0 else '-')")
   python3 -c "
 import json, statistics as st
 r = json.loads('''$result''')
 ev = r['events']
 med = lambda k: st.median(e[k] for e in ev) if ev else 0
 complete = all(e['received'] == e['of'] for e in ev)
-print('| {streams} | {open} | {openSeconds} | {b:.0f} → {h:.0f} | {kbPerStream} | {threadsBefore} → {threadsHeld} | {f} / {p50} / {p99} / {l}{c} |'.format(
+print('| {streams} | {open} | {openSeconds} | {b:.0f} → {h:.0f} | {kbPerStream} | {threadsBefore} → {threadsHeld} | {f} / {p50} / {p99} / {l}{c} | $fan_ms |'.format(
   b=r['rssKbBefore']/1024, h=r['rssKbHeld']/1024, f=med('firstMs'), p50=med('p50Ms'), p99=med('p99Ms'), l=med('lastMs'),
   c='' if complete else ' (NOT all received)', **r))"
   sleep 3

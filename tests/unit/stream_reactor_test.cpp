@@ -169,6 +169,38 @@ TEST_F(ReactorTest, AnUnmaskedClientFrameIsAProtocolErrorClosedWith1002) {
   EXPECT_TRUE(closedByPeer(c.client));
 }
 
+// One event to many streams is shared out between the loop and its helpers:
+// every stream gets every event once and in order, SSE and WebSocket alike,
+// and a stream dropped by a helper (its client went away) is reaped.
+TEST_F(ReactorTest, AnEventToManyStreamsIsSharedOutAndEveryStreamGetsItOnceInOrder) {
+  options_.fanout_threads = 2;
+  options_.fanout_parallel_from = 4;
+  options_.max_streams_per_user = 100;
+  StreamReactor reactor(options_, [](const std::string&) { return std::nullopt; });
+  reactor.start();
+  std::vector<Connection> conns;
+  for (int i = 0; i < 24; ++i) conns.push_back(attached(reactor, i % 2 ? Protocol::WebSocket : Protocol::Sse));
+  ASSERT_TRUE(eventually([&] { return reactor.openStreams() == 24; }));
+  conns.back().client.close();  // gone: its sends fail on whichever thread has it
+  for (long long seq = 2; seq <= 6; ++seq) reactor.deliver(event(seq, seq == 6 ? "COMPLETED" : "IN_PROGRESS"));
+  for (std::size_t i = 0; i + 1 < conns.size(); ++i) {
+    std::string got;
+    bool ws = i % 2;
+    readUntil(conns[i].client, ws ? R"("type":"end")" : "event: end", got);
+    std::size_t at = 0;
+    for (long long seq = 2; seq <= 6; ++seq) {
+      std::string mark = ws ? R"("type":"company","seq":)" + std::to_string(seq) : "id: " + std::to_string(seq) + "\nevent: company";
+      auto found = got.find(mark, at);
+      ASSERT_NE(found, std::string::npos) << "stream " << i << " lacks seq " << seq << " (or out of order): " << got;
+      EXPECT_EQ(got.find(mark, found + 1), std::string::npos) << "stream " << i << " got seq " << seq << " twice";
+      at = found;
+    }
+  }
+  for (auto& c : conns) c.client.close();
+  EXPECT_TRUE(eventually([&] { return reactor.openStreams() == 0; }));
+  reactor.stop();
+}
+
 TEST_F(ReactorTest, SilenceReadsTheStoredStateOncePerRequestHoweverManyStreamsWatchIt) {
   options_.heartbeat = 100ms;
   std::mutex m;

@@ -94,6 +94,9 @@ CoreConfig CoreConfig::load(const std::string& file) {
   cfg.stream_send_buffer_kb = streams.get<int>("send_buffer_kb", cfg.stream_send_buffer_kb);
   if (cfg.stream_send_buffer_kb < 4 || cfg.stream_send_buffer_kb > 4096)
     throw ConfigError(file, "streams.send_buffer_kb", "must be 4 to 4096");
+  cfg.stream_fanout_threads = streams.get<int>("fanout_threads", cfg.stream_fanout_threads);
+  if (cfg.stream_fanout_threads < 0 || cfg.stream_fanout_threads > 16)
+    throw ConfigError(file, "streams.fanout_threads", "must be 0 (the reactor alone) to 16");
   streams.finish();
   root.finish();
 

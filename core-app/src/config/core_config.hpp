@@ -48,6 +48,7 @@ struct CoreConfig {
   int stream_read_budget_kb = 64;                 ///< read from one client per turn of the event loop
   int stream_write_stall_ms = 30000;              ///< a client that takes no byte of what waits this long is dropped
   int stream_send_buffer_kb = 64;                 ///< SO_SNDBUF of each stream socket
+  int stream_fanout_threads = 1;                  ///< threads helping the reactor send one event to many streams
 
   /// Breaker defaults for core-app's own dependencies: quick to open, quick to retry.
   static BreakerConfig downstreamBreaker() {

@@ -75,6 +75,7 @@ void StreamReactor::start() {
   next_tick_ = Steady::now() + kTick;
   loop_thread_ = std::thread([this] { loop(); });
   for (int i = 0; i < options_.fetch_threads; ++i) fetch_threads_.emplace_back([this] { fetchLoop(); });
+  for (int i = 0; i < options_.fanout_threads; ++i) helper_threads_.emplace_back([this] { helperLoop(); });
 }
 
 void StreamReactor::stop() {
@@ -88,6 +89,13 @@ void StreamReactor::stop() {
   fetch_cv_.notify_all();
   for (auto& t : fetch_threads_) t.join();
   fetch_threads_.clear();
+  {
+    std::lock_guard lock(helper_mutex_);
+    helper_stop_ = true;
+  }
+  helper_cv_.notify_all();
+  for (auto& t : helper_threads_) t.join();
+  helper_threads_.clear();
 }
 
 StreamReactor::Ticket StreamReactor::open(const std::string& request_id, const std::string& user_id,
@@ -161,18 +169,76 @@ void StreamReactor::attach(Ticket ticket, Poco::Net::StreamSocket socket, const 
 void StreamReactor::deliver(const nlohmann::json& event) {
   auto live = LiveEvent::from(event);
   std::string request_id = event.value("osagoRequestId", "");
-  post([this, live, request_id] {
+  static auto& fanout = metrics::histogram(
+      "osago_core_stream_fanout_seconds",
+      "From an event's arrival from Kafka to its send to the last open stream of its request");
+  static auto& fanout_seconds = fanout.Add({}, prometheus::Histogram::BucketBoundaries{
+                                                   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
+  auto arrived = Steady::now();
+  post([this, live, request_id, arrived] {
     auto it = by_request_.find(request_id);
     if (it == by_request_.end()) return;
-    auto now = Steady::now();
-    std::vector<StreamMessage> out;
-    for (Session* s : it->second) {
-      out.clear();
-      s->relay.event(live, now, out);
-      emit(*s, out);
-    }
+    fanOut(it->second, live);
+    fanout_seconds.Observe(std::chrono::duration<double>(Steady::now() - arrived).count());
     reap();
   });
+}
+
+void StreamReactor::fanOut(const std::unordered_set<Session*>& streams, const std::shared_ptr<const LiveEvent>& live) {
+  auto now = Steady::now();
+  std::vector<Session*> targets(streams.begin(), streams.end());
+  auto send = [&](std::size_t from, std::size_t to) {
+    std::vector<StreamMessage> out;
+    for (std::size_t i = from; i < to; ++i) {
+      out.clear();
+      targets[i]->relay.event(live, now, out);
+      emit(*targets[i], out);
+    }
+  };
+  std::size_t shares = helper_threads_.size() + 1;
+  if (targets.size() < options_.fanout_parallel_from || shares == 1) return send(0, targets.size());
+  // Each helper takes a share of the streams (each stream is touched by one thread
+  // only, and the loop waits for all before it goes on); the loop sends the first.
+  std::size_t per = (targets.size() + shares - 1) / shares;
+  {
+    std::lock_guard lock(helper_mutex_);
+    for (std::size_t k = 1; k < shares; ++k) {
+      std::size_t from = std::min(targets.size(), k * per), to = std::min(targets.size(), (k + 1) * per);
+      helper_jobs_.push_back([&send, from, to] { send(from, to); });
+    }
+    helpers_busy_ += shares - 1;
+  }
+  helper_cv_.notify_all();
+  std::exception_ptr failed;
+  try {
+    send(0, std::min(targets.size(), per));
+  } catch (...) {
+    failed = std::current_exception();  // the helpers still use `targets` and `send`: wait for them first
+  }
+  {
+    std::unique_lock lock(helper_mutex_);
+    helper_done_.wait(lock, [this] { return helpers_busy_ == 0; });
+  }
+  if (failed) std::rethrow_exception(failed);
+}
+
+void StreamReactor::helperLoop() {
+  std::unique_lock lock(helper_mutex_);
+  while (true) {
+    helper_cv_.wait(lock, [this] { return helper_stop_ || !helper_jobs_.empty(); });
+    if (helper_jobs_.empty()) return;  // stopping
+    auto job = std::move(helper_jobs_.back());
+    helper_jobs_.pop_back();
+    lock.unlock();
+    try {
+      job();
+    } catch (const std::exception& e) {
+      metrics::countBarrier("core-app.stream_fanout");
+      Poco::Logger::get("streams").error(std::string("unexpected error sending an event to streams (a bug): ") + e.what());
+    }
+    lock.lock();
+    if (--helpers_busy_ == 0) helper_done_.notify_all();
+  }
 }
 
 void StreamReactor::post(std::function<void()> command) {
@@ -480,11 +546,17 @@ void StreamReactor::applyFetch(const std::string& request_id, std::optional<std:
 void StreamReactor::drop(Session& s) {
   if (s.dead) return;
   s.dead = true;
+  std::lock_guard lock(doomed_mutex_);
   doomed_.push_back(s.id);
 }
 
 void StreamReactor::reap() {
-  for (std::uint64_t id : doomed_) {
+  std::vector<std::uint64_t> doomed;
+  {
+    std::lock_guard lock(doomed_mutex_);
+    doomed.swap(doomed_);
+  }
+  for (std::uint64_t id : doomed) {
     auto it = sessions_.find(id);
     if (it == sessions_.end()) continue;
     Session& s = *it->second;
@@ -503,7 +575,6 @@ void StreamReactor::reap() {
     sessions_.erase(it);  // closes the socket
     open_streams_.fetch_sub(1);
   }
-  doomed_.clear();
 }
 
 void StreamReactor::closeAll() {

@@ -59,6 +59,10 @@ class StreamReactor {
     std::chrono::milliseconds write_stall{30000};   ///< a client that takes no byte of what waits this long is dropped
     int socket_send_buffer_bytes = 64 * 1024;        ///< SO_SNDBUF of a stream's socket (the kernel's part of its backlog)
     int fetch_threads = 2;
+    /// Threads that help the loop send one event to many streams (0: the loop alone) ...
+    int fanout_threads = 1;
+    /// ... once the event has at least this many streams to go to.
+    std::size_t fanout_parallel_from = 512;
   };
   /// Reads a request's stored view: nullopt when there is none; throws when it cannot be read now.
   using Fetch = std::function<std::optional<nlohmann::json>(const std::string& request_id)>;
@@ -117,6 +121,9 @@ class StreamReactor {
   void fetchLoop();
   void applyFetch(const std::string& request_id, std::optional<std::shared_ptr<const StoredState>> state, bool failed);
   void drop(Session& s);
+  /// An event to every stream of its request: split between the loop and the fan-out helpers when they are many.
+  void fanOut(const std::unordered_set<Session*>& streams, const std::shared_ptr<const LiveEvent>& live);
+  void helperLoop();
   void reap();
   void closeAll();
 
@@ -141,8 +148,18 @@ class StreamReactor {
   std::unordered_map<std::uint64_t, std::unique_ptr<Session>> sessions_;
   std::unordered_map<std::string, std::unordered_set<Session*>> by_request_;
   std::unordered_set<std::string> fetching_;
+  std::mutex doomed_mutex_;             // drop() runs on fan-out helpers too
   std::vector<std::uint64_t> doomed_;
   Steady::time_point next_tick_;
+
+  // Fan-out helpers: the loop hands each a share of one event's streams and waits for all.
+  std::vector<std::thread> helper_threads_;
+  std::mutex helper_mutex_;
+  std::condition_variable helper_cv_;     // helpers wait for a job
+  std::condition_variable helper_done_;   // the loop waits for the helpers
+  std::vector<std::function<void()>> helper_jobs_;
+  std::size_t helpers_busy_ = 0;
+  bool helper_stop_ = false;
 
   std::mutex fetch_mutex_;
   std::condition_variable fetch_cv_;
