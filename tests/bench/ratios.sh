@@ -12,7 +12,8 @@
 #   4. pgbench of the same inserts on the quiet database.
 #   tests/bench/ratios.sh [seconds-per-stage]      (default 15)
 # OSAGO_BENCH_PERF=1 also records `perf` profiles of the aggregator during
-# stage 2 into .local/bench-ratios/perf-*.data.
+# stage 2 into .local/bench-ratios/perf-*.data (OSAGO_BENCH_PERF_CALLGRAPH=dwarf for
+# call stacks through libraries built without frame pointers).
 set -euo pipefail
 OSAGO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export OSAGO_ROOT
@@ -64,7 +65,7 @@ start_bench_aggregator "$AGG_PORT" "$PG_PORT" "$KAFKA_PORT" "$SIM_PORT" "$CONFIG
 agg_pid=$(cat "$RUN_DIR/osago-aggregator.pid")
 perf_pid=
 if [ -n "${OSAGO_BENCH_PERF:-}" ]; then
-  perf record -F 499 -g -p "$agg_pid" -o "$STATE_DIR/perf-creates.data" -- sleep "$SECS" >/dev/null 2>&1 &
+  perf record -F 499 --call-graph "${OSAGO_BENCH_PERF_CALLGRAPH:-fp}" -p "$agg_pid" -o "$STATE_DIR/perf-creates.data" -- sleep "$SECS" >/dev/null 2>&1 &
   perf_pid=$!
 fi
 before=$(partner_calls) t0=$(date +%s.%N)
@@ -73,7 +74,7 @@ after=$(partner_calls) t1=$(date +%s.%N)
 calls_during=$(python3 -c "print(round(($after - $before) / ($t1 - $t0)))")
 [ -z "$perf_pid" ] || wait "$perf_pid" || true
 if [ -n "${OSAGO_BENCH_PERF:-}" ]; then
-  perf record -F 499 -g -p "$agg_pid" -o "$STATE_DIR/perf-calls.data" -- sleep "$SECS" >/dev/null 2>&1 &
+  perf record -F 499 --call-graph "${OSAGO_BENCH_PERF_CALLGRAPH:-fp}" -p "$agg_pid" -o "$STATE_DIR/perf-calls.data" -- sleep "$SECS" >/dev/null 2>&1 &
   perf_pid=$!
 fi
 calls_after=$(calls_per_second "$SECS")
