@@ -434,6 +434,18 @@ print(json.dumps(quote, ensure_ascii=False))
 PY
 }
 
+# simulator_partner_calls PORT: every partner call the simulator on PORT has received
+# (submits, polls and token requests over all its insurers), for the benchmarks.
+simulator_partner_calls() {
+  curl -sf "http://127.0.0.1:$1/control/insurers" | python3 -c '
+import json, sys, urllib.request
+total = 0
+for ins in json.load(sys.stdin):
+    s = json.load(urllib.request.urlopen("http://127.0.0.1:'"$1"'/control/insurers/" + ins["id"]))["stats"]
+    total += s["applications"] + s["polls"] + s["tokens"]
+print(total)'
+}
+
 # stack_secret NAME: a per-stack random secret, generated once into the state dir, never committed.
 stack_secret() {
   local f=$STATE_DIR/$1

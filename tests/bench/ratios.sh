@@ -30,15 +30,7 @@ command -v wrk >/dev/null || apt_install wrk
 bench_stack bench-ratios "$PG_PORT" "$KAFKA_PORT"
 start_simulator "$SIM_PORT"
 
-partner_calls() {
-  curl -sf "http://127.0.0.1:$SIM_PORT/control/insurers" | python3 -c '
-import json, sys, urllib.request
-total = 0
-for ins in json.load(sys.stdin):
-    s = json.load(urllib.request.urlopen("http://127.0.0.1:'"$SIM_PORT"'/control/insurers/" + ins["id"]))["stats"]
-    total += s["applications"] + s["polls"] + s["tokens"]
-print(total)'
-}
+partner_calls() { simulator_partner_calls "$SIM_PORT"; }
 # calls_per_second SECONDS: partner calls per second over the next SECONDS.
 calls_per_second() {
   local before after t0 t1

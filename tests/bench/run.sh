@@ -24,15 +24,7 @@ start_simulator "$SIM_PORT"
 start_bench_aggregator "$AGG_PORT" "$PG_PORT" "$KAFKA_PORT" "$SIM_PORT" \
   "${OSAGO_BENCH_AGGREGATOR_CONFIG:-$OSAGO_ROOT/config/osago-aggregator.yaml}" OSAGO_KAFKA_TOPIC=bench.quote-events
 
-partner_calls() {
-  curl -sf "http://127.0.0.1:$SIM_PORT/control/insurers" | python3 -c '
-import json, sys, urllib.request
-total = 0
-for ins in json.load(sys.stdin):
-    s = json.load(urllib.request.urlopen("http://127.0.0.1:'"$SIM_PORT"'/control/insurers/" + ins["id"]))["stats"]
-    total += s["applications"] + s["polls"] + s["tokens"]
-print(total)'
-}
+partner_calls() { simulator_partner_calls "$SIM_PORT"; }
 
 echo "## Create latency and partner calls (one aggregator instance, ${SECONDS_PER_STAGE} s per stage)"
 echo
