@@ -533,7 +533,7 @@ PartnerOutcome parseOutcome(const std::string& json_text) {
   if (!it->is_string()) return type_error("outcome", "a string (PENDING, OFFER or DECLINED)");
   kind = it->get<std::string>();
   PartnerOutcome out;
-  if (auto e = string_field("externalId", 256, out.external_id)) return *e;
+  if (auto e = string_field("externalId", OSAGO_OUTCOME_MAX_EXTERNAL_ID, out.external_id)) return *e;
   if (auto r = j.find("retryAfterMs"); r != j.end()) {
     if (!r->is_number_integer()) return type_error("retryAfterMs", "an integer");
     out.retry_after = std::chrono::milliseconds(std::clamp<long long>(r->get<long long>(), 0, 3'600'000));
@@ -559,8 +559,8 @@ PartnerOutcome parseOutcome(const std::string& json_text) {
   }
   if (kind == "DECLINED") {
     out.kind = PartnerOutcome::Kind::Declined;
-    if (auto e = string_field("reason", 128, out.decline_reason)) return *e;
-    if (auto e = string_field("message", 1000, out.message)) return *e;
+    if (auto e = string_field("reason", OSAGO_OUTCOME_MAX_DECLINE_REASON, out.decline_reason)) return *e;
+    if (auto e = string_field("message", OSAGO_OUTCOME_MAX_DECLINE_MESSAGE, out.message)) return *e;
     if (out.decline_reason.empty()) out.decline_reason = "DECLINED";
     return out;
   }

@@ -32,6 +32,14 @@ extern "C" {
 #define OSAGO_PLUGIN_ABI_MAJOR 1
 #define OSAGO_PLUGIN_ABI_MINOR 0
 
+/**
+ * Bounds on the outcome document's strings, in bytes of UTF-8 (docs/plugin-abi.md).
+ * The host refuses a longer one as the plugin's error (PLUGIN_ERROR).
+ */
+#define OSAGO_OUTCOME_MAX_EXTERNAL_ID 256
+#define OSAGO_OUTCOME_MAX_DECLINE_REASON 128
+#define OSAGO_OUTCOME_MAX_DECLINE_MESSAGE 1000
+
 /** Name of the one exported symbol, of type osago_plugin_entry_fn. */
 #define OSAGO_PLUGIN_ENTRY_SYMBOL "osago_plugin_entry"
 

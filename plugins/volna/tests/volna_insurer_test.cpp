@@ -58,6 +58,24 @@ TEST_F(VolnaTest, RejectedAndErrorStates) {
   EXPECT_NE(e.reply["message"].get<std::string>().find("RSA unavailable"), std::string::npos);
 }
 
+TEST_F(VolnaTest, ALongDeclineIsCutToTheOutcomeBoundsAndALongIdIsThePartnersError) {
+  // Found by fuzz_plugin_volna: a 200-byte "why" went into the outcome as is,
+  // and the host refused the whole decline as the plugin's error.
+  std::string why(200, 'W'), comment = "!";
+  for (int i = 0; i < 700; ++i) comment += "ж";  // byte 1,000 falls inside a two-byte character
+  host_.respond(200, json{{"id", "v-9"}, {"state", "rejected"}, {"why", why}, {"comment", comment}}.dump());
+  auto r = plugin_.poll("v-9");
+  ASSERT_EQ(r.status, OSAGO_STATUS_OK);
+  EXPECT_EQ(r.reply["reason"], std::string(OSAGO_OUTCOME_MAX_DECLINE_REASON, 'W'));
+  std::string message = r.reply["message"];
+  EXPECT_EQ(message, comment.substr(0, 999));  // "!" and 499 whole characters, never half of one
+
+  host_.respond(200, json{{"id", std::string(300, 'i')}, {"state", "processing"}}.dump());
+  auto s = plugin_.submit(json{{"v", 1}});
+  EXPECT_EQ(s.status, OSAGO_STATUS_PERMANENT);
+  EXPECT_NE(s.reply.value("message", "").find("300 bytes"), std::string::npos) << s.reply.dump();
+}
+
 TEST_F(VolnaTest, MalformedAndUnauthorized) {
   host_.respond(200, R"({"state": "done", "price": {"value": 13133.16}})");
   EXPECT_EQ(plugin_.poll("v-9").status, OSAGO_STATUS_PERMANENT);

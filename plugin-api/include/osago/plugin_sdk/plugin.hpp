@@ -130,12 +130,15 @@ class Host {
 };
 
 /// What a submit or poll call found out; serialised to the outcome JSON
-/// described in docs/plugin-abi.md.
+/// described in docs/plugin-abi.md. The partner's strings are held to the
+/// document's bounds here, so a partner's long answer is never the plugin's
+/// error: a long id is refused (PERMANENT, the partner's fault), a long
+/// decline reason or message is cut at a character boundary.
 class Outcome {
  public:
   /// The partner accepted the application and will answer later.
   static Outcome pending(std::string external_id, std::optional<std::int64_t> retry_after_ms = std::nullopt) {
-    nlohmann::json j{{"v", 1}, {"outcome", "PENDING"}, {"externalId", std::move(external_id)}};
+    nlohmann::json j{{"v", 1}, {"outcome", "PENDING"}, {"externalId", boundedId(std::move(external_id))}};
     if (retry_after_ms) j["retryAfterMs"] = *retry_after_ms;
     return Outcome(std::move(j));
   }
@@ -143,17 +146,37 @@ class Outcome {
   static Outcome offer(std::string external_id, std::string premium_rub, nlohmann::json details = nlohmann::json::object()) {
     nlohmann::json offer = std::move(details);
     offer["premium"] = {{"amount", std::move(premium_rub)}, {"currency", "RUB"}};
-    return Outcome(nlohmann::json{{"v", 1}, {"outcome", "OFFER"}, {"externalId", std::move(external_id)}, {"offer", std::move(offer)}});
+    return Outcome(nlohmann::json{
+        {"v", 1}, {"outcome", "OFFER"}, {"externalId", boundedId(std::move(external_id))}, {"offer", std::move(offer)}});
   }
   /// The partner refused to insure; `reason` is a machine-readable code.
   static Outcome declined(std::string reason, std::string message) {
-    return Outcome(nlohmann::json{{"v", 1}, {"outcome", "DECLINED"}, {"reason", std::move(reason)}, {"message", std::move(message)}});
+    return Outcome(nlohmann::json{{"v", 1},
+                                  {"outcome", "DECLINED"},
+                                  {"reason", clipped(std::move(reason), OSAGO_OUTCOME_MAX_DECLINE_REASON)},
+                                  {"message", clipped(std::move(message), OSAGO_OUTCOME_MAX_DECLINE_MESSAGE)}});
+  }
+
+  /// `s` cut to at most `max_bytes`, never inside a UTF-8 sequence.
+  static std::string clipped(std::string s, std::size_t max_bytes) {
+    if (s.size() <= max_bytes) return s;
+    std::size_t n = max_bytes;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    s.resize(n);
+    return s;
   }
 
   const nlohmann::json& json() const { return json_; }
 
  private:
   explicit Outcome(nlohmann::json j) : json_(std::move(j)) {}
+  static std::string boundedId(std::string id) {
+    if (id.size() > OSAGO_OUTCOME_MAX_EXTERNAL_ID)
+      throw PluginError(OSAGO_STATUS_PERMANENT, "the partner's application id is " + std::to_string(id.size()) +
+                                                    " bytes, longer than the " +
+                                                    std::to_string(OSAGO_OUTCOME_MAX_EXTERNAL_ID) + " the host keeps");
+    return id;
+  }
   nlohmann::json json_;
 };
 
