@@ -110,6 +110,25 @@ ServiceTokenVerifier::ServiceTokenVerifier(std::string secret, std::string accep
     : keys_(std::move(secret), std::move(accepted)), audience_(std::move(audience)) {}
 
 ServiceIdentity ServiceTokenVerifier::verify(const std::string& jwt) const {
+  auto now = SystemClock::now();
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = verified_.find(jwt); it != verified_.end()) {
+      if (it->second.expires_at > now) return it->second;
+      verified_.erase(it);
+    }
+  }
+  ServiceIdentity identity = verifyAnew(jwt);
+  std::lock_guard lock(mutex_);
+  if (verified_.size() >= kRemembered) {
+    for (auto it = verified_.begin(); it != verified_.end();) it = it->second.expires_at <= now ? verified_.erase(it) : std::next(it);
+    if (verified_.size() >= kRemembered) verified_.clear();
+  }
+  verified_.emplace(jwt, identity);
+  return identity;
+}
+
+ServiceIdentity ServiceTokenVerifier::verifyAnew(const std::string& jwt) const {
   Poco::JWT::Token token = keys_.verify(jwt);
   auto now = SystemClock::now();
   auto audience = token.getAudience();

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -121,6 +123,26 @@ TEST(ServiceToken, EachBadTokenIsRefusedWithItsReason) {
   EXPECT_NE(reasonOf(v, std::string(100000, 'a') + "." + std::string(100000, 'b') + ".c"), "");
   // A user's token of core-app (another key, no audience) is no service token.
   EXPECT_NE(reasonOf(v, TokenService("u" + kKey, std::chrono::seconds(60)).issue("alice")), "");
+}
+
+TEST(ServiceToken, ARememberedTokenStillExpiresAndTheMemoryIsBounded) {
+  ServiceTokenVerifier v(kKey, "", "osago-aggregator");
+  std::string brief = serviceToken(kKey, "core-app", "osago-aggregator", 0, 1);
+  ASSERT_EQ(reasonOf(v, brief), "");
+  ASSERT_EQ(reasonOf(v, brief), "") << "verified again from memory";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_NE(reasonOf(v, brief).find("expired"), std::string::npos) << "remembered is not forever";
+  // More distinct good tokens than are remembered: each keeps verifying.
+  std::vector<std::string> many;
+  for (std::size_t i = 0; i < 3 * ServiceTokenVerifier::kRemembered; ++i)
+    many.push_back(serviceToken(kKey, "caller-" + std::to_string(i), "osago-aggregator", 0, 60));
+  for (int round = 0; round < 2; ++round)
+    for (std::size_t i = 0; i < many.size(); ++i) EXPECT_EQ(v.verify(many[i]).service, "caller-" + std::to_string(i));
+  // A remembered token with one byte changed is verified afresh, and fails.
+  std::string tampered = many[0];
+  char& c = tampered[tampered.size() - 10];  // inside the signature, clear of base64's spare bits
+  c = c == 'A' ? 'B' : 'A';
+  EXPECT_NE(reasonOf(v, tampered).find("invalid token"), std::string::npos);
 }
 
 TEST(ServiceToken, ClaimsOfTheWrongTypeOrSizeAreRefusedByBothVerifiers) {

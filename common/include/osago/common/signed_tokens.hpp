@@ -5,6 +5,7 @@
 #include <chrono>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 namespace Poco::JWT {
 class Token;
@@ -63,17 +64,30 @@ class ServiceTokenIssuer {
   std::chrono::system_clock::time_point renew_at_{};
 };
 
-/// Verifies service tokens addressed to `audience`. Immutable; thread-safe.
+/// Verifies service tokens addressed to `audience`. Thread-safe.
+///
+/// A caller reuses one token for minutes (ServiceTokenIssuer), so the last
+/// few tokens that verified are remembered with what they said: the same
+/// bytes again cost a hash lookup and an expiry check instead of the HMAC and
+/// the JSON parsing (6.6 % of a create in a profile). Every other check of a
+/// token holds for the rest of its life once it held, so nothing else changes.
 class ServiceTokenVerifier {
  public:
+  /// How many verified tokens are remembered (a few callers, each rotating its token).
+  static constexpr std::size_t kRemembered = 16;
+
   ServiceTokenVerifier(std::string secret, std::string accepted, std::string audience);
   /// Throws osago::Error naming the reason: malformed or forged, expired,
   /// addressed to another service, issued in the future, living too long, no subject.
   ServiceIdentity verify(const std::string& jwt) const;
 
  private:
+  ServiceIdentity verifyAnew(const std::string& jwt) const;
+
   TokenKeys keys_;
   std::string audience_;
+  mutable std::mutex mutex_;
+  mutable std::unordered_map<std::string, ServiceIdentity> verified_;
 };
 
 }  // namespace osago::auth
