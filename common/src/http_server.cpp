@@ -1,6 +1,7 @@
 #include <osago/common/http_server.hpp>
 
 #include <osago/common/errors.hpp>
+#include <osago/common/metrics.hpp>
 #include <osago/common/outside_json.hpp>
 
 #include "connection_guard.hpp"
@@ -21,7 +22,54 @@
 #include <sstream>
 
 namespace osago::http {
+
+/// One route's request series, made when the route is added: a request only
+/// increments and observes, with no label lookup on its path.
+struct RouteMetrics {
+  prometheus::Gauge* in_flight;
+  prometheus::Histogram* duration;
+  prometheus::Counter* by_class[5];  ///< 1xx … 5xx
+  prometheus::Counter* aborted;      ///< the client went away before the answer was sent
+
+  /// `method` and `route` are ours (a route's pattern, or "unmatched"), never the request's text.
+  RouteMetrics(const std::string& method, const std::string& route) {
+    static auto& requests = metrics::counter(
+        "osago_http_requests_total",
+        "HTTP requests answered, by route pattern, method and status class (1xx-5xx; aborted: the client left first)");
+    static auto& durations = metrics::histogram(
+        "osago_http_request_duration_seconds",
+        "Time from a request's head to the end of its answer, by route pattern and method (a stream: its whole life)");
+    static auto& flight = metrics::gauge("osago_http_requests_in_flight", "HTTP requests being answered now, by route pattern");
+    prometheus::Labels labels{{"route", route}, {"method", method}};
+    in_flight = &flight.Add({{"route", route}});
+    duration = &durations.Add(labels, metrics::requestBuckets());
+    static const char* const kClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+    for (int i = 0; i < 5; ++i) {
+      auto l = labels;
+      l["status"] = kClasses[i];
+      by_class[i] = &requests.Add(l);
+    }
+    auto l = labels;
+    l["status"] = "aborted";
+    aborted = &requests.Add(l);
+  }
+
+  void done(Poco::Net::HTTPServerResponse& response, std::chrono::steady_clock::time_point started) {
+    int status = static_cast<int>(response.getStatus());
+    if (!response.sent()) aborted->Increment();
+    else if (status >= 100 && status < 600) by_class[status / 100 - 1]->Increment();
+    duration->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+};
+
 namespace {
+
+/// Requests that matched no route (404, 405, a bad URI), counted together:
+/// their paths and methods are the client's text, unbounded.
+RouteMetrics& unmatchedMetrics() {
+  static RouteMetrics m("any", "unmatched");
+  return m;
+}
 
 std::vector<std::string> splitPath(const std::string& path) {
   std::vector<std::string> out;
@@ -57,9 +105,21 @@ void finishRequestBody(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPSer
 
 class BoundHandler : public Poco::Net::HTTPRequestHandler {
  public:
-  BoundHandler(const Handler* handler, PathParams params) : handler_(handler), params_(std::move(params)) {}
+  BoundHandler(const Handler* handler, PathParams params, RouteMetrics* metrics = nullptr)
+      : handler_(handler), params_(std::move(params)), metrics_(metrics ? *metrics : unmatchedMetrics()) {}
 
   void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
+    auto started = std::chrono::steady_clock::now();
+    metrics_.in_flight->Increment();
+    answer(request, response);
+    metrics_.in_flight->Decrement();
+    metrics_.done(response, started);
+  }
+
+  int status_ = 404;
+
+ private:
+  void answer(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
     try {
       if (!handler_) {
         if (status_ == 400)
@@ -87,11 +147,9 @@ class BoundHandler : public Poco::Net::HTTPRequestHandler {
     detail::ConnectionGuard::requestDone();
   }
 
-  int status_ = 404;
-
- private:
   const Handler* handler_;
   PathParams params_;
+  RouteMetrics& metrics_;
 };
 
 /// One connection: Poco's HTTP handling inside the guard's bounds, or a 503
@@ -216,7 +274,7 @@ void Server::stopAll(bool abort_current) {
 }
 
 void Router::add(const std::string& method, const std::string& pattern, Handler handler) {
-  routes_.push_back(Route{method, splitPath(pattern), std::move(handler)});
+  routes_.push_back(Route{method, splitPath(pattern), std::move(handler), std::make_shared<RouteMetrics>(method, pattern)});
 }
 
 const char* const kContentSecurityPolicy =
@@ -255,7 +313,7 @@ Poco::Net::HTTPRequestHandler* Router::createRequestHandler(const Poco::Net::HTT
     }
     if (!ok) continue;
     path_matched = true;
-    if (route.method == request.getMethod()) return new BoundHandler(&route.handler, std::move(params));
+    if (route.method == request.getMethod()) return new BoundHandler(&route.handler, std::move(params), route.metrics.get());
   }
   auto* h = new BoundHandler(nullptr, {});
   h->status_ = path_matched ? 405 : 404;

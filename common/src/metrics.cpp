@@ -44,6 +44,12 @@ const prometheus::Histogram::BucketBoundaries& latencyBuckets() {
   return b;
 }
 
+const prometheus::Histogram::BucketBoundaries& requestBuckets() {
+  static const prometheus::Histogram::BucketBoundaries b = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                            0.2,   0.5,    1,     2.5,  5,     10,   30};
+  return b;
+}
+
 double breakerLevel(CircuitBreaker::State state) {
   switch (state) {
     case CircuitBreaker::State::kOpen: return 2;

@@ -51,9 +51,14 @@ class HttpError : public Error {
 using PathParams = std::map<std::string, std::string>;
 using Handler = std::function<void(Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse&, const PathParams&)>;
 
+struct RouteMetrics;
+
 /// Routes requests by method and path pattern. Every handler runs inside a
 /// boundary that maps HttpError to its status and anything else to a 500 with
-/// a JSON body, so no exception reaches Poco. Configure before the server starts;
+/// a JSON body, so no exception reaches Poco. Each request is counted by its
+/// route's pattern (never the raw path), method and status class, and timed
+/// (osago_http_requests_total, osago_http_request_duration_seconds,
+/// osago_http_requests_in_flight). Configure before the server starts;
 /// afterwards it is read-only and thread-safe.
 class Router : public Poco::Net::HTTPRequestHandlerFactory {
  public:
@@ -71,6 +76,7 @@ class Router : public Poco::Net::HTTPRequestHandlerFactory {
     std::string method;
     std::vector<std::string> segments;
     Handler handler;
+    std::shared_ptr<RouteMetrics> metrics;  ///< osago_http_* series of this method and pattern
   };
   std::vector<Route> routes_;
   std::vector<std::string> internal_prefixes_;

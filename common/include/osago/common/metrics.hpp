@@ -28,6 +28,10 @@ prometheus::Family<prometheus::Histogram>& histogram(const std::string& name, co
 /// Buckets in seconds for call and delivery latencies: 5 ms to 60 s.
 const prometheus::Histogram::BucketBoundaries& latencyBuckets();
 
+/// Buckets in seconds for request latencies: 1 ms to 30 s, with the bounds
+/// the service levels are stated in (0.2 s: the create's p99, docs/operations.md).
+const prometheus::Histogram::BucketBoundaries& requestBuckets();
+
 /// A breaker state as a gauge value: 0 closed, 1 half-open, 2 open.
 double breakerLevel(CircuitBreaker::State state);
 

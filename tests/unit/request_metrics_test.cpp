@@ -1,0 +1,87 @@
+// The HTTP server's request metrics against a real server on loopback: each
+// request counted once under its route's pattern (never its raw path), method
+// and status class, timed, and out of flight when answered.
+#include <osago/common/http_client.hpp>
+#include <osago/common/http_server.hpp>
+#include <osago/common/metrics.hpp>
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace {
+
+/// Every series of `family_name` as "label=value,..." → value (a counter's, a gauge's, a histogram's sample count).
+std::map<std::string, double> seriesOf(const std::string& family_name) {
+  std::map<std::string, double> out;
+  for (const auto& family : osago::metrics::registry().Collect()) {
+    if (family.name != family_name) continue;
+    for (const auto& m : family.metric) {
+      std::string key;
+      for (const auto& l : m.label) key += (key.empty() ? "" : ",") + l.name + "=" + l.value;
+      out[key] = family.type == prometheus::MetricType::Counter     ? m.counter.value
+                 : family.type == prometheus::MetricType::Histogram ? static_cast<double>(m.histogram.sample_count)
+                                                                    : m.gauge.value;
+    }
+  }
+  return out;
+}
+
+/// What changed between two readings of seriesOf (series that did not move are left out).
+std::map<std::string, double> moved(const std::map<std::string, double>& before, const std::map<std::string, double>& after) {
+  std::map<std::string, double> out;
+  for (const auto& [k, v] : after) {
+    auto it = before.find(k);
+    double d = v - (it == before.end() ? 0 : it->second);
+    if (d != 0) out[k] = d;
+  }
+  return out;
+}
+
+TEST(RequestMetrics, EachRequestIsCountedUnderItsRoutePatternMethodAndStatusClass) {
+  auto* router = new osago::http::Router;
+  router->add("GET", "/things/{id}", [](auto&, auto& resp, const auto& p) { osago::http::sendJson(resp, 200, {{"id", p.at("id")}}); });
+  router->add("GET", "/busy", [](auto&, auto&, const auto&) { throw osago::http::HttpError(503, "BUSY", "busy"); });
+  router->add("GET", "/bug", [](auto&, auto&, const auto&) { throw std::runtime_error("a bug"); });
+  auto server = osago::http::makeServer(router, "127.0.0.1", 0, {});
+  server->start();
+  auto get = [&](const std::string& path, const std::string& method = "GET") {
+    osago::http::ClientRequest r;
+    r.method = method;
+    r.url = "http://127.0.0.1:" + std::to_string(server->port()) + path;
+    r.timeout = std::chrono::seconds(5);
+    return osago::http::call(r).status;
+  };
+  auto counts = seriesOf("osago_http_requests_total");
+  auto timed = seriesOf("osago_http_request_duration_seconds");
+
+  EXPECT_EQ(get("/things/1"), 200);
+  EXPECT_EQ(get("/things/2"), 200);
+  EXPECT_EQ(get("/busy"), 503);
+  EXPECT_EQ(get("/bug"), 500);
+  EXPECT_EQ(get("/nothing/here"), 404);
+  EXPECT_EQ(get("/things/1", "DELETE"), 405);
+  // A request is counted just after its answer is sent: the client may read it first.
+  const std::map<std::string, double> expected{{"method=GET,route=/things/{id},status=2xx", 2},
+                                               {"method=GET,route=/busy,status=5xx", 1},
+                                               {"method=GET,route=/bug,status=5xx", 1},
+                                               {"method=any,route=unmatched,status=4xx", 2}};
+  for (int i = 0; i < 500 && moved(counts, seriesOf("osago_http_requests_total")) != expected; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  server->stop();
+  EXPECT_EQ(moved(counts, seriesOf("osago_http_requests_total")), expected);
+  EXPECT_EQ(moved(timed, seriesOf("osago_http_request_duration_seconds")),
+            (std::map<std::string, double>{{"method=GET,route=/things/{id}", 2},
+                                           {"method=GET,route=/busy", 1},
+                                           {"method=GET,route=/bug", 1},
+                                           {"method=any,route=unmatched", 2}}));
+  for (const auto& [series, value] : seriesOf("osago_http_requests_in_flight")) EXPECT_EQ(value, 0) << series;
+  // Every class of a route exists from the start, so a rate of 5xx is 0, not absent.
+  EXPECT_EQ(seriesOf("osago_http_requests_total").count("method=GET,route=/things/{id},status=5xx"), 1u);
+}
+
+}  // namespace
