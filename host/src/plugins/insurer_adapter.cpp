@@ -503,7 +503,7 @@ bool isAmount(const std::string& s) {
   std::string whole = s.substr(0, dot);
   std::string fraction = dot == std::string::npos ? "" : s.substr(dot + 1);
   auto digits = [](const std::string& d) { return d.find_first_not_of("0123456789") == std::string::npos; };
-  return !whole.empty() && whole.size() <= 9 && digits(whole) && digits(fraction) && fraction.size() <= 2 &&
+  return !whole.empty() && whole.size() <= OSAGO_OUTCOME_MAX_AMOUNT_DIGITS && digits(whole) && digits(fraction) && fraction.size() <= 2 &&
          (dot == std::string::npos || !fraction.empty());
 }
 

@@ -39,6 +39,8 @@ extern "C" {
 #define OSAGO_OUTCOME_MAX_EXTERNAL_ID 256
 #define OSAGO_OUTCOME_MAX_DECLINE_REASON 128
 #define OSAGO_OUTCOME_MAX_DECLINE_MESSAGE 1000
+/** An offer's premium has at most this many digits of whole rubles (999,999,999.99). */
+#define OSAGO_OUTCOME_MAX_AMOUNT_DIGITS 9
 
 /** Name of the one exported symbol, of type osago_plugin_entry_fn. */
 #define OSAGO_PLUGIN_ENTRY_SYMBOL "osago_plugin_entry"

@@ -94,6 +94,8 @@ TEST_F(GarantTest, BadAnswers) {
   host_.respond(200, R"({"access_token":"t-1","expires_in":300})");
   host_.respond(200, R"({"status":"APPROVED","premium_kopecks":"1237181"})");
   EXPECT_EQ(plugin_.poll("g").status, OSAGO_STATUS_PERMANENT);
+  host_.respond(200, R"({"status":"APPROVED","offer_id":"o-1","premium_kopecks":9223372036854775807})");
+  EXPECT_EQ(plugin_.poll("g").status, OSAGO_STATUS_PERMANENT) << "92 quadrillion rubles is no premium the host takes";
   host_.respond(503, "busy");
   EXPECT_EQ(plugin_.poll("g").status, OSAGO_STATUS_TRANSIENT);
   host_.respond(422, R"({"error":"BAD_APPLICATION"})");

@@ -76,6 +76,15 @@ TEST_F(VolnaTest, ALongDeclineIsCutToTheOutcomeBoundsAndALongIdIsThePartnersErro
   EXPECT_NE(s.reply.value("message", "").find("300 bytes"), std::string::npos) << s.reply.dump();
 }
 
+TEST_F(VolnaTest, APriceOverNineDigitsOfRublesIsThePartnersError) {
+  // Found by fuzz_plugin_volna: a 96-digit price went out as an offer, which the host refused as the plugin's error.
+  host_.respond(200, R"({"id":"v-9","state":"done","price":{"value":")" + std::string(96, '4') + R"(.16","cur":"RUB"}})");
+  auto r = plugin_.poll("v-9");
+  EXPECT_EQ(r.status, OSAGO_STATUS_PERMANENT);
+  host_.respond(200, R"({"id":"v-9","state":"done","price":{"value":"999999999.99","cur":"RUB"}})");
+  EXPECT_EQ(plugin_.poll("v-9").reply["offer"]["premium"]["amount"], "999999999.99") << "the largest amount passes";
+}
+
 TEST_F(VolnaTest, MalformedAndUnauthorized) {
   host_.respond(200, R"({"state": "done", "price": {"value": 13133.16}})");
   EXPECT_EQ(plugin_.poll("v-9").status, OSAGO_STATUS_PERMANENT);

@@ -72,14 +72,6 @@ inline std::int64_t integerField(const nlohmann::json& body, const char* key, co
   return it->get<std::int64_t>();
 }
 
-/// Whether `s` is a canonical money amount: digits, a dot, two digits ("11394.00").
-inline bool isRublesAmount(const std::string& s) {
-  auto dot = s.find('.');
-  if (dot == std::string::npos || dot == 0 || s.size() - dot != 3) return false;
-  return std::all_of(s.begin(), s.begin() + static_cast<long>(dot), [](char c) { return c >= '0' && c <= '9'; }) &&
-         std::all_of(s.begin() + static_cast<long>(dot) + 1, s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 /// A Retry-After header given in seconds, as milliseconds; nullopt when absent or not a number.
 inline std::optional<std::int64_t> retryAfterMs(const HttpResponse& response) {
   const std::string& v = response.retry_after;

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -129,6 +130,16 @@ class Host {
   const osago_host_api* api_;
 };
 
+/// Whether `s` is a canonical money amount the host takes: digits, a dot, two
+/// digits ("11394.00"), at most OSAGO_OUTCOME_MAX_AMOUNT_DIGITS before the dot.
+inline bool isRublesAmount(const std::string& s) {
+  auto dot = s.find('.');
+  if (dot == std::string::npos || dot == 0 || dot > OSAGO_OUTCOME_MAX_AMOUNT_DIGITS || s.size() - dot != 3) return false;
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  return std::all_of(s.begin(), s.begin() + static_cast<long>(dot), digit) &&
+         std::all_of(s.begin() + static_cast<long>(dot) + 1, s.end(), digit);
+}
+
 /// What a submit or poll call found out; serialised to the outcome JSON
 /// described in docs/plugin-abi.md. The partner's strings are held to the
 /// document's bounds here, so a partner's long answer is never the plugin's
@@ -142,8 +153,14 @@ class Outcome {
     if (retry_after_ms) j["retryAfterMs"] = *retry_after_ms;
     return Outcome(std::move(j));
   }
-  /// A priced offer. `premium_rub` is a decimal string with two fraction digits, e.g. "11394.00".
+  /// A priced offer. `premium_rub` is a decimal string with two fraction
+  /// digits, e.g. "11394.00"; any other (a partner's absurd price) is the
+  /// partner's PERMANENT error.
   static Outcome offer(std::string external_id, std::string premium_rub, nlohmann::json details = nlohmann::json::object()) {
+    if (!isRublesAmount(premium_rub))
+      throw PluginError(OSAGO_STATUS_PERMANENT, "the partner's premium '" + clipped(premium_rub, 40) +
+                                                    "' is not rubles with two decimals and at most " +
+                                                    std::to_string(OSAGO_OUTCOME_MAX_AMOUNT_DIGITS) + " whole digits");
     nlohmann::json offer = std::move(details);
     offer["premium"] = {{"amount", std::move(premium_rub)}, {"currency", "RUB"}};
     return Outcome(nlohmann::json{
