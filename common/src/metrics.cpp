@@ -84,6 +84,7 @@ void onScrape(std::function<void()> hook) {
 }
 
 void addEndpoint(http::Router& router) {
+  addProcessMetrics();
   router.add("GET", "/metrics", [](auto&, auto& response, const auto&) {
     {
       std::lock_guard lock(hooks().mutex);

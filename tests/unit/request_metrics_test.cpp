@@ -63,3 +63,38 @@ TEST(RequestMetrics, EachRequestIsCountedUnderItsRoutePatternMethodAndStatusClas
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ProcessMetrics, TheEndpointShowsThisProcess) {
+  auto* router = new osago::http::Router;
+  osago::metrics::addEndpoint(*router);
+  auto server = osago::http::makeServer(router, "127.0.0.1", 0, {});
+  server->start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  osago::http::ClientRequest r;
+  r.url = "http://127.0.0.1:" + std::to_string(server->port()) + "/metrics";
+  r.timeout = std::chrono::seconds(5);
+  std::string text = osago::http::call(r).body;
+  server->stop();
+  auto value = [&](const std::string& name) {
+    auto at = text.find("\n" + name + " ");
+    if (at == std::string::npos) {
+      ADD_FAILURE() << name << " missing";
+      return -1.0;
+    }
+    return std::stod(text.substr(at + name.size() + 2));
+  };
+  EXPECT_GE(value("process_threads"), 2);  // this one and the server's
+  EXPECT_GT(value("process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GE(value("process_virtual_memory_bytes"), value("process_resident_memory_bytes"));
+  EXPECT_GE(value("process_open_fds"), 3);
+  EXPECT_GE(value("process_max_fds"), value("process_open_fds"));
+  EXPECT_GE(value("process_cpu_seconds_total"), 0);
+  double started = value("process_start_time_seconds");
+  double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_LE(started, now + 1);
+  EXPECT_GT(started, now - 3600) << "this test process started within the hour";
+}
+
+}  // namespace

@@ -61,7 +61,12 @@ class ScrapedGauges {
 /// in osago_unexpected_errors_total: each one is a bug to look at, logged by the caller.
 void countBarrier(const std::string& where);
 
-/// Adds GET /metrics (Prometheus text format 0.0.4) to `router`.
+/// The standard process_* metrics (CPU seconds, resident and virtual memory,
+/// open and maximum descriptors, threads, start time), read from /proc at
+/// each scrape. Once per process; addEndpoint() adds them.
+void addProcessMetrics();
+
+/// Adds GET /metrics (Prometheus text format 0.0.4) to `router`, with the process_* metrics.
 void addEndpoint(http::Router& router);
 
 }  // namespace osago::metrics
