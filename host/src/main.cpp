@@ -40,6 +40,8 @@ void exportScrapedGauges(const PluginRegistry& plugins, QuoteStore& api_store) {
     static metrics::ScrapedGauges worker_up(metrics::gauge(
         "osago_plugin_worker_up", "Whether the company's plugin worker runs and serves calls (1) or is down or restarting (0)"));
     static auto& backlog = metrics::gauge("osago_outbox_backlog", "Events committed but not yet acknowledged by Kafka");
+    static auto& oldest = metrics::gauge("osago_outbox_oldest_unpublished_age_seconds",
+                                         "How long the oldest event not yet acknowledged by Kafka has waited (0: none waits)");
     auto view = plugins.healthView();
     for (const auto& p : view.plugins) enabled.set({{"plugin", p.id}}, p.enabled ? 1 : 0);
     for (const auto& c : view.companies) {
@@ -51,7 +53,9 @@ void exportScrapedGauges(const PluginRegistry& plugins, QuoteStore& api_store) {
     // A removed plugin's companies leave the gauges (its switch stays listed while stored).
     for (auto* g : {&breaker, &in_use, &queued, &enabled, &worker_up}) g->sweep();
     try {
-      backlog.Add({}).Set(static_cast<double>(api_store.unpublishedEvents()));
+      auto waiting = api_store.outboxBacklog();
+      backlog.Add({}).Set(static_cast<double>(waiting.events));
+      oldest.Add({}).Set(waiting.oldest_age_seconds);
     } catch (const std::exception& e) {
       Poco::Logger::get("aggregator").warning(std::string("metrics: cannot count the outbox backlog: ") + e.what());
     }

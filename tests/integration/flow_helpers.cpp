@@ -123,7 +123,7 @@ double Scrape::sum(const std::string& name, const std::vector<std::string>& labe
     auto space = line.rfind(' ');
     std::string metric = line.substr(0, std::min(brace, line.find(' ')));
     if (metric != name) continue;
-    std::string label_text = brace == std::string::npos ? "" : line.substr(brace, line.find('}') - brace);
+    std::string label_text = brace == std::string::npos ? "" : line.substr(brace, line.rfind('}') - brace);
     bool match = true;
     for (const auto& l : labels) match = match && label_text.find(l) != std::string::npos;
     if (match) total += std::stod(line.substr(space + 1));

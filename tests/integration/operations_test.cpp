@@ -76,6 +76,36 @@ TEST(Metrics, BothServicesCountAQuoteAsItFlows) {
   EXPECT_TRUE(core.has("osago_core_open_streams"));
   EXPECT_TRUE(core.has("osago_core_dependency_breaker_state{dependency=\"osago-aggregator\"}"));
   EXPECT_EQ(core.sum("osago_core_dependency_breaker_state", {"dependency=\"osago-aggregator\""}), 0);
+
+  // The requests themselves, by route pattern (never the raw path) and status class, on both services.
+  auto moved = [](const Scrape& after, const Scrape& before, const std::string& name, const std::vector<std::string>& labels) {
+    return after.sum(name, labels) - before.sum(name, labels);
+  };
+  const std::vector<std::string> core_create{"route=\"/api/osago/requests\"", "method=\"POST\"", "status=\"2xx\""};
+  EXPECT_GE(moved(core, core_before, "osago_http_requests_total", core_create), 1);
+  EXPECT_GE(moved(core, core_before, "osago_http_request_duration_seconds_count",
+                  {"route=\"/api/osago/requests\"", "method=\"POST\""}), 1);
+  const std::vector<std::string> agg_create{"route=\"/osago/requests\"", "method=\"POST\"", "status=\"2xx\""};
+  EXPECT_GE(moved(agg, agg_before, "osago_http_requests_total", agg_create), 1);
+  EXPECT_GE(moved(agg, agg_before, "osago_http_requests_total", {"route=\"/osago/requests/{id}\"", "status=\"2xx\""}), 1)
+      << "waitFinal read the request";
+  EXPECT_EQ(agg.text.find("route=\"/osago/requests/" + id), std::string::npos) << "a raw path became a label";
+  EXPECT_TRUE(core.has("osago_http_requests_in_flight"));
+  // core-app's own calls: the create went to the aggregator and came back 2xx.
+  EXPECT_GE(moved(core, core_before, "osago_core_client_requests_total",
+                  {"dependency=\"osago-aggregator\"", "outcome=\"2xx\""}), 1);
+  EXPECT_GE(moved(core, core_before, "osago_core_client_request_duration_seconds_count", {"dependency=\"osago-aggregator\""}), 1);
+  EXPECT_TRUE(core.has("osago_core_client_requests_total{dependency=\"client-info\",outcome=\"breaker_open\"}"));
+  // The process, the consumer's lag and the outbox's oldest event.
+  for (const auto* s : {&agg, &core}) {
+    EXPECT_GT(s->sum("process_resident_memory_bytes"), 1 << 20);
+    EXPECT_GT(s->sum("process_threads"), 1);
+    EXPECT_GT(s->sum("process_open_fds"), 3);
+    EXPECT_GT(s->sum("process_start_time_seconds"), 1.7e9);
+    EXPECT_TRUE(s->has("process_cpu_seconds_total"));
+  }
+  EXPECT_TRUE(core.has("osago_core_kafka_consumer_lag{partition=\"0\"}"));
+  EXPECT_TRUE(agg.has("osago_outbox_oldest_unpublished_age_seconds"));
 }
 
 }  // namespace

@@ -51,7 +51,27 @@ void QuoteEventConsumer::assignNewPartitions() {
   Poco::Logger::get("events").information("reading partitions " + std::to_string(assigned_partitions_) + "–" +
                                           std::to_string(partitions - 1) + " of " + topic_);
   assigned_partitions_ = partitions;
+  next_offset_.resize(static_cast<std::size_t>(partitions), -1);
   assigned_ = true;
+}
+
+void QuoteEventConsumer::reportLag() {
+  static auto& lag = metrics::gauge("osago_core_kafka_consumer_lag",
+                                    "Events on the quote-events topic this instance has not read yet, by partition "
+                                    "(the partition's end as last heard from the broker, less the next offset to read)");
+  for (int p = 0; p < assigned_partitions_; ++p) {
+    std::int64_t low = -1, high = -1;
+    if (consumer_->get_watermark_offsets(topic_, p, &low, &high) != RdKafka::ERR_NO_ERROR || high < 0) continue;
+    std::int64_t next = next_offset_[static_cast<std::size_t>(p)];
+    if (next < 0) {
+      // Nothing read yet: where the client will fetch from.
+      std::vector<RdKafka::TopicPartition*> one{RdKafka::TopicPartition::create(topic_, p)};
+      if (consumer_->position(one) == RdKafka::ERR_NO_ERROR) next = one[0]->offset();
+      RdKafka::TopicPartition::destroy(one);
+      if (next < 0) next = high;  // not fetched yet: it starts at the end
+    }
+    lag.Add({{"partition", std::to_string(p)}}).Set(static_cast<double>(std::max<std::int64_t>(0, high - next)));
+  }
 }
 
 QuoteEventConsumer::~QuoteEventConsumer() {
@@ -81,6 +101,7 @@ void QuoteEventConsumer::loop() {
   auto& log = Poco::Logger::get("events");
   static RejectionLog rejections("events", "kafka_event");
   auto next_check = std::chrono::steady_clock::time_point{};
+  auto next_lag = std::chrono::steady_clock::time_point{};
   while (thread_.running()) {
     // A barrier at the thread's edge: whatever goes wrong with one message is
     // logged and counted, and the loop reads on (every instance reads every
@@ -95,12 +116,18 @@ void QuoteEventConsumer::loop() {
           next_check = std::chrono::steady_clock::now() + std::chrono::seconds(1);
         }
       }
+      if (auto now = std::chrono::steady_clock::now(); now >= next_lag) {
+        next_lag = now + std::chrono::seconds(2);
+        reportLag();
+      }
       std::unique_ptr<RdKafka::Message> msg(consumer_->consume(200));
       if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) continue;
       if (msg->err() != RdKafka::ERR_NO_ERROR) {
         log.warning("Kafka: " + msg->errstr());
         continue;
       }
+      if (msg->partition() >= 0 && msg->partition() < assigned_partitions_)
+        next_offset_[static_cast<std::size_t>(msg->partition())] = msg->offset() + 1;
       std::string where = "partition " + std::to_string(msg->partition()) + " offset " + std::to_string(msg->offset());
       auto event = parseOutside(std::string_view(static_cast<const char*>(msg->payload()), msg->len()));
       auto problem = event.is_discarded() ? std::optional<std::string>("not valid JSON, or nested deeper than 64 levels")

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace RdKafka { class KafkaConsumer; }
 
@@ -42,11 +43,15 @@ class QuoteEventConsumer {
   void loop();
   /// Assigns partitions not yet read (the first time at their end, later ones from their start).
   void assignNewPartitions();
+  /// Sets osago_core_kafka_consumer_lag per partition: the partition's end as
+  /// the client last heard it from the broker, less the next offset to read.
+  void reportLag();
 
   std::string topic_;
   EventHub& hub_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   int assigned_partitions_ = 0;
+  std::vector<std::int64_t> next_offset_;  ///< per partition, after the last event read (-1: none read yet)
   std::atomic<bool> assigned_{false};
   BackgroundThread thread_;
 };

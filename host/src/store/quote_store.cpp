@@ -395,9 +395,12 @@ void QuoteStore::ping(std::chrono::milliseconds bound) {
   db_.acquire(bound)->exec("SELECT 1", {}, bound);
 }
 
-std::int64_t QuoteStore::unpublishedEvents() {
+QuoteStore::OutboxBacklog QuoteStore::outboxBacklog() {
   auto c = db_.acquire();
-  return c->query("SELECT count(*) FROM outbox_events WHERE published_at IS NULL").int64(0, 0);
+  auto r = c->exec(
+      "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 FROM outbox_events "
+      "WHERE published_at IS NULL");
+  return {r.int64(0, 0), std::stod(r.text(0, 1))};
 }
 
 std::size_t QuoteStore::purgeFinished(std::chrono::seconds age, int limit) {

@@ -164,8 +164,13 @@ class QuoteStore {
 
   /// Throws pg::Error when no connection comes free or PostgreSQL does not answer, each within `bound` (readiness).
   void ping(std::chrono::milliseconds bound);
-  /// Events committed but not yet acknowledged by Kafka (the outbox backlog).
-  std::int64_t unpublishedEvents();
+  /// Events committed but not yet acknowledged by Kafka (the outbox backlog),
+  /// and how long the oldest of them has waited (0 s when there is none).
+  struct OutboxBacklog {
+    std::int64_t events = 0;
+    double oldest_age_seconds = 0;
+  };
+  OutboxBacklog outboxBacklog();
 
   /// What record() did.
   struct Recorded {
