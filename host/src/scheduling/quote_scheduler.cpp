@@ -6,12 +6,23 @@
 #include <Poco/Logger.h>
 
 #include <algorithm>
+#include <cctype>
 
 namespace osago::host {
 
 using Clock = std::chrono::system_clock;
 
 namespace {
+
+/// The reason label of a final status: "offer", or the error's code in lower case (our codes only, so bounded).
+std::string finalReason(const CompanyUpdate& update) {
+  if (update.status == CompanyStatus::kCompleted) return "offer";
+  std::string code = update.error.is_object() ? update.error.value("code", "") : "";
+  if (code.empty() || code.size() > 32) code = name(update.status);
+  std::transform(code.begin(), code.end(), code.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return code;
+}
+
 /// How often the dispatcher counts the fleet's unclaimed due calls for admission control.
 constexpr auto kDueCountPeriod = std::chrono::milliseconds(250);
 /// An instance that reported partner health this recently counts as live.
@@ -330,14 +341,16 @@ void QuoteScheduler::countQuarantined(const WorkItem& item, const std::optional<
 }
 
 void QuoteScheduler::countFinal(const WorkItem& item, const CompanyUpdate& update, const QuoteStore::Recorded& recorded) {
-  static auto& finals = metrics::counter("osago_company_quotes_final_total",
-                                         "Companies' final statuses in quote requests (COMPLETED = an offer, FAILED, TIMEOUT)");
+  static auto& finals = metrics::counter(
+      "osago_company_quotes_final_total",
+      "Companies' final statuses in quote requests (COMPLETED = an offer, FAILED, TIMEOUT), with the reason: offer, "
+      "declined (the insurer's own answer) or the failure code in lower case");
   static auto& to_offer = metrics::histogram("osago_quote_offer_seconds", "Time from a request's creation to each offer");
   static auto& to_first = metrics::histogram("osago_quote_first_offer_seconds",
                                              "Time from a request's creation to its first offer");
   static auto& to_final = metrics::histogram("osago_quote_request_final_seconds",
                                              "Time from a request's creation to its final status (every company final)");
-  finals.Add({{"company", item.company_id}, {"status", name(update.status)}}).Increment();
+  finals.Add({{"company", item.company_id}, {"status", name(update.status)}, {"reason", finalReason(update)}}).Increment();
   double age = std::chrono::duration<double>(std::chrono::system_clock::now() - item.created_at).count();
   if (update.status == CompanyStatus::kCompleted) to_offer.Add({}, metrics::latencyBuckets()).Observe(age);
   if (recorded.first_offer) to_first.Add({}, metrics::latencyBuckets()).Observe(age);
