@@ -105,6 +105,8 @@ TEST(Metrics, BothServicesCountAQuoteAsItFlows) {
     EXPECT_TRUE(s->has("process_cpu_seconds_total"));
   }
   EXPECT_TRUE(core.has("osago_core_kafka_consumer_lag{partition=\"0\"}"));
+  EXPECT_GE(moved(core, core_before, "osago_core_event_delivery_seconds_count", {}), static_cast<double>(companies))
+      << "each company's event reached the open stream";
   EXPECT_TRUE(agg.has("osago_outbox_oldest_unpublished_age_seconds"));
 }
 

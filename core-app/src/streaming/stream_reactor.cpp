@@ -174,12 +174,25 @@ void StreamReactor::deliver(const nlohmann::json& event) {
       "From an event's arrival from Kafka to its send to the last open stream of its request");
   static auto& fanout_seconds = fanout.Add({}, prometheus::Histogram::BucketBoundaries{
                                                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
+  static auto& delivery = metrics::histogram(
+      "osago_core_event_delivery_seconds",
+      "From an event's commit at the aggregator (its occurredAtMs) to its send to the last open stream of its request "
+      "on this instance: the delivery delay a watching driver sees (wall clocks of two hosts)");
+  static auto& delivery_seconds = delivery.Add({}, metrics::requestBuckets());
   auto arrived = Steady::now();
-  post([this, live, request_id, arrived] {
+  auto occurred_ms = event.contains("occurredAtMs") && event["occurredAtMs"].is_number_integer()
+                         ? std::optional<long long>(event["occurredAtMs"].get<long long>())
+                         : std::nullopt;
+  post([this, live, request_id, arrived, occurred_ms] {
     auto it = by_request_.find(request_id);
     if (it == by_request_.end()) return;
     fanOut(it->second, live);
     fanout_seconds.Observe(std::chrono::duration<double>(Steady::now() - arrived).count());
+    if (occurred_ms) {
+      auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count();
+      delivery_seconds.Observe(static_cast<double>(std::max(0LL, now_ms - *occurred_ms)) / 1000.0);
+    }
     reap();
   });
 }
