@@ -9,7 +9,7 @@ KAFKA_VERSION_DIR=$OSAGO_ROOT/.local/kafka-jars
 # What builds the project (packaging/build-deps.txt, shared with the Dockerfile),
 # then what runs the local stack and its tests.
 mapfile -t APT_PACKAGES < <(grep -v '^#' "$OSAGO_ROOT/packaging/build-deps.txt")
-APT_PACKAGES+=(postgresql kcat default-jre-headless maven curl python3 openssl)
+APT_PACKAGES+=(postgresql kcat default-jre-headless maven curl python3 python3-yaml openssl prometheus)
 
 log() { printf '\033[1m[osago]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[osago] %s\033[0m\n' "$*" >&2; exit 1; }
@@ -35,8 +35,17 @@ apt_install() {
   [ "$(id -u)" = 0 ] || die "missing packages ($*); run as root so they can be installed"
   log "installing packages: $*"
   apt-get update -q >"$OSAGO_ROOT/.local/apt.log" 2>&1 || die "apt-get update failed (see .local/apt.log)"
+  # The packages' own daemons (prometheus on :9090 of every interface, postgresql)
+  # are not started: the stack starts its own, on loopback.
+  local policy=/usr/sbin/policy-rc.d own_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+  fi
+  local rc=0
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" \
-    >>"$OSAGO_ROOT/.local/apt.log" 2>&1 || die "apt-get install failed (see .local/apt.log)"
+    >>"$OSAGO_ROOT/.local/apt.log" 2>&1 || rc=$?
+  [ -z "$own_policy" ] || rm -f "$policy"
+  ((rc == 0)) || die "apt-get install failed (see .local/apt.log)"
 }
 
 # The browser tests' tools: Debian's chromium, Node.js with npm (kept if some
