@@ -577,6 +577,48 @@ as_service_setup() {
   fi
 }
 
+# --- Prometheus ---------------------------------------------------------------
+
+# start_prometheus PORT: Prometheus on 127.0.0.1:PORT with osago's rules
+# (packaging/monitoring), scraping every 2 s the targets listed in
+# $STATE_DIR/prometheus/targets/*.json (file discovery: whoever starts services
+# writes their file, e.g. prometheus_targets below, and removes it).
+start_prometheus() {
+  local port=$1 dir=$STATE_DIR/prometheus
+  stop_prometheus
+  mkdir -p "$dir/targets" "$dir/data"
+  cat >"$dir/prometheus.yml" <<YML
+# Written by packaging/dev/stack.sh (start_prometheus).
+global: {scrape_interval: 2s, scrape_timeout: 2s, evaluation_interval: 2s}
+rule_files: ["$OSAGO_ROOT/packaging/monitoring/prometheus/osago-rules.yml"]
+scrape_configs:
+  - job_name: osago
+    file_sd_configs: [{files: ["$dir/targets/*.json"], refresh_interval: 2s}]
+YML
+  promtool check config "$dir/prometheus.yml" >"$LOG_DIR/prometheus-check.log" 2>&1 \
+    || die "the Prometheus configuration is not valid (see ${LOG_DIR#"$OSAGO_ROOT"/}/prometheus-check.log)"
+  start_bg prometheus prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+    --storage.tsdb.retention.time=2d --web.listen-address="127.0.0.1:$port"
+  wait_for prometheus 30 curl -sf "http://127.0.0.1:$port/-/ready"
+}
+
+stop_prometheus() { stop_pidfile prometheus; }
+
+# prometheus_targets NAME JOB=PORT...: the file of scrape targets NAME (on 127.0.0.1) for start_prometheus.
+prometheus_targets() {
+  local name=$1 file=$STATE_DIR/prometheus/targets/$1.json sep="" entry
+  shift
+  mkdir -p "${file%/*}"
+  {
+    printf '['
+    for entry in "$@"; do
+      printf '%s{"targets": ["127.0.0.1:%s"], "labels": {"job": "%s"}}' "$sep" "${entry#*=}" "${entry%%=*}"
+      sep=", "
+    done
+    printf ']\n'
+  } >"$file.tmp" && mv "$file.tmp" "$file"
+}
+
 # start_services CORE_PORT AGGREGATOR_PORT SIMULATOR_PORT PG_PORT KAFKA_PORT
 # (database OSAGO_STACK_DB, default osago; topic OSAGO_STACK_TOPIC, default osago.quote-events)
 start_services() {

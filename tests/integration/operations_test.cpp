@@ -4,10 +4,14 @@
 
 #include <osago/common/http_client.hpp>
 
+#include <Poco/URI.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -113,6 +117,82 @@ TEST(Metrics, BothServicesCountAQuoteAsItFlows) {
 }  // namespace
 
 namespace {
+
+/// An instant query at the test stack's Prometheus: its status ("success" or the error) and how many series it gave.
+std::pair<std::string, std::size_t> promQuery(const std::string& prometheus, const std::string& expr) {
+  std::string encoded;
+  Poco::URI::encode(expr, "&+=#%;/?", encoded);
+  osago::http::ClientRequest req;
+  req.url = prometheus + "/api/v1/query?query=" + encoded;
+  req.timeout = std::chrono::seconds(10);
+  auto r = osago::http::call(req);
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (!j.is_object()) return {"HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 200), 0};
+  if (j.value("status", "") != "success") return {j.value("error", r.body.substr(0, 200)), 0};
+  const auto& result = j["data"]["result"];
+  return {"success", result.is_array() ? result.size() : 1};
+}
+
+TEST(Monitoring, EveryRuleAndDashboardQueryWorksOnTheStacksPrometheus) {
+  const char* prometheus = std::getenv("OSAGO_TEST_PROMETHEUS_URL");
+  ASSERT_NE(prometheus, nullptr) << "start_test_stack (./osago test) runs a Prometheus for this test";
+  std::ifstream in(std::string(OSAGO_TEST_SOURCE_DIR) + "/packaging/monitoring/queries.json");
+  auto queries = nlohmann::json::parse(in);
+  ASSERT_GT(queries.size(), 50u);
+  std::size_t rules_written = 0;  // each rule once: "rule …" (a recording rule) and "alert …" (not its measure)
+  for (const auto& q : queries) {
+    std::string source = q["source"];
+    rules_written += source.rfind("rule ", 0) == 0 ||
+                     (source.rfind("alert ", 0) == 0 && source.find("(its measure)") == std::string::npos);
+  }
+  // The rules are loaded, each group without an error.
+  {
+    osago::http::ClientRequest req;
+    req.url = std::string(prometheus) + "/api/v1/rules";
+    req.timeout = std::chrono::seconds(10);
+    auto rules = nlohmann::json::parse(osago::http::call(req).body);
+    std::size_t loaded = 0;
+    for (const auto& g : rules["data"]["groups"]) {
+      loaded += g["rules"].size();
+      for (const auto& r : g["rules"])
+        EXPECT_NE(r.value("health", ""), "err") << r.value("name", "") << ": " << r.value("lastError", "");
+    }
+    EXPECT_EQ(loaded, rules_written) << "the rules of packaging/monitoring/prometheus/osago-rules.yml";
+  }
+  // A quote as a driver makes it, watched on its stream to the end.
+  std::string token = login("monitoring-user");
+  auto created = httpJson("POST", stack().coreUrl() + "/api/osago/requests", quote(), token);
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  std::string id = created.body["osagoRequestId"];
+  auto [status, events] = readEventStream(stack().coreUrl() + "/api/osago/requests/" + id + "/stream", token,
+                                          std::chrono::seconds(TestStack::kDeadlineSeconds + 15));
+  ASSERT_EQ(status, 200);
+  waitFinal(id);
+  // This stack's services are scraped (its targets file: TestStack), then every
+  // query must be valid and those that measure something must have series.
+  std::string core_up = "up{job=\"osago-core-app\",instance=\"" + stack().coreUrl().substr(7) + "\"} == 1";
+  std::string agg_up = "up{job=\"osago-aggregator\",instance=\"" + stack().aggregatorUrl().substr(7) + "\"} == 1";
+  std::vector<std::string> problems;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  for (int round = 1;; ++round) {
+    problems.clear();
+    for (const auto* up : {&core_up, &agg_up})
+      if (promQuery(prometheus, *up).second != 1) problems.push_back("not scraped yet: " + *up);
+    for (const auto& q : queries) {
+      auto [outcome, series] = promQuery(prometheus, q["expr"]);
+      if (outcome != "success") problems.push_back(q["source"].get<std::string>() + ": invalid: " + outcome);
+      else if (q["must_have_series"].get<bool>() && series == 0)
+        problems.push_back(q["source"].get<std::string>() + ": no series: " + q["expr"].get<std::string>());
+    }
+    if (problems.empty() || std::chrono::steady_clock::now() > deadline) {
+      std::cout << "[monitoring] " << queries.size() << " queries, round " << round << ": " << problems.size()
+                << " still failing\n";
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // a scrape and a rule evaluation
+  }
+  for (const auto& p : problems) ADD_FAILURE() << p;
+}
 
 TEST(Readiness, TheAggregatorIsNotReadyWithoutPostgreSQLAndIsAgainWhenItReturns) {
   const char* stop = std::getenv("OSAGO_TEST_PG_STOP");

@@ -5,12 +5,15 @@
 #include <osago/common/http_client.hpp>
 #include <osago/common/ids.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <Poco/Net/ServerSocket.h>
 
 #include <libpq-fe.h>
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
 #include <filesystem>
@@ -185,10 +188,28 @@ insurers:
     pid = spawn("core-app", {OSAGO_TEST_CORE_BIN, "--config=" + work_dir_ + "/core-app.yaml"},
                 {{"OSAGO_TOKEN_SECRET", token_secret_}, {"OSAGO_SERVICE_TOKEN_SECRET", service_secret_}});
     waitReady("core-app", pid, coreUrl() + "/health/ready");
+    listScrapeTargets();
   } catch (...) {
     stopAll();
     throw;
   }
+}
+
+void TestStack::listScrapeTargets() {
+  const char* dir = std::getenv("OSAGO_TEST_PROMETHEUS_TARGETS");
+  if (!dir || !*dir) return;  // no Prometheus in this run
+  scrape_targets_file_ = std::string(dir) + "/stack-" + std::to_string(::getpid()) + ".json";
+  nlohmann::json targets = nlohmann::json::array();
+  auto add = [&](const std::string& job, int port) {
+    targets.push_back({{"targets", {"127.0.0.1:" + std::to_string(port)}}, {"labels", {{"job", job}}}});
+  };
+  add("osago-core-app", core_port_);
+  add("osago-aggregator", aggregator_port_);
+  add("insurer-simulator", simulator_port_);
+  add("client-info", client_info_port_);
+  std::string tmp = scrape_targets_file_ + ".tmp";
+  std::ofstream(tmp) << targets.dump();
+  std::rename(tmp.c_str(), scrape_targets_file_.c_str());
 }
 
 pid_t TestStack::startAggregator(const std::string& name, int port, const std::map<std::string, std::string>& extra_env) {
@@ -334,6 +355,7 @@ std::string TestStack::secondAggregatorUrl() {
 }
 
 TestStack::~TestStack() {
+  if (!scrape_targets_file_.empty()) std::remove(scrape_targets_file_.c_str());
   stopAll();
   try {
     exec(base_dsn_, "DROP DATABASE IF EXISTS " + db_name_ + " WITH (FORCE)");

@@ -96,6 +96,10 @@ class TestStack {
   static constexpr int kDeadlineSeconds = 8;
 
  private:
+  /// Lists the stack's services for the test Prometheus (OSAGO_TEST_PROMETHEUS_TARGETS), if one runs.
+  void listScrapeTargets();
+  std::string scrape_targets_file_;
+
   pid_t startAggregator(const std::string& name, int port, const std::map<std::string, std::string>& extra_env = {});
   pid_t spawn(const std::string& name, const std::vector<std::string>& argv, const std::map<std::string, std::string>& env);
   void waitReady(const std::string& name, pid_t pid, const std::string& url);

@@ -325,6 +325,10 @@ std::string exitText(int status, const WorkerLimits& limits, std::string& reason
 }  // namespace
 
 PluginWorker::PluginWorker(Spec spec) : spec_(std::move(spec)), log_name_("plugin." + spec_.company_id) {
+  // Every reason's series from the start: a rate of restarts is 0, not absent (alerts and dashboards query it).
+  if (!spec_.company_id.empty())
+    for (const char* reason : {"crash", "hung", "out_of_memory", "exit", "protocol_error", "killed"})
+      restartsMetric().Add({{"company", spec_.company_id}, {"reason", reason}});
   monitor_ = std::thread([this] { monitorLoop(); });
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [this] { return first_start_done_; });
