@@ -28,6 +28,19 @@ Scrape scrapeAggregators() {
   return a;
 }
 
+/// A quote as a driver makes it at core-app, watched on its stream to the end; its id.
+std::string quoteWatchedToTheEnd(const std::string& user) {
+  std::string token = login(user);
+  auto created = httpJson("POST", stack().coreUrl() + "/api/osago/requests", quote(), token);
+  EXPECT_EQ(created.status, 201) << created.body.dump();
+  if (created.status != 201) return "";
+  std::string id = created.body["osagoRequestId"];
+  auto [status, events] = readEventStream(stack().coreUrl() + "/api/osago/requests/" + id + "/stream", token,
+                                          std::chrono::seconds(TestStack::kDeadlineSeconds + 15));
+  EXPECT_EQ(status, 200);
+  return id;
+}
+
 TEST(Metrics, BothServicesCountAQuoteAsItFlows) {
   auto agg_before = scrapeAggregators();
   auto core_before = scrape(stack().coreUrl());
@@ -35,13 +48,8 @@ TEST(Metrics, BothServicesCountAQuoteAsItFlows) {
   ASSERT_EQ(core_before.status, 200);
   EXPECT_NE(agg_before.content_type.find("text/plain"), std::string::npos);
 
-  std::string token = login("metrics-user");
-  auto created = httpJson("POST", stack().coreUrl() + "/api/osago/requests", quote(), token);
-  ASSERT_EQ(created.status, 201) << created.body.dump();
-  std::string id = created.body["osagoRequestId"];
-  auto [status, events] = readEventStream(stack().coreUrl() + "/api/osago/requests/" + id + "/stream", token,
-                                          std::chrono::seconds(TestStack::kDeadlineSeconds + 15));
-  ASSERT_EQ(status, 200);
+  std::string id = quoteWatchedToTheEnd("metrics-user");
+  ASSERT_FALSE(id.empty());
   auto stored = waitFinal(id);
   std::size_t companies = stored["insuranceCompanies"].size();
   std::size_t offers = 0;
@@ -159,14 +167,8 @@ TEST(Monitoring, EveryRuleAndDashboardQueryWorksOnTheStacksPrometheus) {
     }
     EXPECT_EQ(loaded, rules_written) << "the rules of packaging/monitoring/prometheus/osago-rules.yml";
   }
-  // A quote as a driver makes it, watched on its stream to the end.
-  std::string token = login("monitoring-user");
-  auto created = httpJson("POST", stack().coreUrl() + "/api/osago/requests", quote(), token);
-  ASSERT_EQ(created.status, 201) << created.body.dump();
-  std::string id = created.body["osagoRequestId"];
-  auto [status, events] = readEventStream(stack().coreUrl() + "/api/osago/requests/" + id + "/stream", token,
-                                          std::chrono::seconds(TestStack::kDeadlineSeconds + 15));
-  ASSERT_EQ(status, 200);
+  std::string id = quoteWatchedToTheEnd("monitoring-user");
+  ASSERT_FALSE(id.empty());
   waitFinal(id);
   // This stack's services are scraped (its targets file: TestStack), then every
   // query must be valid and those that measure something must have series.
