@@ -3,6 +3,7 @@
 // to hang or fail so that core-app's protection against it can be tested.
 #include <osago/common/errors.hpp>
 #include <osago/common/http_server.hpp>
+#include <osago/common/metrics.hpp>
 #include <osago/common/service_app.hpp>
 #include <osago/common/yaml_config.hpp>
 
@@ -106,6 +107,7 @@ class StandinApp : public ServiceApplication {
     Standin standin(std::move(profiles));
     auto* router = new http::Router;
     standin.registerRoutes(*router);
+    metrics::addEndpoint(*router);
     auto server = http::makeServer(router, cfg.host, cfg.port, {.max_threads = 64, .max_queued = 64});
     server->start();
     log.information("client-info stand-in listening on http://" + cfg.host + ":" + std::to_string(server->port()));

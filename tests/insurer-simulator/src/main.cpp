@@ -2,6 +2,7 @@
 // REST API, with premiums from the real OSAGO formula.
 #include "simulator.hpp"
 
+#include <osago/common/metrics.hpp>
 #include <osago/common/service_app.hpp>
 
 #include <Poco/Net/Context.h>
@@ -44,6 +45,7 @@ class SimulatorApp : public ServiceApplication {
     routes->add("GET", "/health", [](auto&, Poco::Net::HTTPServerResponse& resp, const auto&) {
       http::sendJson(resp, 200, {{"status", "UP"}});
     });
+    metrics::addEndpoint(*routes);  // the partner calls it takes, for the stack's Prometheus
     // One router for both servers, owned by the pointer they share.
     Poco::Net::HTTPRequestHandlerFactory::Ptr router(routes);
     auto server = http::makeServer(router, cfg.host, cfg.port, {.max_threads = 64, .max_queued = 256});
