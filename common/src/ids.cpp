@@ -56,6 +56,22 @@ std::string newUuid() {
   return s;
 }
 
+std::string randomHex(std::size_t bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  s.reserve(bytes * 2);
+  std::uint8_t b = 0;
+  bool nonzero = false;
+  for (std::size_t i = 0; i < bytes; ++i) {
+    randomBytes(&b, 1);
+    if (i + 1 == bytes && !nonzero && b == 0) b = 1;
+    nonzero = nonzero || b != 0;
+    s.push_back(kHex[b >> 4]);
+    s.push_back(kHex[b & 0x0f]);
+  }
+  return s;
+}
+
 bool isUuid(const std::string& s) {
   if (s.size() != 36) return false;
   for (std::size_t i = 0; i < s.size(); ++i) {

@@ -31,21 +31,26 @@ const char* levelName(Poco::Message::Priority p) {
 }
 
 bool isIdChar(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_' || c == '.';
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_' || c == '.' ||
+         c == '|';
 }
 
 }  // namespace
 
 void JsonFormatter::format(const Poco::Message& message, std::string& text) {
-  nlohmann::ordered_json line;  // fields in a fixed order: time, level, logger, [correlationId,] message
+  nlohmann::ordered_json line;  // fields in a fixed order: time, level, logger, [correlationId, [traceId,]] message
   line["time"] = Poco::DateTimeFormatter::format(message.getTime(), "%Y-%m-%dT%H:%M:%S.%iZ");
   line["level"] = levelName(message.getPriority());
   line["logger"] = message.getSource();
   const std::string& body = message.getText();
   auto close = body.find("] ");
-  if (!body.empty() && body[0] == '[' && close != std::string::npos && close > 1 && close <= 65 &&
+  if (!body.empty() && body[0] == '[' && close != std::string::npos && close > 1 && close <= 98 &&
       std::all_of(body.begin() + 1, body.begin() + static_cast<std::ptrdiff_t>(close), isIdChar)) {
-    line["correlationId"] = body.substr(1, close - 1);
+    // "[correlationId] " or "[correlationId|traceId] " (osago::logTag)
+    std::string tag = body.substr(1, close - 1);
+    auto bar = tag.find('|');
+    line["correlationId"] = tag.substr(0, bar);
+    if (bar != std::string::npos) line["traceId"] = tag.substr(bar + 1);
     line["message"] = body.substr(close + 2);
   } else {
     line["message"] = body;

@@ -1,4 +1,5 @@
 #include <osago/common/logging.hpp>
+#include <osago/common/trace_context.hpp>
 
 #include <Poco/Message.h>
 #include <gtest/gtest.h>
@@ -21,6 +22,15 @@ TEST(JsonLogs, OneObjectPerLineWithTheCorrelationIdTakenOut) {
   EXPECT_EQ(j["correlationId"], "6f1c2d3e-1111-4222-8333-944455566677");
   EXPECT_EQ(j["message"], "PARTNER_TIMEOUT: no answer (will retry)");
   EXPECT_EQ(j["time"].get<std::string>().back(), 'Z');
+}
+
+TEST(JsonLogs, ATagWithATraceIdGivesBothFields) {
+  std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  auto j = formatted(osago::logTag("6f1c2d3e-1111-4222-8333-944455566677", trace) + "submitted");
+  EXPECT_EQ(j["correlationId"], "6f1c2d3e-1111-4222-8333-944455566677");
+  EXPECT_EQ(j["traceId"], trace);
+  EXPECT_EQ(j["message"], "submitted");
+  EXPECT_FALSE(formatted(osago::logTag("c-1") + "x").contains("traceId"));
 }
 
 TEST(JsonLogs, LinesAboutNoRequestHaveNoCorrelationId) {
