@@ -3,6 +3,8 @@
 #include "flow_helpers.hpp"
 
 #include <osago/common/http_client.hpp>
+#include <osago/common/ids.hpp>
+#include <osago/common/trace_context.hpp>
 
 #include <Poco/URI.h>
 
@@ -194,6 +196,48 @@ TEST(Monitoring, EveryRuleAndDashboardQueryWorksOnTheStacksPrometheus) {
     std::this_thread::sleep_for(std::chrono::seconds(2));  // a scrape and a rule evaluation
   }
   for (const auto& p : problems) ADD_FAILURE() << p;
+}
+
+/// How many lines of the stack's log of `service` carry `needle`.
+std::size_t logLinesWith(const std::string& service, const std::string& needle) {
+  std::ifstream in(stack().logDir() + "/" + service + ".log");
+  std::size_t n = 0;
+  for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
+  return n;
+}
+
+TEST(Tracing, OneQuotesTraceIdIsInEveryServicesLogItsEventsAndTheRequest) {
+  const std::string trace = osago::randomHex(16);
+  const std::string traceparent = "00-" + trace + "-" + osago::randomHex(8) + "-01";  // as the page sends it
+  std::string token = login("tracing-user");
+  auto created = httpJson("POST", stack().coreUrl() + "/api/osago/requests", quote(), token, {{"traceparent", traceparent}});
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  std::string id = created.body["osagoRequestId"];
+  auto stored = waitFinal(id);
+  EXPECT_EQ(stored["traceId"], trace) << "GET /osago/requests/{id} shows it";
+
+  // Every event of the request carries it, on the topic as core-app reads it.
+  long long last_seq = stored["lastSeq"];
+  auto events = readKafkaEvents(stack().kafkaBrokers(), stack().topic(), id, static_cast<std::size_t>(last_seq),
+                                std::chrono::seconds(30));
+  ASSERT_EQ(events.size(), static_cast<std::size_t>(last_seq));
+  for (const auto& e : events) EXPECT_EQ(e.value("traceId", ""), trace) << e.dump();
+
+  // The log lines about it: core-app's forward, the aggregator's create, and the
+  // partners', who got it as their request's traceparent (the simulator logs it).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (logLinesWith("insurer-simulator", trace) == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const std::string field = "\"traceId\":\"" + trace + "\"";
+  EXPECT_GE(logLinesWith("core-app", field), 1u) << "core-app's log";
+  EXPECT_GE(logLinesWith("osago-aggregator", field), 1u) << "the aggregator's log";
+  EXPECT_GE(logLinesWith("insurer-simulator", "|" + trace + "]"), 3u) << "each partner's application (the simulator's text log)";
+  // A different quote is another trace: the header of one request does not leak into the next.
+  auto other = httpJson("POST", stack().coreUrl() + "/api/osago/requests", quote(), token);
+  ASSERT_EQ(other.status, 201);
+  auto other_stored = waitFinal(other.body["osagoRequestId"]);
+  EXPECT_TRUE(osago::isTraceId(other_stored.value("traceId", ""))) << "a trace of its own";
+  EXPECT_NE(other_stored["traceId"], trace);
 }
 
 TEST(Readiness, TheAggregatorIsNotReadyWithoutPostgreSQLAndIsAgainWhenItReturns) {

@@ -3,6 +3,7 @@
 #include "streaming/stream_relay.hpp"
 
 #include <osago/common/ids.hpp>
+#include <osago/common/trace_context.hpp>
 #include <osago/common/metrics.hpp>
 
 #include <Poco/Logger.h>
@@ -187,7 +188,15 @@ void CoreApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServe
   if (key.size() > 128) throw http::HttpError(400, "VALIDATION_FAILED", "Idempotency-Key is longer than 128 characters");
   body["userId"] = user.user_id;
   body["correlationId"] = newUuid();
-  AggregatorAnswer answer = callAggregator([&] { return aggregator_.createRequest(body, key); });
+  // The browser's trace (its traceparent), else one of our own: the quote's trace id from here to the partner.
+  auto trace = TraceContext::continueOrStart(request.get("traceparent", ""));
+  std::string tag = logTag(body["correlationId"], trace.trace_id);
+  AggregatorAnswer answer = callAggregator([&] { return aggregator_.createRequest(body, key, trace.child().header()); });
+  Poco::Logger::get("api").information(tag + "quote request of user " + user.user_id + ": osago-aggregator answered " +
+                                       std::to_string(answer.status) +
+                                       (answer.body.contains("osagoRequestId") && answer.body["osagoRequestId"].is_string()
+                                            ? " (request " + answer.body["osagoRequestId"].get<std::string>() + ")"
+                                            : std::string()));
   auto error = answer.body.find("error");
   if (answer.status == 503 && error != answer.body.end() && *error == "OVERLOADED") {
     // Shed by the aggregator: nothing was stored, the same Idempotency-Key may come again.

@@ -41,10 +41,12 @@ AggregatorClient::AggregatorClient(std::string base_url, std::string service_sec
   while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
 }
 
-AggregatorAnswer AggregatorClient::createRequest(const nlohmann::json& body, const std::string& idempotency_key) {
+AggregatorAnswer AggregatorClient::createRequest(const nlohmann::json& body, const std::string& idempotency_key,
+                                                 const std::string& traceparent) {
   http::ClientRequest req;
   req.method = "POST";
   if (!idempotency_key.empty()) req.headers.emplace_back("Idempotency-Key", idempotency_key);
+  if (!traceparent.empty()) req.headers.emplace_back("traceparent", traceparent);
   req.url = base_url_ + "/osago/requests";
   req.headers.emplace_back("Authorization", service_token_.authorization());
   req.body = body.dump();

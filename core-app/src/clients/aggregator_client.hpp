@@ -30,7 +30,9 @@ class AggregatorClient {
                    BreakerConfig breaker = {});
 
   /// Creates a request; a non-empty `idempotency_key` is sent as the Idempotency-Key header.
-  AggregatorAnswer createRequest(const nlohmann::json& body, const std::string& idempotency_key = {});
+  /// `traceparent`: the W3C header the aggregator continues the quote's trace from.
+  AggregatorAnswer createRequest(const nlohmann::json& body, const std::string& idempotency_key = {},
+                                 const std::string& traceparent = {});
   /// The stored request, or nullopt when the aggregator does not know it.
   std::optional<nlohmann::json> getRequest(const std::string& request_id);
   CircuitBreaker::State breakerState() { return endpoint_.state(); }

@@ -1,6 +1,7 @@
 #include "api/quote_api.hpp"
 
 #include <osago/common/ids.hpp>
+#include <osago/common/trace_context.hpp>
 #include <osago/common/metrics.hpp>
 #include <osago/common/quote_input.hpp>
 
@@ -41,7 +42,7 @@ nlohmann::json toJson(const QuoteRequestView& v) {
     if (!c.error.is_null()) j["error"] = c.error;
     companies.push_back(std::move(j));
   }
-  return {{"osagoRequestId", v.id},  {"userId", v.user_id},     {"correlationId", v.correlation_id},
+  return {{"osagoRequestId", v.id},  {"userId", v.user_id},     {"correlationId", v.correlation_id}, {"traceId", v.trace_id.empty() ? nlohmann::json() : nlohmann::json(v.trace_id)},
           {"status", v.status},      {"lastSeq", v.last_seq},   {"createdAt", v.created_at},
           {"deadlineAt", v.deadline_at}, {"insuranceCompanies", std::move(companies)}};
 }
@@ -124,6 +125,8 @@ void QuoteApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServ
   NewQuoteRequest r;
   r.user_id = *user_id;
   r.correlation_id = *correlation_id;
+  // core-app's traceparent (the browser's trace), else a trace of our own.
+  r.trace_id = TraceContext::continueOrStart(request.get("traceparent", "")).trace_id;
   r.idempotency_key = idempotency_key.empty() ? *correlation_id : idempotency_key;
   r.input = validated.input;
   r.deadline = deadline_;
@@ -164,7 +167,7 @@ void QuoteApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServ
                           "the idempotency key " + r.idempotency_key + " (Idempotency-Key, or else correlationId) was "
                           "already used with a different quote input");
   if (created.kind == CreateResult::Kind::Created) {
-    Poco::Logger::get("api").information("[" + r.correlation_id + "] created request " + created.request_id + " for " +
+    Poco::Logger::get("api").information(logTag(r.correlation_id, r.trace_id) + "created request " + created.request_id + " for " +
                                          std::to_string(r.companies.size()) + " companies");
     on_created_();
   }

@@ -4,9 +4,12 @@
 
 #include <osago/common/http_client.hpp>
 #include <osago/common/metrics.hpp>
+#include <osago/common/ids.hpp>
 #include <osago/common/outside_json.hpp>
+#include <osago/common/trace_context.hpp>
 
 #include <Poco/Logger.h>
+#include <Poco/String.h>
 #include <Poco/URI.h>
 
 #include <algorithm>
@@ -52,6 +55,7 @@ class PluginInstance {
     PluginInstance* instance = nullptr;
     SystemClock::time_point call_deadline;
     std::string correlation_id;
+    std::string trace_id;
     std::string reply;
     osago_status status = OSAGO_STATUS_INTERNAL;
     int replies = 0;
@@ -114,7 +118,7 @@ class PluginInstance {
       ask.headers.emplace_back(str(request->headers[i].name), str(request->headers[i].value));
     ask.body = str(request->body);
     ask.timeout_ms = request->timeout_ms;
-    state->answers.push_back(brokerHttp(state->instance->company_, state->call_deadline, ask, state->correlation_id));
+    state->answers.push_back(brokerHttp(state->instance->company_, state->call_deadline, ask, state->correlation_id, state->trace_id));
     const auto& a = state->answers.back();
     state->refused = state->refused || a.refused;
     if (a.status != OSAGO_STATUS_OK) return a.status;
@@ -185,12 +189,13 @@ bool isRedirect(int status) { return status == 301 || status == 302 || status ==
 }  // namespace
 
 HttpAnswer brokerHttp(const CompanyConfig& company, SystemClock::time_point call_deadline, const HttpAsk& ask,
-                      const std::string& correlation_id) {
+                      const std::string& correlation_id, const std::string& trace_id) {
   HttpAnswer answer;
+  const std::string tag = logTag(correlation_id, trace_id);
   auto& log = Poco::Logger::get("plugin." + company.id);
   auto refuse = [&](const std::string& why) {
     countDenied(company.id, "egress");
-    log.warning("[" + correlation_id + "] refused the plugin's HTTP request: " + why);
+    log.warning(tag + "refused the plugin's HTTP request: " + why);
     answer.status = OSAGO_STATUS_PERMANENT;
     answer.refused = true;
     return answer;
@@ -199,12 +204,16 @@ HttpAnswer brokerHttp(const CompanyConfig& company, SystemClock::time_point call
   if (auto why = refusal(company, url, partnerTarget(url)); !why.empty()) return refuse(why);
   http::ClientRequest req;
   req.method = ask.method;
+  bool traced = false;
   for (const auto& [name, value] : ask.headers) {
     if (name == "Content-Type")
       req.content_type = value;
     else
       req.headers.emplace_back(name, value);
+    traced = traced || Poco::icompare(name, "traceparent") == 0;
   }
+  // The quote's trace goes on to the partner (W3C Trace Context), from a span of this call, unless the plugin set one.
+  if (!traced && isTraceId(trace_id)) req.headers.emplace_back("traceparent", TraceContext{trace_id, randomHex(8), true}.header());
   req.body = ask.body;
   req.max_body_bytes = company.http.max_response_bytes;
   req.tls = company.http.tls;
@@ -224,7 +233,7 @@ HttpAnswer brokerHttp(const CompanyConfig& company, SystemClock::time_point call
     try {
       r = http::call(req);
     } catch (const http::ClientError& e) {
-      log.warning("[" + correlation_id + "] " + e.what());
+      log.warning(tag + e.what());
       // An oversized answer will not shrink on retry.
       answer.status = e.timedOut() ? OSAGO_STATUS_TIMEOUT : e.tooLarge() ? OSAGO_STATUS_PERMANENT : OSAGO_STATUS_TRANSIENT;
       return answer;
@@ -354,6 +363,7 @@ PartnerOutcome InsurerAdapter::runInProcess(const CallContext& ctx, const char* 
   state->instance = instance_.get();
   state->call_deadline = call_deadline;
   state->correlation_id = ctx.correlation_id;
+  state->trace_id = ctx.trace_id;
   std::string where = std::string(operation) + " via plugin " + library_->id();
   // The call runs on the company's own threads; the task owns what it touches,
   // so a plugin that never returns cannot take the caller with it (its thread is lost).
@@ -368,7 +378,7 @@ PartnerOutcome InsurerAdapter::runInProcess(const CallContext& ctx, const char* 
       return PartnerOutcome::notCalled(FailureCode::kBulkheadFull, where + ": all " + std::to_string(company_.max_concurrent_calls) +
                                                             " call slots and the queue of this company are taken", true);
     case CompanyExecutor::Result::kTimedOut:
-      instance_->log().error("[" + ctx.correlation_id + "] " + where + " did not return within its budget of " +
+      instance_->log().error(logTag(ctx.correlation_id, ctx.trace_id) + where + " did not return within its budget of " +
                              std::to_string(company_.call_timeout.count()) + " ms; the call is abandoned");
       return PartnerOutcome::failed(FailureCode::kPluginHung, where + ": the plugin did not return in time", true);
     case CompanyExecutor::Result::kDone:
@@ -388,7 +398,7 @@ PartnerOutcome InsurerAdapter::runInWorker(const CallContext& ctx, const char* o
   auto worker = worker_;
   auto task = [&, worker] {
     result = worker->call(operation, ctx.correlation_id, call_deadline, argument, [&](const HttpAsk& ask) {
-      auto answer = brokerHttp(company_, call_deadline, ask, ctx.correlation_id);
+      auto answer = brokerHttp(company_, call_deadline, ask, ctx.correlation_id, ctx.trace_id);
       refused = refused || answer.refused;
       return answer;
     });
@@ -417,7 +427,7 @@ PartnerOutcome InsurerAdapter::runInWorker(const CallContext& ctx, const char* o
       break;
     case WorkerCallResult::Kind::kHung:
       Poco::Logger::get("plugin." + company_.id)
-          .error("[" + ctx.correlation_id + "] " + where + " did not return within its budget of " +
+          .error(logTag(ctx.correlation_id, ctx.trace_id) + where + " did not return within its budget of " +
                  std::to_string(company_.call_timeout.count()) + " ms; its worker was killed and is restarted");
       out = PartnerOutcome::failed(FailureCode::kPluginHung, where + ": the plugin did not return in time; its worker was restarted", true);
       out.reached_partner = result.sent_http;

@@ -52,6 +52,7 @@ struct PartnerOutcome {
 struct CallContext {
   std::string correlation_id;
   std::chrono::system_clock::time_point deadline;
+  std::string trace_id;  ///< the quote's W3C trace id (empty for requests from before traces were kept)
 };
 
 class PluginInstance;
@@ -119,6 +120,6 @@ PartnerOutcome parseOutcome(const std::string& json_text);
 /// only to the hosts its manifest names (else refused, logged and counted),
 /// within what is left of the call's budget `call_deadline`.
 HttpAnswer brokerHttp(const CompanyConfig& company, std::chrono::system_clock::time_point call_deadline,
-                      const HttpAsk& ask, const std::string& correlation_id);
+                      const HttpAsk& ask, const std::string& correlation_id, const std::string& trace_id = {});
 
 }  // namespace osago::host

@@ -2,6 +2,7 @@
 
 #include <osago/common/errors.hpp>
 #include <osago/common/metrics.hpp>
+#include <osago/common/trace_context.hpp>
 
 #include <Poco/Logger.h>
 
@@ -213,7 +214,7 @@ void QuoteScheduler::workerLoop() {
 
 void QuoteScheduler::process(const WorkItem& item) {
   auto& log = Poco::Logger::get("scheduler");
-  std::string tag = "[" + item.correlation_id + "] request " + item.request_id + " company " + item.company_id + ": ";
+  std::string tag = logTag(item.correlation_id, item.trace_id) + "request " + item.request_id + " company " + item.company_id + ": ";
   PartnerOutcome outcome;
   auto route = plugins_.route(item.company_id);
   if (route && !route->enabled) {
@@ -260,7 +261,7 @@ void QuoteScheduler::process(const WorkItem& item) {
   } else if (!route->adapter) {
     outcome = PartnerOutcome::failed(FailureCode::kPluginUnavailable, route->unavailable);
   } else {
-    CallContext ctx{item.correlation_id, item.deadline};
+    CallContext ctx{item.correlation_id, item.deadline, item.trace_id};
     outcome = item.external_id.empty() ? route->adapter->submit(ctx, item.input)
                                        : route->adapter->poll(ctx, item.external_id);
     learnAnswerTime(item, outcome, route->adapter->health(), outlook);
@@ -336,7 +337,7 @@ void QuoteScheduler::countQuarantined(const WorkItem& item, const std::optional<
       "killed the plugin's worker twice; claims_without_outcome: instances died working on it)");
   quarantined.Add({{"company", item.company_id}, {"reason", reason}}).Increment();
   if (route && route->adapter) ++route->adapter->health().quarantined;
-  Poco::Logger::get("scheduler").error("[" + item.correlation_id + "] request " + item.request_id + " company " +
+  Poco::Logger::get("scheduler").error(logTag(item.correlation_id, item.trace_id) + "request " + item.request_id + " company " +
                                        item.company_id + ": quarantined (" + reason + "); it is not tried again");
 }
 

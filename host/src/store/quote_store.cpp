@@ -42,9 +42,9 @@ struct EventText {
   std::string payload;
 };
 
-EventText event(const std::string& request_id, std::optional<long long> seq, const std::string& company_id,
-                const std::string& company_name, CompanyStatus company_status, const nlohmann::json& offer,
-                const nlohmann::json& error, std::optional<RequestStatus> request_status) {
+EventText event(const std::string& request_id, const std::string& trace_id, std::optional<long long> seq,
+                const std::string& company_id, const std::string& company_name, CompanyStatus company_status,
+                const nlohmann::json& offer, const nlohmann::json& error, std::optional<RequestStatus> request_status) {
   EventText e{newUuid(), {}};
   e.payload.reserve(320);
   json_text::Object o(e.payload);
@@ -55,6 +55,7 @@ EventText event(const std::string& request_id, std::optional<long long> seq, con
       .string("status", name(company_status))
       .number("occurredAtMs", unixMs(std::chrono::system_clock::now()));
   if (request_status) o.string("requestStatus", name(*request_status));
+  if (!trace_id.empty()) o.string("traceId", trace_id);
   if (!offer.is_null()) o.raw("offer", offer.dump());
   if (!error.is_null()) o.raw("error", error.dump());
   o.close();
@@ -88,7 +89,8 @@ CreateResult QuoteStore::create(const NewQuoteRequest& r) {
         .raw("error", error)
         .close();
     bool last = i + 1 == r.companies.size();
-    auto e = event(id, seq, c.id, c.name, c.status, nullptr, c.error, last ? request_status : RequestStatus::kInProgress);
+    auto e = event(id, r.trace_id, seq, c.id, c.name, c.status, nullptr, c.error,
+                   last ? request_status : RequestStatus::kInProgress);
     json_text::Object{events}.string("event_id", e.id).number("seq", seq).raw("payload", e.payload).close();
   }
   companies += ']', events += ']';
@@ -98,9 +100,9 @@ CreateResult QuoteStore::create(const NewQuoteRequest& r) {
   auto created = c->query(
       "WITH r AS ("
       "  INSERT INTO quote_requests (id, user_id, correlation_id, idempotency_key, input, input_hash, deadline_at, "
-      "    last_seq, status, finished_at) "
+      "    last_seq, status, finished_at, trace_id) "
       "  VALUES ($1, $2, $3, $4, $5::jsonb, $6, now() + make_interval(secs => $7::int), $8, $9, "
-      "    CASE WHEN $9 = 'COMPLETED' THEN now() END) "
+      "    CASE WHEN $9 = 'COMPLETED' THEN now() END, nullif($12, '')) "
       "  ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING id, deadline_at), "
       "c AS ("
       "  INSERT INTO company_quotes (request_id, company_id, company_name, position, status, error, deadline_at) "
@@ -113,7 +115,7 @@ CreateResult QuoteStore::create(const NewQuoteRequest& r) {
       "  FROM r, jsonb_to_recordset($11::jsonb) AS x(event_id uuid, seq bigint, payload jsonb)) "
       "SELECT r.id::text FROM r",
       id, r.user_id, r.correlation_id, r.idempotency_key, input, hash, static_cast<long long>(r.deadline.count()),
-      static_cast<long long>(r.companies.size()), name(request_status), companies, events);
+      static_cast<long long>(r.companies.size()), name(request_status), companies, events, r.trace_id);
   if (created.rows() == 1) return {CreateResult::Kind::Created, id};
   auto existing = storedUnderKey(*c, r, hash);
   if (!existing)
@@ -142,7 +144,7 @@ std::optional<QuoteRequestView> QuoteStore::find(const std::string& request_id) 
   // the changes the companies do not show yet).
   auto rows = c->query("SELECT r.id::text, r.user_id, r.correlation_id, r.status, r.last_seq, " + iso("r.created_at") +
                            ", " + iso("r.deadline_at") + ", q.company_id, q.company_name, q.status, q.offer::text, "
-                           "q.error::text, " + iso("q.updated_at") +
+                           "q.error::text, " + iso("q.updated_at") + ", coalesce(r.trace_id, '')" +
                            " FROM quote_requests r LEFT JOIN company_quotes q ON q.request_id = r.id"
                            " WHERE r.id = $1 ORDER BY q.position",
                        request_id);
@@ -155,6 +157,7 @@ std::optional<QuoteRequestView> QuoteStore::find(const std::string& request_id) 
   v.last_seq = rows.int64(0, 4);
   v.created_at = rows.text(0, 5);
   v.deadline_at = rows.text(0, 6);
+  v.trace_id = rows.text(0, 13);
   for (int i = 0; i < rows.rows(); ++i) {
     if (rows.isNull(i, 7)) continue;  // a request without companies
     CompanyQuote q;
@@ -184,7 +187,8 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
       "c.attempts, (extract(epoch FROM c.deadline_at) * 1000)::bigint, r.input::text, c.status, "
       "(extract(epoch FROM r.created_at) * 1000)::bigint, c.unrecorded_claims, c.worker_crashes, "
       "(extract(epoch FROM now() - c.next_poll_at) * 1000)::bigint, "
-      "(extract(epoch FROM now() - c.submitted_at) * 1000)::bigint, (extract(epoch FROM now() - c.last_poll_at) * 1000)::bigint",
+      "(extract(epoch FROM now() - c.submitted_at) * 1000)::bigint, (extract(epoch FROM now() - c.last_poll_at) * 1000)::bigint, "
+      "coalesce(r.trace_id, '')",
       owner, static_cast<long long>(lease.count()), limit);
   auto claimed_at = std::chrono::steady_clock::now();
   std::vector<WorkItem> items;
@@ -206,6 +210,7 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
     w.overdue = std::chrono::milliseconds(rows.int64(i, 12));
     if (!rows.isNull(i, 13)) w.since_submit = std::chrono::milliseconds(rows.int64(i, 13));
     if (!rows.isNull(i, 14)) w.since_last_call = std::chrono::milliseconds(rows.int64(i, 14));
+    w.trace_id = rows.text(i, 15);
     w.claimed_at = claimed_at;
     items.push_back(std::move(w));
   }
@@ -353,7 +358,8 @@ QuoteStore::Recorded QuoteStore::record(const WorkItem& item, const CompanyUpdat
   if (u.status == item.status) return {recordUnchanged(item, u, owner)};
   auto c = db_.acquire();
   // seq and requestStatus are filled in by the statement that assigns them.
-  auto e = event(item.request_id, std::nullopt, item.company_id, item.company_name, u.status, u.offer, u.error, std::nullopt);
+  auto e = event(item.request_id, item.trace_id, std::nullopt, item.company_id, item.company_name, u.status, u.offer,
+                 u.error, std::nullopt);
   pg::Transaction tx(*c);
   // The request row lock orders every change of this request: seq stays gap-free,
   // and the next statement's snapshot, taken once the lock is ours, sees every

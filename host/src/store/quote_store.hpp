@@ -39,6 +39,7 @@ struct QuoteRequestView {
   std::string id;
   std::string user_id;
   std::string correlation_id;
+  std::string trace_id;  ///< empty for requests from before traces were kept
   RequestStatus status = RequestStatus::kInProgress;
   long long last_seq = 0;   ///< seq of the last event emitted for this request
   std::string created_at;
@@ -58,6 +59,7 @@ struct NewCompany {
 struct NewQuoteRequest {
   std::string user_id;
   std::string correlation_id;
+  std::string trace_id;  ///< the W3C trace id the request works under
   std::string idempotency_key;  ///< deduplicates creates per user
   nlohmann::json input;  ///< validated canonical quote input
   std::vector<NewCompany> companies;
@@ -77,6 +79,7 @@ struct WorkItem {
   std::string company_id;
   std::string company_name;
   std::string correlation_id;
+  std::string trace_id;  ///< the request's W3C trace id (empty: created before traces were kept)
   CompanyStatus status = CompanyStatus::kCreated;  ///< as claimed: CREATED or IN_PROGRESS
   std::string external_id;  ///< empty until submitted
   int attempts = 0;

@@ -3,8 +3,11 @@
 #include "tariff.hpp"
 
 #include <osago/common/ids.hpp>
+#include <osago/common/trace_context.hpp>
 #include <osago/common/yaml_config.hpp>
 #include <osago/plugin_sdk/plugin.hpp>
+
+#include <Poco/Logger.h>
 
 #include <cmath>
 #include <random>
@@ -347,6 +350,10 @@ void InsurerSimulator::submit(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTP
                                   std::chrono::duration_cast<std::chrono::milliseconds>(ready_wall.time_since_epoch()).count()};
   order_.push_back(id);
   ++ins.stats.applications;
+  // The caller's W3C trace, as a partner's own logs would keep it: one quote followed to here.
+  if (auto trace = TraceContext::parse(req.get("traceparent", "")))
+    Poco::Logger::get("simulator").information(logTag(id, trace->trace_id) + insurer_id + ": application accepted (traceparent " +
+                                               trace->header() + ")");
   while (applications_.size() > kMaxApplications) applications_.erase(order_[evict_from_++]);
   if (evict_from_ > kMaxApplications) {
     order_.erase(order_.begin(), order_.begin() + static_cast<long>(evict_from_));
