@@ -243,6 +243,15 @@ function showErrors(errors, form = $('#quote-form')) {
   if (first) first.focus();
 }
 
+/**
+ * A W3C traceparent for a new quote ("00-<trace id>-<span id>-01"): the services
+ * put its trace id on every log line, event and partner call about the quote.
+ */
+function newTraceparent() {
+  const hex = (n) => Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join('');
+  return `00-${hex(16)}-${hex(8)}-01`;
+}
+
 $('#quote-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   $('#form-error').textContent = '';
@@ -251,12 +260,19 @@ $('#quote-form').addEventListener('submit', async (e) => {
   showErrors(errors);
   if (errors.length) return;
   const body = JSON.stringify(quote);
-  if (!state.idempotency || state.idempotency.body !== body) state.idempotency = { body, key: crypto.randomUUID() };
+  // One key and one trace per quote: a retry of the same quote is the same request, followed as one trace.
+  if (!state.idempotency || state.idempotency.body !== body) {
+    state.idempotency = { body, key: crypto.randomUUID(), traceparent: newTraceparent() };
+  }
   $('#submit').disabled = true;
   try {
     const r = await fetch('/api/osago/requests', {
       method: 'POST', signal: AbortSignal.timeout(10000),
-      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': state.idempotency.key }, body,
+      headers: {
+        'Content-Type': 'application/json', 'Idempotency-Key': state.idempotency.key,
+        traceparent: state.idempotency.traceparent,
+      },
+      body,
     });
     const answer = await r.json().catch(() => ({}));
     if (r.status === 401) return showLogin();

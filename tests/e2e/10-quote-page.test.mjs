@@ -165,8 +165,10 @@ test('a service at capacity is explained in Russian and the same request is sent
   // The aggregator's refusal as core-app passes it on (the integration test
   // LoadShedding makes a real one); the retry goes to the real server.
   const keys = [];
+  const traces = [];
   await page.route('**/api/osago/requests', async (route) => {
     keys.push(route.request().headers()['idempotency-key']);
+    traces.push(route.request().headers()['traceparent']);
     if (keys.length === 1) {
       await route.fulfill({
         status: 503, contentType: 'application/json', headers: { 'Retry-After': '2' },
@@ -187,6 +189,9 @@ test('a service at capacity is explained in Russian and the same request is sent
   await page.locator('#offers-section').waitFor();
   assert.equal(keys.length, 2);
   assert.ok(keys[0] && keys[0] === keys[1], `the retry carries the same Idempotency-Key: ${JSON.stringify(keys)}`);
+  // The quote's W3C trace, which the services follow it by (tests/integration Tracing): the same on the retry.
+  assert.match(traces[0] || '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  assert.equal(traces[1], traces[0], 'the retry is the same trace');
   const requestId = await page.locator('body').getAttribute('data-request');
   assert.match(requestId, /^[0-9a-f-]{36}$/);
   await page.close();
