@@ -4,6 +4,7 @@
 #include "flow_helpers.hpp"
 
 #include <osago/common/ids.hpp>
+#include <osago/plugin_abi.h>
 
 #include <gtest/gtest.h>
 
@@ -65,7 +66,8 @@ TEST(PluginAdmin, ListsEveryPluginWithItsDigestAndCompanies) {
     ASSERT_FALSE(p.is_null()) << id;
     EXPECT_EQ(p["state"], "LOADED");
     EXPECT_EQ(p["enabled"], true);
-    EXPECT_EQ(p["abiVersion"], "1.0");
+    EXPECT_EQ(p["abiVersion"], std::to_string(OSAGO_PLUGIN_ABI_MAJOR) + "." + std::to_string(OSAGO_PLUGIN_ABI_MINOR))
+        << "built against this ABI";
     EXPECT_FALSE(p["version"].get<std::string>().empty());
     EXPECT_EQ(p["sha256"], sha256Of(p["file"].get<std::string>())) << "the digest of the file in the plugin directory";
   }

@@ -56,6 +56,7 @@ class PluginInstance {
     SystemClock::time_point call_deadline;
     std::string correlation_id;
     std::string trace_id;
+    std::string traceparent;  ///< for the plugin's osago_call: a span of this call in the quote's trace
     std::string reply;
     osago_status status = OSAGO_STATUS_INTERNAL;
     int replies = 0;
@@ -68,6 +69,7 @@ class PluginInstance {
     osago_call c{};
     c.struct_size = sizeof(c);
     c.correlation_id = abi(state.correlation_id);
+    c.traceparent = abi(state.traceparent);
     c.deadline_unix_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(state.call_deadline.time_since_epoch()).count();
     c.host_call_ctx = &state;
@@ -364,6 +366,7 @@ PartnerOutcome InsurerAdapter::runInProcess(const CallContext& ctx, const char* 
   state->call_deadline = call_deadline;
   state->correlation_id = ctx.correlation_id;
   state->trace_id = ctx.trace_id;
+  if (isTraceId(ctx.trace_id)) state->traceparent = TraceContext{ctx.trace_id, randomHex(8), true}.header();
   std::string where = std::string(operation) + " via plugin " + library_->id();
   // The call runs on the company's own threads; the task owns what it touches,
   // so a plugin that never returns cannot take the caller with it (its thread is lost).
@@ -401,7 +404,7 @@ PartnerOutcome InsurerAdapter::runInWorker(const CallContext& ctx, const char* o
       auto answer = brokerHttp(company_, call_deadline, ask, ctx.correlation_id, ctx.trace_id);
       refused = refused || answer.refused;
       return answer;
-    });
+    }, isTraceId(ctx.trace_id) ? TraceContext{ctx.trace_id, randomHex(8), true}.header() : std::string());
   };
   // The executor is the company's bulkhead (slots and a bounded queue); the call
   // runs on this thread, and the worker ends it by its budget (killed if need be).

@@ -851,7 +851,7 @@ ChannelRead readChannel(int fd, wire::FrameAssembler& frames, Steady::time_point
 
 WorkerCallResult PluginWorker::call(const std::string& operation, const std::string& correlation_id,
                                     SystemClock::time_point deadline, const std::string& argument,
-                                    const HttpBroker& broker) {
+                                    const HttpBroker& broker, const std::string& traceparent) {
   WorkerCallResult out;
   auto pc = std::make_shared<PendingCall>();
   int channel = -1;
@@ -905,7 +905,7 @@ WorkerCallResult PluginWorker::call(const std::string& operation, const std::str
   };
   auto deadline_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count();
   wire::FrameWriter request(wire::Type::kCall, pc->id);
-  request.str(operation).str(correlation_id).i64(deadline_ms).str(argument);
+  request.str(operation).str(correlation_id).i64(deadline_ms).str(argument).str(traceparent);
   if (!sendFrame(p, channel, request)) return death();
   auto hard = Steady::now() + std::chrono::duration_cast<Steady::duration>(deadline - SystemClock::now()) +
               std::chrono::milliseconds(500);

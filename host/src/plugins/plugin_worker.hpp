@@ -122,10 +122,11 @@ class PluginWorker {
   PluginWorker& operator=(const PluginWorker&) = delete;
 
   /// Runs submit/poll in the worker until it returns, dies, or `deadline` (+
-  /// a grace) passes; HTTP requests of the call go through `broker`. Never throws.
+  /// a grace) passes; HTTP requests of the call go through `broker`.
+  /// `traceparent` reaches the plugin in its osago_call (ABI 1.1). Never throws.
   WorkerCallResult call(const std::string& operation, const std::string& correlation_id,
                         std::chrono::system_clock::time_point deadline, const std::string& argument,
-                        const HttpBroker& broker);
+                        const HttpBroker& broker, const std::string& traceparent = {});
 
   /// Loads the library in a short-lived worker (nothing of it runs in this
   /// process) and returns what it says it is. Throws PluginLoadError.

@@ -23,7 +23,7 @@ namespace osago::host::wire {
 enum class Type : std::uint8_t {
   // host → worker
   kInit = 1,        ///< mode ("probe" | "serve"), library path, company id, settings JSON, secrets, limits
-  kCall = 2,        ///< operation ("submit" | "poll"), correlation id, deadline (unix ms), argument
+  kCall = 2,        ///< operation ("submit" | "poll"), correlation id, deadline (unix ms), argument, traceparent
   kHttpResult = 3,  ///< osago_status, status code, body, content type, retry-after
   // worker → host
   kReady = 10,       ///< plugin id, name, version, ABI major, ABI minor

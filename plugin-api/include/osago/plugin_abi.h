@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define OSAGO_PLUGIN_ABI_MAJOR 1
-#define OSAGO_PLUGIN_ABI_MINOR 0
+#define OSAGO_PLUGIN_ABI_MINOR 1
 
 /**
  * Bounds on the outcome document's strings, in bytes of UTF-8 (docs/plugin-abi.md).
@@ -114,6 +114,14 @@ typedef struct osago_call {
   void* host_call_ctx;           /**< opaque, pass back to host functions */
   /** Hands the outcome JSON to the host, which copies it before returning. */
   void (*reply)(void* host_call_ctx, osago_str outcome_json);
+  /* --- since 1.1 (check struct_size) --- */
+  /**
+   * The W3C traceparent of this call ("00-<trace id>-<span id>-01"): the quote's
+   * trace, for the plugin's log lines. The host already sends a traceparent of
+   * the same trace on the plugin's HTTP requests unless the plugin sets one.
+   * Empty when the request has no trace.
+   */
+  osago_str traceparent;
 } osago_call;
 
 /**

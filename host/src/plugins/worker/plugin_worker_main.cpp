@@ -195,7 +195,7 @@ struct HttpResult {
 struct CallSlot {
   int channel = -1;
   std::uint64_t id = 0;
-  std::string operation, correlation_id, argument;
+  std::string operation, correlation_id, argument, traceparent;
   std::int64_t deadline_ms = 0;
   std::deque<HttpResult> kept;  // responses the plugin may still point into
   int replies = 0;
@@ -289,6 +289,7 @@ void runCall(CallSlot& slot) {
   osago_call c{};
   c.struct_size = sizeof(c);
   c.correlation_id = osago_str{slot.correlation_id.data(), slot.correlation_id.size()};
+  c.traceparent = osago_str{slot.traceparent.data(), slot.traceparent.size()};
   c.deadline_unix_ms = slot.deadline_ms;
   c.host_call_ctx = &slot;
   c.reply = &onReply;
@@ -333,6 +334,7 @@ void callThread(int channel) {
       slot.correlation_id = std::string(r.str());
       slot.deadline_ms = r.i64();
       slot.argument = std::string(r.str());
+      slot.traceparent = std::string(r.str());
       t_call_id = slot.id;
       t_denied_count = 0;
       runCall(slot);

@@ -73,6 +73,11 @@ class Call {
  public:
   explicit Call(const osago_call* call) : call_(call) {}
   std::string correlationId() const { return fromAbi(call_->correlation_id); }
+  /// The call's W3C traceparent (ABI 1.1; empty from an older host or without a trace).
+  std::string traceparent() const {
+    if (call_->struct_size < offsetof(osago_call, traceparent) + sizeof(osago_str)) return {};
+    return fromAbi(call_->traceparent);
+  }
   std::int64_t deadlineUnixMs() const { return call_->deadline_unix_ms; }
   const osago_call* raw() const { return call_; }
 

@@ -62,6 +62,8 @@ class FakeHost {
   void failNext(osago_status status) { failures_.push_back(status); }
 
   std::int64_t now_unix_ms = 1'800'000'000'000;
+  /// What each call's osago_call.traceparent says (ABI 1.1).
+  std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   std::map<std::string, std::string> secrets;  ///< what secret_get answers
   std::vector<RecordedRequest> requests;
   std::vector<std::string> logs;
@@ -89,6 +91,7 @@ class FakeHost {
     osago_call call{};
     call.struct_size = sizeof(call);
     call.correlation_id = sdk::toAbi("test-correlation");
+    call.traceparent = sdk::toAbi(traceparent);
     call.deadline_unix_ms = now_unix_ms + 60'000;
     call.host_call_ctx = &ctx;
     call.reply = [](void* c, osago_str json) { static_cast<CallCtx*>(c)->reply = sdk::fromAbi(json); };
