@@ -103,4 +103,32 @@ TEST(FleetHealth, TheViewShowsTheWorstBreakerAndTheFleetTotals) {
   EXPECT_TRUE(fleetView({}, std::chrono::seconds(10))["companies"].empty());
 }
 
+TEST(FleetHealth, AReportOfTheWrongShapeIsReadWithoutHarm) {
+  // Another instance's words through PostgreSQL: every field of the wrong type
+  // counts as absent, and the admin view still answers.
+  std::vector<PartnerHealthReport> reports{
+      {"i-1", "volga-garant", "garant", nlohmann::json("not an object"), "2026-11-27T10:00:00.000Z", 500},
+      {"i-2", "volga-garant", "garant",
+       {{"name", 7}, {"health", "broken"}, {"pluginVersion", {1, 2}}, {"pluginEnabled", "yes"}, {"callsRunning", "9"}},
+       "2026-11-27T10:00:01.000Z", 500},
+      {"i-3", "volga-garant", "garant",
+       {{"health", {{"breaker", "OPEN"}, {"latencyMs", {{"p95", "slow"}}}, {"calls", nullptr}}}},
+       "2026-11-27T10:00:02.000Z", 500},
+      {"i-4", "volga-garant", "garant", {{"health", {{"breaker", {{"state", 2}}}, {"latencyMs", 5}}}},
+       "2026-11-27T10:00:03.000Z", 500}};
+  nlohmann::json view;
+  ASSERT_NO_THROW(view = fleetView(reports, std::chrono::seconds(10)));
+  ASSERT_EQ(view["companies"].size(), 1u);
+  const auto& c = view["companies"][0];
+  EXPECT_EQ(c["instances"], 4);
+  EXPECT_EQ(c["breaker"], "CLOSED");
+  EXPECT_EQ(c["name"], "");
+  EXPECT_EQ(c["calls"], 0);
+  EXPECT_TRUE(c["p95LatencyMs"].is_null());
+  EXPECT_EQ(c["perInstance"][1]["pluginEnabled"], false);
+  EXPECT_EQ(c["perInstance"][1]["pluginVersion"], "");
+  EXPECT_EQ(c["perInstance"][1]["callsRunning"], 0);
+  EXPECT_TRUE(c["perInstance"][0]["health"].is_object());
+}
+
 }  // namespace

@@ -86,9 +86,28 @@ int breakerSeverity(const std::string& state) {
   return 0;
 }
 
-long long number(const nlohmann::json& j, const char* key) {
+// The reports are other instances' words through PostgreSQL: read with type
+// checks, a field of the wrong type counts as absent (the view never throws).
+const nlohmann::json& member(const nlohmann::json& j, const char* key) {
+  static const nlohmann::json absent;
+  if (!j.is_object()) return absent;
   auto it = j.find(key);
-  return it != j.end() && it->is_number() ? it->get<long long>() : 0;
+  return it != j.end() ? *it : absent;
+}
+
+long long number(const nlohmann::json& j, const char* key) {
+  const auto& v = member(j, key);
+  return v.is_number() ? v.get<long long>() : 0;
+}
+
+std::string text(const nlohmann::json& j, const char* key, std::string fallback = {}) {
+  const auto& v = member(j, key);
+  return v.is_string() ? v.get<std::string>() : fallback;
+}
+
+nlohmann::json object(const nlohmann::json& j, const char* key) {
+  const auto& v = member(j, key);
+  return v.is_object() ? v : nlohmann::json::object();
 }
 
 }  // namespace
@@ -98,28 +117,27 @@ nlohmann::json fleetView(const std::vector<PartnerHealthReport>& reports, std::c
   for (const auto& r : reports) {
     auto& c = companies[r.company_id];
     if (c.is_null()) {
-      c = {{"id", r.company_id},   {"name", r.report.value("name", "")}, {"plugin", r.plugin_id},
+      c = {{"id", r.company_id},   {"name", text(r.report, "name")}, {"plugin", r.plugin_id},
            {"breaker", "CLOSED"},  {"instances", 0},                     {"callsRunning", 0},
            {"callsQueued", 0},     {"calls", 0},                         {"failures", 0},
            {"p95LatencyMs", nullptr}, {"perInstance", nlohmann::json::array()}};
     }
-    const auto health = r.report.value("health", nlohmann::json::object());
-    std::string breaker = health.value("breaker", nlohmann::json::object()).value("state", "CLOSED");
+    const auto health = object(r.report, "health");
+    std::string breaker = text(object(health, "breaker"), "state", "CLOSED");
     if (breakerSeverity(breaker) > breakerSeverity(c["breaker"].get<std::string>())) c["breaker"] = breaker;
     c["instances"] = c["instances"].get<int>() + 1;
     c["callsRunning"] = c["callsRunning"].get<long long>() + number(r.report, "callsRunning");
     c["callsQueued"] = c["callsQueued"].get<long long>() + number(r.report, "callsQueued");
     c["calls"] = c["calls"].get<long long>() + number(health, "calls");
     c["failures"] = c["failures"].get<long long>() + number(health, "failures");
-    auto latency = health.value("latencyMs", nlohmann::json::object());
-    if (latency.contains("p95") && latency["p95"].is_number() &&
-        (c["p95LatencyMs"].is_null() || latency["p95"].get<long long>() > c["p95LatencyMs"].get<long long>()))
-      c["p95LatencyMs"] = latency["p95"];
+    const auto& p95 = member(member(health, "latencyMs"), "p95");
+    if (p95.is_number() && (c["p95LatencyMs"].is_null() || p95.get<long long>() > c["p95LatencyMs"].get<long long>()))
+      c["p95LatencyMs"] = p95.get<long long>();
     c["perInstance"].push_back({{"instance", r.instance_id},
                                 {"reportedAt", r.reported_at},
                                 {"ageMs", r.age_ms},
-                                {"pluginVersion", r.report.value("pluginVersion", "")},
-                                {"pluginEnabled", r.report.value("pluginEnabled", false)},
+                                {"pluginVersion", text(r.report, "pluginVersion")},
+                                {"pluginEnabled", member(r.report, "pluginEnabled").is_boolean() && member(r.report, "pluginEnabled").get<bool>()},
                                 {"callsRunning", number(r.report, "callsRunning")},
                                 {"callsQueued", number(r.report, "callsQueued")},
                                 {"health", health}});
