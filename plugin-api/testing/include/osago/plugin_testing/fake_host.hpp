@@ -33,6 +33,7 @@ struct RecordedRequest {
 struct CallResult {
   osago_status status = OSAGO_STATUS_INTERNAL;
   nlohmann::json reply;
+  std::string reply_text;  ///< the reply as the plugin wrote it (what the host parses)
 };
 
 /// Not thread-safe: one test drives one plugin instance.
@@ -70,8 +71,11 @@ class FakeHost {
 
   /// Calls submit() on `plugin`/`instance` with `quote`.
   CallResult submit(const osago_plugin_api* plugin, void* instance, const nlohmann::json& quote) {
-    std::string body = quote.dump();
-    return invoke([&](const osago_call* call) { return plugin->submit(instance, call, sdk::toAbi(body)); });
+    return submitText(plugin, instance, quote.dump());
+  }
+  /// Calls submit() with the quote as the host passes it: its JSON text.
+  CallResult submitText(const osago_plugin_api* plugin, void* instance, const std::string& quote_json) {
+    return invoke([&](const osago_call* call) { return plugin->submit(instance, call, sdk::toAbi(quote_json)); });
   }
   /// Calls poll() on `plugin`/`instance` with `external_id`.
   CallResult poll(const osago_plugin_api* plugin, void* instance, const std::string& external_id) {
@@ -98,6 +102,7 @@ class FakeHost {
     CallResult result;
     result.status = fn(&call);
     if (!ctx.reply.empty()) result.reply = nlohmann::json::parse(ctx.reply);
+    result.reply_text = std::move(ctx.reply);
     return result;
   }
 
@@ -157,6 +162,7 @@ class PluginUnderTest {
   PluginUnderTest& operator=(const PluginUnderTest&) = delete;
 
   CallResult submit(const nlohmann::json& quote) { return host_.submit(api_, instance_, quote); }
+  CallResult submitText(const std::string& quote_json) { return host_.submitText(api_, instance_, quote_json); }
   CallResult poll(const std::string& external_id) { return host_.poll(api_, instance_, external_id); }
   const osago_plugin_api& api() const { return *api_; }
 
