@@ -78,11 +78,15 @@ Section Section::loadText(const std::string& text, const std::string& file) {
   return Section(parseRoot(text, file), file, "", nullptr);
 }
 
-bool Section::has(const std::string& key) const { return node_.IsMap() && node_[key] && !node_[key].IsNull(); }
+bool Section::has(const std::string& key) const {
+  if (!node_.IsMap()) return false;
+  YAML::Node n = lookup(key);
+  return n && !n.IsNull();
+}
 
 Section Section::child(const std::string& key) {
   seen_.insert(key);
-  YAML::Node n = node_[key];
+  YAML::Node n = lookup(key);
   if (n && !n.IsNull() && !n.IsMap()) throw ConfigError(file_, qualified(key), "must be a mapping");
   return Section(n && !n.IsNull() ? n : YAML::Node(YAML::NodeType::Map), file_, qualified(key), env_);
 }
@@ -90,7 +94,7 @@ Section Section::child(const std::string& key) {
 std::vector<Section> Section::children(const std::string& key) {
   seen_.insert(key);
   std::vector<Section> out;
-  YAML::Node n = node_[key];
+  YAML::Node n = lookup(key);
   if (!n || n.IsNull()) return out;
   if (!n.IsSequence()) throw ConfigError(file_, qualified(key), "must be a list");
   for (std::size_t i = 0; i < n.size(); ++i) {
@@ -103,7 +107,7 @@ std::vector<Section> Section::children(const std::string& key) {
 
 YAML::Node Section::raw(const std::string& key) {
   seen_.insert(key);
-  return node_[key];
+  return lookup(key);
 }
 
 void Section::finish() const {

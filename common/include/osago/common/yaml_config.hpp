@@ -81,7 +81,7 @@ class Section {
                               (over->second.size() > 64 ? "…" : "") + "' (" + e.msg + ")");
       }
     }
-    YAML::Node n = node_[key];
+    YAML::Node n = lookup(key);
     if (!n || n.IsNull()) return std::nullopt;
     T value;
     try {
@@ -132,6 +132,13 @@ class Section {
     } else {
       return YAML::Node(v).as<T>();  // one scalar, as written
     }
+  }
+
+  /// The node under `key`, through yaml-cpp's const operator[]: the non-const
+  /// one adds an undefined entry to the document for every key it misses.
+  YAML::Node lookup(const std::string& key) const {
+    const YAML::Node& doc = node_;
+    return doc[key];
   }
 
   YAML::Node node_;
