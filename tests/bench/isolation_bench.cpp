@@ -55,7 +55,7 @@ Round drive(InsurerAdapter& adapter, const std::string& external_id, bool submit
       auto& mine = latencies[static_cast<std::size_t>(t)];
       mine.reserve(1 << 20);
       while (go) {
-        CallContext ctx{"bench", std::chrono::system_clock::now() + 30s};
+        CallContext ctx{"bench", std::chrono::system_clock::now() + 30s, {}};
         auto t0 = std::chrono::steady_clock::now();
         auto out = submit ? adapter.submit(ctx, quote) : adapter.poll(ctx, external_id);
         auto t1 = std::chrono::steady_clock::now();
@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
   }
   std::string external_id = arg(args, "external-id", "1-app");
   if (args.count("submit-first")) {
-    CallContext ctx{"bench", std::chrono::system_clock::now() + 30s};
+    CallContext ctx{"bench", std::chrono::system_clock::now() + 30s, {}};
     auto first = in_process.submit(ctx, quote);
     if (first.kind == PartnerOutcome::Kind::Failed) {
       std::cerr << "the first submit failed: " << first.failure << ": " << first.message << "\n";

@@ -39,7 +39,7 @@ class Registry : public ::testing::Test {
   }
 
   CallContext ctx(std::chrono::seconds budget = 30s) {
-    return CallContext{"test", std::chrono::system_clock::now() + budget};
+    return CallContext{"test", std::chrono::system_clock::now() + budget, {}};
   }
 
   fs::path dir_;

@@ -80,7 +80,7 @@ class Kit {
 
   /// Submits, then polls until the answer is final or 15 s passed.
   std::vector<PartnerOutcome> run(InsurerAdapter& adapter, const std::function<void()>& between = {}) {
-    CallContext ctx{"conformance-" + newUuid().substr(0, 8), std::chrono::system_clock::now() + 30s};
+    CallContext ctx{"conformance-" + newUuid().substr(0, 8), std::chrono::system_clock::now() + 30s, {}};
     std::vector<PartnerOutcome> seen{adapter.submit(ctx, quote_.dump())};
     if (between) between();
     auto until = std::chrono::steady_clock::now() + 15s;

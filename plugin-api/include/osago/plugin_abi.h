@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define OSAGO_PLUGIN_ABI_MAJOR 1
-#define OSAGO_PLUGIN_ABI_MINOR 1
+#define OSAGO_PLUGIN_ABI_MINOR 2
 
 /**
  * Bounds on the outcome document's strings, in bytes of UTF-8 (docs/plugin-abi.md).
@@ -41,6 +41,9 @@ extern "C" {
 #define OSAGO_OUTCOME_MAX_DECLINE_MESSAGE 1000
 /** An offer's premium has at most this many digits of whole rubles (999,999,999.99). */
 #define OSAGO_OUTCOME_MAX_AMOUNT_DIGITS 9
+/** Bounds on the purchase outcome's strings (ABI 1.2), in bytes of UTF-8. */
+#define OSAGO_PURCHASE_MAX_URL 2048
+#define OSAGO_PURCHASE_MAX_POLICY_NUMBER 64
 
 /** Name of the one exported symbol, of type osago_plugin_entry_fn. */
 #define OSAGO_PLUGIN_ENTRY_SYMBOL "osago_plugin_entry"
@@ -102,7 +105,7 @@ typedef struct osago_http_response {
 } osago_http_response;
 
 /**
- * One submit or poll call. Owned by the host; valid only during the call.
+ * One submit, poll, issue or issue_poll call. Owned by the host; valid only during the call.
  * The plugin reports its outcome by calling `reply` exactly once before
  * returning OSAGO_STATUS_OK (see docs/plugin-abi.md for the outcome JSON).
  * On any other status it may call `reply` with {"message": "..."} to explain.
@@ -184,6 +187,18 @@ typedef struct osago_plugin_api {
 
   /** Releases an instance. No call on it is running or will run. */
   void (*destroy)(void* instance);
+  /* --- since 1.2 (check struct_size): buying an offer --- */
+  /**
+   * Starts buying an offer this plugin made. `purchase_json` is the purchase
+   * document (borrowed): the application id and the offer as the plugin
+   * reported them, the quote input, and the buyer's contact data. The plugin
+   * replies a purchase outcome (PENDING, PAYMENT, PAID, ISSUED or DECLINED;
+   * docs/plugin-abi.md). NULL, or a table from before 1.2: this plugin's
+   * offers cannot be bought through the host.
+   */
+  osago_status (*issue)(void* instance, const osago_call* call, osago_str purchase_json);
+  /** Asks for the state of a purchase the partner accepted as `external_purchase_id`. NULL with `issue`. */
+  osago_status (*issue_poll)(void* instance, const osago_call* call, osago_str external_purchase_id);
 } osago_plugin_api;
 
 /**

@@ -10,6 +10,12 @@
 //   };
 //   OSAGO_PLUGIN(MyInsurer, "my-insurer", "My Insurer", "1.0.0")
 //
+// A plugin whose partner sells the policy too (ABI 1.2) adds two members, and
+// its offers can then be bought through the host:
+//
+//     osago::sdk::PurchaseOutcome issue(const osago::sdk::Call& call, const nlohmann::json& purchase);
+//     osago::sdk::PurchaseOutcome issuePoll(const osago::sdk::Call& call, const std::string& external_purchase_id);
+//
 // Every exported function is wrapped in a fail-closed barrier: an exception
 // never crosses the ABI; it becomes a status code and a message for the host.
 #pragma once
@@ -19,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -202,6 +209,78 @@ class Outcome {
   nlohmann::json json_;
 };
 
+/// What an issue or issue_poll call found out about a purchase (ABI 1.2),
+/// serialised to the purchase outcome JSON of docs/plugin-abi.md. As with
+/// Outcome, the partner's strings are held to the document's bounds: an id,
+/// link or policy number the host could not keep is the partner's PERMANENT
+/// error, a decline's reason or message is cut.
+class PurchaseOutcome {
+ public:
+  /// The partner took the purchase and is still working on it (validation, calculation).
+  static PurchaseOutcome pending(std::string external_id, std::optional<std::int64_t> retry_after_ms = std::nullopt) {
+    nlohmann::json j = start("PENDING", std::move(external_id));
+    if (retry_after_ms) j["retryAfterMs"] = *retry_after_ms;
+    return PurchaseOutcome(std::move(j));
+  }
+  /// The buyer can pay: `payment_url` is the partner's payment page, open
+  /// until `expires_at_unix_ms`; `draft_url`, if any, the policy draft (PDF).
+  static PurchaseOutcome payment(std::string external_id, std::string payment_url, std::int64_t expires_at_unix_ms,
+                                 std::string draft_url = {}) {
+    nlohmann::json j = start("PAYMENT", std::move(external_id));
+    j["paymentUrl"] = link(std::move(payment_url), "payment link");
+    if (!draft_url.empty()) j["draftUrl"] = link(std::move(draft_url), "policy draft link");
+    j["expiresAtUnixMs"] = expires_at_unix_ms;
+    return PurchaseOutcome(std::move(j));
+  }
+  /// Paid; the partner has not issued the policy yet.
+  static PurchaseOutcome paid(std::string external_id) { return PurchaseOutcome(start("PAID", std::move(external_id))); }
+  /// The policy is issued: its number and, if the partner gives one, a link to it.
+  static PurchaseOutcome issued(std::string external_id, std::string policy_number, std::string policy_url = {}) {
+    nlohmann::json j = start("ISSUED", std::move(external_id));
+    if (policy_number.empty() || policy_number.size() > OSAGO_PURCHASE_MAX_POLICY_NUMBER)
+      throw PluginError(OSAGO_STATUS_PERMANENT, "the partner's policy number is " + std::to_string(policy_number.size()) +
+                                                    " bytes; the host keeps 1 to " +
+                                                    std::to_string(OSAGO_PURCHASE_MAX_POLICY_NUMBER));
+    j["policyNumber"] = std::move(policy_number);
+    if (!policy_url.empty()) j["policyUrl"] = link(std::move(policy_url), "policy link");
+    return PurchaseOutcome(std::move(j));
+  }
+  /// The partner refused to sell (the offer expired, the data did not pass its checks, …).
+  static PurchaseOutcome declined(std::string reason, std::string message) {
+    return PurchaseOutcome(nlohmann::json{{"v", 1},
+                                          {"outcome", "DECLINED"},
+                                          {"reason", Outcome::clipped(std::move(reason), OSAGO_OUTCOME_MAX_DECLINE_REASON)},
+                                          {"message", Outcome::clipped(std::move(message), OSAGO_OUTCOME_MAX_DECLINE_MESSAGE)}});
+  }
+
+  const nlohmann::json& json() const { return json_; }
+
+ private:
+  explicit PurchaseOutcome(nlohmann::json j) : json_(std::move(j)) {}
+  static nlohmann::json start(const char* outcome, std::string external_id) {
+    if (external_id.empty() || external_id.size() > OSAGO_OUTCOME_MAX_EXTERNAL_ID)
+      throw PluginError(OSAGO_STATUS_PERMANENT, "the partner's purchase id is " + std::to_string(external_id.size()) +
+                                                    " bytes; the host keeps 1 to " +
+                                                    std::to_string(OSAGO_OUTCOME_MAX_EXTERNAL_ID));
+    return nlohmann::json{{"v", 1}, {"outcome", outcome}, {"externalId", std::move(external_id)}};
+  }
+  /// An absolute http(s) link of at most OSAGO_PURCHASE_MAX_URL bytes, with no
+  /// spaces or control characters: the host shows it to the buyer as it is.
+  static std::string link(std::string url, const char* what) {
+    bool scheme = url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0;
+    bool clean = std::none_of(url.begin(), url.end(), [](char c) {
+      auto u = static_cast<unsigned char>(c);
+      return u <= 0x20 || u == 0x7F || c == '"' || c == '<' || c == '>' || c == '\\';
+    });
+    if (!scheme || !clean || url.size() > OSAGO_PURCHASE_MAX_URL)
+      throw PluginError(OSAGO_STATUS_PERMANENT, std::string("the partner's ") + what + " '" +
+                                                    Outcome::clipped(url, 80) + "' is not an absolute http(s) URL of at most " +
+                                                    std::to_string(OSAGO_PURCHASE_MAX_URL) + " bytes");
+    return url;
+  }
+  nlohmann::json json_;
+};
+
 /// Formats hundredths as a decimal string with two fraction digits: money in
 /// kopecks becomes the canonical rubles string (1139393 → "11393.93").
 inline std::string rublesFromKopecks(std::int64_t kopecks) {
@@ -242,6 +321,13 @@ osago_status barrier(const osago_call* call, Fn&& fn) noexcept {
   }
 }
 
+/// A plugin class that sells policies too (ABI 1.2).
+template <typename Impl>
+concept Purchasable = requires(Impl& impl, const Call& call, const nlohmann::json& purchase, const std::string& id) {
+  { impl.issue(call, purchase) } -> std::same_as<PurchaseOutcome>;
+  { impl.issuePoll(call, id) } -> std::same_as<PurchaseOutcome>;
+};
+
 template <typename Impl>
 struct Exports {
   static osago_status create(const osago_host_api* host, osago_str config_json, void** instance_out) noexcept {
@@ -277,6 +363,30 @@ struct Exports {
       return OSAGO_STATUS_OK;
     });
   }
+  static osago_status issue(void* instance, const osago_call* call, osago_str purchase_json) noexcept {
+    return barrier(call, [&] {
+      auto purchase = nlohmann::json::parse(fromAbi(purchase_json));
+      std::string body = static_cast<Impl*>(instance)->issue(Call(call), purchase).json().dump();
+      call->reply(call->host_call_ctx, toAbi(body));
+      return OSAGO_STATUS_OK;
+    });
+  }
+  static osago_status issuePoll(void* instance, const osago_call* call, osago_str external_purchase_id) noexcept {
+    return barrier(call, [&] {
+      std::string body = static_cast<Impl*>(instance)->issuePoll(Call(call), fromAbi(external_purchase_id)).json().dump();
+      call->reply(call->host_call_ctx, toAbi(body));
+      return OSAGO_STATUS_OK;
+    });
+  }
+  /// The table's issue entries: the functions above for a Purchasable class, NULL otherwise.
+  static constexpr auto issueEntry() {
+    if constexpr (Purchasable<Impl>) return &Exports::issue;
+    else return static_cast<decltype(&Exports::issue)>(nullptr);
+  }
+  static constexpr auto issuePollEntry() {
+    if constexpr (Purchasable<Impl>) return &Exports::issuePoll;
+    else return static_cast<decltype(&Exports::issuePoll)>(nullptr);
+  }
   static void destroy(void* instance) noexcept {
     try {
       delete static_cast<Impl*>(instance);
@@ -285,6 +395,18 @@ struct Exports {
     }
   }
 };
+
+/// The plugin table of class `Impl` (what OSAGO_PLUGIN's entry returns).
+template <typename Impl>
+const osago_plugin_api* pluginTable(const char* id, const char* name, const char* version) {
+  static const osago_plugin_api api = {
+      sizeof(osago_plugin_api), OSAGO_PLUGIN_ABI_MAJOR,         OSAGO_PLUGIN_ABI_MINOR,
+      id,                       name,                           version,
+      &Exports<Impl>::create,   &Exports<Impl>::submit,         &Exports<Impl>::poll,
+      &Exports<Impl>::destroy,  Exports<Impl>::issueEntry(),    Exports<Impl>::issuePollEntry(),
+  };
+  return &api;
+}
 
 }  // namespace detail
 }  // namespace osago::sdk
@@ -298,17 +420,5 @@ struct Exports {
 /// Defines the plugin's entry symbol for class `Impl`.
 #define OSAGO_PLUGIN(Impl, id, name, version)                                                   \
   extern "C" OSAGO_PLUGIN_EXPORT const osago_plugin_api* osago_plugin_entry(uint16_t, uint16_t) { \
-    static const osago_plugin_api api = {                                                         \
-        sizeof(osago_plugin_api),                                                                 \
-        OSAGO_PLUGIN_ABI_MAJOR,                                                                   \
-        OSAGO_PLUGIN_ABI_MINOR,                                                                   \
-        id,                                                                                       \
-        name,                                                                                     \
-        version,                                                                                  \
-        &::osago::sdk::detail::Exports<Impl>::create,                                             \
-        &::osago::sdk::detail::Exports<Impl>::submit,                                             \
-        &::osago::sdk::detail::Exports<Impl>::poll,                                               \
-        &::osago::sdk::detail::Exports<Impl>::destroy,                                            \
-    };                                                                                            \
-    return &api;                                                                                  \
+    return ::osago::sdk::detail::pluginTable<Impl>(id, name, version);                            \
   }

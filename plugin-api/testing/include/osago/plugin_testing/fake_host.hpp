@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <deque>
 #include <map>
 #include <stdexcept>
@@ -80,6 +81,23 @@ class FakeHost {
   /// Calls poll() on `plugin`/`instance` with `external_id`.
   CallResult poll(const osago_plugin_api* plugin, void* instance, const std::string& external_id) {
     return invoke([&](const osago_call* call) { return plugin->poll(instance, call, sdk::toAbi(external_id)); });
+  }
+  /// Whether `plugin`'s table has the purchase entries (ABI 1.2).
+  static bool purchasable(const osago_plugin_api* plugin) {
+    return plugin->struct_size >= offsetof(osago_plugin_api, issue_poll) + sizeof(plugin->issue_poll) && plugin->issue &&
+           plugin->issue_poll;
+  }
+  /// Calls issue() with the purchase document; throws std::logic_error when the plugin has none.
+  CallResult issue(const osago_plugin_api* plugin, void* instance, const nlohmann::json& purchase) {
+    if (!purchasable(plugin)) throw std::logic_error("FakeHost: the plugin has no issue entry");
+    std::string body = purchase.dump();
+    return invoke([&](const osago_call* call) { return plugin->issue(instance, call, sdk::toAbi(body)); });
+  }
+  /// Calls issue_poll() with the partner's purchase id.
+  CallResult issuePoll(const osago_plugin_api* plugin, void* instance, const std::string& external_purchase_id) {
+    if (!purchasable(plugin)) throw std::logic_error("FakeHost: the plugin has no issue_poll entry");
+    return invoke(
+        [&](const osago_call* call) { return plugin->issue_poll(instance, call, sdk::toAbi(external_purchase_id)); });
   }
 
  private:
@@ -164,6 +182,11 @@ class PluginUnderTest {
   CallResult submit(const nlohmann::json& quote) { return host_.submit(api_, instance_, quote); }
   CallResult submitText(const std::string& quote_json) { return host_.submitText(api_, instance_, quote_json); }
   CallResult poll(const std::string& external_id) { return host_.poll(api_, instance_, external_id); }
+  bool purchasable() const { return FakeHost::purchasable(api_); }
+  CallResult issue(const nlohmann::json& purchase) { return host_.issue(api_, instance_, purchase); }
+  CallResult issuePoll(const std::string& external_purchase_id) {
+    return host_.issuePoll(api_, instance_, external_purchase_id);
+  }
   const osago_plugin_api& api() const { return *api_; }
 
  private:
