@@ -37,6 +37,7 @@ const state = {
   lastSeq: -1,
   ended: false,
   sortByPrice: true,
+  openFactors: new Set(), // companyIds whose «Из чего цена» is open (kept across re-renders)
   transport: null,        // {close()}
   wsFailures: 0,
   reconnectDelay: 500,
@@ -483,6 +484,72 @@ function statusOf(c) {
   return ['waiting', 'Ждём ответа…'];
 }
 
+// The factors of an OSAGO price (Bank of Russia's formula: the insurer's base
+// rate times regulated coefficients), as insurers report them in
+// offer.factors. Partner data: only these keys are shown, as text, and only
+// values that are plain decimals.
+const FACTORS = [
+  ['tb', 'ТБ', 'базовая ставка страховой', true],
+  ['kt', 'КТ', 'территория регистрации собственника'],
+  ['kbm', 'КБМ', 'бонус-малус: безаварийная езда'],
+  ['kvs', 'КВС', 'возраст и стаж водителя'],
+  ['ko', 'КО', 'число допущенных к управлению'],
+  ['km', 'КМ', 'мощность двигателя'],
+  ['ks', 'КС', 'период использования'],
+  ['kp', 'КП', 'срок страхования'],
+  ['kn', 'КН', 'грубые нарушения'],
+  ['kpr', 'КПр', 'прицеп'],
+];
+
+function factorsOf(offer) {
+  const f = offer && offer.factors;
+  if (!f || typeof f !== 'object' || Array.isArray(f)) return [];
+  const out = [];
+  for (const [key, short, long, money] of FACTORS) {
+    const v = f[key];
+    if (typeof v !== 'string' && typeof v !== 'number') continue;
+    const text = String(v);
+    if (!/^\d{1,9}(\.\d{1,4})?$/.test(text)) continue;
+    out.push({ short, long, value: money ? `${rub(text)} ₽` : text.replace('.', ',') });
+  }
+  return out;
+}
+
+/** «Из чего цена»: a disclosure with the offer's factors, or null when the insurer gave none. */
+function factorsDisclosure(c) {
+  const factors = factorsOf(c.offer);
+  if (factors.length < 2) return null;
+  const details = document.createElement('details');
+  details.className = 'factors';
+  details.open = state.openFactors.has(c.companyId);
+  details.addEventListener('toggle', () => {
+    if (details.open) state.openFactors.add(c.companyId);
+    else state.openFactors.delete(c.companyId);
+    // The rows may have been drawn again between the click and this event: the live row follows.
+    if (!details.isConnected) {
+      const live = document.querySelector(`#offers tbody tr[data-company="${CSS.escape(c.companyId)}"] details.factors`);
+      if (live) live.open = details.open;
+    }
+  });
+  const summary = document.createElement('summary');
+  summary.textContent = 'Из чего цена';
+  const list = document.createElement('dl');
+  for (const f of factors) {
+    const dt = document.createElement('dt');
+    const abbr = document.createElement('abbr');
+    abbr.title = f.long;
+    abbr.textContent = f.short;
+    dt.append(abbr, ` — ${f.long}`);
+    const dd = document.createElement('dd');
+    dd.textContent = f.value;
+    list.append(dt, dd);
+  }
+  const note = document.createElement('p');
+  note.textContent = 'Цена — базовая ставка, умноженная на коэффициенты (не выше предела, установленного законом).';
+  details.append(summary, list, note);
+  return details;
+}
+
 function render() {
   const all = [...state.rows.values()];
   const prices = all.filter((c) => c.status === 'COMPLETED' && c.offer).map((c) => Number(c.offer.premium.amount));
@@ -517,6 +584,10 @@ function render() {
       badge.className = 'badge';
       badge.textContent = 'Лучшая цена';
       status.append(' ', badge);
+    }
+    if (kind === 'offer') {
+      const factors = factorsDisclosure(c);
+      if (factors) status.append(factors);
     }
     const cell = document.createElement('td');
     cell.className = 'price';

@@ -33,7 +33,24 @@ test('offers from the simulated insurers arrive live, the best price is marked, 
   await page.screenshot({ path: artifact('quote-page-live.png'), fullPage: true });
   const early = await offerRows(page);
   assert.ok(early.some((r) => r.status === 'waiting'), 'the first offer should arrive before the slower insurers answer');
+  // The factors of a price, on demand, while other offers still arrive (the rows are drawn again with each).
+  const withFactors = page.locator('#offers tbody tr[data-status="offer"]:has(details.factors)').first();
+  await withFactors.waitFor({ timeout: 30000 });
+  const factorsOf = await withFactors.getAttribute('data-company');
+  await withFactors.getByText('Из чего цена').click();
   await waitForSummary(page);
+  const opened = page.locator(`#offers tbody tr[data-company="${factorsOf}"] details.factors`);
+  assert.equal(await opened.evaluate((d) => d.open), true, 'an opened «Из чего цена» stays open as offers arrive');
+  const factors = await opened.locator('dt').allTextContents();
+  for (const name of ['ТБ — базовая ставка страховой', 'КТ — территория', 'КБМ — бонус-малус', 'КВС — возраст и стаж',
+    'КО — число допущенных', 'КМ — мощность двигателя', 'КС — период использования'])
+    assert.ok(factors.some((f) => f.startsWith(name)), `${name} in ${JSON.stringify(factors)}`);
+  const values = await opened.locator('dd').allTextContents();
+  assert.match(values[0], /^\d[\d\s]*,\d\d ₽$/, 'the base rate in rubles');
+  for (const v of values.slice(1)) assert.match(v, /^\d+,\d+$/, 'a coefficient');
+  // An insurer that reports no factors (the volna dialect) offers none to open.
+  assert.equal(await page.locator('#offers tbody tr[data-company="sibir-rezerv"] details.factors').count(), 0);
+  await page.screenshot({ path: artifact('quote-page-factors.png'), fullPage: true });
   const rows = await offerRows(page);
   const offers = rows.filter((r) => r.status === 'offer');
   assert.ok(offers.length >= 5, `at least five offers expected, got ${JSON.stringify(rows)}`);
