@@ -1,0 +1,40 @@
+#pragma once
+
+#include "plugins/failure_code.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace osago::host {
+
+/// What one issue or issue_poll call said of a purchase (ABI 1.2), in the
+/// host's terms. Read from the plugin's purchase outcome document
+/// (docs/plugin-abi.md, "Purchase documents") by parsePurchaseOutcome.
+struct PurchaseOutcome {
+  enum class Kind { Pending, Payment, Paid, Issued, Declined, Failed };
+  Kind kind = Kind::Failed;
+  std::string external_id;    ///< the partner's purchase id (all but Declined and Failed)
+  std::string payment_url;    ///< Payment
+  std::string draft_url;      ///< Payment, optional
+  std::optional<std::chrono::system_clock::time_point> expires_at;  ///< Payment: the payment page's end
+  std::string policy_number;  ///< Issued
+  std::string policy_url;     ///< Issued, optional
+  std::string decline_reason; ///< Declined: the insurer's own code
+  std::string message;        ///< Declined, Failed
+  FailureCode failure = FailureCode::kPluginError;  ///< Failed
+  std::optional<std::chrono::milliseconds> retry_after;
+};
+
+/// Reads a purchase outcome document with type-checked access: a malformed
+/// one (not JSON, a field of the wrong type or out of its bounds, a link that
+/// is not a clean absolute http(s) URL, an unknown outcome) is a Failed
+/// PLUGIN_ERROR naming the field, counted as a rejected plugin document.
+PurchaseOutcome parsePurchaseOutcome(const std::string& json_text);
+
+/// Whether `url` is a link the host may show a buyer as it is: absolute
+/// http(s) with a host, at most OSAGO_PURCHASE_MAX_URL bytes, no spaces,
+/// quotes, angle brackets, backslashes or control characters.
+bool isShowableLink(const std::string& url);
+
+}  // namespace osago::host
