@@ -205,6 +205,9 @@ void TestStack::listScrapeTargets() {
   };
   add("osago-core-app", core_port_);
   add("osago-aggregator", aggregator_port_);
+  // The second instances too while they run: a quote's series may be made on either.
+  if (second_core_port_ != 0) add("osago-core-app", second_core_port_);
+  if (second_aggregator_port_ != 0) add("osago-aggregator", second_aggregator_port_);
   add("insurer-simulator", simulator_port_);
   add("client-info", client_info_port_);
   std::string tmp = scrape_targets_file_ + ".tmp";
@@ -267,6 +270,7 @@ void TestStack::stopSecondAggregator() {
     ::waitpid(it->second, &status, 0);
     children_.erase(it);
     second_aggregator_port_ = 0;
+    listScrapeTargets();
     return;
   }
 }
@@ -340,6 +344,7 @@ std::string TestStack::secondCoreUrl() {
   if (second_core_port_ == 0) {
     std::string url = startExtraCore("core-app-2", secondAggregatorUrl());
     second_core_port_ = std::stoi(url.substr(url.rfind(':') + 1));
+    listScrapeTargets();
   }
   return "http://127.0.0.1:" + std::to_string(second_core_port_);
 }
@@ -350,6 +355,7 @@ std::string TestStack::secondAggregatorUrl() {
     pid_t pid = startAggregator("osago-aggregator-2", port);
     waitReady("osago-aggregator-2", pid, "http://127.0.0.1:" + std::to_string(port) + "/health/live");
     second_aggregator_port_ = port;
+    listScrapeTargets();
   }
   return "http://127.0.0.1:" + std::to_string(second_aggregator_port_);
 }
