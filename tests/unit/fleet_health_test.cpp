@@ -115,15 +115,21 @@ TEST(FleetHealth, AReportOfTheWrongShapeIsReadWithoutHarm) {
        {{"health", {{"breaker", "OPEN"}, {"latencyMs", {{"p95", "slow"}}}, {"calls", nullptr}}}},
        "2026-11-27T10:00:02.000Z", 500},
       {"i-4", "volga-garant", "garant", {{"health", {{"breaker", {{"state", 2}}}, {"latencyMs", 5}}}},
-       "2026-11-27T10:00:03.000Z", 500}};
+       "2026-11-27T10:00:03.000Z", 500},
+      {"i-5", "volga-garant", "garant",
+       {{"callsRunning", 1e300}, {"callsQueued", -7}, {"health", {{"calls", 18446744073709551615ULL}, {"failures", 3.9}}}},
+       "2026-11-27T10:00:04.000Z", 500}};
   nlohmann::json view;
   ASSERT_NO_THROW(view = fleetView(reports, std::chrono::seconds(10)));
   ASSERT_EQ(view["companies"].size(), 1u);
   const auto& c = view["companies"][0];
-  EXPECT_EQ(c["instances"], 4);
+  EXPECT_EQ(c["instances"], 5);
   EXPECT_EQ(c["breaker"], "CLOSED");
   EXPECT_EQ(c["name"], "");
-  EXPECT_EQ(c["calls"], 0);
+  EXPECT_EQ(c["calls"], 0) << "a count out of range counts as 0, not as a wrapped or overflowing sum";
+  EXPECT_EQ(c["failures"], 3);
+  EXPECT_EQ(c["callsRunning"], 0);
+  EXPECT_EQ(c["callsQueued"], 0);
   EXPECT_TRUE(c["p95LatencyMs"].is_null());
   EXPECT_EQ(c["perInstance"][1]["pluginEnabled"], false);
   EXPECT_EQ(c["perInstance"][1]["pluginVersion"], "");

@@ -4,6 +4,7 @@
 
 #include <Poco/Logger.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -95,9 +96,14 @@ const nlohmann::json& member(const nlohmann::json& j, const char* key) {
   return it != j.end() ? *it : absent;
 }
 
+// A count or a latency: 0 to 10^15 (what is not a number, or outside that, counts as 0),
+// so sums over instances cannot overflow and no float is cast out of range.
 long long number(const nlohmann::json& j, const char* key) {
+  constexpr double kMax = 1e15;
   const auto& v = member(j, key);
-  return v.is_number() ? v.get<long long>() : 0;
+  if (!v.is_number()) return 0;
+  double d = v.get<double>();
+  return d >= 0 && d <= kMax ? static_cast<long long>(d) : 0;
 }
 
 std::string text(const nlohmann::json& j, const char* key, std::string fallback = {}) {
@@ -130,9 +136,11 @@ nlohmann::json fleetView(const std::vector<PartnerHealthReport>& reports, std::c
     c["callsQueued"] = c["callsQueued"].get<long long>() + number(r.report, "callsQueued");
     c["calls"] = c["calls"].get<long long>() + number(health, "calls");
     c["failures"] = c["failures"].get<long long>() + number(health, "failures");
-    const auto& p95 = member(member(health, "latencyMs"), "p95");
-    if (p95.is_number() && (c["p95LatencyMs"].is_null() || p95.get<long long>() > c["p95LatencyMs"].get<long long>()))
-      c["p95LatencyMs"] = p95.get<long long>();
+    const auto& latency = member(health, "latencyMs");
+    if (member(latency, "p95").is_number()) {
+      long long p95 = number(latency, "p95");
+      if (c["p95LatencyMs"].is_null() || p95 > c["p95LatencyMs"].get<long long>()) c["p95LatencyMs"] = p95;
+    }
     c["perInstance"].push_back({{"instance", r.instance_id},
                                 {"reportedAt", r.reported_at},
                                 {"ageMs", r.age_ms},
@@ -145,8 +153,8 @@ nlohmann::json fleetView(const std::vector<PartnerHealthReport>& reports, std::c
   nlohmann::json out{{"reportedWithinSeconds", max_age.count()}, {"companies", nlohmann::json::array()}};
   for (auto& [id, c] : companies) {
     long long calls = c["calls"].get<long long>();
-    c["successRate"] = calls > 0 ? nlohmann::json(1.0 - static_cast<double>(c["failures"].get<long long>()) / calls)
-                                 : nlohmann::json(nullptr);
+    double failed = std::min(1.0, static_cast<double>(c["failures"].get<long long>()) / std::max(calls, 1LL));
+    c["successRate"] = calls > 0 ? nlohmann::json(1.0 - failed) : nlohmann::json(nullptr);
     out["companies"].push_back(std::move(c));
   }
   return out;
