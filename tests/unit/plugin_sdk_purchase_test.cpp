@@ -125,6 +125,14 @@ TEST(PluginSdkPurchase, WhatTheHostCouldNotShowIsThePartnersError) {
   auto long_number = answer({{"id", "p-7"}, {"status", "issued"}, {"policyNumber", std::string(65, '7')}});
   EXPECT_EQ(long_number.status, OSAGO_STATUS_PERMANENT);
   EXPECT_NE(long_number.reply.value("message", "").find("policy number"), std::string::npos);
+  EXPECT_EQ(answer({{"id", "p-7"}, {"status", "issued"}, {"policyNumber", "ХХХ\n1"}}).status, OSAGO_STATUS_PERMANENT)
+      << "a control character in the policy number";
+  auto late = answer({{"id", "p-7"}, {"status", "payment"}, {"paymentUrl", "https://pay.ru/p"}, {"expiresAtMs", 1}});
+  EXPECT_EQ(late.status, OSAGO_STATUS_PERMANENT) << "a payment deadline in 1970";
+  EXPECT_NE(late.reply.value("message", "").find("between 2000 and 2100"), std::string::npos) << late.reply_text;
+  EXPECT_EQ(answer({{"id", "p-7"}, {"status", "payment"}, {"paymentUrl", "https://pay.ru/it's"}, {"expiresAtMs", 1}}).status,
+            OSAGO_STATUS_PERMANENT)
+      << "the SDK refuses what the host would refuse (a quote in a link)";
   EXPECT_EQ(answer({{"id", ""}, {"status", "paid"}}).status, OSAGO_STATUS_PERMANENT) << "an empty purchase id";
   EXPECT_EQ(answer({{"id", std::string(OSAGO_OUTCOME_MAX_EXTERNAL_ID + 1, 'p')}, {"status", "paid"}}).status,
             OSAGO_STATUS_PERMANENT);

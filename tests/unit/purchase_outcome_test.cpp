@@ -110,11 +110,11 @@ TEST(PurchaseOutcome, AnythingElseIsThePluginsErrorNamingTheField) {
 }
 
 TEST(PurchaseOutcome, ShowableLinks) {
-  EXPECT_TRUE(osago::host::isShowableLink("https://pay.partner.ru/p/1?x=1&y=%20"));
-  EXPECT_TRUE(osago::host::isShowableLink("http://127.0.0.1:8093/pay/1"));
+  EXPECT_TRUE(sdk::isShowableLink("https://pay.partner.ru/p/1?x=1&y=%20"));
+  EXPECT_TRUE(sdk::isShowableLink("http://127.0.0.1:8093/pay/1"));
   for (const char* bad : {"", "https://", "http:/x", "HTTPS://x", "//x", "https://x/'", "https://x/`", "https://x/\\",
                           "https://x/\x7f", "mailto:a@b"})
-    EXPECT_FALSE(osago::host::isShowableLink(bad)) << bad;
+    EXPECT_FALSE(sdk::isShowableLink(bad)) << bad;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <osago/common/outside_json.hpp>
 #include <osago/plugin_abi.h>
+#include <osago/plugin_sdk/plugin.hpp>
 
 #include <algorithm>
 
@@ -17,19 +18,7 @@ PurchaseOutcome rejected(const std::string& why) {
   return out;
 }
 
-// Unix milliseconds the host takes as a payment page's end: 2000-01-01 to 2100-01-01.
-constexpr long long kEarliestMs = 946'684'800'000LL, kLatestMs = 4'102'444'800'000LL;
-
 }  // namespace
-
-bool isShowableLink(const std::string& url) {
-  std::size_t start = url.rfind("https://", 0) == 0 ? 8 : url.rfind("http://", 0) == 0 ? 7 : 0;
-  if (start == 0 || url.size() > OSAGO_PURCHASE_MAX_URL || url.size() == start || url[start] == '/') return false;
-  return std::none_of(url.begin(), url.end(), [](char c) {
-    auto u = static_cast<unsigned char>(c);
-    return u <= 0x20 || u == 0x7F || c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\' || c == '`';
-  });
-}
 
 PurchaseOutcome parsePurchaseOutcome(const std::string& json_text) {
   auto j = parseOutside(json_text);
@@ -54,7 +43,7 @@ PurchaseOutcome parsePurchaseOutcome(const std::string& json_text) {
   };
   auto link = [&](const char* field, bool required, std::string& out) {
     text(field, OSAGO_PURCHASE_MAX_URL, required, out);
-    if (problem.empty() && !out.empty() && !isShowableLink(out))
+    if (problem.empty() && !out.empty() && !sdk::isShowableLink(out))
       problem = std::string("field '") + field + "' is not an absolute http(s) URL the buyer can be shown";
   };
 
@@ -92,15 +81,14 @@ PurchaseOutcome parsePurchaseOutcome(const std::string& json_text) {
       auto e = j.find("expiresAtUnixMs");
       if (e == j.end()) problem = "field 'expiresAtUnixMs' is missing";
       else if (!e->is_number_integer()) problem = "field 'expiresAtUnixMs' must be an integer";
-      else if (e->get<long long>() < kEarliestMs || e->get<long long>() > kLatestMs)
+      else if (!sdk::isPurchaseExpiry(e->get<long long>()))
         problem = "field 'expiresAtUnixMs' is not a time between 2000 and 2100";
       else out.expires_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(e->get<long long>()));
     }
   }
   if (out.kind == PurchaseOutcome::Kind::Issued) {
     text("policyNumber", OSAGO_PURCHASE_MAX_POLICY_NUMBER, true, out.policy_number);
-    if (problem.empty() && std::any_of(out.policy_number.begin(), out.policy_number.end(),
-                                       [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }))
+    if (problem.empty() && !sdk::isPolicyNumber(out.policy_number))
       problem = "field 'policyNumber' has a control character";
     link("policyUrl", false, out.policy_url);
   }

@@ -28,13 +28,8 @@ struct PurchaseOutcome {
 
 /// Reads a purchase outcome document with type-checked access: a malformed
 /// one (not JSON, a field of the wrong type or out of its bounds, a link that
-/// is not a clean absolute http(s) URL, an unknown outcome) is a Failed
+/// is not one osago::sdk::isShowableLink takes, an unknown outcome) is a Failed
 /// PLUGIN_ERROR naming the field, counted as a rejected plugin document.
 PurchaseOutcome parsePurchaseOutcome(const std::string& json_text);
-
-/// Whether `url` is a link the host may show a buyer as it is: absolute
-/// http(s) with a host, at most OSAGO_PURCHASE_MAX_URL bytes, no spaces,
-/// quotes, angle brackets, backslashes or control characters.
-bool isShowableLink(const std::string& url);
 
 }  // namespace osago::host

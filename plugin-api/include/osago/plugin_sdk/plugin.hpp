@@ -209,6 +209,32 @@ class Outcome {
   nlohmann::json json_;
 };
 
+/// Whether `url` is a link the host shows a buyer as it is (ABI 1.2): absolute
+/// http(s) with a host, at most OSAGO_PURCHASE_MAX_URL bytes, no spaces, quotes,
+/// angle brackets, backslashes, backticks or control characters. The host
+/// applies this same rule to every purchase outcome it reads.
+inline bool isShowableLink(std::string_view url) {
+  std::size_t start = url.rfind("https://", 0) == 0 ? 8 : url.rfind("http://", 0) == 0 ? 7 : 0;
+  if (start == 0 || url.size() > OSAGO_PURCHASE_MAX_URL || url.size() == start || url[start] == '/') return false;
+  return std::none_of(url.begin(), url.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u <= 0x20 || u == 0x7F || c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\' || c == '`';
+  });
+}
+
+/// Whether `number` is a policy number the host keeps: 1 to
+/// OSAGO_PURCHASE_MAX_POLICY_NUMBER bytes, no control characters.
+inline bool isPolicyNumber(std::string_view number) {
+  return !number.empty() && number.size() <= OSAGO_PURCHASE_MAX_POLICY_NUMBER &&
+         std::none_of(number.begin(), number.end(),
+                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; });
+}
+
+/// Whether a payment page's end (Unix milliseconds) is one the host takes: 2000-01-01 to 2100-01-01.
+inline bool isPurchaseExpiry(std::int64_t unix_ms) {
+  return unix_ms >= 946'684'800'000LL && unix_ms <= 4'102'444'800'000LL;
+}
+
 /// What an issue or issue_poll call found out about a purchase (ABI 1.2),
 /// serialised to the purchase outcome JSON of docs/plugin-abi.md. As with
 /// Outcome, the partner's strings are held to the document's bounds: an id,
@@ -229,6 +255,9 @@ class PurchaseOutcome {
     nlohmann::json j = start("PAYMENT", std::move(external_id));
     j["paymentUrl"] = link(std::move(payment_url), "payment link");
     if (!draft_url.empty()) j["draftUrl"] = link(std::move(draft_url), "policy draft link");
+    if (!isPurchaseExpiry(expires_at_unix_ms))
+      throw PluginError(OSAGO_STATUS_PERMANENT, "the partner's payment deadline " + std::to_string(expires_at_unix_ms) +
+                                                    " (Unix ms) is not a time between 2000 and 2100");
     j["expiresAtUnixMs"] = expires_at_unix_ms;
     return PurchaseOutcome(std::move(j));
   }
@@ -237,10 +266,10 @@ class PurchaseOutcome {
   /// The policy is issued: its number and, if the partner gives one, a link to it.
   static PurchaseOutcome issued(std::string external_id, std::string policy_number, std::string policy_url = {}) {
     nlohmann::json j = start("ISSUED", std::move(external_id));
-    if (policy_number.empty() || policy_number.size() > OSAGO_PURCHASE_MAX_POLICY_NUMBER)
+    if (!isPolicyNumber(policy_number))
       throw PluginError(OSAGO_STATUS_PERMANENT, "the partner's policy number is " + std::to_string(policy_number.size()) +
-                                                    " bytes; the host keeps 1 to " +
-                                                    std::to_string(OSAGO_PURCHASE_MAX_POLICY_NUMBER));
+                                                    " bytes or has a control character; the host keeps 1 to " +
+                                                    std::to_string(OSAGO_PURCHASE_MAX_POLICY_NUMBER) + " bytes of text");
     j["policyNumber"] = std::move(policy_number);
     if (!policy_url.empty()) j["policyUrl"] = link(std::move(policy_url), "policy link");
     return PurchaseOutcome(std::move(j));
@@ -264,18 +293,12 @@ class PurchaseOutcome {
                                                     std::to_string(OSAGO_OUTCOME_MAX_EXTERNAL_ID));
     return nlohmann::json{{"v", 1}, {"outcome", outcome}, {"externalId", std::move(external_id)}};
   }
-  /// An absolute http(s) link of at most OSAGO_PURCHASE_MAX_URL bytes, with no
-  /// spaces or control characters: the host shows it to the buyer as it is.
+  /// `url` if the host can show it to the buyer (isShowableLink); otherwise the partner's PERMANENT error.
   static std::string link(std::string url, const char* what) {
-    bool scheme = url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0;
-    bool clean = std::none_of(url.begin(), url.end(), [](char c) {
-      auto u = static_cast<unsigned char>(c);
-      return u <= 0x20 || u == 0x7F || c == '"' || c == '<' || c == '>' || c == '\\';
-    });
-    if (!scheme || !clean || url.size() > OSAGO_PURCHASE_MAX_URL)
+    if (!isShowableLink(url))
       throw PluginError(OSAGO_STATUS_PERMANENT, std::string("the partner's ") + what + " '" +
                                                     Outcome::clipped(url, 80) + "' is not an absolute http(s) URL of at most " +
-                                                    std::to_string(OSAGO_PURCHASE_MAX_URL) + " bytes");
+                                                    std::to_string(OSAGO_PURCHASE_MAX_URL) + " bytes that a buyer can be shown");
     return url;
   }
   nlohmann::json json_;
@@ -346,8 +369,10 @@ struct Exports {
       return OSAGO_STATUS_INTERNAL;
     }
   }
-  static void reply(const osago_call* call, const Outcome& outcome) {
-    std::string body = outcome.json().dump();
+  /// Hands an Outcome or a PurchaseOutcome to the host as its JSON text.
+  template <typename Document>
+  static void reply(const osago_call* call, const Document& document) {
+    std::string body = document.json().dump();
     call->reply(call->host_call_ctx, toAbi(body));
   }
   static osago_status submit(void* instance, const osago_call* call, osago_str quote_json) noexcept {
@@ -366,15 +391,13 @@ struct Exports {
   static osago_status issue(void* instance, const osago_call* call, osago_str purchase_json) noexcept {
     return barrier(call, [&] {
       auto purchase = nlohmann::json::parse(fromAbi(purchase_json));
-      std::string body = static_cast<Impl*>(instance)->issue(Call(call), purchase).json().dump();
-      call->reply(call->host_call_ctx, toAbi(body));
+      reply(call, static_cast<Impl*>(instance)->issue(Call(call), purchase));
       return OSAGO_STATUS_OK;
     });
   }
   static osago_status issuePoll(void* instance, const osago_call* call, osago_str external_purchase_id) noexcept {
     return barrier(call, [&] {
-      std::string body = static_cast<Impl*>(instance)->issuePoll(Call(call), fromAbi(external_purchase_id)).json().dump();
-      call->reply(call->host_call_ctx, toAbi(body));
+      reply(call, static_cast<Impl*>(instance)->issuePoll(Call(call), fromAbi(external_purchase_id)));
       return OSAGO_STATUS_OK;
     });
   }
