@@ -73,4 +73,16 @@ int fullYearsBetween(const CivilDate& from, const CivilDate& to) {
   return years;
 }
 
+std::string isoUtc(std::chrono::system_clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  long long day_ms = 86'400'000;
+  long long days = ms >= 0 ? ms / day_ms : -((-ms + day_ms - 1) / day_ms);
+  long long in_day = ms - days * day_ms;
+  CivilDate d = CivilDate::fromDays(static_cast<long>(days));
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02lld:%02lld:%02lld.%03lldZ", d.year, d.month, d.day, in_day / 3'600'000,
+                in_day / 60'000 % 60, in_day / 1000 % 60, in_day % 1000);
+  return buf;
+}
+
 }  // namespace osago

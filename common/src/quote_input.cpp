@@ -3,6 +3,7 @@
 #include <osago/common/utf8.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 #include <string_view>
 
@@ -344,6 +345,54 @@ json checkDrivers(Checker& c, const json& body, const PolicyPart& policy, const 
 }
 
 }  // namespace
+
+ValidatedQuote validateBuyer(const json& buyer, const std::string& path) {
+  ValidatedQuote result;
+  Checker c(result.errors);
+  if (!buyer.is_object()) {
+    c.fail(path, buyer.is_null() ? "is required" : "must be an object");
+    return result;
+  }
+  c.onlyKnown(buyer, {"email", "phone"}, path);
+  json out = json::object();
+  if (auto email = c.string(buyer, "email", path + ".email", true, 254)) {
+    // One '@' between a local part and a domain with a dot; no spaces, quotes,
+    // angle brackets or control characters (it is shown and sent on as it is).
+    auto at = email->find('@');
+    bool shape = at != std::string::npos && at > 0 && at == email->rfind('@') && at + 1 < email->size() &&
+                 email->find('.', at + 2) != std::string::npos && email->back() != '.' && email->size() <= 254;
+    bool clean = std::none_of(email->begin(), email->end(), [](unsigned char ch) {
+      return ch <= 0x20 || ch == 0x7f || ch == '"' || ch == '\'' || ch == '<' || ch == '>' || ch == '\\' || ch == ',' ||
+             ch == ';' || ch >= 0x80;
+    });
+    if (!shape || !clean)
+      c.fail(path + ".email", "must be an e-mail address like ivanov@example.ru");
+    else
+      out["email"] = email->substr(0, at + 1) + [&] {
+        std::string domain = email->substr(at + 1);
+        std::transform(domain.begin(), domain.end(), domain.begin(), [](unsigned char ch) { return std::tolower(ch); });
+        return domain;
+      }();
+  }
+  if (auto phone = c.string(buyer, "phone", path + ".phone", true, 32)) {
+    // A Russian mobile or city number: +7 or 8 and ten digits; spaces, dashes and brackets are allowed between.
+    std::string digits;
+    bool clean = true;
+    for (std::size_t i = 0; i < phone->size(); ++i) {
+      char ch = (*phone)[i];
+      if (ch >= '0' && ch <= '9') digits += ch;
+      else if (!(ch == ' ' || ch == '-' || ch == '(' || ch == ')' || (ch == '+' && i == 0))) clean = false;
+    }
+    bool plus = !phone->empty() && (*phone)[0] == '+';
+    bool ok = clean && digits.size() == 11 && ((plus && digits[0] == '7') || (!plus && (digits[0] == '8' || digits[0] == '7')));
+    if (!ok)
+      c.fail(path + ".phone", "must be a Russian phone number like +7 900 123-45-67");
+    else
+      out["phone"] = "+7" + digits.substr(1);
+  }
+  if (result.ok()) result.input = std::move(out);
+  return result;
+}
 
 ValidatedQuote validateQuoteInput(const json& body, const CivilDate& today) {
   ValidatedQuote result;

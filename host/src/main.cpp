@@ -124,7 +124,7 @@ class AggregatorApp : public ServiceApplication {
     plugins.rescan();
     KafkaEventPublisher publisher(cfg.kafka, cfg.kafka_topic);
     OutboxRelay relay(store, publisher, instance_id);
-    QuoteScheduler scheduler(store, lease_store, plugins, cfg.quotes, instance_id, [&] { relay.wake(); });
+    QuoteScheduler scheduler(store, lease_store, plugins, cfg.quotes, cfg.purchases, instance_id, [&] { relay.wake(); });
     scheduler.reportTo(admission);
     WorkAnnouncer announcer(api_db, QuoteStore::kWorkChannel);
     auth::ServiceTokenVerifier services(cfg.service_token.current, cfg.service_token.accepted, "osago-aggregator");
@@ -132,7 +132,7 @@ class AggregatorApp : public ServiceApplication {
       relay.wake();
       scheduler.wake();     // this instance's workers at once
       announcer.announce();  // the other instances' within milliseconds
-    });
+    }, cfg.purchases.deadline);
     WorkNotifier notifier(cfg.postgres_dsn, QuoteStore::kWorkChannel, [&] { scheduler.wake(); });
     RetentionSweeper sweeper(store, cfg.retention);
     PartnerHealthStore health_reports(db);

@@ -72,7 +72,7 @@ class SchedulerTest : public ::testing::Test {
   }
 
   std::unique_ptr<QuoteScheduler> scheduler(const std::string& instance) {
-    return std::make_unique<QuoteScheduler>(*store_, *lease_store_, registry(), quotes_, instance, [] {});
+    return std::make_unique<QuoteScheduler>(*store_, *lease_store_, registry(), quotes_, PurchasesConfig{}, instance, [] {});
   }
 
   /// A request for the one company, due now.

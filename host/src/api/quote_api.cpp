@@ -40,6 +40,7 @@ nlohmann::json toJson(const QuoteRequestView& v) {
                      {"updatedAt", c.updated_at}};
     if (!c.offer.is_null()) j["offer"] = c.offer;
     if (!c.error.is_null()) j["error"] = c.error;
+    if (c.purchase) j["purchase"] = purchaseJson(*c.purchase);
     companies.push_back(std::move(j));
   }
   return {{"osagoRequestId", v.id},  {"userId", v.user_id},     {"correlationId", v.correlation_id}, {"traceId", v.trace_id.empty() ? nlohmann::json() : nlohmann::json(v.trace_id)},
@@ -49,14 +50,15 @@ nlohmann::json toJson(const QuoteRequestView& v) {
 
 QuoteApi::QuoteApi(QuoteStore& store, const PluginRegistry& plugins, const auth::ServiceTokenVerifier& services,
                    AdmissionControl& admission, std::chrono::seconds deadline, std::function<CivilDate()> today,
-                   std::function<void()> on_created)
+                   std::function<void()> on_created, std::chrono::seconds purchase_deadline)
     : store_(store),
       plugins_(plugins),
       services_(services),
       admission_(admission),
       deadline_(deadline),
       today_(std::move(today)),
-      on_created_(std::move(on_created)) {}
+      on_created_(std::move(on_created)),
+      purchase_deadline_(purchase_deadline) {}
 
 void QuoteApi::authenticate(const Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
   std::string token = http::bearerToken(request);
@@ -99,6 +101,10 @@ void QuoteApi::registerRoutes(http::Router& router) {
   router.add("GET", "/osago/requests/{id}", [this](auto& req, auto& resp, const auto& p) {
     authenticate(req, resp);
     withStorage([&] { get(resp, p.at("id")); });
+  });
+  router.add("POST", "/osago/requests/{id}/companies/{companyId}/purchase", [this](auto& req, auto& resp, const auto& p) {
+    authenticate(req, resp);
+    withStorage([&] { purchase(req, resp, p.at("id"), p.at("companyId")); });
   });
 }
 
@@ -185,6 +191,92 @@ void QuoteApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServ
     for (const auto& c : view->companies) add(c.company_id, c.company_name, c.status);
   }
   http::sendJson(response, created.kind == CreateResult::Kind::Created ? 201 : 200, answer);
+}
+
+namespace {
+
+prometheus::Counter& purchasesCounted(const std::string& result) {
+  static auto& f = metrics::counter("osago_purchase_requests_total",
+                                    "POST /osago/requests/{id}/companies/{companyId}/purchase by result: created, replayed, "
+                                    "or the refusal in lower case (no_offer, offer_expired, purchase_exists, ...)");
+  return f.Add({{"result", result}});
+}
+
+}  // namespace
+
+void QuoteApi::purchase(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
+                        const std::string& id, const std::string& company_id) {
+  nlohmann::json body = http::readJsonBody(request);
+  if (!body.is_object()) throw http::HttpError(400, "VALIDATION_FAILED", "the body must be a JSON object");
+  std::vector<quote::FieldError> errors;
+  auto user_id = idField(body, "userId", errors);
+  for (const auto& [key, value] : body.items())
+    if (key != "userId" && key != "buyer") errors.push_back({key, "is not a field of a purchase (userId, buyer)"});
+  auto buyer = quote::validateBuyer(body.contains("buyer") ? body["buyer"] : nlohmann::json());
+  errors.insert(errors.end(), buyer.errors.begin(), buyer.errors.end());
+  if (!errors.empty()) {
+    purchasesCounted("invalid").Increment();
+    throw http::HttpError(400, "VALIDATION_FAILED", "the purchase has invalid fields", quote::toJson(errors));
+  }
+  std::string idempotency_key = request.get("Idempotency-Key", "");
+  if (idempotency_key.size() > 128)
+    throw http::HttpError(400, "VALIDATION_FAILED", "Idempotency-Key is longer than 128 characters");
+  if (!isUuid(id) || company_id.empty() || company_id.size() > 128)
+    throw http::HttpError(404, "NOT_FOUND", "no quote request " + id.substr(0, 64));
+
+  NewPurchase n;
+  n.request_id = id;
+  n.user_id = *user_id;
+  n.company_id = company_id;
+  // Without a key, a repeat of the same purchase of the same offer is a replay.
+  n.idempotency_key = idempotency_key.empty() ? "offer:" + company_id : idempotency_key;
+  n.buyer = buyer.input;
+  n.deadline = purchase_deadline_;
+  auto created = store_.createPurchase(n);
+  using Kind = PurchaseCreated::Kind;
+  auto refusal = [&](const char* label, int status, const char* code, const std::string& message) {
+    purchasesCounted(label).Increment();
+    return http::HttpError(status, code, message);
+  };
+  switch (created.kind) {
+    case Kind::Created:
+    case Kind::Replayed: break;
+    case Kind::NoRequest: throw refusal("not_found", 404, "NOT_FOUND", "no quote request " + id);
+    case Kind::KeyReused:
+      throw refusal("key_reused", 422, "IDEMPOTENCY_KEY_REUSED",
+             "the idempotency key " + n.idempotency_key + " was already used for another purchase or another buyer");
+    case Kind::NoOffer: throw refusal("no_offer", 409, "NO_OFFER", "company " + company_id + " has no offer in this request");
+    case Kind::NotPurchasable:
+      throw refusal("not_purchasable", 409, "NOT_PURCHASABLE",
+             "this insurer's offers cannot be bought here (its plugin predates purchases); buy on the insurer's own site");
+    case Kind::Expired:
+      throw refusal("offer_expired", 409, "OFFER_EXPIRED", "the offer is no longer valid; ask for new prices");
+    case Kind::Superseded:
+      throw refusal("offer_superseded", 409, "OFFER_SUPERSEDED",
+             "a newer quote request for the same vehicle replaced this offer; buy from the newer one");
+    case Kind::Taken:
+      throw refusal("purchase_exists", 409, "PURCHASE_EXISTS",
+             created.company_id == company_id
+                 ? "this offer is already being bought (purchase " + created.purchase_id + ")"
+                 : "another offer of this request is being bought or was bought (company " + created.company_id + ")");
+  }
+  purchasesCounted(created.kind == Kind::Created ? "created" : "replayed").Increment();
+  if (created.kind == Kind::Created) {
+    Poco::Logger::get("api").information("request " + id + " company " + company_id + ": purchase " + created.purchase_id +
+                                         " created");
+    on_created_();  // the workers take it at once
+  }
+  auto view = store_.find(id);
+  if (!view) throw Error("request " + id + " vanished right after its purchase was stored");
+  for (const auto& c : view->companies) {
+    if (c.company_id != company_id || !c.purchase) continue;
+    auto answer = purchaseJson(*c.purchase);
+    answer["osagoRequestId"] = id;
+    answer["companyId"] = company_id;
+    http::sendJson(response, created.kind == Kind::Created ? 201 : 200, answer);
+    return;
+  }
+  throw Error("request " + id + ": purchase " + created.purchase_id + " vanished right after it was stored");
 }
 
 void QuoteApi::get(Poco::Net::HTTPServerResponse& response, const std::string& id) {

@@ -14,7 +14,8 @@
 
 namespace osago::host {
 
-/// The REST API core-app calls: create a quote request, read its state. Every
+/// The REST API core-app calls: create a quote request, read its state, buy
+/// one of its offers. Every
 /// call must carry a service token `services` verifies (else 401).
 class QuoteApi {
  public:
@@ -23,7 +24,7 @@ class QuoteApi {
   /// `admission` says when a new request must be refused (503) instead.
   QuoteApi(QuoteStore& store, const PluginRegistry& plugins, const auth::ServiceTokenVerifier& services,
            AdmissionControl& admission, std::chrono::seconds deadline, std::function<CivilDate()> today,
-           std::function<void()> on_created);
+           std::function<void()> on_created, std::chrono::seconds purchase_deadline = std::chrono::seconds(1800));
 
   void registerRoutes(http::Router& router);
 
@@ -32,6 +33,8 @@ class QuoteApi {
   void authenticate(const Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
   void create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
   void get(Poco::Net::HTTPServerResponse& response, const std::string& id);
+  void purchase(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, const std::string& id,
+                const std::string& company_id);
 
   QuoteStore& store_;
   const PluginRegistry& plugins_;
@@ -41,6 +44,7 @@ class QuoteApi {
   std::chrono::seconds deadline_;
   std::function<CivilDate()> today_;
   std::function<void()> on_created_;
+  std::chrono::seconds purchase_deadline_;
 };
 
 /// The JSON shape of a stored request (GET /osago/requests/{id}, see docs/api.md).

@@ -152,6 +152,28 @@ AggregatorConfig AggregatorConfig::load(const std::string& file) {
   if (cfg.quotes.workers < 1 || cfg.quotes.workers > 256)
     throw ConfigError(file, "quotes.workers", "must be between 1 and 256");
 
+  auto purchases = root.child("purchases");
+  auto& buy = cfg.purchases;
+  buy.offer_validity = std::chrono::seconds(purchases.get<int>("offer_validity_seconds", 1800));
+  buy.deadline = std::chrono::seconds(purchases.get<int>("deadline_seconds", 1800));
+  buy.paid_deadline = std::chrono::seconds(purchases.get<int>("paid_deadline_seconds", 86400));
+  buy.poll_initial = std::chrono::milliseconds(purchases.get<int>("poll_initial_ms", 1000));
+  buy.poll_max = std::chrono::milliseconds(purchases.get<int>("poll_max_ms", 10000));
+  buy.payment_poll = std::chrono::milliseconds(purchases.get<int>("payment_poll_ms", 2000));
+  purchases.finish();
+  if (buy.offer_validity.count() < 10 || buy.offer_validity.count() > 7 * 86400)
+    throw ConfigError(file, "purchases.offer_validity_seconds", "must be between 10 and 604800");
+  if (buy.deadline.count() < 10 || buy.deadline.count() > 86400)
+    throw ConfigError(file, "purchases.deadline_seconds", "must be between 10 and 86400");
+  if (buy.paid_deadline.count() < 60 || buy.paid_deadline.count() > 30 * 86400)
+    throw ConfigError(file, "purchases.paid_deadline_seconds", "must be between 60 and 2592000");
+  if (buy.poll_initial.count() < 100 || buy.poll_initial.count() > 60000)
+    throw ConfigError(file, "purchases.poll_initial_ms", "must be between 100 and 60000");
+  if (buy.poll_max < buy.poll_initial || buy.poll_max.count() > 600000)
+    throw ConfigError(file, "purchases.poll_max_ms", "must be between purchases.poll_initial_ms and 600000");
+  if (buy.payment_poll.count() < 100 || buy.payment_poll.count() > 60000)
+    throw ConfigError(file, "purchases.payment_poll_ms", "must be between 100 and 60000");
+
   auto admin = root.child("admin");
   cfg.admin_web_root = admin.get<std::string>("web_root", cfg.admin_web_root);
   admin.finish();

@@ -43,6 +43,16 @@ struct QuotesConfig {
   PollLearningConfig poll_learning;              ///< where polls go once answer times are known (quotes.poll_learning)
 };
 
+/// How purchases (buying an offer) are worked on: by the quotes' workers, under their leases.
+struct PurchasesConfig {
+  std::chrono::seconds offer_validity{1800};     ///< an offer can be bought this long after it came (its validUntil)
+  std::chrono::seconds deadline{1800};           ///< a purchase not issued (or declined) by then ends FAILED
+  std::chrono::seconds paid_deadline{86400};     ///< once paid, the policy is awaited at least this long
+  std::chrono::milliseconds poll_initial{1000};  ///< first re-poll delay while the partner checks it (PENDING, PAID)
+  std::chrono::milliseconds poll_max{10000};     ///< backoff cap
+  std::chrono::milliseconds payment_poll{2000};  ///< while the buyer is on the payment page
+};
+
 /// How long finished work is kept.
 struct RetentionConfig {
   std::chrono::hours finished_requests{24};      ///< finished requests, their companies and idempotency keys
@@ -78,6 +88,7 @@ struct AggregatorConfig {
   config::RotatingSecret service_token;
   std::string admin_web_root = "web";            ///< the operators' admin page (host/web), relative to the config file
   QuotesConfig quotes;
+  PurchasesConfig purchases;
   RetentionConfig retention;
 
   /// Parses `file` (unknown keys are errors), then applies the environment

@@ -19,6 +19,7 @@ const char* name(FailureCode code) {
     case FailureCode::kCircuitOpen: return "CIRCUIT_OPEN";
     case FailureCode::kCompanyDisabled: return "COMPANY_DISABLED";
     case FailureCode::kDeadlineExceeded: return "DEADLINE_EXCEEDED";
+    case FailureCode::kNotPurchasable: return "NOT_PURCHASABLE";
   }
   return "PLUGIN_ERROR";  // not reached: a value outside the enumeration
 }

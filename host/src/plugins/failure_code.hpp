@@ -23,6 +23,7 @@ enum class FailureCode {
   kCircuitOpen,           ///< the company's breaker is open
   kCompanyDisabled,       ///< an operator switched the plugin off
   kDeadlineExceeded,      ///< the request's deadline passed
+  kNotPurchasable,        ///< the company's plugin cannot sell policies here (no ABI 1.2 purchase entries)
 };
 
 /// The code's name: "PARTNER_UNAVAILABLE", …

@@ -64,8 +64,8 @@ class PluginInstance {
     std::deque<HttpAnswer> answers;  // keeps bodies alive until the plugin call returns
   };
 
-  /// Runs submit or poll on the calling thread, filling `state`.
-  void call(CallState& state, bool is_submit, const std::string& argument) {
+  /// Runs one operation (submit, poll, issue, issue_poll) on the calling thread, filling `state`.
+  void call(CallState& state, const std::string& operation, const std::string& argument) {
     osago_call c{};
     c.struct_size = sizeof(c);
     c.correlation_id = abi(state.correlation_id);
@@ -77,8 +77,17 @@ class PluginInstance {
       auto* s = static_cast<CallState*>(ctx);
       if (++s->replies == 1) s->reply = str(json);
     };
-    state.status = is_submit ? library_->api().submit(instance_, &c, abi(argument))
-                             : library_->api().poll(instance_, &c, abi(argument));
+    const osago_plugin_api& api = library_->api();
+    if (operation == "submit")
+      state.status = api.submit(instance_, &c, abi(argument));
+    else if (operation == "poll")
+      state.status = api.poll(instance_, &c, abi(argument));
+    else if (OSAGO_PLUGIN_PURCHASABLE(&api) && operation == "issue")
+      state.status = api.issue(instance_, &c, abi(argument));
+    else if (OSAGO_PLUGIN_PURCHASABLE(&api) && operation == "issue_poll")
+      state.status = api.issue_poll(instance_, &c, abi(argument));
+    else
+      state.status = OSAGO_STATUS_INTERNAL;  // never asked: InsurerAdapter checks purchasable() first
   }
 
   const CompanyConfig& company() const { return company_; }
@@ -145,7 +154,7 @@ namespace {
 /// The outcome of a call that returned, from its status and reply (and what the
 /// worker found wrong with it: two replies, one too large, an exception).
 PartnerOutcome outcomeOf(osago_status status, int replies, const std::string& reply, const std::string& note,
-                         const std::string& where) {
+                         const std::string& where, const ReplyReader& read) {
   if (!note.empty()) return PartnerOutcome::failed(FailureCode::kPluginError, where + ": " + note);
   if (replies > 1)
     return PartnerOutcome::failed(FailureCode::kPluginError, where + ": the plugin called reply " + std::to_string(replies) +
@@ -159,7 +168,7 @@ PartnerOutcome outcomeOf(osago_status status, int replies, const std::string& re
   switch (status) {
     case OSAGO_STATUS_OK:
       if (replies == 0) return PartnerOutcome::failed(FailureCode::kPluginError, where + ": returned OK without an outcome");
-      return parseOutcome(reply);
+      return read(reply);
     case OSAGO_STATUS_TRANSIENT:
       return PartnerOutcome::failed(FailureCode::kPartnerUnavailable, where + ": " + detail, true);
     case OSAGO_STATUS_TIMEOUT:
@@ -354,12 +363,12 @@ void markForbidden(PartnerOutcome& out, const std::vector<std::string>& denied, 
 
 }  // namespace
 
-void InsurerAdapter::count(const char* operation, const PartnerOutcome& out) const {
-  callsMetric().Add({{"company", company().id}, {"operation", operation}, {"outcome", outcomeLabel(out)}}).Increment();
+void InsurerAdapter::count(const char* operation, const std::string& outcome) const {
+  callsMetric().Add({{"company", company().id}, {"operation", operation}, {"outcome", outcome}}).Increment();
 }
 
-PartnerOutcome InsurerAdapter::runInProcess(const CallContext& ctx, const char* operation, bool is_submit,
-                                            std::string argument, SystemClock::time_point call_deadline,
+PartnerOutcome InsurerAdapter::runInProcess(const CallContext& ctx, const char* operation, std::string argument,
+                                            const ReplyReader& read, SystemClock::time_point call_deadline,
                                             std::chrono::steady_clock::time_point started) {
   auto state = std::make_shared<PluginInstance::CallState>();
   state->instance = instance_.get();
@@ -371,7 +380,9 @@ PartnerOutcome InsurerAdapter::runInProcess(const CallContext& ctx, const char* 
   // The call runs on the company's own threads; the task owns what it touches,
   // so a plugin that never returns cannot take the caller with it (its thread is lost).
   auto instance = instance_;
-  auto task = [instance, state, is_submit, argument = std::move(argument)] { instance->call(*state, is_submit, argument); };
+  auto task = [instance, state, operation = std::string(operation), argument = std::move(argument)] {
+    instance->call(*state, operation, argument);
+  };
   auto grace = std::chrono::milliseconds(500);  // the host's own HTTP timeouts end inside the budget
   auto wait_until = started +
                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(call_deadline - SystemClock::now()) +
@@ -387,13 +398,13 @@ PartnerOutcome InsurerAdapter::runInProcess(const CallContext& ctx, const char* 
     case CompanyExecutor::Result::kDone:
       break;
   }
-  auto out = outcomeOf(state->status, state->replies, state->reply, "", where);
+  auto out = outcomeOf(state->status, state->replies, state->reply, "", where, read);
   markForbidden(out, {}, state->refused);
   return out;
 }
 
 PartnerOutcome InsurerAdapter::runInWorker(const CallContext& ctx, const char* operation, const std::string& argument,
-                                           SystemClock::time_point call_deadline,
+                                           const ReplyReader& read, SystemClock::time_point call_deadline,
                                            std::chrono::steady_clock::time_point started) {
   std::string where = std::string(operation) + " via plugin " + library_->id();
   bool refused = false;
@@ -426,7 +437,7 @@ PartnerOutcome InsurerAdapter::runInWorker(const CallContext& ctx, const char* o
   PartnerOutcome out;
   switch (result.kind) {
     case WorkerCallResult::Kind::kReturned:
-      out = outcomeOf(result.status, result.replies, result.reply, result.note, where);
+      out = outcomeOf(result.status, result.replies, result.reply, result.note, where, read);
       break;
     case WorkerCallResult::Kind::kHung:
       Poco::Logger::get("plugin." + company_.id)
@@ -450,7 +461,9 @@ PartnerOutcome InsurerAdapter::runInWorker(const CallContext& ctx, const char* o
   return out;
 }
 
-PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operation, bool is_submit, std::string argument) {
+PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operation, std::string argument,
+                                      const ReplyReader& read) {
+  bool is_submit = std::string_view(operation) == "submit";
   auto call_deadline = std::min(SystemClock::now() + company_.call_timeout, ctx.deadline);
   auto started = std::chrono::steady_clock::now();
   auto permit = health_->breaker.tryAcquire(started);
@@ -460,8 +473,8 @@ PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operat
     return PartnerOutcome::notCalled(FailureCode::kCircuitOpen, company_.name + " is failing too often; calls are paused for a while",
                                      /*retryable=*/!is_submit);
   }
-  PartnerOutcome out = instance_ ? runInProcess(ctx, operation, is_submit, std::move(argument), call_deadline, started)
-                                 : runInWorker(ctx, operation, argument, call_deadline, started);
+  PartnerOutcome out = instance_ ? runInProcess(ctx, operation, std::move(argument), read, call_deadline, started)
+                                 : runInWorker(ctx, operation, argument, read, call_deadline, started);
   if (out.failure == FailureCode::kBulkheadFull) {
     health_->breaker.release(permit);
     ++health_->bulkhead_full;
@@ -488,18 +501,61 @@ PartnerOutcome InsurerAdapter::invoke(const CallContext& ctx, const char* operat
 }
 
 PartnerOutcome InsurerAdapter::submit(const CallContext& ctx, const std::string& quote_json) {
-  auto out = invoke(ctx, "submit", true, quote_json);
+  auto out = invoke(ctx, "submit", quote_json, parseOutcome);
   if ((out.kind == PartnerOutcome::Kind::Pending || out.kind == PartnerOutcome::Kind::Offer) && out.external_id.empty())
     out = PartnerOutcome::failed(FailureCode::kPluginError, "submit via plugin " + library().id() + ": outcome has no externalId");
-  count("submit", out);
+  count("submit", outcomeLabel(out));
   return out;
 }
 
 PartnerOutcome InsurerAdapter::poll(const CallContext& ctx, const std::string& external_id) {
-  auto out = invoke(ctx, "poll", false, external_id);
+  auto out = invoke(ctx, "poll", external_id, parseOutcome);
   if (out.external_id.empty()) out.external_id = external_id;
-  count("poll", out);
+  count("poll", outcomeLabel(out));
   return out;
+}
+
+PurchaseOutcome InsurerAdapter::issue(const CallContext& ctx, const std::string& purchase_json) {
+  return purchaseCall(ctx, "issue", purchase_json);
+}
+
+PurchaseOutcome InsurerAdapter::issuePoll(const CallContext& ctx, const std::string& external_purchase_id) {
+  auto out = purchaseCall(ctx, "issue_poll", external_purchase_id);
+  if (out.external_id.empty() && out.kind != PurchaseOutcome::Kind::Failed && out.kind != PurchaseOutcome::Kind::Declined)
+    out.external_id = external_purchase_id;
+  return out;
+}
+
+PurchaseOutcome InsurerAdapter::purchaseCall(const CallContext& ctx, const char* operation, const std::string& argument) {
+  PurchaseOutcome purchase;
+  if (!purchasable()) {
+    purchase.failure = FailureCode::kNotPurchasable;
+    purchase.message = "plugin " + library_->id() + " " + library_->version() + " (ABI " + library_->abiVersion() +
+                       ") cannot sell policies through this host";
+    purchase.reached_partner = false;
+    count(operation, "not_purchasable");
+    return purchase;
+  }
+  // The call runs like a quote's (breaker, bulkhead, budget, worker); its reply is read as a purchase outcome,
+  // and a malformed one counts against the partner like a malformed quote outcome.
+  auto call = invoke(ctx, operation, argument, [&](const std::string& reply) {
+    purchase = parsePurchaseOutcome(reply);
+    if (purchase.kind == PurchaseOutcome::Kind::Failed) return PartnerOutcome::failed(purchase.failure, purchase.message);
+    PartnerOutcome answered;
+    answered.kind = PartnerOutcome::Kind::Pending;
+    return answered;
+  });
+  if (call.kind == PartnerOutcome::Kind::Failed) {
+    purchase = PurchaseOutcome{};
+    purchase.failure = call.failure;
+    purchase.message = call.message;
+    purchase.retryable = call.retryable;
+    purchase.reached_partner = call.reached_partner;
+    purchase.killed_worker = call.killed_worker;
+    purchase.retry_after = call.retry_after;
+  }
+  count(operation, purchase.kind == PurchaseOutcome::Kind::Failed ? outcomeLabel(call) : name(purchase.kind));
+  return purchase;
 }
 
 namespace {

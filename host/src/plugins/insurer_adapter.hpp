@@ -4,6 +4,7 @@
 #include "plugins/failure_code.hpp"
 #include "plugins/plugin_library.hpp"
 #include "plugins/plugin_manifest.hpp"
+#include "plugins/purchase_outcome.hpp"
 #include "resilience/partner_breaker.hpp"
 
 #include <osago/common/utf8.hpp>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +60,9 @@ struct CallContext {
 class PluginInstance;
 class PluginWorker;
 
+/// Reads the reply of a call that returned OK (a quote or a purchase outcome document).
+using ReplyReader = std::function<PartnerOutcome(const std::string& reply)>;
+
 /// One insurance company served by a plugin instance, behind its own bulkhead.
 /// The instance lives in a supervised worker process of its own (PluginWorker)
 /// unless the operator trusts the plugin in process. submit/poll are
@@ -76,6 +81,14 @@ class InsurerAdapter {
 
   PartnerOutcome submit(const CallContext& ctx, const std::string& quote_json);
   PartnerOutcome poll(const CallContext& ctx, const std::string& external_id);
+  /// Starts buying one of this company's offers (ABI 1.2) with the purchase
+  /// document (docs/plugin-abi.md); issuePoll asks how it stands. Same breaker,
+  /// bulkhead and budget as quotes. A plugin without the purchase entries is a
+  /// Failed NOT_PURCHASABLE, never called.
+  PurchaseOutcome issue(const CallContext& ctx, const std::string& purchase_json);
+  PurchaseOutcome issuePoll(const CallContext& ctx, const std::string& external_purchase_id);
+  /// Whether this company's offers can be bought here.
+  bool purchasable() const { return library_->purchasable(); }
 
   const CompanyConfig& company() const;
   const PluginLibrary& library() const;
@@ -91,13 +104,17 @@ class InsurerAdapter {
   std::shared_ptr<PartnerHealth> sharedHealth() const { return health_; }
 
  private:
-  PartnerOutcome invoke(const CallContext& ctx, const char* operation, bool is_submit, std::string argument);
-  PartnerOutcome runInProcess(const CallContext& ctx, const char* operation, bool is_submit, std::string argument,
+  /// One call of `operation` under the company's breaker and bulkhead, within its
+  /// budget; `read` turns an OK reply into an outcome.
+  PartnerOutcome invoke(const CallContext& ctx, const char* operation, std::string argument, const ReplyReader& read);
+  PartnerOutcome runInProcess(const CallContext& ctx, const char* operation, std::string argument, const ReplyReader& read,
                               std::chrono::system_clock::time_point call_deadline, std::chrono::steady_clock::time_point started);
   PartnerOutcome runInWorker(const CallContext& ctx, const char* operation, const std::string& argument,
-                             std::chrono::system_clock::time_point call_deadline, std::chrono::steady_clock::time_point started);
+                             const ReplyReader& read, std::chrono::system_clock::time_point call_deadline,
+                             std::chrono::steady_clock::time_point started);
+  PurchaseOutcome purchaseCall(const CallContext& ctx, const char* operation, const std::string& argument);
   /// osago_partner_calls_total for one finished call (also those refused before the plugin).
-  void count(const char* operation, const PartnerOutcome& out) const;
+  void count(const char* operation, const std::string& outcome) const;
 
   CompanyConfig company_;
   std::shared_ptr<PluginLibrary> library_;

@@ -91,7 +91,8 @@ std::shared_ptr<PluginLibrary> PluginLibrary::loadVerified(const std::filesystem
   const osago_plugin_api* api = entry(OSAGO_PLUGIN_ABI_MAJOR, OSAGO_PLUGIN_ABI_MINOR);
   if (!api || api->abi_major != identity.abi_major || api->abi_minor != identity.abi_minor ||
       api->struct_size < offsetof(osago_plugin_api, destroy) + sizeof(api->destroy) || !api->create || !api->submit ||
-      !api->poll || !api->destroy || !api->plugin_id || identity.id != api->plugin_id)
+      !api->poll || !api->destroy || !api->plugin_id || identity.id != api->plugin_id ||
+      OSAGO_PLUGIN_PURCHASABLE(api) != identity.purchasable)
     throw PluginLoadError(path.string() + ": the plugin's table in this process differs from what its probe worker saw");
   return std::shared_ptr<PluginLibrary>(
       new PluginLibrary(std::move(lib), api, identity, admission.worker, path, sha256, std::move(copy)));

@@ -62,6 +62,8 @@ class PluginLibrary {
   const std::string& id() const { return identity_.id; }
   const std::string& name() const { return identity_.name; }
   const std::string& version() const { return identity_.version; }
+  /// Whether its offers can be bought here: the plugin has the ABI 1.2 purchase entries.
+  bool purchasable() const { return identity_.purchasable; }
   std::string abiVersion() const { return std::to_string(identity_.abi_major) + "." + std::to_string(identity_.abi_minor); }
   const std::filesystem::path& path() const { return path_; }      ///< the file as dropped in the directory
   const std::string& sha256() const { return sha256_; }

@@ -608,6 +608,7 @@ PluginIdentity readReady(std::string_view payload) {
   if (major < 0 || major > 0xFFFF || minor < 0 || minor > 0xFFFF) throw wire::ProtocolError("ABI version out of range");
   id.abi_major = static_cast<int>(major);
   id.abi_minor = static_cast<int>(minor);
+  id.purchasable = !r.atEnd() && r.i64() == 1;
   return id;
 }
 

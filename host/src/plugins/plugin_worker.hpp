@@ -45,6 +45,7 @@ struct WorkerLimits {
 struct PluginIdentity {
   std::string id, name, version;
   int abi_major = 0, abi_minor = 0;
+  bool purchasable = false;  ///< its table has the purchase entries (OSAGO_PLUGIN_PURCHASABLE)
 };
 
 /// One HTTP request a plugin asked the host to make.

@@ -20,6 +20,18 @@ PurchaseOutcome rejected(const std::string& why) {
 
 }  // namespace
 
+const char* name(PurchaseOutcome::Kind kind) {
+  switch (kind) {
+    case PurchaseOutcome::Kind::Pending: return "pending";
+    case PurchaseOutcome::Kind::Payment: return "payment";
+    case PurchaseOutcome::Kind::Paid: return "paid";
+    case PurchaseOutcome::Kind::Issued: return "issued";
+    case PurchaseOutcome::Kind::Declined: return "declined";
+    case PurchaseOutcome::Kind::Failed: return "failed";
+  }
+  return "failed";
+}
+
 PurchaseOutcome parsePurchaseOutcome(const std::string& json_text) {
   auto j = parseOutside(json_text);
   if (j.is_discarded()) return rejected("not valid JSON, or nested deeper than 64 levels");

@@ -23,8 +23,14 @@ struct PurchaseOutcome {
   std::string decline_reason; ///< Declined: the insurer's own code
   std::string message;        ///< Declined, Failed
   FailureCode failure = FailureCode::kPluginError;  ///< Failed
+  bool retryable = false;        ///< Failed: the same call may succeed later
+  bool reached_partner = true;   ///< Failed: whether a request may have gone out
+  bool killed_worker = false;    ///< Failed PLUGIN_CRASHED/HUNG: this call's input killed the plugin's worker
   std::optional<std::chrono::milliseconds> retry_after;
 };
+
+/// The kind's name in lower case, as the metrics label it: "pending", "payment", … "failed".
+const char* name(PurchaseOutcome::Kind kind);
 
 /// Reads a purchase outcome document with type-checked access: a malformed
 /// one (not JSON, a field of the wrong type or out of its bounds, a link that

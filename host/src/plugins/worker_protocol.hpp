@@ -23,10 +23,10 @@ namespace osago::host::wire {
 enum class Type : std::uint8_t {
   // host → worker
   kInit = 1,        ///< mode ("probe" | "serve"), library path, company id, settings JSON, secrets, limits
-  kCall = 2,        ///< operation ("submit" | "poll"), correlation id, deadline (unix ms), argument, traceparent
+  kCall = 2,        ///< operation ("submit" | "poll" | "issue" | "issue_poll"), correlation id, deadline (unix ms), argument, traceparent
   kHttpResult = 3,  ///< osago_status, status code, body, content type, retry-after
   // worker → host
-  kReady = 10,       ///< plugin id, name, version, ABI major, ABI minor
+  kReady = 10,       ///< plugin id, name, version, ABI major, ABI minor, purchasable (0 | 1)
   kLoadFailed = 11,  ///< message
   kLog = 12,         ///< level, message (call id 0: not within a call)
   kHttp = 13,        ///< method, url, header count, (name, value)…, body, timeout ms

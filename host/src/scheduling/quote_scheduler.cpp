@@ -1,5 +1,8 @@
 #include "scheduling/quote_scheduler.hpp"
 
+#include "scheduling/purchase_policy.hpp"
+
+#include <osago/common/civil_date.hpp>
 #include <osago/common/errors.hpp>
 #include <osago/common/metrics.hpp>
 #include <osago/common/trace_context.hpp>
@@ -28,11 +31,14 @@ std::string finalReason(const CompanyUpdate& update) {
 constexpr auto kDueCountPeriod = std::chrono::milliseconds(250);
 /// An instance that reported partner health this recently counts as live.
 constexpr auto kLiveInstance = std::chrono::seconds(10);
+/// How often the dispatcher looks for due purchases (at once after wake()): their polls are a second or more apart.
+constexpr auto kPurchaseLook = std::chrono::milliseconds(500);
 }  // namespace
 
 QuoteScheduler::QuoteScheduler(QuoteStore& store, QuoteStore& lease_store, PluginRegistry& plugins, QuotesConfig config,
-                               std::string instance_id, std::function<void()> on_change)
-    : store_(store), lease_store_(lease_store), plugins_(plugins), config_(config), instance_id_(std::move(instance_id)),
+                               PurchasesConfig purchases, std::string instance_id, std::function<void()> on_change)
+    : store_(store), lease_store_(lease_store), plugins_(plugins), config_(config), purchases_(purchases),
+      instance_id_(std::move(instance_id)),
       on_change_(std::move(on_change)), poll_policy_(config_.poll_initial, config_.poll_max, config_.poll_learning) {}
 
 QuoteScheduler::~QuoteScheduler() { stop(); }
@@ -56,12 +62,12 @@ void QuoteScheduler::stop() {
   dispatcher_.join();  // no more claims
   // Work claimed but not started is handed back at once (other instances claim
   // it within their next look, at most a second) instead of when its leases lapse.
-  std::vector<std::pair<std::string, std::string>> unstarted;
+  std::vector<LeaseKey> unstarted;
   {
     std::lock_guard lock(mutex_);
     for (const auto& item : queue_) {
-      unstarted.emplace_back(item.request_id, item.company_id);
-      in_hand_.erase({item.request_id, item.company_id});
+      unstarted.push_back(leaseKey(item));
+      in_hand_.erase(leaseKey(item));
     }
     queue_.clear();
   }
@@ -94,7 +100,7 @@ void QuoteScheduler::leaseKeeperLoop() {
       wake_.wait_for(lock, period, [this] { return keeper_stop_; });
       if (keeper_stop_) return;
     }
-    std::vector<std::pair<std::string, std::string>> items;
+    std::vector<LeaseKey> items;
     {
       std::lock_guard lock(mutex_);
       items.assign(in_hand_.begin(), in_hand_.end());
@@ -111,6 +117,7 @@ void QuoteScheduler::wake() {
   {
     std::lock_guard lock(mutex_);
     woken_ = true;
+    purchases_look_at_ = {};  // a new purchase may be among the new work
   }
   wake_.notify_all();
 }
@@ -123,6 +130,7 @@ void QuoteScheduler::dispatchLoop() {
   auto counted_due_at = std::chrono::steady_clock::time_point{};
   while (running_) {
     int free = 0;
+    bool look_for_purchases = false;
     {
       std::unique_lock lock(mutex_);
       auto free_slots = [this] { return config_.workers - busy_ - static_cast<int>(queue_.size()); };
@@ -135,17 +143,29 @@ void QuoteScheduler::dispatchLoop() {
       if (!running_) break;
       free = free_slots();
       woken_ = false;
+      auto now = std::chrono::steady_clock::now();
+      look_for_purchases = now >= purchases_look_at_;
+      if (look_for_purchases) purchases_look_at_ = now + kPurchaseLook;
     }
     std::vector<WorkItem> items;
     auto sleep = std::chrono::milliseconds(1000);
     try {
-      items = store_.claimDue(instance_id_, free, config_.lease);
+      if (look_for_purchases) {
+        // Purchases take at most a quarter of the free workers: quotes are the bulk of the work.
+        items = store_.claimDuePurchases(instance_id_, std::max(1, free / 4), config_.lease);
+        free -= static_cast<int>(items.size());
+        if (!items.empty()) {
+          std::lock_guard lock(mutex_);
+          purchases_look_at_ = {};  // maybe more are due
+        }
+      }
+      auto quotes = free > 0 ? store_.claimDue(instance_id_, free, config_.lease) : std::vector<WorkItem>{};
       if (admission_) {
         // Claimed longest-waiting first: the longest wait among them is the backlog.
         auto overdue = std::chrono::milliseconds(0);
-        for (const auto& item : items) overdue = std::max(overdue, item.overdue);
+        for (const auto& item : quotes) overdue = std::max(overdue, item.overdue);
         auto now = std::chrono::steady_clock::now();
-        admission_->observeClaim(overdue, static_cast<int>(items.size()) == free, now);
+        admission_->observeClaim(overdue, static_cast<int>(quotes.size()) == free, now);
         if (now - counted_due_at >= kDueCountPeriod) {
           counted_due_at = now;
           try {
@@ -157,8 +177,10 @@ void QuoteScheduler::dispatchLoop() {
           }
         }
       }
+      for (auto& item : quotes) items.push_back(std::move(item));
       if (items.empty()) {
         if (auto due = store_.nextDueIn()) sleep = std::clamp(*due, std::chrono::milliseconds(2), sleep);
+        sleep = std::min<std::chrono::milliseconds>(sleep, kPurchaseLook);
       }
     } catch (const std::exception& e) {
       log.error(std::string("cannot claim work (database unavailable?): ") + errorText(e));
@@ -166,7 +188,7 @@ void QuoteScheduler::dispatchLoop() {
     std::unique_lock lock(mutex_);
     if (!items.empty()) {
       for (auto& item : items) {
-        in_hand_.emplace(item.request_id, item.company_id);
+        in_hand_.insert(leaseKey(item));
         queue_.push_back(std::move(item));
       }
       work_ready_.notify_all();
@@ -206,13 +228,14 @@ void QuoteScheduler::workerLoop() {
     {
       std::lock_guard lock(mutex_);
       --busy_;
-      in_hand_.erase({item.request_id, item.company_id});
+      in_hand_.erase(leaseKey(item));
     }
     wake_.notify_all();  // the dispatcher may claim more
   }
 }
 
 void QuoteScheduler::process(const WorkItem& item) {
+  if (item.purchase) return processPurchase(item);
   auto& log = Poco::Logger::get("scheduler");
   std::string tag = logTag(item.correlation_id, item.trace_id) + "request " + item.request_id + " company " + item.company_id + ": ";
   PartnerOutcome outcome;
@@ -266,45 +289,100 @@ void QuoteScheduler::process(const WorkItem& item) {
                                        : route->adapter->poll(ctx, item.external_id);
     learnAnswerTime(item, outcome, route->adapter->health(), outlook);
   }
-  if (outcome.killed_worker) {
-    // Counted in PostgreSQL, so the limit holds over every instance.
-    int crashes = item.worker_crashes + 1;
-    try {
-      crashes = store_.countWorkerCrash(item, instance_id_);
-    } catch (const std::exception& e) {
-      log.warning(tag + "cannot count the worker crash: " + errorText(e));
-    }
-    if (crashes >= kMaxWorkerCrashes) {
-      outcome.retryable = false;
-      outcome.message = "quarantined: its calls killed the plugin's worker " + std::to_string(crashes) +
-                        " times; it is not tried again (last: " + outcome.message + ")";
-      countQuarantined(item, route, "worker_crashes");
-    }
-  }
+  if (outcome.killed_worker && quarantineAfterCrash(item, route, tag, outcome.message)) outcome.retryable = false;
   CompanyUpdate update = decideUpdate(item, outcome, Clock::now(), poll_policy_, outlook);
+  if (update.status == CompanyStatus::kCompleted && update.offer.is_object()) {
+    // The host's own fields of an offer (docs/api.md): until when, and whether, it can be bought here.
+    update.offer["validUntil"] = isoUtc(Clock::now() + purchases_.offer_validity);
+    update.offer["purchasable"] = route && route->adapter && route->adapter->purchasable();
+  }
   if (outcome.kind == PartnerOutcome::Kind::Failed)
     log.warning(tag + name(outcome.failure) + ": " + outcome.message + (update.status == CompanyStatus::kInProgress ? " (will retry)" : ""));
   else
     log.debug(tag + name(update.status));
+  auto recorded = storeResult(tag, [&] { return store_.record(item, update, instance_id_); });
+  if (recorded && recorded->stored && update.status != CompanyStatus::kInProgress) {
+    countFinal(item, update, *recorded);
+    on_change_();
+  }
+}
+
+bool QuoteScheduler::quarantineAfterCrash(const WorkItem& item, const std::optional<CompanyRoute>& route,
+                                          const std::string& tag, std::string& message) {
+  // Counted in PostgreSQL, so the limit holds over every instance.
+  int crashes = item.worker_crashes + 1;
+  try {
+    crashes = store_.countWorkerCrash(item, instance_id_);
+  } catch (const std::exception& e) {
+    Poco::Logger::get("scheduler").warning(tag + "cannot count the worker crash: " + errorText(e));
+  }
+  if (crashes < kMaxWorkerCrashes) return false;
+  message = "quarantined: its calls killed the plugin's worker " + std::to_string(crashes) +
+            " times; it is not tried again (last: " + message + ")";
+  countQuarantined(item, route, "worker_crashes");
+  return true;
+}
+
+std::optional<QuoteStore::Recorded> QuoteScheduler::storeResult(const std::string& tag,
+                                                                const std::function<QuoteStore::Recorded()>& write) {
+  auto& log = Poco::Logger::get("scheduler");
   for (int attempt = 1;; ++attempt) {
     try {
-      auto recorded = store_.record(item, update, instance_id_);
-      if (!recorded.stored) {
-        log.warning(tag + "lease lost before the result was stored; another instance continues");
-      } else if (update.status != CompanyStatus::kInProgress) {
-        countFinal(item, update, recorded);
-        on_change_();
-      }
-      return;
+      auto recorded = write();
+      if (!recorded.stored) log.warning(tag + "lease lost before the result was stored; another instance continues");
+      return recorded;
     } catch (const std::exception& e) {
       if (attempt == 3 || !running_) {
         // The lease expires and the work is taken again: the call is repeated, never lost.
         log.error(tag + "cannot store the result: " + errorText(e));
-        return;
+        return std::nullopt;
       }
       log.warning(tag + "storing the result failed, retrying: " + errorText(e));
       std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
     }
+  }
+}
+
+void QuoteScheduler::processPurchase(const WorkItem& item) {
+  auto& log = Poco::Logger::get("scheduler");
+  std::string tag = logTag(item.correlation_id, item.trace_id) + "request " + item.request_id + " company " +
+                    item.company_id + " purchase " + item.purchase->id + ": ";
+  auto route = plugins_.route(item.company_id);
+  PurchaseOutcome outcome;
+  auto refuse = [&](FailureCode code, const std::string& message, bool retryable) {
+    outcome.failure = code;
+    outcome.message = message;
+    outcome.retryable = retryable;
+    outcome.reached_partner = true;  // decided here: a retry is only for what the outcome says
+  };
+  if (Clock::now() >= item.deadline) {
+    refuse(FailureCode::kDeadlineExceeded, "the deadline passed", false);  // decidePurchase words it
+  } else if (item.claims_without_outcome > kMaxClaimsWithoutOutcome) {
+    refuse(FailureCode::kPluginCrashed, "quarantined: claimed " + std::to_string(item.claims_without_outcome - 1) +
+                                            " times by instances that died before recording an outcome", false);
+    countQuarantined(item, route, "claims_without_outcome");
+  } else if (!route) {
+    plugins_.rescanSoon();
+    refuse(FailureCode::kPluginUnavailable, "no loaded plugin serves company " + item.company_id, true);
+  } else if (!route->enabled) {
+    refuse(FailureCode::kCompanyDisabled, "switched off by an operator (plugin " + route->plugin_id + ")", false);
+  } else if (!route->adapter) {
+    refuse(FailureCode::kPluginUnavailable, route->unavailable, true);
+  } else {
+    CallContext ctx{item.correlation_id, item.deadline, item.trace_id};
+    outcome = item.external_id.empty() ? route->adapter->issue(ctx, item.input) : route->adapter->issuePoll(ctx, item.external_id);
+    if (outcome.killed_worker && quarantineAfterCrash(item, route, tag, outcome.message)) outcome.retryable = false;
+  }
+  PurchaseUpdate update = decidePurchase(item, outcome, Clock::now(), purchases_);
+  if (outcome.kind == PurchaseOutcome::Kind::Failed)
+    log.warning(tag + name(outcome.failure) + ": " + outcome.message +
+                (isFinal(update.status) ? "" : " (will retry)"));
+  else
+    log.information(tag + name(update.status));
+  auto recorded = storeResult(tag, [&] { return store_.recordPurchase(item, update, instance_id_); });
+  if (recorded && recorded->stored) {
+    countPurchase(item, update);
+    on_change_();
   }
 }
 
@@ -328,6 +406,18 @@ void QuoteScheduler::learnAnswerTime(const WorkItem& item, const PartnerOutcome&
   if (answer && item.since_last_call)
     health.answer_times.observe(
         {std::max<long long>(0, (*item.since_submit - *item.since_last_call).count()), since_submit.count()});
+}
+
+void QuoteScheduler::countPurchase(const WorkItem& item, const PurchaseUpdate& update) {
+  static auto& states = metrics::counter(
+      "osago_purchase_states_total",
+      "Purchases reaching a state, by company and status (PENDING, PAYMENT, PAID, ISSUED, DECLINED, FAILED)");
+  static auto& to_issued = metrics::histogram("osago_purchase_issued_seconds", "Time from a purchase's creation to its policy");
+  if (update.status == item.purchase->status) return;
+  states.Add({{"company", item.company_id}, {"status", name(update.status)}}).Increment();
+  if (update.status == PurchaseStatus::kIssued)
+    to_issued.Add({}, metrics::latencyBuckets())
+        .Observe(std::chrono::duration<double>(std::chrono::system_clock::now() - item.created_at).count());
 }
 
 void QuoteScheduler::countQuarantined(const WorkItem& item, const std::optional<CompanyRoute>& route, const char* reason) {

@@ -18,7 +18,9 @@
 
 namespace osago::host {
 
-/// Works on due (request, company) items from PostgreSQL: claims one under a
+/// Works on due (request, company) items from PostgreSQL — quoting the
+/// company, or buying its offer (a purchase: issue, then issue_poll, decided
+/// by decidePurchase) — the same way: claims one under a
 /// short lease (renewed while its call runs), calls the company's plugin
 /// (submit, then poll with exponential backoff and jitter), and records the
 /// result. All state lives in the database, so any instance may continue any
@@ -39,7 +41,7 @@ class QuoteScheduler {
   /// relay). `lease_store` renews the leases: on connections of its own, so
   /// that workers busy with the pool cannot make leases lapse.
   QuoteScheduler(QuoteStore& store, QuoteStore& lease_store, PluginRegistry& plugins, QuotesConfig config,
-                 std::string instance_id, std::function<void()> on_change);
+                 PurchasesConfig purchases, std::string instance_id, std::function<void()> on_change);
   ~QuoteScheduler();
 
   /// Hooks for tests that need a thread held at one point (none in production).
@@ -66,12 +68,21 @@ class QuoteScheduler {
   void workerLoop();
   void leaseKeeperLoop();
   void process(const WorkItem& item);
+  void processPurchase(const WorkItem& item);
+  /// The outcome of a call whose input killed the plugin's worker, counted over every instance:
+  /// quarantined (not retryable, message says so) at kMaxWorkerCrashes.
+  bool quarantineAfterCrash(const WorkItem& item, const std::optional<CompanyRoute>& route, const std::string& tag,
+                            std::string& message);
+  /// Stores a result with `write`, trying again twice while the database is away;
+  /// nullopt when it could not (the lease lapses and the call is repeated, never lost).
+  std::optional<QuoteStore::Recorded> storeResult(const std::string& tag, const std::function<QuoteStore::Recorded()>& write);
   /// After a call: how long the partner has had the application (into `outlook`, for the next
   /// poll's timing) and, when the call brought the answer, when it became ready (into `health`).
   static void learnAnswerTime(const WorkItem& item, const PartnerOutcome& outcome, PartnerHealth& health,
                               PartnerOutlook& outlook);
   /// Metrics of a company that reached its final status (and of its request, if that completed it).
   /// Metrics, health counter and an error line for a quarantined item.
+  static void countPurchase(const WorkItem& item, const PurchaseUpdate& update);
   static void countQuarantined(const WorkItem& item, const std::optional<CompanyRoute>& route, const char* reason);
   static void countFinal(const WorkItem& item, const CompanyUpdate& update, const QuoteStore::Recorded& recorded);
 
@@ -79,6 +90,7 @@ class QuoteScheduler {
   QuoteStore& lease_store_;
   PluginRegistry& plugins_;
   QuotesConfig config_;
+  PurchasesConfig purchases_;
   std::string instance_id_;
   std::function<void()> on_change_;
   std::atomic<bool> running_{false};
@@ -86,7 +98,8 @@ class QuoteScheduler {
   std::condition_variable wake_;      // the dispatcher and the lease keeper wait here
   std::condition_variable work_ready_;  // workers wait here
   std::deque<WorkItem> queue_;        // claimed, not yet started
-  std::set<std::pair<std::string, std::string>> in_hand_;  // claimed and not yet recorded: their leases are renewed
+  std::set<LeaseKey> in_hand_;        // claimed and not yet recorded: their leases are renewed
+  std::chrono::steady_clock::time_point purchases_look_at_{};  // when the dispatcher next claims due purchases
   int busy_ = 0;
   bool woken_ = false;
   bool keeper_stop_ = false;          // the lease keeper ends after the workers

@@ -71,6 +71,7 @@ class Result {
  public:
   explicit Result(PGresult* r) : r_(r, &PQclear) {}
   int rows() const { return PQntuples(r_.get()); }
+  int columns() const { return PQnfields(r_.get()); }
   bool isNull(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
   /// The value as text; empty for NULL.
   std::string text(int row, int col) const {

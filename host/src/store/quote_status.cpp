@@ -26,6 +26,19 @@ const char* name(RequestStatus status) {
   return "IN_PROGRESS";  // not reached
 }
 
+const char* name(PurchaseStatus status) {
+  switch (status) {
+    case PurchaseStatus::kCreated: return "CREATED";
+    case PurchaseStatus::kPending: return "PENDING";
+    case PurchaseStatus::kPayment: return "PAYMENT";
+    case PurchaseStatus::kPaid: return "PAID";
+    case PurchaseStatus::kIssued: return "ISSUED";
+    case PurchaseStatus::kDeclined: return "DECLINED";
+    case PurchaseStatus::kFailed: return "FAILED";
+  }
+  return "FAILED";  // not reached
+}
+
 CompanyStatus companyStatusNamed(std::string_view text) {
   for (auto s : {CompanyStatus::kCreated, CompanyStatus::kInProgress, CompanyStatus::kCompleted, CompanyStatus::kFailed,
                  CompanyStatus::kTimeout})
@@ -37,6 +50,17 @@ RequestStatus requestStatusNamed(std::string_view text) {
   for (auto s : {RequestStatus::kInProgress, RequestStatus::kCompleted})
     if (text == name(s)) return s;
   throw Error("unknown request status '" + std::string(text.substr(0, 32)) + "'");
+}
+
+PurchaseStatus purchaseStatusNamed(std::string_view text) {
+  for (auto s : {PurchaseStatus::kCreated, PurchaseStatus::kPending, PurchaseStatus::kPayment, PurchaseStatus::kPaid,
+                 PurchaseStatus::kIssued, PurchaseStatus::kDeclined, PurchaseStatus::kFailed})
+    if (text == name(s)) return s;
+  throw Error("unknown purchase status '" + std::string(text.substr(0, 32)) + "'");
+}
+
+bool isFinal(PurchaseStatus status) {
+  return status == PurchaseStatus::kIssued || status == PurchaseStatus::kDeclined || status == PurchaseStatus::kFailed;
 }
 
 bool isFinal(CompanyStatus status) {

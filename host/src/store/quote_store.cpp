@@ -1,5 +1,7 @@
 #include "store/quote_store.hpp"
 
+#include "store/sql_text.hpp"
+
 #include <osago/common/ids.hpp>
 #include <osago/common/json_text.hpp>
 
@@ -14,17 +16,8 @@ namespace osago::host {
 
 namespace {
 
-const char* kIso = R"(to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))";
-
-std::string iso(const char* column) {
-  char buf[160];
-  std::snprintf(buf, sizeof buf, kIso, column);
-  return buf;
-}
-
-long long unixMs(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
+using sql::iso;
+using sql::unixMs;
 
 std::string sha256(const std::string& text) {
   Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
@@ -144,8 +137,11 @@ std::optional<QuoteRequestView> QuoteStore::find(const std::string& request_id) 
   // the changes the companies do not show yet).
   auto rows = c->query("SELECT r.id::text, r.user_id, r.correlation_id, r.status, r.last_seq, " + iso("r.created_at") +
                            ", " + iso("r.deadline_at") + ", q.company_id, q.company_name, q.status, q.offer::text, "
-                           "q.error::text, " + iso("q.updated_at") + ", coalesce(r.trace_id, '')" +
+                           "q.error::text, " + iso("q.updated_at") + ", coalesce(r.trace_id, ''), " +
+                           "p.id::text, p.status, p.payment::text, p.policy::text, p.error::text, " + iso("p.created_at") +
+                           ", " + iso("p.updated_at") + ", " + iso("p.deadline_at") +
                            " FROM quote_requests r LEFT JOIN company_quotes q ON q.request_id = r.id"
+                           " LEFT JOIN purchases p ON p.request_id = q.request_id AND p.company_id = q.company_id"
                            " WHERE r.id = $1 ORDER BY q.position",
                        request_id);
   if (rows.rows() == 0) return std::nullopt;
@@ -167,6 +163,18 @@ std::optional<QuoteRequestView> QuoteStore::find(const std::string& request_id) 
     if (!rows.isNull(i, 10)) q.offer = nlohmann::json::parse(rows.text(i, 10));
     if (!rows.isNull(i, 11)) q.error = nlohmann::json::parse(rows.text(i, 11));
     q.updated_at = rows.text(i, 12);
+    if (!rows.isNull(i, 14)) {
+      PurchaseView p;
+      p.id = rows.text(i, 14);
+      p.status = purchaseStatusNamed(rows.text(i, 15));
+      if (!rows.isNull(i, 16)) p.payment = nlohmann::json::parse(rows.text(i, 16));
+      if (!rows.isNull(i, 17)) p.policy = nlohmann::json::parse(rows.text(i, 17));
+      if (!rows.isNull(i, 18)) p.error = nlohmann::json::parse(rows.text(i, 18));
+      p.created_at = rows.text(i, 19);
+      p.updated_at = rows.text(i, 20);
+      p.deadline_at = rows.text(i, 21);
+      q.purchase = std::move(p);
+    }
     v.companies.push_back(std::move(q));
   }
   return v;
@@ -190,6 +198,10 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
       "(extract(epoch FROM now() - c.submitted_at) * 1000)::bigint, (extract(epoch FROM now() - c.last_poll_at) * 1000)::bigint, "
       "coalesce(r.trace_id, '')",
       owner, static_cast<long long>(lease.count()), limit);
+  return claimedItems(rows);
+}
+
+std::vector<WorkItem> QuoteStore::claimedItems(const pg::Result& rows) {
   auto claimed_at = std::chrono::steady_clock::now();
   std::vector<WorkItem> items;
   items.reserve(static_cast<std::size_t>(rows.rows()));
@@ -201,10 +213,10 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
     w.correlation_id = rows.text(i, 3);
     w.external_id = rows.text(i, 4);
     w.attempts = static_cast<int>(rows.int64(i, 5));
-    w.deadline = std::chrono::system_clock::time_point(std::chrono::milliseconds(rows.int64(i, 6)));
+    w.deadline = sql::fromUnixMs(rows.int64(i, 6));
     w.input = rows.text(i, 7);
     w.status = companyStatusNamed(rows.text(i, 8));
-    w.created_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(rows.int64(i, 9)));
+    w.created_at = sql::fromUnixMs(rows.int64(i, 9));
     w.claims_without_outcome = static_cast<int>(rows.int64(i, 10));
     w.worker_crashes = static_cast<int>(rows.int64(i, 11));
     w.overdue = std::chrono::milliseconds(rows.int64(i, 12));
@@ -212,6 +224,13 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
     if (!rows.isNull(i, 14)) w.since_last_call = std::chrono::milliseconds(rows.int64(i, 14));
     w.trace_id = rows.text(i, 15);
     w.claimed_at = claimed_at;
+    if (rows.columns() > 16) {  // a purchase's claim: its id, status and payment page follow
+      WorkItem::Purchase p;
+      p.id = rows.text(i, 16);
+      p.status = purchaseStatusNamed(rows.text(i, 17));
+      if (!rows.isNull(i, 18)) p.payment = nlohmann::json::parse(rows.text(i, 18));
+      w.purchase = std::move(p);
+    }
     items.push_back(std::move(w));
   }
   return items;
@@ -219,46 +238,60 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
 
 namespace {
 
-/// The UPDATE of the rows of `$2` (a JSON array of keys) that `$1` still leases,
-/// setting `assignment`; rows are locked in key order like the group write of polls.
-std::string heldLeasesUpdate(const std::string& assignment) {
-  return "WITH x AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(request_id uuid, company_id text)), "
-         "locked AS (SELECT c.request_id, c.company_id FROM company_quotes c JOIN x USING (request_id, company_id) "
+/// The table a work item's lease is kept in.
+const char* workTable(bool purchase) { return purchase ? "purchases" : "company_quotes"; }
+
+/// The UPDATE of the rows of `$2` (a JSON array of keys) in `table` that `$1`
+/// still leases, setting `assignment`; rows are locked in key order like the group write of polls.
+std::string heldLeasesUpdate(const char* table, const std::string& assignment) {
+  return std::string("WITH x AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(request_id uuid, company_id text)), "
+                     "locked AS (SELECT c.request_id, c.company_id FROM ") + table +
+         " c JOIN x USING (request_id, company_id) "
          "  WHERE c.lease_owner = $1 ORDER BY c.request_id, c.company_id FOR UPDATE OF c) "
-         "UPDATE company_quotes c SET " + assignment + " FROM locked "
+         "UPDATE " + table + " c SET " + assignment + " FROM locked "
          "WHERE c.request_id = locked.request_id AND c.company_id = locked.company_id AND c.lease_owner = $1";
 }
 
-std::string keysJson(const std::vector<std::pair<std::string, std::string>>& items) {
+/// The keys of `items` in one table (quotes' or purchases'), as the JSON heldLeasesUpdate reads.
+std::string keysJson(const std::vector<LeaseKey>& items, bool purchases) {
   nlohmann::json keys = nlohmann::json::array();
-  for (const auto& [request_id, company_id] : items) keys.push_back({{"request_id", request_id}, {"company_id", company_id}});
-  return keys.dump();
+  for (const auto& k : items)
+    if (k.purchase == purchases) keys.push_back({{"request_id", k.request_id}, {"company_id", k.company_id}});
+  return keys.empty() ? std::string() : keys.dump();
 }
 
 }  // namespace
 
-std::size_t QuoteStore::renewLeases(const std::string& owner,
-                                    const std::vector<std::pair<std::string, std::string>>& items,
-                                    std::chrono::seconds lease) {
-  if (items.empty()) return 0;
-  auto r = db_.acquire()->query(heldLeasesUpdate("lease_until = now() + make_interval(secs => $3::int)"), owner,
-                                keysJson(items), static_cast<long long>(lease.count()));
-  return static_cast<std::size_t>(r.affected());
+std::size_t QuoteStore::renewLeases(const std::string& owner, const std::vector<LeaseKey>& items, std::chrono::seconds lease) {
+  std::size_t renewed = 0;
+  for (bool purchases : {false, true}) {
+    auto keys = keysJson(items, purchases);
+    if (keys.empty()) continue;
+    auto r = db_.acquire()->query(heldLeasesUpdate(workTable(purchases), "lease_until = now() + make_interval(secs => $3::int)"),
+                                  owner, keys, static_cast<long long>(lease.count()));
+    renewed += static_cast<std::size_t>(r.affected());
+  }
+  return renewed;
 }
 
-std::size_t QuoteStore::releaseLeases(const std::string& owner,
-                                      const std::vector<std::pair<std::string, std::string>>& items) {
-  if (items.empty()) return 0;
-  // Handed back unstarted: this claim does not count towards the quarantine.
-  auto r = db_.acquire()->query(
-      heldLeasesUpdate("lease_owner = NULL, lease_until = NULL, unrecorded_claims = greatest(0, c.unrecorded_claims - 1)"),
-      owner, keysJson(items));
-  return static_cast<std::size_t>(r.affected());
+std::size_t QuoteStore::releaseLeases(const std::string& owner, const std::vector<LeaseKey>& items) {
+  std::size_t released = 0;
+  for (bool purchases : {false, true}) {
+    auto keys = keysJson(items, purchases);
+    if (keys.empty()) continue;
+    // Handed back unstarted: this claim does not count towards the quarantine.
+    auto r = db_.acquire()->query(
+        heldLeasesUpdate(workTable(purchases),
+                         "lease_owner = NULL, lease_until = NULL, unrecorded_claims = greatest(0, c.unrecorded_claims - 1)"),
+        owner, keys);
+    released += static_cast<std::size_t>(r.affected());
+  }
+  return released;
 }
 
 int QuoteStore::countWorkerCrash(const WorkItem& item, const std::string& owner) {
   auto r = db_.acquire()->query(
-      "UPDATE company_quotes SET worker_crashes = worker_crashes + 1 "
+      std::string("UPDATE ") + workTable(item.purchase.has_value()) + " SET worker_crashes = worker_crashes + 1 "
       "WHERE request_id = $1 AND company_id = $2 AND lease_owner = $3 RETURNING worker_crashes",
       item.request_id, item.company_id, owner);
   return r.rows() == 0 ? item.worker_crashes + 1 : static_cast<int>(r.int64(0, 0));
@@ -374,18 +407,22 @@ QuoteStore::Recorded QuoteStore::record(const WorkItem& item, const CompanyUpdat
       "    updated_at = now() "
       "  FROM company_quotes old WHERE old.request_id = c.request_id AND old.company_id = c.company_id "
       "    AND c.request_id = $1 AND c.company_id = $2 AND c.lease_owner = $3 RETURNING old.status AS previous), "
+      "p AS ("
+      "  SELECT $4 IN ('CREATED', 'IN_PROGRESS') OR EXISTS (SELECT 1 FROM company_quotes "
+      "    WHERE request_id = $1 AND company_id <> $2 AND status IN ('CREATED', 'IN_PROGRESS')) AS companies_pending, "
+      "  EXISTS (SELECT 1 FROM purchases WHERE request_id = $1 AND status IN ('CREATED', 'PENDING', 'PAYMENT', 'PAID')) "
+      "    AS purchase_live), "
+      // The request is in progress while a company or a purchase of it is (docs/api.md, "Purchases").
       "req AS ("
       "  UPDATE quote_requests q SET last_seq = q.last_seq + 1, "
-      "    status = CASE WHEN p.pending THEN 'IN_PROGRESS' ELSE 'COMPLETED' END, "
-      "    finished_at = CASE WHEN p.pending THEN NULL ELSE now() END "
-      "  FROM (SELECT $4 IN ('CREATED', 'IN_PROGRESS') OR EXISTS (SELECT 1 FROM company_quotes "
-      "    WHERE request_id = $1 AND company_id <> $2 AND status IN ('CREATED', 'IN_PROGRESS')) AS pending) p "
-      "  WHERE q.id = $1 AND EXISTS (SELECT 1 FROM upd WHERE upd.previous <> $4) RETURNING q.last_seq, q.status), "
+      "    status = CASE WHEN p.companies_pending OR p.purchase_live THEN 'IN_PROGRESS' ELSE 'COMPLETED' END, "
+      "    finished_at = CASE WHEN p.companies_pending OR p.purchase_live THEN NULL ELSE now() END "
+      "  FROM p WHERE q.id = $1 AND EXISTS (SELECT 1 FROM upd WHERE upd.previous <> $4) RETURNING q.last_seq, q.status), "
       "ev AS ("
       "  INSERT INTO outbox_events (event_id, request_id, seq, payload) "
       "  SELECT $10::uuid, $1, req.last_seq, "
       "    $11::jsonb || jsonb_build_object('seq', req.last_seq, 'requestStatus', req.status) FROM req) "
-      "SELECT (SELECT count(*) FROM upd), coalesce((SELECT status FROM req), ''), "
+      "SELECT (SELECT count(*) FROM upd), (SELECT NOT companies_pending FROM p) AND EXISTS (SELECT 1 FROM req), "
       // Under the request's lock the snapshot holds every other company's committed state.
       "  $4 = 'COMPLETED' AND NOT EXISTS (SELECT 1 FROM company_quotes WHERE request_id = $1 AND company_id <> $2 "
       "    AND status = 'COMPLETED')",
@@ -394,7 +431,7 @@ QuoteStore::Recorded QuoteStore::record(const WorkItem& item, const CompanyUpdat
       u.error.is_null() ? pg::Param() : pg::Param(u.error.dump()), e.id, e.payload);
   if (r.int64(0, 0) == 0) return {};  // the lease expired and another instance took the work
   tx.commit();
-  return {true, r.text(0, 1) == "COMPLETED", r.text(0, 2) == "t"};
+  return {true, r.text(0, 1) == "t", r.text(0, 2) == "t"};
 }
 
 void QuoteStore::ping(std::chrono::milliseconds bound) {

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace osago::host {
@@ -24,6 +25,19 @@ inline nlohmann::json companyError(const std::string& code, const std::string& m
   return e;
 }
 
+/// Buying a company's offer, as stored and shown (docs/api.md, "Purchases").
+struct PurchaseView {
+  std::string id;
+  PurchaseStatus status = PurchaseStatus::kCreated;
+  nlohmann::json payment;  ///< {"url", "draftUrl"?, "expiresAt"} from PAYMENT on; null before
+  nlohmann::json policy;   ///< {"number", "url"?} when ISSUED
+  nlohmann::json error;    ///< {"code", "message", "reason"?} when DECLINED or FAILED
+  std::string created_at, updated_at, deadline_at;  ///< ISO 8601 UTC
+};
+
+/// The JSON of a purchase in the API and in quote.purchase-status events.
+nlohmann::json purchaseJson(const PurchaseView& p);
+
 /// One company's state within a request.
 struct CompanyQuote {
   std::string company_id;
@@ -32,6 +46,7 @@ struct CompanyQuote {
   nlohmann::json offer;   ///< null unless COMPLETED
   nlohmann::json error;   ///< null unless FAILED/TIMEOUT: {"code", "message"}
   std::string updated_at; ///< ISO 8601 UTC
+  std::optional<PurchaseView> purchase;  ///< when its offer is being bought, or was
 };
 
 /// A stored quote request with every company's state.
@@ -73,6 +88,34 @@ struct CreateResult {
   std::string request_id;
 };
 
+/// A request to buy a company's offer (QuoteStore::createPurchase).
+struct NewPurchase {
+  std::string request_id;
+  std::string user_id;          ///< the request's owner, as core-app vouches: another user's request is NoRequest
+  std::string company_id;
+  std::string idempotency_key;  ///< deduplicates purchases of one offer
+  nlohmann::json buyer;         ///< validated contact data: {"email", "phone"}
+  std::chrono::seconds deadline{1800};  ///< for the purchase, from creation (purchases.deadline)
+};
+
+/// What createPurchase did.
+struct PurchaseCreated {
+  enum class Kind {
+    Created,         ///< stored; its first call is due now
+    Replayed,        ///< the same key and buyer as a purchase already stored: that one
+    KeyReused,       ///< the key of a stored purchase with another buyer: nothing stored
+    NoRequest,       ///< no such request
+    NoOffer,         ///< the company has no offer in this request (unknown, not answered, declined, failed)
+    NotPurchasable,  ///< the offer's plugin cannot sell policies here
+    Expired,         ///< the offer's validUntil has passed
+    Superseded,      ///< the user has a newer request for the same vehicle: its prices replace these
+    Taken,           ///< this offer is already being bought under another key, or another of the request's is
+  };
+  Kind kind = Kind::Created;
+  std::string purchase_id;  ///< Created, Replayed, Taken (the live purchase that stands in the way)
+  std::string company_id;   ///< Taken: the company of the live purchase
+};
+
 /// One (request, company) pair claimed by this instance under a lease.
 struct WorkItem {
   std::string request_id;
@@ -93,7 +136,27 @@ struct WorkItem {
   std::optional<std::chrono::milliseconds> since_submit;
   std::optional<std::chrono::milliseconds> since_last_call;
   std::chrono::steady_clock::time_point claimed_at{};  ///< when claimDue returned it, by this process's clock
+  /// The work of buying the company's offer (claimDuePurchases) rather than of
+  /// quoting it: then external_id is the partner's purchase id, deadline and
+  /// created_at are the purchase's, and input is the purchase document.
+  struct Purchase {
+    std::string id;
+    PurchaseStatus status = PurchaseStatus::kCreated;
+    nlohmann::json payment;  ///< as stored (kept while the partner does not repeat it)
+  };
+  std::optional<Purchase> purchase;
 };
+
+/// A claimed work item's key for its lease: (request, company) and whether it is the company's purchase.
+struct LeaseKey {
+  std::string request_id;
+  std::string company_id;
+  bool purchase = false;
+  bool operator<(const LeaseKey& o) const {
+    return std::tie(request_id, company_id, purchase) < std::tie(o.request_id, o.company_id, o.purchase);
+  }
+};
+inline LeaseKey leaseKey(const WorkItem& item) { return {item.request_id, item.company_id, item.purchase.has_value()}; }
 
 /// The new state of a work item after a partner call.
 struct CompanyUpdate {
@@ -102,6 +165,18 @@ struct CompanyUpdate {
   int attempts = 0;
   std::chrono::system_clock::time_point next_poll_at;
   nlohmann::json offer;
+  nlohmann::json error;
+};
+
+/// The new state of a purchase after a partner call.
+struct PurchaseUpdate {
+  PurchaseStatus status = PurchaseStatus::kCreated;
+  std::string external_id;
+  int attempts = 0;
+  std::chrono::system_clock::time_point next_poll_at;
+  std::optional<std::chrono::system_clock::time_point> deadline;  ///< a new deadline (the policy of a paid purchase)
+  nlohmann::json payment;  ///< null: unchanged
+  nlohmann::json policy;
   nlohmann::json error;
 };
 
@@ -146,16 +221,15 @@ class QuoteStore {
   /// Extends the leases `owner` holds on `items` (request id, company id) to
   /// now + `lease`; returns how many were still held. Leases of work no longer
   /// in hand are left to lapse, so others can take it.
-  std::size_t renewLeases(const std::string& owner, const std::vector<std::pair<std::string, std::string>>& items,
-                          std::chrono::seconds lease);
+  std::size_t renewLeases(const std::string& owner, const std::vector<LeaseKey>& items, std::chrono::seconds lease);
 
   /// Gives up the leases `owner` holds on `items` (claimed work it will not
   /// start: it is stopping), so that other instances claim them at once
   /// instead of when the leases lapse; returns how many were still held.
-  std::size_t releaseLeases(const std::string& owner, const std::vector<std::pair<std::string, std::string>>& items);
+  std::size_t releaseLeases(const std::string& owner, const std::vector<LeaseKey>& items);
 
-  /// Counts one more worker death caused by a call of `item` (held by
-  /// `owner`) and returns the count over every instance.
+  /// Counts one more worker death caused by a call of `item` (a quote's or a
+  /// purchase's, held by `owner`) and returns the count over every instance.
   int countWorkerCrash(const WorkItem& item, const std::string& owner);
 
   /// How long until the earliest unfinished work comes due (zero if some is due now);
@@ -188,6 +262,25 @@ class QuoteStore {
   /// in progress writes everything queued, the others wait for its result.
   Recorded record(const WorkItem& item, const CompanyUpdate& update, const std::string& owner);
 
+  // --- Purchases (purchase_store.cpp) ---
+
+  /// Stores a purchase of the company's offer with its CREATED event, in the
+  /// request's event sequence, and reopens the request (IN_PROGRESS until the
+  /// purchase is final) — unless one of PurchaseCreated's refusals applies;
+  /// then nothing is stored. One purchase per (request, company), and one live
+  /// or issued purchase per request.
+  PurchaseCreated createPurchase(const NewPurchase& purchase);
+
+  /// Claims up to `limit` due purchases (due for a call, or past their deadline) as claimDue does.
+  std::vector<WorkItem> claimDuePurchases(const std::string& owner, int limit, std::chrono::seconds lease);
+  /// How long until the earliest unfinished purchase comes due; nullopt when there is none.
+  std::optional<std::chrono::milliseconds> nextPurchaseDueIn();
+
+  /// Writes a purchase's new state and releases its lease; a change of status
+  /// (or a new payment page) commits its quote.purchase-status event with it,
+  /// and a final status completes the request when nothing else is pending.
+  Recorded recordPurchase(const WorkItem& item, const PurchaseUpdate& update, const std::string& owner);
+
   /// Removes up to `limit` requests finished before now − `age` (their
   /// companies, idempotency keys and published events with them); returns how many.
   std::size_t purgeFinished(std::chrono::seconds age, int limit);
@@ -207,6 +300,8 @@ class QuoteStore {
   std::size_t releaseOutbox(const std::string& owner, const std::vector<long long>& ids);
 
  private:
+  /// The work items of a claim's RETURNING rows (claimDue's columns; a purchase's claim adds three).
+  static std::vector<WorkItem> claimedItems(const pg::Result& rows);
   static std::optional<CreateResult> storedUnderKey(pg::Connection& c, const NewQuoteRequest& r, const std::string& input_hash);
   struct UnchangedRecord;
   bool recordUnchanged(const WorkItem& item, const CompanyUpdate& update, const std::string& owner);

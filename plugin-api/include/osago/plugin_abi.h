@@ -209,6 +209,16 @@ typedef struct osago_plugin_api {
 typedef const osago_plugin_api* (*osago_plugin_entry_fn)(uint16_t host_abi_major,
                                                          uint16_t host_abi_minor);
 
+/**
+ * Whether a plugin's table offers buying (ABI 1.2): built for 1.2 or later,
+ * large enough to hold both purchase entries, and both set. The host, its
+ * plugin worker and the test kit all decide with this one test.
+ */
+#define OSAGO_PLUGIN_PURCHASABLE(api)                                                    \
+  ((api)->abi_minor >= 2 &&                                                              \
+   (api)->struct_size >= offsetof(osago_plugin_api, issue_poll) + sizeof((api)->issue_poll) && \
+   (api)->issue != NULL && (api)->issue_poll != NULL)
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,9 @@ struct CivilDate {
   friend bool operator==(const CivilDate&, const CivilDate&) = default;
   friend auto operator<=>(const CivilDate& a, const CivilDate& b) { return a.daysSinceEpoch() <=> b.daysSinceEpoch(); }
 };
+
+/// `t` as ISO 8601 UTC with milliseconds: "2026-12-07T19:40:00.123Z".
+std::string isoUtc(std::chrono::system_clock::time_point t);
 
 /// Whole years from `from` to `to` (a person's age on `to`); negative if `to` is earlier.
 int fullYearsBetween(const CivilDate& from, const CivilDate& to);

@@ -36,6 +36,13 @@ inline constexpr int kMaxDaysAhead = 60;
 /// Never throws on bad input: every problem becomes a FieldError.
 ValidatedQuote validateQuoteInput(const nlohmann::json& body, const CivilDate& today);
 
+/// Validates the buyer's contact data sent with a purchase (docs/api.md,
+/// "Purchases"): {"email": "ivanov@example.ru", "phone": "+7 900 123-45-67"}.
+/// Unknown fields are rejected; paths are prefixed with `path` ("buyer").
+/// When ok(), `input` is {"email" (lower-cased domain), "phone" ("+79001234567")}.
+/// Never throws on bad input.
+ValidatedQuote validateBuyer(const nlohmann::json& buyer, const std::string& path = "buyer");
+
 /// Converts Latin look-alike letters (ABEKMHOPCTYX) and lower-case Cyrillic
 /// to the upper-case Cyrillic letters used on Russian plates.
 std::string normalizePlateLetters(const std::string& text);

@@ -297,8 +297,19 @@ void runCall(CallSlot& slot) {
   osago_status status = OSAGO_STATUS_INTERNAL;
   std::string note;
   try {
-    status = slot.operation == "submit" ? g_worker.api->submit(g_worker.instance, &c, arg)
-                                        : g_worker.api->poll(g_worker.instance, &c, arg);
+    const osago_plugin_api* api = g_worker.api;
+    if (slot.operation == "submit")
+      status = api->submit(g_worker.instance, &c, arg);
+    else if (slot.operation == "poll")
+      status = api->poll(g_worker.instance, &c, arg);
+    else if (slot.operation != "issue" && slot.operation != "issue_poll")
+      note = "unknown operation '" + slot.operation.substr(0, 32) + "'";
+    else if (!OSAGO_PLUGIN_PURCHASABLE(api))
+      note = "the plugin has no purchase entries (ABI 1.2 issue and issue_poll)";  // the host never asks: it read kReady
+    else if (slot.operation == "issue")
+      status = api->issue(g_worker.instance, &c, arg);
+    else
+      status = api->issue_poll(g_worker.instance, &c, arg);
   } catch (const std::bad_alloc&) {
     throw;
   } catch (...) {
@@ -422,7 +433,8 @@ int main() {
     g_worker.api = api;
     auto ready = [&] {
       wire::FrameWriter f(wire::Type::kReady, 0);
-      f.str(api->plugin_id).str(api->plugin_name).str(api->plugin_version).i64(api->abi_major).i64(api->abi_minor);
+      f.str(api->plugin_id).str(api->plugin_name).str(api->plugin_version).i64(api->abi_major).i64(api->abi_minor)
+          .i64(OSAGO_PLUGIN_PURCHASABLE(api) ? 1 : 0);
       send(f);
     };
     if (mode == "probe") {

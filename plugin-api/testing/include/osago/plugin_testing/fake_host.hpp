@@ -84,8 +84,7 @@ class FakeHost {
   }
   /// Whether `plugin`'s table has the purchase entries (ABI 1.2).
   static bool purchasable(const osago_plugin_api* plugin) {
-    return plugin->struct_size >= offsetof(osago_plugin_api, issue_poll) + sizeof(plugin->issue_poll) && plugin->issue &&
-           plugin->issue_poll;
+    return OSAGO_PLUGIN_PURCHASABLE(plugin);
   }
   /// Calls issue() with the purchase document; throws std::logic_error when the plugin has none.
   CallResult issue(const osago_plugin_api* plugin, void* instance, const nlohmann::json& purchase) {
