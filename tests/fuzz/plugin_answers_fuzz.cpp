@@ -3,13 +3,15 @@
 // definitions OSAGO_FUZZ_SETTINGS and OSAGO_FUZZ_SECRET_* name its settings).
 // The input is the partner's answers, separated by lines "=====", each
 // "STATUS [RETRY-AFTER]" on its first line and the body after it; the plugin
-// submits a quote and polls twice, taking the answers in order (a 503 when
-// they run out). Properties: every call returns an ABI status; its reply is
-// JSON; an OK call's reply is an outcome document the host accepts (never
-// its PLUGIN_ERROR), and no failed call's message is lost.
+// submits a quote and polls twice, then buys the offer (issue, issue_poll),
+// taking the answers in order (a 503 when they run out). Properties: every
+// call returns an ABI status; an OK call's reply is an outcome document the
+// host accepts (never its PLUGIN_ERROR) — a quote outcome for submit and
+// poll, a purchase outcome for issue and issue_poll.
 #include "fuzz_support.hpp"
 
 #include "plugins/insurer_adapter.hpp"
+#include "plugins/purchase_outcome.hpp"
 
 #include <osago/common/quote_input.hpp>
 #include <osago/plugin_testing/fake_host.hpp>
@@ -49,6 +51,27 @@ void check(const char* operation, const osago::testing::CallResult& r) {
   }
 }
 
+void checkPurchase(const char* operation, const osago::testing::CallResult& r) {
+  bool known = r.status >= OSAGO_STATUS_OK && r.status <= OSAGO_STATUS_TIMEOUT;
+  OSAGO_FUZZ_CHECK(known, std::string(operation) + " returned " + std::to_string(r.status));
+  if (r.status == OSAGO_STATUS_OK) {
+    auto outcome = osago::host::parsePurchaseOutcome(r.reply_text);
+    OSAGO_FUZZ_CHECK(outcome.kind != osago::host::PurchaseOutcome::Kind::Failed,
+                     std::string(operation) + ": " + r.reply_text + ": " + outcome.message);
+  }
+}
+
+/// The purchase document of the offer, as the host builds it at the claim.
+const nlohmann::json& purchaseDocument() {
+  static const nlohmann::json doc = {{"v", 1},
+                                     {"purchaseId", "5b0c5a0e-0d5c-4a55-9a43-3e1c2f8b7a61"},
+                                     {"applicationId", "app-17"},
+                                     {"offer", {{"premium", {{"amount", "12371.81"}, {"currency", "RUB"}}}, {"offerId", "app-17-1"}}},
+                                     {"quote", json::parse(quoteText())},
+                                     {"buyer", {{"email", "ivanov@example.ru"}, {"phone", "+79001234567"}}}};
+  return doc;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -72,5 +95,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string id = submitted.reply.is_object() ? submitted.reply.value("externalId", "x-1") : "x-1";
   check("poll", plugin.poll(id));
   check("poll", plugin.poll(id));
+  if (plugin.purchasable()) {
+    auto issued = plugin.issue(purchaseDocument());
+    checkPurchase("issue", issued);
+    std::string purchase = issued.reply.is_object() ? issued.reply.value("externalId", "p-1") : "p-1";
+    checkPurchase("issue_poll", plugin.issuePoll(purchase));
+  }
   return 0;
 }

@@ -156,6 +156,7 @@ insurers:
       << "          partner_http: {ca_file: \"" << tls_dir_ << "/ca.pem\"},\n"
       << "          worker: {memory_mb: 256, load_timeout_ms: 3000, restart_initial_ms: 100, restart_max_ms: 2000}}\n"
       << "quotes: {deadline_seconds: " << kDeadlineSeconds << ", workers: 32, poll_initial_ms: 200, poll_max_ms: 1000, lease_seconds: 2}\n"
+      << "purchases: {poll_initial_ms: 200, poll_max_ms: 1000, payment_poll_ms: 300}\n"
       << "retention: {sweep_seconds: 1}\n";
   agg.close();
   std::ofstream(work_dir_ + "/core-app.yaml")

@@ -2,6 +2,7 @@
 // purchase entries in its table, one without them gets NULL there (its offers
 // cannot be bought), and PurchaseOutcome holds the partner's answers to the
 // purchase outcome's bounds. Driven through the real table and the fake host.
+#include <osago/plugin_sdk/partner_http.hpp>
 #include <osago/plugin_testing/fake_host.hpp>
 
 #include <gtest/gtest.h>
@@ -148,6 +149,18 @@ TEST(PluginSdkPurchase, WhatTheHostCouldNotShowIsThePartnersError) {
   auto garbage = plugin.issuePoll("p-7");
   EXPECT_EQ(garbage.status, OSAGO_STATUS_PERMANENT);
   EXPECT_NE(garbage.reply.value("message", "").find("malformed JSON"), std::string::npos);
+}
+
+TEST(PluginSdkPurchase, PartnersTimesAreReadInIso8601OrRefused) {
+  using osago::sdk::unixMsFromIso;
+  EXPECT_EQ(unixMsFromIso("2025-12-07T15:30:00Z"), 1'765'121'400'000LL);
+  EXPECT_EQ(unixMsFromIso("2025-12-07T15:30:00.250Z"), 1'765'121'400'250LL);
+  EXPECT_EQ(unixMsFromIso("2025-12-07T18:30:00+03:00"), 1'765'121'400'000LL);
+  EXPECT_EQ(unixMsFromIso("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(unixMsFromIso("2024-02-29T00:00:00Z"), 1'709'164'800'000LL);
+  for (const char* bad : {"", "2025-12-07", "2025-12-07T15:30:00", "2025-13-07T15:30:00Z", "2025-12-07T25:30:00Z",
+                          "2025-12-07T15:30:00.Z", "2025-12-07T15:30:00+3:00", "2025-12-07T15:30:00Zjunk", "yesterday"})
+    EXPECT_FALSE(unixMsFromIso(bad)) << bad;
 }
 
 }  // namespace

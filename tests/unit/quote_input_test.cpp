@@ -172,4 +172,29 @@ TEST(QuoteInput, TheNormalisedInputIsAcceptedUnchanged) {
   EXPECT_EQ(reasonFor(other, "v"), "must be 1, the only version of the quote input");
 }
 
+TEST(Buyer, ContactDataIsNormalisedOrRefusedFieldByField) {
+  auto ok = osago::quote::validateBuyer({{"email", "Ivanov@Example.RU"}, {"phone", "8 (900) 123-45-67"}});
+  ASSERT_TRUE(ok.ok()) << osago::quote::toJson(ok.errors).dump();
+  EXPECT_EQ(ok.input, (nlohmann::json{{"email", "Ivanov@example.ru"}, {"phone", "+79001234567"}}));
+  EXPECT_EQ(osago::quote::validateBuyer({{"email", "a@b.ru"}, {"phone", "+7 900 123-45-67"}}).input["phone"], "+79001234567");
+
+  auto fields = [](const nlohmann::json& buyer) {
+    std::vector<std::string> out;
+    for (const auto& e : osago::quote::validateBuyer(buyer).errors) out.push_back(e.field);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(fields(nullptr), V{"buyer"});
+  EXPECT_EQ(fields("ivanov@example.ru"), V{"buyer"});
+  EXPECT_EQ(fields(nlohmann::json::object()), (V{"buyer.email", "buyer.phone"}));
+  EXPECT_EQ(fields({{"email", 7}, {"phone", true}}), (V{"buyer.email", "buyer.phone"}));
+  for (const char* bad : {"ivanov", "@example.ru", "ivanov@", "ivanov@example", "a@b@example.ru", "ivanov @example.ru",
+                          "ivanov@example.ru.", "<script>@example.ru", "иванов@example.ru", "ivanov@example.ru\n"})
+    EXPECT_EQ(fields({{"email", bad}, {"phone", "+79001234567"}}), V{"buyer.email"}) << bad;
+  EXPECT_EQ(fields({{"email", std::string(250, 'a') + "@example.ru"}, {"phone", "+79001234567"}}), V{"buyer.email"});
+  for (const char* bad : {"", "123", "+8 900 123-45-67", "+79001234567890", "9001234567", "+7 900 ABC-45-67", "+7 900 123 45 67 ext 2"})
+    EXPECT_EQ(fields({{"email", "a@b.ru"}, {"phone", bad}}), V{"buyer.phone"}) << bad;
+  EXPECT_EQ(fields({{"email", "a@b.ru"}, {"phone", "+79001234567"}, {"card", "4111"}}), V{"buyer.card"});
+}
+
 }  // namespace

@@ -5,6 +5,7 @@
 #include <osago/common/ids.hpp>
 #include <osago/common/trace_context.hpp>
 #include <osago/common/metrics.hpp>
+#include <osago/common/quote_input.hpp>
 
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPCookie.h>
@@ -55,6 +56,8 @@ void CoreApi::registerRoutes(http::Router& router) {
   router.add("GET", "/api/profile", [this](auto& req, auto& resp, const auto&) { profile(req, resp); });
   router.add("POST", "/api/osago/requests", [this](auto& req, auto& resp, const auto&) { create(req, resp); });
   router.add("GET", "/api/osago/requests/{id}", [this](auto& req, auto& resp, const auto& p) { get(req, resp, p.at("id")); });
+  router.add("POST", "/api/osago/requests/{id}/offers/{companyId}/purchase",
+             [this](auto& req, auto& resp, const auto& p) { purchase(req, resp, p.at("id"), p.at("companyId")); });
   router.add("GET", "/api/osago/requests/{id}/stream",
              [this](auto& req, auto& resp, const auto& p) { stream(req, resp, p.at("id")); });
   router.add("GET", "/api/osago/requests/{id}/ws",
@@ -218,6 +221,34 @@ void CoreApi::create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServe
 void CoreApi::get(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, const std::string& id) {
   UserIdentity user = admit(request, response);
   http::sendJson(response, 200, publicView(fetchOwned(id, user)));
+}
+
+void CoreApi::purchase(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
+                       const std::string& id, const std::string& company_id) {
+  UserIdentity user = admit(request, response);
+  json body = http::readJsonBody(request, 16 * 1024);
+  if (!body.is_object()) throw http::HttpError(400, "VALIDATION_FAILED", "the body must be a JSON object with the buyer");
+  std::vector<quote::FieldError> errors;
+  for (const auto& [key, value] : body.items())
+    if (key != "buyer") errors.push_back({key, "is not a field of a purchase (buyer)"});
+  auto buyer = quote::validateBuyer(body.contains("buyer") ? body["buyer"] : json());
+  errors.insert(errors.end(), buyer.errors.begin(), buyer.errors.end());
+  if (!errors.empty()) throw http::HttpError(400, "VALIDATION_FAILED", "the purchase has invalid fields", quote::toJson(errors));
+  std::string key = request.get("Idempotency-Key", "");
+  if (key.size() > 128) throw http::HttpError(400, "VALIDATION_FAILED", "Idempotency-Key is longer than 128 characters");
+  // Only the owner's request; a company id that could not be one goes no further than a missing one.
+  fetchOwned(id, user);
+  if (!validUserId(company_id)) throw http::HttpError(404, "NOT_FOUND", "no offer of company " + company_id.substr(0, 64));
+  auto trace = TraceContext::continueOrStart(request.get("traceparent", ""));
+  json forwarded{{"userId", user.user_id}, {"buyer", buyer.input}};
+  AggregatorAnswer answer =
+      callAggregator([&] { return aggregator_.purchase(id, company_id, forwarded, key, trace.child().header()); });
+  Poco::Logger::get("api").information(logTag("", trace.trace_id) + "purchase of request " + id + " company " + company_id +
+                                       " by user " + user.user_id + ": osago-aggregator answered " +
+                                       std::to_string(answer.status));
+  if (answer.status >= 500)
+    throw http::HttpError(503, "AGGREGATOR_UNAVAILABLE", "the quote service failed; try again in a few seconds");
+  http::sendJson(response, answer.status, answer.body);
 }
 
 StreamReactor::Ticket CoreApi::openStream(const std::string& id, const UserIdentity& user,

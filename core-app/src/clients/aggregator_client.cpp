@@ -43,20 +43,33 @@ AggregatorClient::AggregatorClient(std::string base_url, std::string service_sec
 
 AggregatorAnswer AggregatorClient::createRequest(const nlohmann::json& body, const std::string& idempotency_key,
                                                  const std::string& traceparent) {
+  return post("/osago/requests", body, idempotency_key, traceparent, "create request");
+}
+
+AggregatorAnswer AggregatorClient::purchase(const std::string& request_id, const std::string& company_id,
+                                            const nlohmann::json& body, const std::string& idempotency_key,
+                                            const std::string& traceparent) {
+  return post("/osago/requests/" + request_id + "/companies/" + company_id + "/purchase", body, idempotency_key,
+              traceparent, "purchase");
+}
+
+AggregatorAnswer AggregatorClient::post(const std::string& path, const nlohmann::json& body,
+                                        const std::string& idempotency_key, const std::string& traceparent,
+                                        const std::string& what) {
   http::ClientRequest req;
   req.method = "POST";
   if (!idempotency_key.empty()) req.headers.emplace_back("Idempotency-Key", idempotency_key);
   if (!traceparent.empty()) req.headers.emplace_back("traceparent", traceparent);
-  req.url = base_url_ + "/osago/requests";
+  req.url = base_url_ + path;
   req.headers.emplace_back("Authorization", service_token_.authorization());
   req.body = body.dump();
   req.timeout = timeout_;
   auto r = endpoint_.run([&] {
     auto answer = http::call(req);
-    throwIfCredentialRefused(answer, "create request");
+    throwIfCredentialRefused(answer, what);
     return answer;
   });
-  return {r.status, parseOrThrow(r, "create request"), r.retry_after};
+  return {r.status, parseOrThrow(r, what), r.retry_after};
 }
 
 std::optional<nlohmann::json> AggregatorClient::getRequest(const std::string& request_id) {

@@ -33,11 +33,17 @@ class AggregatorClient {
   /// `traceparent`: the W3C header the aggregator continues the quote's trace from.
   AggregatorAnswer createRequest(const nlohmann::json& body, const std::string& idempotency_key = {},
                                  const std::string& traceparent = {});
+  /// Buys a company's offer (POST /osago/requests/{id}/companies/{companyId}/purchase); `company_id` must be URL-safe.
+  AggregatorAnswer purchase(const std::string& request_id, const std::string& company_id, const nlohmann::json& body,
+                            const std::string& idempotency_key = {}, const std::string& traceparent = {});
   /// The stored request, or nullopt when the aggregator does not know it.
   std::optional<nlohmann::json> getRequest(const std::string& request_id);
   CircuitBreaker::State breakerState() { return endpoint_.state(); }
 
  private:
+  AggregatorAnswer post(const std::string& path, const nlohmann::json& body, const std::string& idempotency_key,
+                        const std::string& traceparent, const std::string& what);
+
   std::string base_url_;
   auth::ServiceTokenIssuer service_token_;
   std::chrono::milliseconds timeout_;

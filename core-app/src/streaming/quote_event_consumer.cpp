@@ -92,6 +92,7 @@ std::optional<std::string> quoteEventProblem(const nlohmann::json& event) {
   check.string("osagoRequestId", true, 64).integer("seq", true).string("eventId", false, 64).string("type", false, 64);
   check.string("companyId", false, 128).string("companyName", false, 512).string("status", false, 32);
   check.string("requestStatus", false, 32).string("traceId", false, 64).object("offer").object("error").integer("occurredAtMs");
+  check.object("purchase");
   if (check.problem()) return check.problem();
   if (event["seq"].get<long long>() < 1) return std::string("field 'seq' must be at least 1");
   return std::nullopt;

@@ -378,15 +378,17 @@ void StreamReactor::readFrom(Session& s) {
 
 void StreamReactor::emit(Session& s, const std::vector<StreamMessage>& messages) {
   static auto& delivered = metrics::counter("osago_core_stream_messages_total",
-                                            "Messages written to browser streams by type: snapshot, company, end");
+                                            "Messages written to browser streams by type: snapshot, company, purchase, end");
   static auto& snapshot = delivered.Add({{"type", "snapshot"}});
   static auto& company = delivered.Add({{"type", "company"}});
   static auto& end = delivered.Add({{"type", "end"}});
+  static auto& purchase = delivered.Add({{"type", "purchase"}});
   if (s.dead || messages.empty()) return;
   for (const auto& m : messages) {
     if (m.type == "company") company.Increment();
     else if (m.type == "snapshot") snapshot.Increment();
     else if (m.type == "end") end.Increment();
+    else if (m.type == "purchase") purchase.Increment();
     if (s.protocol == Protocol::Sse) {
       append(s, m.type.empty() ? sseComment(m.data) : sseMessage(m.type, m.seq, m.data));
     } else if (m.type.empty()) {

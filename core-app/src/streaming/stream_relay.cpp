@@ -24,6 +24,7 @@ std::shared_ptr<const LiveEvent> LiveEvent::from(const json& event) {
   auto e = std::make_shared<LiveEvent>();
   e->seq = event.value("seq", 0LL);
   e->completes_request = event.value("requestStatus", "") == "COMPLETED";
+  if (event.value("type", "") == "quote.purchase-status") e->type = "purchase";
   e->data = event.dump();
   return e;
 }
@@ -102,7 +103,7 @@ void StreamRelay::drain(Steady::time_point now, std::vector<StreamMessage>& out)
   while (!ended_ && !held_.empty() && held_.begin()->first == sent_ + 1) {
     auto e = std::move(held_.begin()->second);
     held_.erase(held_.begin());
-    out.push_back({"company", ++sent_, e->data});
+    out.push_back({e->type, ++sent_, e->data});
     last_activity_ = now;
     if (e->completes_request) end("COMPLETED", out);
   }

@@ -22,6 +22,7 @@ long long resumeSeq(const std::string& text);
 struct LiveEvent {
   long long seq = 0;
   bool completes_request = false;  ///< requestStatus is COMPLETED
+  const char* type = "company";    ///< the stream message's type: "company", or "purchase" (quote.purchase-status)
   std::string data;                ///< the event as JSON text
 
   static std::shared_ptr<const LiveEvent> from(const nlohmann::json& event);

@@ -377,8 +377,10 @@ void QuoteScheduler::processPurchase(const WorkItem& item) {
   if (outcome.kind == PurchaseOutcome::Kind::Failed)
     log.warning(tag + name(outcome.failure) + ": " + outcome.message +
                 (isFinal(update.status) ? "" : " (will retry)"));
+  else if (update.status != item.purchase->status)
+    log.information(tag + name(item.purchase->status) + " → " + name(update.status));
   else
-    log.information(tag + name(update.status));
+    log.debug(tag + name(update.status));
   auto recorded = storeResult(tag, [&] { return store_.recordPurchase(item, update, instance_id_); });
   if (recorded && recorded->stored) {
     countPurchase(item, update);

@@ -2,10 +2,16 @@
 
 #include <osago/plugin_sdk/partner_http.hpp>
 
+#include <algorithm>
+
 namespace osago::plugins::garant {
 
 using nlohmann::json;
 using sdk::PluginError;
+
+namespace {
+constexpr std::int64_t kMaxTokenSeconds = 86400;
+}  // namespace
 
 GarantInsurer::GarantInsurer(sdk::Host host, const nlohmann::json& settings)
     : host_(host),
@@ -29,7 +35,9 @@ std::string GarantInsurer::token(const sdk::Call& call, bool force_new) {
   sdk::requireSuccess(response, "token");
   json body = sdk::jsonObject(response, "token");
   token_ = sdk::requiredString(body, "access_token", "token");
-  std::int64_t ttl_s = sdk::integerField(body, "expires_in", "token", 60);
+  // A lifetime outside a second to a day is the partner's nonsense (the fuzz target
+  // found 3.7e18 overflowing the sum below): held to those bounds.
+  std::int64_t ttl_s = std::clamp<std::int64_t>(sdk::integerField(body, "expires_in", "token", 60), 1, kMaxTokenSeconds);
   // Renew 10 s early so a token never expires on the way.
   token_expires_ms_ = host_.nowUnixMs() + std::max<std::int64_t>(1, ttl_s - 10) * 1000;
   return token_;
@@ -60,6 +68,58 @@ sdk::Outcome GarantInsurer::poll(const sdk::Call& call, const std::string& exter
   request.headers = {{"X-Request-Id", call.correlationId()}};
   request.timeout_ms = timeout_ms_;
   return mapOfferResponse(external_id, authorized(call, request));
+}
+
+sdk::PurchaseOutcome GarantInsurer::issue(const sdk::Call& call, const nlohmann::json& purchase) {
+  json offer = sdk::objectField(purchase, "offer", "purchase");
+  json buyer = sdk::objectField(purchase, "buyer", "purchase");
+  sdk::HttpRequest request;
+  request.method = "POST";
+  request.url = base_url_ + "/osago/policies";
+  request.headers = {{"Content-Type", "application/json"}, {"X-Request-Id", call.correlationId()}};
+  request.body = json{{"application_id", sdk::requiredString(purchase, "applicationId", "purchase")},
+                      {"offer_id", sdk::stringField(offer, "offerId", "purchase offer", "")},
+                      {"request_id", sdk::requiredString(purchase, "purchaseId", "purchase")},
+                      {"email", sdk::requiredString(buyer, "email", "purchase buyer")},
+                      {"phone", sdk::requiredString(buyer, "phone", "purchase buyer")}}
+                     .dump();
+  request.timeout_ms = timeout_ms_;
+  return mapPolicyResponse("", authorized(call, request));
+}
+
+sdk::PurchaseOutcome GarantInsurer::issuePoll(const sdk::Call& call, const std::string& external_purchase_id) {
+  sdk::HttpRequest request;
+  request.url = base_url_ + "/osago/policies/" + external_purchase_id;
+  request.headers = {{"X-Request-Id", call.correlationId()}};
+  request.timeout_ms = timeout_ms_;
+  return mapPolicyResponse(external_purchase_id, authorized(call, request));
+}
+
+sdk::PurchaseOutcome mapPolicyResponse(const std::string& known_id, const sdk::HttpResponse& response) {
+  sdk::requireSuccess(response, "policy");
+  json body = sdk::jsonObject(response, "policy");
+  std::string id = known_id.empty() ? sdk::requiredString(body, "policy_id", "policy") : known_id;
+  std::string status = sdk::stringField(body, "status", "policy");
+  if (response.status_code == 202 || status == "VALIDATION" || status == "CALCULATION")
+    return sdk::PurchaseOutcome::pending(id, sdk::retryAfterMs(response));
+  if (status == "PAYMENT") {
+    std::int64_t deadline_s = sdk::integerField(body, "payment_deadline", "policy", 0);
+    if (deadline_s <= 0 || deadline_s > 4'102'444'800LL)
+      throw PluginError(OSAGO_STATUS_PERMANENT, "policy: payment_deadline must be Unix seconds");
+    return sdk::PurchaseOutcome::payment(id, sdk::requiredString(body, "payment_link", "policy"), deadline_s * 1000,
+                                         sdk::stringField(body, "draft_link", "policy", ""));
+  }
+  if (status == "PAID") return sdk::PurchaseOutcome::paid(id);
+  if (status == "ISSUED") {
+    std::string series = sdk::stringField(body, "policy_series", "policy", "");
+    std::string number = sdk::requiredString(body, "policy_number", "policy");
+    return sdk::PurchaseOutcome::issued(id, series.empty() ? number : series + " " + number,
+                                        sdk::stringField(body, "policy_link", "policy", ""));
+  }
+  if (status == "DECLINED")
+    return sdk::PurchaseOutcome::declined(sdk::stringField(body, "decline_code", "policy", "DECLINED"),
+                                          sdk::stringField(body, "decline_reason", "policy", "the insurer declined"));
+  throw PluginError(OSAGO_STATUS_PERMANENT, "policy: unknown status '" + status.substr(0, 64) + "'");
 }
 
 json toGarantApplication(const json& q) {
@@ -109,4 +169,4 @@ sdk::Outcome mapOfferResponse(const std::string& external_id, const sdk::HttpRes
 
 }  // namespace osago::plugins::garant
 
-OSAGO_PLUGIN(osago::plugins::garant::GarantInsurer, "garant", "Garant platform adapter", "0.1.0")
+OSAGO_PLUGIN(osago::plugins::garant::GarantInsurer, "garant", "Garant platform adapter", "0.2.0")

@@ -19,6 +19,9 @@ class GarantInsurer {
 
   sdk::Outcome submit(const sdk::Call& call, const nlohmann::json& quote);
   sdk::Outcome poll(const sdk::Call& call, const std::string& external_id);
+  /// Buys an offer: POST /osago/policies (request_id: the host's purchaseId), then GET /osago/policies/{id}.
+  sdk::PurchaseOutcome issue(const sdk::Call& call, const nlohmann::json& purchase);
+  sdk::PurchaseOutcome issuePoll(const sdk::Call& call, const std::string& external_purchase_id);
 
  private:
   /// Sends `request` with a valid token; on a 401 fetches a new token and tries once more.
@@ -37,6 +40,10 @@ class GarantInsurer {
 
 /// The Garant application for a canonical quote input (snake_case field names).
 nlohmann::json toGarantApplication(const nlohmann::json& quote);
+
+/// Maps the answer to POST /osago/policies or GET /osago/policies/{id} (202 + Retry-After while
+/// VALIDATION; seconds for the payment deadline; series and number apart). Throws sdk::PluginError.
+sdk::PurchaseOutcome mapPolicyResponse(const std::string& known_id, const sdk::HttpResponse& response);
 
 /// Maps the answer to POST /osago/applications. Throws sdk::PluginError.
 sdk::Outcome mapSubmitResponse(const sdk::HttpResponse& response);

@@ -59,6 +59,23 @@ TEST_F(GarantTest, ReusesTheTokenUntilItExpires) {
   EXPECT_EQ(host_.requests.back().header("Authorization"), "Bearer t-2");
 }
 
+TEST_F(GarantTest, ATokenLifetimeOutOfAllReasonIsHeldToADay) {
+  // 3.7e18 s (found by the fuzz target: its milliseconds overflowed) and a negative one.
+  host_.respond(200, R"({"access_token":"t-1","expires_in":3777777777777777770})");
+  host_.respond(202, "{}", "1");
+  EXPECT_EQ(plugin_.poll("g-42").reply["outcome"], "PENDING");
+  host_.now_unix_ms += 86'400'000;  // a day later the token is renewed
+  host_.respond(200, R"({"access_token":"t-2","expires_in":-5})");
+  host_.respond(202, "{}", "1");
+  plugin_.poll("g-42");
+  EXPECT_EQ(host_.requests.back().header("Authorization"), "Bearer t-2");
+  host_.now_unix_ms += 1'001;  // -5 s was held to 1 s: renewed a second later
+  host_.respond(200, R"({"access_token":"t-3","expires_in":60})");
+  host_.respond(202, "{}", "1");
+  plugin_.poll("g-42");
+  EXPECT_EQ(host_.requests.back().header("Authorization"), "Bearer t-3");
+}
+
 TEST_F(GarantTest, RefreshesTheTokenOnceOn401) {
   host_.respond(200, R"({"access_token":"t-1","expires_in":300})");
   host_.respond(401, R"({"error":"invalid_token"})");

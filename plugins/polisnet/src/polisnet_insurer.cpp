@@ -31,6 +31,55 @@ sdk::Outcome PolisNetInsurer::poll(const sdk::Call& call, const std::string& ext
   return mapOfferResponse(external_id, host_.http(call, request));
 }
 
+sdk::PurchaseOutcome PolisNetInsurer::issue(const sdk::Call& call, const nlohmann::json& purchase) {
+  sdk::HttpRequest request;
+  request.method = "POST";
+  request.url = base_url_ + "/osago/policies";
+  // The host's purchase id makes a repeated issue the same purchase at the partner.
+  request.headers = {{"Content-Type", "application/json"},
+                     {"X-Api-Key", api_key_},
+                     {"X-Correlation-Id", call.correlationId()},
+                     {"Idempotency-Key", sdk::requiredString(purchase, "purchaseId", "purchase")}};
+  json offer = sdk::objectField(purchase, "offer", "purchase");
+  json buyer = sdk::objectField(purchase, "buyer", "purchase");
+  request.body = json{{"applicationId", sdk::requiredString(purchase, "applicationId", "purchase")},
+                      {"offerId", sdk::stringField(offer, "offerId", "purchase offer", "")},
+                      {"contacts", {{"email", sdk::requiredString(buyer, "email", "purchase buyer")},
+                                    {"phone", sdk::requiredString(buyer, "phone", "purchase buyer")}}}}
+                     .dump();
+  request.timeout_ms = timeout_ms_;
+  return mapPolicyResponse(host_.http(call, request));
+}
+
+sdk::PurchaseOutcome PolisNetInsurer::issuePoll(const sdk::Call& call, const std::string& external_purchase_id) {
+  sdk::HttpRequest request;
+  request.url = base_url_ + "/osago/policies/" + external_purchase_id;
+  request.headers = {{"X-Api-Key", api_key_}, {"X-Correlation-Id", call.correlationId()}};
+  request.timeout_ms = timeout_ms_;
+  return mapPolicyResponse(host_.http(call, request));
+}
+
+sdk::PurchaseOutcome mapPolicyResponse(const sdk::HttpResponse& response) {
+  sdk::requireSuccess(response, "policy");
+  json body = sdk::jsonObject(response, "policy");
+  std::string id = sdk::requiredString(body, "policyId", "policy");
+  std::string status = sdk::stringField(body, "status", "policy");
+  if (status == "pending" || status == "draft" || status == "validation" || status == "calculation")
+    return sdk::PurchaseOutcome::pending(id, sdk::retryAfterMs(response));
+  if (status == "payment")
+    return sdk::PurchaseOutcome::payment(id, sdk::requiredString(body, "paymentUrl", "policy"),
+                                         sdk::isoTimeField(body, "paymentExpiresAt", "policy"),
+                                         sdk::stringField(body, "draftUrl", "policy", ""));
+  if (status == "paid") return sdk::PurchaseOutcome::paid(id);
+  if (status == "issued")
+    return sdk::PurchaseOutcome::issued(id, sdk::requiredString(body, "policyNumber", "policy"),
+                                        sdk::stringField(body, "policyUrl", "policy", ""));
+  if (status == "declined")
+    return sdk::PurchaseOutcome::declined(sdk::stringField(body, "reason", "policy", "DECLINED"),
+                                          sdk::stringField(body, "message", "policy", "the insurer declined"));
+  throw PluginError(OSAGO_STATUS_PERMANENT, "policy: unknown status '" + status.substr(0, 64) + "'");
+}
+
 sdk::Outcome mapSubmitResponse(const sdk::HttpResponse& response) {
   sdk::requireSuccess(response, "submit");
   return sdk::Outcome::pending(sdk::requiredString(sdk::jsonObject(response, "submit"), "applicationId", "submit"));
@@ -58,4 +107,4 @@ sdk::Outcome mapOfferResponse(const std::string& external_id, const sdk::HttpRes
 
 }  // namespace osago::plugins::polisnet
 
-OSAGO_PLUGIN(osago::plugins::polisnet::PolisNetInsurer, "polisnet", "PolisNet platform adapter", "0.2.0")
+OSAGO_PLUGIN(osago::plugins::polisnet::PolisNetInsurer, "polisnet", "PolisNet platform adapter", "0.3.0")

@@ -7,7 +7,7 @@
 namespace osago::plugins::polisnet {
 
 /// Adapter for insurers on the PolisNet platform: POST an application, then
-/// GET its offer until it is no longer pending. One instance serves one
+/// GET its offer until it is no longer pending; buying an offer likewise. One instance serves one
 /// company; thread-safe (no mutable state).
 class PolisNetInsurer {
  public:
@@ -17,6 +17,9 @@ class PolisNetInsurer {
 
   sdk::Outcome submit(const sdk::Call& call, const nlohmann::json& quote);
   sdk::Outcome poll(const sdk::Call& call, const std::string& external_id);
+  /// Buys an offer: POST /osago/policies (Idempotency-Key: the host's purchaseId), then GET /osago/policies/{id}.
+  sdk::PurchaseOutcome issue(const sdk::Call& call, const nlohmann::json& purchase);
+  sdk::PurchaseOutcome issuePoll(const sdk::Call& call, const std::string& external_purchase_id);
 
  private:
   sdk::Host host_;
@@ -27,6 +30,9 @@ class PolisNetInsurer {
 
 /// Maps the answer to POST /osago/applications. Throws sdk::PluginError.
 sdk::Outcome mapSubmitResponse(const sdk::HttpResponse& response);
+
+/// Maps the answer to POST /osago/policies or GET /osago/policies/{id}. Throws sdk::PluginError.
+sdk::PurchaseOutcome mapPolicyResponse(const sdk::HttpResponse& response);
 
 /// Maps the answer to GET /osago/applications/{id}/offer. Throws sdk::PluginError.
 sdk::Outcome mapOfferResponse(const std::string& external_id, const sdk::HttpResponse& response);

@@ -31,6 +31,56 @@ sdk::Outcome VolnaInsurer::poll(const sdk::Call& call, const std::string& extern
   return mapApplicationResponse(external_id, host_.http(call, request));
 }
 
+sdk::PurchaseOutcome VolnaInsurer::issue(const sdk::Call& call, const nlohmann::json& purchase) {
+  json offer = sdk::objectField(purchase, "offer", "purchase");
+  json buyer = sdk::objectField(purchase, "buyer", "purchase");
+  sdk::HttpRequest request;
+  request.method = "POST";
+  request.url = base_url_ + "/osago/policies";
+  request.headers = {{"Content-Type", "application/json"},
+                     {"Authorization", "ApiKey " + api_key_},
+                     {"X-Request-Id", sdk::requiredString(purchase, "purchaseId", "purchase")}};
+  request.body = json{{"quoteRef", sdk::requiredString(offer, "offerId", "purchase offer")},
+                      {"buyer", {{"mail", sdk::requiredString(buyer, "email", "purchase buyer")},
+                                 {"tel", sdk::requiredString(buyer, "phone", "purchase buyer")}}}}
+                     .dump();
+  request.timeout_ms = timeout_ms_;
+  return mapPurchaseResponse(host_.http(call, request));
+}
+
+sdk::PurchaseOutcome VolnaInsurer::issuePoll(const sdk::Call& call, const std::string& external_purchase_id) {
+  sdk::HttpRequest request;
+  request.url = base_url_ + "/osago/policies/" + external_purchase_id;
+  request.headers = {{"Authorization", "ApiKey " + api_key_}};
+  request.timeout_ms = timeout_ms_;
+  return mapPurchaseResponse(host_.http(call, request));
+}
+
+sdk::PurchaseOutcome mapPurchaseResponse(const sdk::HttpResponse& response) {
+  if (response.status_code == 401 || response.status_code == 403)
+    throw PluginError(OSAGO_STATUS_PERMANENT, "the partner refused our API key (check the apiKey secret)");
+  sdk::requireSuccess(response, "purchase");
+  json body = sdk::jsonObject(response, "purchase");
+  std::string id = sdk::requiredString(body, "id", "purchase");
+  std::string state = sdk::stringField(body, "state", "purchase");
+  if (state == "checking") return sdk::PurchaseOutcome::pending(id, sdk::retryAfterMs(response));
+  if (state == "awaiting_payment") {
+    json pay = sdk::objectField(body, "pay", "purchase");
+    return sdk::PurchaseOutcome::payment(id, sdk::requiredString(pay, "url", "purchase pay"),
+                                         sdk::isoTimeField(pay, "till", "purchase pay"));
+  }
+  if (state == "paid") return sdk::PurchaseOutcome::paid(id);
+  if (state == "done") {
+    json policy = sdk::objectField(body, "policy", "purchase");
+    return sdk::PurchaseOutcome::issued(id, sdk::requiredString(policy, "no", "purchase policy"),
+                                        sdk::stringField(policy, "pdf", "purchase policy", ""));
+  }
+  if (state == "rejected")
+    return sdk::PurchaseOutcome::declined(sdk::stringField(body, "why", "purchase", "REJECTED"),
+                                          sdk::stringField(body, "comment", "purchase", "the insurer declined"));
+  throw PluginError(OSAGO_STATUS_PERMANENT, "purchase: unknown state '" + state.substr(0, 64) + "'");
+}
+
 sdk::Outcome mapApplicationResponse(const std::string& known_id, const sdk::HttpResponse& response) {
   if (response.status_code == 401 || response.status_code == 403)
     throw PluginError(OSAGO_STATUS_PERMANENT, "the partner refused our API key (check the apiKey secret)");
@@ -58,4 +108,4 @@ sdk::Outcome mapApplicationResponse(const std::string& known_id, const sdk::Http
 
 }  // namespace osago::plugins::volna
 
-OSAGO_PLUGIN(osago::plugins::volna::VolnaInsurer, "volna", "Volna platform adapter", "0.1.0")
+OSAGO_PLUGIN(osago::plugins::volna::VolnaInsurer, "volna", "Volna platform adapter", "0.2.0")

@@ -61,6 +61,8 @@ class SimulatorApp : public ServiceApplication {
     }
     server->start();
     if (tls_server) tls_server->start();
+    // The buyer's pages (payment links) on the plain HTTP listener, as the browser reaches it.
+    simulator.setPublicUrl("http://" + cfg.host + ":" + std::to_string(server->port()));
     log.information("insurer simulator listening on http://" + cfg.host + ":" + std::to_string(server->port()) +
                     (tls_server ? " and https://" + cfg.host + ":" + std::to_string(tls_server->port()) : std::string()) +
                     " with " + std::to_string(cfg.insurers.size()) + " insurers");

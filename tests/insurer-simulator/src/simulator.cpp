@@ -16,7 +16,6 @@
 namespace osago::simulator {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -36,7 +35,12 @@ double uniform01() {
 }  // namespace
 
 json Behaviour::toJson() const {
-  return {{"mode", mode}, {"pendingMs", pending_ms}, {"pendingJitterMs", pending_jitter_ms}, {"errorRate", error_rate}};
+  return {{"mode", mode},
+          {"pendingMs", pending_ms},
+          {"pendingJitterMs", pending_jitter_ms},
+          {"errorRate", error_rate},
+          {"purchaseCheckMs", purchase_check_ms},
+          {"issueMs", issue_ms}};
 }
 
 void Behaviour::update(const json& j) {
@@ -51,6 +55,8 @@ void Behaviour::update(const json& j) {
   if (j.contains("pendingMs")) pending_ms = std::max(0, j["pendingMs"].get<int>());
   if (j.contains("pendingJitterMs")) pending_jitter_ms = std::max(0, j["pendingJitterMs"].get<int>());
   if (j.contains("errorRate")) error_rate = std::clamp(j["errorRate"].get<double>(), 0.0, 1.0);
+  if (j.contains("purchaseCheckMs")) purchase_check_ms = std::clamp(j["purchaseCheckMs"].get<int>(), 0, 600000);
+  if (j.contains("issueMs")) issue_ms = std::clamp(j["issueMs"].get<int>(), 0, 600000);
 }
 
 SimulatorConfig SimulatorConfig::load(const std::string& file) {
@@ -241,6 +247,7 @@ void InsurerSimulator::registerRoutes(http::Router& router) {
              [this](auto& req, auto& resp, const http::PathParams& p) { offer(req, resp, p.at("insurer"), p.at("id")); });
   router.add("POST", "/{insurer}/oauth/token",
              [this](auto& req, auto& resp, const http::PathParams& p) { token(req, resp, p.at("insurer")); });
+  registerPurchaseRoutes(router);
 
   router.add("GET", "/control/insurers", [this](auto&, auto& resp, const auto&) {
     std::lock_guard lock(mutex_);
@@ -258,7 +265,8 @@ void InsurerSimulator::registerRoutes(http::Router& router) {
                     {"behaviour", ins.behaviour.toJson()},
                     {"stats", {{"applications", ins.stats.applications}, {"polls", ins.stats.polls},
                                {"tokens", ins.stats.tokens}, {"unauthorized", ins.stats.unauthorized},
-                               {"overlappingPolls", ins.stats.overlapping_polls}}}});
+                               {"overlappingPolls", ins.stats.overlapping_polls}, {"purchases", ins.stats.purchases},
+                               {"purchasePolls", ins.stats.purchase_polls}}}});
   });
   router.add("PUT", "/control/insurers/{insurer}/behaviour", [this](auto& req, auto& resp, const http::PathParams& p) {
     json body = http::readJsonBody(req);
@@ -316,21 +324,32 @@ void InsurerSimulator::token(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPS
   http::sendJson(resp, 200, {{"access_token", t}, {"token_type", "Bearer"}, {"expires_in", ins.profile.token_ttl_seconds}});
 }
 
-void InsurerSimulator::submit(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
-                              const std::string& insurer_id) {
-  json body = http::readJsonBody(req, 64 * 1024);
-  std::unique_lock lock(mutex_);
+InsurerSimulator::Insurer* InsurerSimulator::enter(std::unique_lock<std::mutex>& lock, Poco::Net::HTTPServerRequest& req,
+                                                   Poco::Net::HTTPServerResponse& resp, const std::string& insurer_id,
+                                                   long Stats::*counter) {
   Insurer& ins = insurer(insurer_id);
   authenticate(ins, req);
+  if (counter) ++(ins.stats.*counter);
   if (ins.behaviour.mode == "hang") {
     lock.unlock();
     hang(ins);
   }
   if (ins.behaviour.mode == "trickle") {
     lock.unlock();
-    return trickle(resp);
+    trickle(resp);
+    return nullptr;
   }
-  if (misbehave(ins, resp)) return;
+  if (misbehave(ins, resp)) return nullptr;
+  return &ins;
+}
+
+void InsurerSimulator::submit(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
+                              const std::string& insurer_id) {
+  json body = http::readJsonBody(req, 64 * 1024);
+  std::unique_lock lock(mutex_);
+  Insurer* entered = enter(lock, req, resp, insurer_id, nullptr);
+  if (!entered) return;
+  Insurer& ins = *entered;
   const InsurerProfile& p = ins.profile;
   std::string id = newUuid();
   json outcome;
@@ -369,18 +388,9 @@ void InsurerSimulator::submit(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTP
 void InsurerSimulator::offer(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
                              const std::string& insurer_id, const std::string& application_id) {
   std::unique_lock lock(mutex_);
-  Insurer& ins = insurer(insurer_id);
-  authenticate(ins, req);
-  ++ins.stats.polls;
-  if (ins.behaviour.mode == "hang") {
-    lock.unlock();
-    hang(ins);
-  }
-  if (ins.behaviour.mode == "trickle") {
-    lock.unlock();
-    return trickle(resp);
-  }
-  if (misbehave(ins, resp)) return;
+  Insurer* entered = enter(lock, req, resp, insurer_id, &Stats::polls);
+  if (!entered) return;
+  Insurer& ins = *entered;
   auto it = applications_.find(application_id);
   if (it == applications_.end() || it->second.insurer_id != ins.profile.id)
     throw http::HttpError(404, "UNKNOWN_APPLICATION", "no application " + application_id);

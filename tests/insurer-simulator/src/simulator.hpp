@@ -7,11 +7,14 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 namespace osago::simulator {
+
+using Clock = std::chrono::steady_clock;
 
 /// The API dialects real partners differ in (docs/insurer-simulator.md):
 /// kPolisNet — X-Api-Key, camelCase, rubles as decimal strings, a status field;
@@ -25,6 +28,8 @@ struct Behaviour {
   int pending_ms = 2000;         ///< how long an application stays pending
   int pending_jitter_ms = 0;     ///< plus a uniform random extra up to this
   double error_rate = 0;         ///< share of answers that are a 503 in normal mode
+  int purchase_check_ms = 1000;  ///< how long a new purchase is checked before its payment page opens
+  int issue_ms = 1500;           ///< how long after payment the policy is issued
 
   nlohmann::json toJson() const;
   /// Applies the fields present in `j`; throws http::HttpError 400 on a bad value.
@@ -61,7 +66,9 @@ struct SimulatorConfig {
   static SimulatorConfig load(const std::string& file);
 };
 
-/// The simulated partners' REST APIs plus a control API for tests:
+/// The simulated partners' REST APIs (quotes and purchases, each in its
+/// dialect; docs/insurer-simulator.md), the buyer's payment pages (/pay/{id}),
+/// plus a control API for tests:
 /// GET /control/insurers/{id}, PUT /control/insurers/{id}/behaviour, POST /control/reset,
 /// POST /control/ready-times (when each application's answer was ready).
 /// Thread-safe. Applications live in memory only; the oldest are dropped beyond kMaxApplications.
@@ -73,6 +80,8 @@ class InsurerSimulator {
   ~InsurerSimulator();
 
   void registerRoutes(http::Router& router);
+  /// Where the buyer's pages are served, e.g. "http://127.0.0.1:8090" (set once the port is known).
+  void setPublicUrl(std::string url);
 
  private:
   struct Application {
@@ -82,12 +91,30 @@ class InsurerSimulator {
     long long ready_at_unix_ms = 0;  // the same moment on the wall clock, for benchmarks (POST /control/ready-times)
     int polls_in_flight = 0;
   };
+  /// A purchase of an offer: checked, then its payment page is open until paid (or it expires), then issued.
+  struct Purchase {
+    std::string insurer_id;
+    std::string application_id;
+    std::string key;                       ///< the caller's idempotency key
+    std::string premium;                   ///< rubles, as offered
+    Clock::time_point checked_at;          ///< end of the check: the payment page opens
+    long long payment_expires_unix_ms = 0;
+    bool declined = false;
+    std::string decline_reason, decline_message;
+    std::optional<Clock::time_point> issued_at;  ///< set at payment: payment + issue_ms
+    std::string policy_number;
+  };
+  /// A purchase's state now: checking, payment, paid, issued or declined.
+  static std::string stateOf(const Purchase& p, Clock::time_point now);
+
   struct Stats {
     long applications = 0;
     long polls = 0;
     long tokens = 0;
     long unauthorized = 0;
     long overlapping_polls = 0;  // a poll of an application while another poll of it was running
+    long purchases = 0;
+    long purchase_polls = 0;
   };
   struct Insurer {
     InsurerProfile profile;
@@ -97,6 +124,11 @@ class InsurerSimulator {
   };
 
   Insurer& insurer(const std::string& id);
+  /// Finds and authenticates the insurer (under `lock`), counts the call in `counter`
+  /// (if any) and plays its misbehaviour (hang, trickle, error, malformed, …);
+  /// nullptr when that already answered.
+  Insurer* enter(std::unique_lock<std::mutex>& lock, Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
+                 const std::string& insurer_id, long Stats::*counter);
   void authenticate(Insurer& ins, const Poco::Net::HTTPServerRequest& request);
   /// Blocks like a hanging partner, then throws a 504 (the client has long given up).
   [[noreturn]] void hang(Insurer& ins);
@@ -109,10 +141,22 @@ class InsurerSimulator {
   void offer(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, const std::string& insurer_id,
              const std::string& application_id);
   void token(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, const std::string& insurer_id);
+  void issue(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, const std::string& insurer_id);
+  void policy(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, const std::string& insurer_id,
+              const std::string& purchase_id);
+  /// The purchase's state in the insurer's dialect (caller holds mutex_).
+  void sendPurchase(Poco::Net::HTTPServerResponse& resp, const Insurer& ins, const std::string& id, const Purchase& p,
+                    int created_status);
+  /// The payment page; `pay`: its button was pressed (from the page's form: answered with a redirect back to it).
+  void paymentPage(Poco::Net::HTTPServerResponse& resp, const std::string& purchase_id, bool pay, bool from_form);
+  void registerPurchaseRoutes(http::Router& router);
 
   std::mutex mutex_;
   std::map<std::string, Insurer> insurers_;
   std::map<std::string, Application> applications_;
+  std::map<std::string, Purchase> purchases_;
+  std::vector<std::string> purchase_order_;   ///< oldest first: beyond kMaxApplications the oldest are dropped
+  std::string public_url_ = "http://127.0.0.1:8090";
   std::vector<std::string> order_;
   std::size_t evict_from_ = 0;
   std::atomic<bool> stopping_{false};

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <string_view>
 #include <string>
 
 namespace osago::sdk {
@@ -78,6 +79,60 @@ inline std::optional<std::int64_t> retryAfterMs(const HttpResponse& response) {
   if (v.empty() || v.size() > 6 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return std::nullopt;
   return std::stoll(v) * 1000;
+}
+
+/// "2026-12-07T19:40:00Z" or with milliseconds ("…:00.123Z") or an offset
+/// ("+03:00"), as Unix milliseconds; nullopt for any other text.
+inline std::optional<std::int64_t> unixMsFromIso(std::string_view t) {
+  auto num = [&](std::size_t at, std::size_t n, int& out) {
+    if (at + n > t.size()) return false;
+    out = 0;
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (t[i] < '0' || t[i] > '9') return false;
+      out = out * 10 + (t[i] - '0');
+    }
+    return true;
+  };
+  int y, mo, d, h, mi, s, ms = 0;
+  if (t.size() < 20 || !num(0, 4, y) || t[4] != '-' || !num(5, 2, mo) || t[7] != '-' || !num(8, 2, d) ||
+      (t[10] != 'T' && t[10] != ' ') || !num(11, 2, h) || t[13] != ':' || !num(14, 2, mi) || t[16] != ':' || !num(17, 2, s))
+    return std::nullopt;
+  std::size_t at = 19;
+  if (t[at] == '.') {
+    std::size_t digits = 0;
+    for (++at; at < t.size() && t[at] >= '0' && t[at] <= '9'; ++at, ++digits)
+      if (digits < 3) ms = ms * 10 + (t[at] - '0');
+    if (digits == 0) return std::nullopt;
+    for (; digits < 3; ++digits) ms *= 10;
+  }
+  std::int64_t offset_min = 0;
+  if (at < t.size() && t[at] == 'Z' && at + 1 == t.size()) {
+  } else if (at + 6 == t.size() && (t[at] == '+' || t[at] == '-') && t[at + 3] == ':') {
+    int oh, om;
+    if (!num(at + 1, 2, oh) || !num(at + 4, 2, om) || oh > 14 || om > 59) return std::nullopt;
+    offset_min = (t[at] == '-' ? -1 : 1) * (oh * 60 + om);
+  } else {
+    return std::nullopt;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return std::nullopt;
+  // Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+  std::int64_t yy = y - (mo <= 2);
+  std::int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
+  std::int64_t yoe = yy - era * 400;
+  std::int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  std::int64_t days = era * 146097 + doe - 719468;
+  return ((days * 24 + h) * 60 + mi - offset_min) * 60000 + s * 1000LL + ms;
+}
+
+/// A time field of a partner's answer in ISO 8601 (unixMsFromIso), as Unix milliseconds; PERMANENT otherwise.
+inline std::int64_t isoTimeField(const nlohmann::json& body, const char* key, const std::string& what) {
+  std::string text = requiredString(body, key, what);
+  auto ms = unixMsFromIso(text);
+  if (!ms)
+    throw PluginError(OSAGO_STATUS_PERMANENT, what + ": partner answer field '" + key + "' is not an ISO 8601 time: '" +
+                                                  text.substr(0, 40) + "'");
+  return *ms;
 }
 
 /// Reads a setting that must be a non-empty string; throws std::invalid_argument naming it.
