@@ -44,6 +44,7 @@ const state = {
   reconnects: 0,
   countdownTimer: null,
   idempotency: null,      // {body, key}: a resent identical form reuses its key
+  buying: null,           // {companyId, body, key}: the offer whose purchase form is open (a resend reuses its key)
 };
 
 // ---------- sign-in and profile ----------
@@ -387,7 +388,7 @@ function connectEventSource(base) {
   const es = new EventSource(`${base}/stream?lastEventId=${state.lastSeq}`);
   state.transport = { close: () => es.close() };
   es.onopen = () => { state.reconnectDelay = 500; setStreamState('live', 'Получаем ответы страховых компаний…'); };
-  for (const type of ['snapshot', 'company', 'end']) {
+  for (const type of ['snapshot', 'company', 'purchase', 'end']) {
     es.addEventListener(type, (ev) => handle(type, Number(ev.lastEventId), JSON.parse(ev.data)));
   }
   es.onerror = () => {
@@ -414,13 +415,15 @@ function handle(type, seq, data) {
     state.lastSeq = seq;
     const allowed = Date.parse(data.deadlineAt) - Date.parse(data.createdAt);
     if (allowed > 0) state.request.deadlineMs = state.request.startedMs + allowed;
-  } else if (type === 'company') {
+  } else if (type === 'company' || type === 'purchase') {
     if (seq <= state.lastSeq) return;  // already shown
     if (seq !== state.lastSeq + 1) {   // a gap: ask again from what is shown
       state.transport?.close();
       return lostConnection();
     }
-    state.rows.set(data.companyId, { ...state.rows.get(data.companyId), ...data });
+    const row = state.rows.get(data.companyId);
+    if (type === 'company') state.rows.set(data.companyId, { ...row, ...data });
+    else if (row) state.rows.set(data.companyId, { ...row, purchase: data.purchase });
     state.lastSeq = seq;
   } else if (type === 'end') {
     finish(data.reason);
@@ -437,6 +440,10 @@ function finish(reason) {
   render();
   const all = [...state.rows.values()];
   const offers = all.filter((c) => c.status === 'COMPLETED' && c.offer);
+  if (reason === 'COMPLETED' && livePurchase()) {
+    // A purchase began after this stream's end was sent: follow it on a new stream.
+    return follow();
+  }
   if (reason === 'TOKEN_EXPIRED') {
     setStreamState('ended', 'Сессия истекла — войдите снова, чтобы увидеть итог.');
   } else if (reason === 'NOT_FOUND') {
@@ -588,12 +595,211 @@ function render() {
     if (kind === 'offer') {
       const factors = factorsDisclosure(c);
       if (factors) status.append(factors);
+      const buy = purchaseControl(c);
+      if (buy) status.append(buy);
     }
     const cell = document.createElement('td');
     cell.className = 'price';
     cell.textContent = price !== null ? rub(price) : '—';
     tr.append(name, status, cell);
     tbody.appendChild(tr);
+  }
+  renderPurchase();
+}
+
+// ---------- buying an offer ----------
+
+const PURCHASE_REFUSALS = {
+  OFFER_EXPIRED: 'Предложение устарело — запросите цены заново.',
+  OFFER_SUPERSEDED: 'Есть более новый расчёт для этого автомобиля — оформите полис из него.',
+  NOT_PURCHASABLE: 'Эту страховую нельзя оформить здесь — оформите полис на её сайте.',
+  NO_OFFER: 'У этой страховой нет предложения.',
+  PURCHASE_EXISTS: 'По этому расчёту уже оформляется полис.',
+  NOT_FOUND: 'Расчёт не найден.',
+};
+
+/** A purchase under way or done (one policy per request): DECLINED and FAILED leave the way open. */
+function livePurchase() {
+  return [...state.rows.values()].find((c) => c.purchase && !['DECLINED', 'FAILED'].includes(c.purchase.status)) || null;
+}
+
+/** A link of the insurer's the page may show: http(s) only. */
+function safeLink(url) {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+/** The row's part of buying: «Оформить», where this offer's purchase stands, or why it cannot be bought here. */
+function purchaseControl(c) {
+  const box = document.createElement('div');
+  box.className = 'buy';
+  if (c.purchase) {
+    box.textContent = purchaseText(c.purchase);
+    box.dataset.purchase = c.purchase.status;
+    return box;
+  }
+  if (c.offer.purchasable === false) {
+    box.className = 'buy note';
+    box.textContent = 'Оформление — на сайте страховой';
+    return box;
+  }
+  if (c.offer.purchasable !== true || livePurchase()) return null;
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'secondary buy-button';
+  button.textContent = 'Оформить';
+  button.setAttribute('aria-label', `Оформить полис: ${c.companyName || c.companyId}`);
+  button.addEventListener('click', () => openPurchase(c.companyId));
+  box.append(button);
+  return box;
+}
+
+function purchaseText(p) {
+  switch (p.status) {
+    case 'CREATED':
+    case 'PENDING': return 'Страховая проверяет данные…';
+    case 'PAYMENT': return 'Ожидает оплаты';
+    case 'PAID': return 'Оплачено, полис оформляется…';
+    case 'ISSUED': return `Полис оформлен: ${p.policy?.number || ''}`;
+    case 'DECLINED': return `Страховая отказала в оформлении${p.error?.reason ? ` (${p.error.reason})` : ''}`;
+    default: return 'Не удалось оформить';
+  }
+}
+
+function openPurchase(companyId) {
+  const c = state.rows.get(companyId);
+  if (!c || !c.offer) return;
+  state.buying = { companyId, body: null, key: null };
+  $('#purchase-offer').textContent = `${c.companyName || companyId}: ${rub(c.offer.premium.amount)} ₽`;
+  $('#purchase-error').textContent = '';
+  $('#purchase-state').textContent = '';
+  showErrors([], $('#purchase-form'));
+  $('#purchase-form').hidden = false;
+  $('#purchase-section').hidden = false;
+  document.getElementById('buyer.email').focus();
+}
+
+$('#purchase-cancel').addEventListener('click', () => {
+  state.buying = null;
+  $('#purchase-section').hidden = true;
+});
+
+/** The buyer's reasons from the server, in Russian. */
+function buyerError({ field, reason }) {
+  if (/required|missing/.test(reason)) return { field, reason: 'Заполните поле' };
+  if (field === 'buyer.email') return { field, reason: 'Укажите адрес почты, например ivanov@example.ru' };
+  if (field === 'buyer.phone') return { field, reason: 'Укажите российский номер, например +7 900 123-45-67' };
+  return { field, reason: `Проверьте значение (${reason})` };
+}
+
+$('#purchase-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  if (!state.buying || !state.request) return;
+  $('#purchase-error').textContent = '';
+  const field = (id) => document.getElementById(id).value.trim();
+  const buyer = { email: field('buyer.email'), phone: field('buyer.phone') };
+  const missing = Object.entries(buyer).filter(([, v]) => !v).map(([k]) => ({ field: `buyer.${k}`, reason: 'Заполните поле' }));
+  showErrors(missing, $('#purchase-form'));
+  if (missing.length) return;
+  const body = JSON.stringify({ buyer });
+  // One key per purchase: a resend (a lost answer, a double click) is the same purchase.
+  if (state.buying.body !== body) Object.assign(state.buying, { body, key: crypto.randomUUID() });
+  const companyId = state.buying.companyId;
+  $('#purchase-submit').disabled = true;
+  try {
+    const r = await fetch(`/api/osago/requests/${state.request.id}/offers/${encodeURIComponent(companyId)}/purchase`, {
+      method: 'POST', signal: AbortSignal.timeout(10000),
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': state.buying.key, traceparent: newTraceparent() },
+      body,
+    });
+    const answer = await r.json().catch(() => ({}));
+    if (r.status === 401) return showLogin();
+    if (r.status === 400 && answer.fields) return showErrors(answer.fields.map(buyerError), $('#purchase-form'));
+    if (r.status === 429) {
+      $('#purchase-error').textContent = `Слишком много запросов — повторите через ${r.headers.get('Retry-After') || 'несколько'} с.`;
+      return;
+    }
+    if (!r.ok) {
+      $('#purchase-error').textContent = PURCHASE_REFUSALS[answer.error] || 'Сервис оформления временно недоступен, попробуйте ещё раз.';
+      return;
+    }
+    const row = state.rows.get(companyId);
+    if (row && (!row.purchase || row.purchase.status === 'CREATED')) state.rows.set(companyId, { ...row, purchase: answer });
+    $('#purchase-form').hidden = true;
+    render();
+    follow();
+  } catch (err) {
+    $('#purchase-error').textContent = 'Сервис не отвечает, попробуйте ещё раз.';
+  } finally {
+    $('#purchase-submit').disabled = false;
+  }
+});
+
+/** Follows the request's stream again (from what is shown) while a purchase is under way. */
+function follow() {
+  if (!state.ended) return;
+  state.ended = false;
+  $('#new-quote').hidden = true;
+  setStreamState('live', 'Следим за оформлением…');
+  connect();
+}
+
+/** The purchase panel: where the purchase stands, the payment link when it comes, the policy at the end. */
+function renderPurchase() {
+  // The offer whose form is open, once it has a purchase; else the live (or latest) purchase of the request.
+  const chosen = state.buying && state.rows.get(state.buying.companyId);
+  if (chosen && !chosen.purchase) return;  // its form is being filled in
+  const c = chosen || livePurchase() || [...state.rows.values()].find((r) => r.purchase);
+  const box = $('#purchase-state');
+  if (!c) return;
+  $('#purchase-section').hidden = false;
+  $('#purchase-form').hidden = true;
+  $('#purchase-offer').textContent = `${c.companyName || c.companyId}: ${rub(c.offer.premium.amount)} ₽`;
+  const p = c.purchase;
+  box.dataset.status = p.status;
+  box.textContent = '';
+  const line = document.createElement('p');
+  line.className = 'purchase-line';
+  box.append(line);
+  const link = (href, text, id) => {
+    const a = document.createElement('a');
+    a.href = href;
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer';
+    a.id = id;
+    a.textContent = text;
+    return a;
+  };
+  if (p.status === 'PAYMENT') {
+    line.textContent = 'Страховая готова: оплатите полис на её странице.';
+    const pay = safeLink(p.payment?.url);
+    if (pay) box.append(link(pay, 'Перейти к оплате', 'pay-link'));
+    const draft = safeLink(p.payment?.draftUrl);
+    if (draft) box.append(' ', link(draft, 'Проект полиса', 'draft-link'));
+    const till = Date.parse(p.payment?.expiresAt);
+    if (till) {
+      const note = document.createElement('p');
+      note.className = 'note';
+      note.textContent = `Оплатить можно до ${new Date(till).toLocaleTimeString('ru-RU', { hour: '2-digit', minute: '2-digit' })}.`;
+      box.append(note);
+    }
+  } else if (p.status === 'ISSUED') {
+    line.textContent = 'Полис оформлен. Номер полиса: ';
+    const number = document.createElement('strong');
+    number.id = 'policy-number';
+    number.textContent = p.policy?.number || '';
+    line.append(number);
+    const doc = safeLink(p.policy?.url);
+    if (doc) box.append(link(doc, 'Полис', 'policy-link'));
+  } else if (p.status === 'DECLINED' || p.status === 'FAILED') {
+    line.textContent = `${purchaseText(p)}. Можно выбрать другое предложение.`;
+    line.className = 'purchase-line error';
+  } else {
+    line.textContent = purchaseText(p);
   }
 }
 

@@ -104,8 +104,13 @@ TEST(PurchasePolicy, FailuresAreRetriedWhenTheyMayPassAndEndItOtherwise) {
   EXPECT_EQ(timeout.status, PurchaseStatus::kCreated);
   EXPECT_EQ(timeout.next_poll_at, kNow + 1s);
   EXPECT_TRUE(timeout.error.is_null());
-  auto open = decidePurchase(buying(PurchaseStatus::kPending), failure(FailureCode::kCircuitOpen, false, false), kNow, config());
+  auto open = decidePurchase(buying(PurchaseStatus::kPending), failure(FailureCode::kCircuitOpen, true, false), kNow, config());
   EXPECT_EQ(open.status, PurchaseStatus::kPending);
+  // A plugin that cannot sell (replaced by an older one) never will: nothing was sent, and nothing is tried again.
+  auto old_plugin = decidePurchase(buying(PurchaseStatus::kCreated, 0, ""), failure(FailureCode::kNotPurchasable, false, false), kNow,
+                                   config());
+  EXPECT_EQ(old_plugin.status, PurchaseStatus::kFailed);
+  EXPECT_EQ(old_plugin.error["code"], "NOT_PURCHASABLE");
   // Anything else before payment ends the purchase with its code.
   auto refused = decidePurchase(buying(PurchaseStatus::kCreated, 0, ""), failure(FailureCode::kPartnerRejectedInput, false), kNow,
                                 config());
@@ -114,6 +119,10 @@ TEST(PurchasePolicy, FailuresAreRetriedWhenTheyMayPassAndEndItOtherwise) {
   // A paid purchase is never given up on for an error: the buyer paid.
   auto paid = decidePurchase(buying(PurchaseStatus::kPaid), failure(FailureCode::kPartnerError, false), kNow, config());
   EXPECT_EQ(paid.status, PurchaseStatus::kPaid);
+  // … unless its calls are quarantined for killing the plugin's worker.
+  auto poison = failure(FailureCode::kPluginCrashed, false);
+  poison.killed_worker = true;
+  EXPECT_EQ(decidePurchase(buying(PurchaseStatus::kPaid), poison, kNow, config()).status, PurchaseStatus::kFailed);
 }
 
 TEST(PurchasePolicy, TheDeadlineEndsAnythingButAnAnswerThatEndsIt) {

@@ -46,6 +46,15 @@ std::string describe(const PartnerOutcome& o) {
   return "?";
 }
 
+std::string describe(const PurchaseOutcome& o) {
+  std::string text = std::string(name(o.kind)) + (o.external_id.empty() ? "" : " " + o.external_id);
+  if (o.kind == PurchaseOutcome::Kind::Payment) text += " " + o.payment_url;
+  if (o.kind == PurchaseOutcome::Kind::Issued) text += " policy " + o.policy_number;
+  if (o.kind == PurchaseOutcome::Kind::Declined) text += " " + o.decline_reason;
+  if (o.kind == PurchaseOutcome::Kind::Failed) text += std::string(" ") + name(o.failure) + ": " + o.message;
+  return text;
+}
+
 class Kit {
  public:
   Kit(const ConformanceTarget& t, std::shared_ptr<PluginLibrary> lib, CompanyConfig company)
@@ -70,6 +79,49 @@ class Kit {
       throw Error("the simulator at " + t_.simulator_url + " does not serve insurer '" + insurer_ + "' (HTTP " +
                   std::to_string(r.status) + ")");
     return json::parse(r.body)["behaviour"];
+  }
+
+  /// The insurer's counters at the simulator (applications, purchases, …).
+  json stats() {
+    http::ClientRequest req;
+    req.url = t_.simulator_url + "/control/insurers/" + insurer_;
+    req.timeout = 2s;
+    return json::parse(http::call(req).body)["stats"];
+  }
+
+  /// Pays a purchase at the simulator, as the buyer would on its payment page.
+  void pay(const std::string& purchase_id) {
+    http::ClientRequest req;
+    req.method = "POST";
+    req.url = t_.simulator_url + "/control/purchases/" + purchase_id + "/pay";
+    req.timeout = 2s;
+    auto r = http::call(req);
+    if (r.status != 200) throw Error("the simulator did not take the payment of " + purchase_id + ": HTTP " + std::to_string(r.status));
+  }
+
+  /// Buys the offer `offered` as the host does: issue (twice, with one purchaseId, when
+  /// `twice`), then issue_poll until the purchase leaves `until_past` or 15 s passed.
+  std::vector<PurchaseOutcome> buy(InsurerAdapter& adapter, const PartnerOutcome& offered, bool twice,
+                                   std::initializer_list<PurchaseOutcome::Kind> until_past) {
+    CallContext ctx{"conformance-" + newUuid().substr(0, 8), std::chrono::system_clock::now() + 60s, {}};
+    json document = {{"v", 1},
+                     {"purchaseId", newUuid()},
+                     {"applicationId", offered.external_id},
+                     {"offer", offered.offer},
+                     {"quote", quote_},
+                     {"buyer", {{"email", "petrov@example.ru"}, {"phone", "+79001234567"}}}};
+    std::vector<PurchaseOutcome> seen{adapter.issue(ctx, document.dump())};
+    if (twice) seen.push_back(adapter.issue(ctx, document.dump()));
+    auto until = std::chrono::steady_clock::now() + 15s;
+    auto waiting = [&] {
+      auto k = seen.back().kind;
+      return std::find(until_past.begin(), until_past.end(), k) != until_past.end();
+    };
+    while (waiting() && !seen.back().external_id.empty() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(200ms);
+      seen.push_back(adapter.issuePoll(ctx, seen.back().external_id));
+    }
+    return seen;
   }
 
   std::shared_ptr<InsurerAdapter> adapter(std::chrono::milliseconds call_timeout) {
@@ -185,6 +237,63 @@ std::vector<ScenarioResult> runConformance(const ConformanceTarget& target, json
     auto o = last(s);
     return ScenarioResult{"", o.kind == PartnerOutcome::Kind::Failed && o.failure == FailureCode::kPartnerTimeout, describe(o)};
   }, *quick);
+
+  // Selling (ABI 1.2): only for a plugin with the purchase entries.
+  using Kind = PurchaseOutcome::Kind;
+  auto purchase = [&](const std::string& name, const json& behaviour,
+                      const std::function<ScenarioResult(const PartnerOutcome&)>& run) {
+    ScenarioResult r;
+    try {
+      kit.setBehaviour(behaviour);
+      auto quoted = kit.run(*normal);
+      if (quoted.back().kind != PartnerOutcome::Kind::Offer)
+        r.detail = "no offer to buy: " + describe(quoted.back());
+      else
+        r = run(quoted.back());
+    } catch (const std::exception& e) {
+      r.detail = std::string("error: ") + e.what();
+    }
+    r.name = name;
+    results.push_back(r);
+  };
+  json quick_purchase = {{"mode", "normal"}, {"pendingMs", 0}, {"pendingJitterMs", 0}, {"errorRate", 0},
+                         {"purchaseCheckMs", 500}, {"issueMs", 500}};
+  if (!normal->purchasable()) {
+    results.push_back({"purchase", true, "not offered: the plugin has no purchase entries (ABI " + lib->abiVersion() +
+                                             "); its offers show as not purchasable"});
+  } else {
+    purchase("purchase to policy", quick_purchase, [&](const PartnerOutcome& offered) {
+      auto seen = kit.buy(*normal, offered, false, {Kind::Pending});
+      std::string trail;
+      for (const auto& o : seen) trail += (trail.empty() ? "" : " → ") + describe(o);
+      if (seen.back().kind != Kind::Payment || seen.back().payment_url.empty() || !seen.back().expires_at)
+        return ScenarioResult{"", false, "expected PAYMENT with a link and its deadline: " + trail};
+      kit.pay(seen.back().external_id);  // as the buyer would on the payment page
+      CallContext ctx{"conformance-" + newUuid().substr(0, 8), std::chrono::system_clock::now() + 60s, {}};
+      auto until = std::chrono::steady_clock::now() + 15s;
+      PurchaseOutcome o = seen.back();
+      while (o.kind != Kind::Issued && o.kind != Kind::Failed && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(200ms);
+        o = normal->issuePoll(ctx, seen.back().external_id);
+        trail += " → " + describe(o);
+      }
+      return ScenarioResult{"", o.kind == Kind::Issued && !o.policy_number.empty(), trail};
+    });
+    purchase("purchase idempotent", quick_purchase, [&](const PartnerOutcome& offered) {
+      long before = kit.stats().value("purchases", 0L);
+      auto seen = kit.buy(*normal, offered, true, {});
+      long made = kit.stats().value("purchases", 0L) - before;
+      bool same = seen.size() == 2 && seen[0].external_id == seen[1].external_id && !seen[0].external_id.empty();
+      return ScenarioResult{"", same && made == 1,
+                            describe(seen[0]) + " and " + describe(seen.back()) + "; the insurer counted " +
+                                std::to_string(made) + " purchase(s) (send purchaseId as its idempotency key)"};
+    });
+    purchase("purchase declined", quick_purchase, [&](const PartnerOutcome& offered) {
+      kit.setBehaviour({{"mode", "decline"}});
+      auto seen = kit.buy(*normal, offered, false, {Kind::Pending});
+      return ScenarioResult{"", seen.back().kind == Kind::Declined && !seen.back().decline_reason.empty(), describe(seen.back())};
+    });
+  }
 
   kit.setBehaviour(original);
   std::error_code ec;

@@ -24,8 +24,10 @@ struct ScenarioResult {
 };
 
 /// Runs the standard scenarios (offer, pending then offer, decline, server
-/// error, malformed body, timeout) against the simulator, switching its
-/// behaviour for each and restoring it afterwards. Throws osago::Error when
+/// error, malformed body, timeout; and for a plugin that sells, a purchase to
+/// the policy through the payment page, a repeated issue being one purchase,
+/// a declined purchase) against the simulator, switching its behaviour for
+/// each and restoring it afterwards. Throws osago::Error when
 /// the plugin, its manifest or the simulator cannot be used at all.
 std::vector<ScenarioResult> runConformance(const ConformanceTarget& target, nlohmann::json& plugin_info);
 

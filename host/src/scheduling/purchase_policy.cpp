@@ -75,7 +75,8 @@ PurchaseUpdate decidePurchase(const WorkItem& item, const PurchaseOutcome& outco
       wait = backoff(u.attempts, config);
       break;
     case PurchaseOutcome::Kind::Failed: {
-      bool retry = outcome.retryable || !outcome.reached_partner || current == PurchaseStatus::kPaid;
+      // A paid purchase is not given up on for an error — unless its input is quarantined for killing the worker.
+      bool retry = outcome.retryable || (current == PurchaseStatus::kPaid && !outcome.killed_worker);
       if (!retry) return fail(name(outcome.failure), outcome.message);
       wait = backoff(u.attempts, config);
       break;

@@ -16,10 +16,11 @@ namespace osago::host {
 ///   PAID moves the deadline to at least now + paid_deadline (the buyer paid:
 ///   the policy is awaited, not given up on);
 /// * ISSUED → ISSUED with the policy; DECLINED → DECLINED with the insurer's reason;
-/// * a failure that is retryable, that never reached the partner, or of a
-///   purchase already PAID → the same status, asked again after backoff (issue
-///   is sent again with the same purchaseId: partners take it as the
-///   idempotency key); any other failure → FAILED with its code;
+/// * a retryable failure (a timeout, a 5xx, a crash, nothing sent for a full
+///   bulkhead or an open breaker), or any failure of a purchase already PAID
+///   but a quarantine → the same status, asked again after backoff (issue is
+///   sent again with the same purchaseId: partners take it as the idempotency
+///   key); any other failure (NOT_PURCHASABLE among them) → FAILED with its code;
 /// * past the deadline, anything but ISSUED or DECLINED → FAILED DEADLINE_EXCEEDED.
 /// A next call is never placed after the deadline.
 PurchaseUpdate decidePurchase(const WorkItem& item, const PurchaseOutcome& outcome, std::chrono::system_clock::time_point now,

@@ -149,4 +149,37 @@ TEST_F(GarantTest, AWrongTypedFieldIsPermanentAndNamed) {
   }
 }
 
+json purchaseDocument() {
+  return {{"v", 1},
+          {"purchaseId", "5b0c5a0e-0d5c-4a55-9a43-3e1c2f8b7a61"},
+          {"applicationId", "app-17"},
+          {"offer", {{"premium", {{"amount", "12371.81"}, {"currency", "RUB"}}}, {"offerId", "app-17-1"}}},
+          {"quote", {{"v", 1}}},
+          {"buyer", {{"email", "ivanov@example.ru"}, {"phone", "+79001234567"}}}};
+}
+
+TEST_F(GarantTest, SellsAnOfferInItsOwnWords) {
+  ASSERT_TRUE(plugin_.purchasable());
+  host_.respond(200, R"({"access_token":"t-1","expires_in":300})");
+  host_.respond(202, R"({"policy_id":"g-pol","status":"VALIDATION"})", "2");
+  auto r = plugin_.issue(purchaseDocument());
+  ASSERT_EQ(r.status, OSAGO_STATUS_OK) << r.reply_text;
+  EXPECT_EQ(r.reply["outcome"], "PENDING");
+  EXPECT_EQ(r.reply["externalId"], "g-pol");
+  EXPECT_EQ(r.reply["retryAfterMs"], 2000);
+  auto body = json::parse(host_.requests.back().body);
+  EXPECT_EQ(body["request_id"], "5b0c5a0e-0d5c-4a55-9a43-3e1c2f8b7a61");
+  EXPECT_EQ(body["application_id"], "app-17");
+  host_.respond(200, R"({"policy_id":"g-pol","status":"PAYMENT","payment_link":"https://pay.partner.ru/g","payment_deadline":1765121400})");
+  r = plugin_.issuePoll("g-pol");
+  EXPECT_EQ(r.reply["outcome"], "PAYMENT");
+  EXPECT_EQ(r.reply["expiresAtUnixMs"], 1'765'121'400'000LL);
+  host_.respond(200, R"({"policy_id":"g-pol","status":"ISSUED","policy_series":"ХХХ","policy_number":"0123456789"})");
+  EXPECT_EQ(plugin_.issuePoll("g-pol").reply["policyNumber"], "ХХХ 0123456789");
+  host_.respond(200, R"({"policy_id":"g-pol","status":"DECLINED","decline_code":"KBM_MISMATCH","decline_reason":"no"})");
+  EXPECT_EQ(plugin_.issuePoll("g-pol").reply["reason"], "KBM_MISMATCH");
+  host_.respond(200, R"({"policy_id":"g-pol","status":"PAYMENT","payment_link":"https://pay.partner.ru/g","payment_deadline":"tomorrow"})");
+  EXPECT_EQ(plugin_.issuePoll("g-pol").status, OSAGO_STATUS_PERMANENT);
+}
+
 }  // namespace

@@ -143,4 +143,44 @@ TEST_F(PolisNetTest, AWrongTypedFieldIsPermanentAndNamed) {
   }
 }
 
+json purchaseDocument() {
+  return {{"v", 1},
+          {"purchaseId", "5b0c5a0e-0d5c-4a55-9a43-3e1c2f8b7a61"},
+          {"applicationId", "app-17"},
+          {"offer", {{"premium", {{"amount", "12371.81"}, {"currency", "RUB"}}}, {"offerId", "app-17-1"}}},
+          {"quote", {{"v", 1}}},
+          {"buyer", {{"email", "ivanov@example.ru"}, {"phone", "+79001234567"}}}};
+}
+
+TEST_F(PolisNetTest, SellsAnOfferThroughPaymentToThePolicy) {
+  ASSERT_TRUE(plugin_.purchasable());
+  host_.respond(201, R"({"policyId":"pol-3","status":"pending"})");
+  auto r = plugin_.issue(purchaseDocument());
+  ASSERT_EQ(r.status, OSAGO_STATUS_OK) << r.reply_text;
+  EXPECT_EQ(r.reply["outcome"], "PENDING");
+  EXPECT_EQ(r.reply["externalId"], "pol-3");
+  EXPECT_EQ(host_.requests[0].url, "http://sim/severny-shchit/osago/policies");
+  EXPECT_EQ(host_.requests[0].header("Idempotency-Key"), "5b0c5a0e-0d5c-4a55-9a43-3e1c2f8b7a61");
+  auto body = json::parse(host_.requests[0].body);
+  EXPECT_EQ(body["applicationId"], "app-17");
+  EXPECT_EQ(body["offerId"], "app-17-1");
+  EXPECT_EQ(body["contacts"]["phone"], "+79001234567");
+  host_.respond(200, R"({"policyId":"pol-3","status":"payment","paymentUrl":"https://pay.partner.ru/pol-3",
+                        "draftUrl":"https://partner.ru/pol-3/draft.pdf","paymentExpiresAt":"2025-12-07T18:30:00+03:00"})");
+  r = plugin_.issuePoll("pol-3");
+  EXPECT_EQ(host_.requests.back().url, "http://sim/severny-shchit/osago/policies/pol-3");
+  EXPECT_EQ(r.reply["outcome"], "PAYMENT");
+  EXPECT_EQ(r.reply["paymentUrl"], "https://pay.partner.ru/pol-3");
+  EXPECT_EQ(r.reply["expiresAtUnixMs"], 1'765'121'400'000LL);
+  host_.respond(200, R"({"policyId":"pol-3","status":"issued","policyNumber":"ХХХ 0123456789"})");
+  r = plugin_.issuePoll("pol-3");
+  EXPECT_EQ(r.reply["outcome"], "ISSUED");
+  EXPECT_EQ(r.reply["policyNumber"], "ХХХ 0123456789");
+  // A payment link the buyer could not be shown, a deadline that is no time: the partner's error.
+  host_.respond(200, R"j({"policyId":"pol-3","status":"payment","paymentUrl":"javascript:alert(1)","paymentExpiresAt":"2025-12-07T18:30:00Z"})j");
+  EXPECT_EQ(plugin_.issuePoll("pol-3").status, OSAGO_STATUS_PERMANENT);
+  host_.respond(200, R"({"policyId":"pol-3","status":"payment","paymentUrl":"https://pay.partner.ru/x","paymentExpiresAt":"soon"})");
+  EXPECT_EQ(plugin_.issuePoll("pol-3").status, OSAGO_STATUS_PERMANENT);
+}
+
 }  // namespace

@@ -120,4 +120,34 @@ TEST_F(VolnaTest, AWrongTypedFieldIsPermanentAndNamed) {
   }
 }
 
+json purchaseDocument() {
+  return {{"v", 1},
+          {"purchaseId", "5b0c5a0e-0d5c-4a55-9a43-3e1c2f8b7a61"},
+          {"applicationId", "app-17"},
+          {"offer", {{"premium", {{"amount", "12371.81"}, {"currency", "RUB"}}}, {"offerId", "app-17-1"}}},
+          {"quote", {{"v", 1}}},
+          {"buyer", {{"email", "ivanov@example.ru"}, {"phone", "+79001234567"}}}};
+}
+
+TEST_F(VolnaTest, SellsAnOfferByItsQuoteRef) {
+  ASSERT_TRUE(plugin_.purchasable());
+  host_.respond(200, R"({"id":"vp-1","state":"checking"})", "3");
+  auto r = plugin_.issue(purchaseDocument());
+  ASSERT_EQ(r.status, OSAGO_STATUS_OK) << r.reply_text;
+  EXPECT_EQ(r.reply["outcome"], "PENDING");
+  EXPECT_EQ(r.reply["retryAfterMs"], 3000);
+  EXPECT_EQ(host_.requests[0].header("X-Request-Id"), "5b0c5a0e-0d5c-4a55-9a43-3e1c2f8b7a61");
+  EXPECT_EQ(json::parse(host_.requests[0].body)["quoteRef"], "app-17-1");
+  host_.respond(200, R"({"id":"vp-1","state":"awaiting_payment","pay":{"url":"https://pay.partner.ru/v","till":"2025-12-07T15:30:00Z"}})");
+  EXPECT_EQ(plugin_.issuePoll("vp-1").reply["outcome"], "PAYMENT");
+  host_.respond(200, R"({"id":"vp-1","state":"paid"})");
+  EXPECT_EQ(plugin_.issuePoll("vp-1").reply["outcome"], "PAID");
+  host_.respond(200, R"({"id":"vp-1","state":"done","policy":{"no":"ХХХ 0123456789","pdf":"https://partner.ru/p.pdf"}})");
+  auto issued = plugin_.issuePoll("vp-1");
+  EXPECT_EQ(issued.reply["policyNumber"], "ХХХ 0123456789");
+  EXPECT_EQ(issued.reply["policyUrl"], "https://partner.ru/p.pdf");
+  host_.respond(200, R"({"id":"vp-1","state":"done","policy":{"no":"ХХХ\n0123456789"}})");
+  EXPECT_EQ(plugin_.issuePoll("vp-1").status, OSAGO_STATUS_PERMANENT) << "a policy number with a control character";
+}
+
 }  // namespace
