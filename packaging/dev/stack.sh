@@ -516,7 +516,7 @@ start_simulator() {
 # partner_url_env BASE: the environment assignments that point every bundled
 # manifest's company at the simulator's partner API BASE (https://127.0.0.1:PORT);
 # a manifest reads only variables named for its company (OSAGO_SECRET_<COMPANY>_…).
-SIMULATOR_COMPANIES=(severny-shchit ural-polis volga-garant baltiyskaya sibir-rezerv yuzhny-bereg dobry-put)
+SIMULATOR_COMPANIES=(severny-shchit ural-polis volga-garant baltiyskaya sibir-rezerv yuzhny-bereg kamskaya dobry-put)
 partner_url_env() {
   local company
   for company in "${SIMULATOR_COMPANIES[@]}"; do

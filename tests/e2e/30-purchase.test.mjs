@@ -12,7 +12,7 @@ after(async () => { await browser?.close(); });
 
 test('an offer is bought: factors, «Оформить», the payment page, and the policy number live', async () => {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  await signIn(page, 'buyer');
+  await signIn(page);  // the demo user, whose saved profile fills the form
   await page.getByRole('button', { name: 'Узнать цены' }).click();
   await page.locator('#offers-section').waitFor();
 
@@ -39,9 +39,10 @@ test('an offer is bought: factors, «Оформить», the payment page, and t
   await page.getByLabel('Телефон').fill('+7 900 123-45-67');
   await page.getByRole('button', { name: 'Продолжить' }).click();
 
-  // The insurer checks, then its payment page can be opened.
+  // The insurer checks, then its payment page can be opened; the form is done with.
   const payLink = page.locator('#pay-link');
   await payLink.waitFor({ timeout: 30000 });
+  assert.equal(await page.locator('#purchase-form').isVisible(), false, 'the form is gone once the purchase is sent');
   assert.equal(await page.locator('#purchase-state').getAttribute('data-status'), 'PAYMENT');
   assert.equal(await live.locator('.buy').textContent(), 'Ожидает оплаты');
   assert.equal(await page.locator('button.buy-button').count(), 0, 'one policy per request: no other offer to buy meanwhile');

@@ -63,10 +63,10 @@ json insurerStats(const std::string& insurer) {
 }
 
 /// Buys `company`'s offer for user `user` all the way: payment page, pay, policy; checks the stream tells it live.
-void buyThrough(const std::string& user, const std::string& company, const std::string& vin) {
+void buyThrough(const std::string& user, const std::string& company, const std::string& vin, json behaviour = json::object()) {
   // Issued 3 s after payment: the PAID state is there to be seen even on a busy machine.
-  ASSERT_EQ(httpJson("PUT", stack().simulatorUrl() + "/control/insurers/" + company + "/behaviour", {{"issueMs", 3000}}).status,
-            200);
+  behaviour["issueMs"] = 3000;
+  ASSERT_EQ(httpJson("PUT", stack().simulatorUrl() + "/control/insurers/" + company + "/behaviour", behaviour).status, 200);
   std::string token = login(user);
   std::string id = quotedRequest(token, company, vin);
   auto view = httpJson("GET", stack().coreUrl() + "/api/osago/requests/" + id, nullptr, token).body;
@@ -272,6 +272,20 @@ TEST(Purchases, APurchaseSurvivesAnAggregatorKilledMidWay) {
   EXPECT_EQ(states.front(), "CREATED");
   EXPECT_EQ(states.back(), "ISSUED");
   ASSERT_EQ(httpJson("POST", stack().simulatorUrl() + "/control/reset").status, 200);
+}
+
+TEST(Purchases, TheAsynchronousDialectQuotesAndSells) {
+  // Potok's API holds a call for the `desired-timeout` it is given (at most 3 s here), then
+  // answers 202 with an operation to poll: the calculation (4.5 s) and the purchase's check
+  // (4 s) both outlast it, so both go through operations.
+  stack().installPlugin(OSAGO_TEST_POTOK_SO, "osago_plugin_potok",
+                        "companies:\n  - {id: kamskaya, name: kamskaya, settings: {baseUrl: \"" + stack().simulatorTlsUrl() +
+                            "/kamskaya\", maxHoldSeconds: 3}, secrets: {apiKey: k-kama}}\n");
+  ASSERT_EQ(admin("POST", "/admin/plugins/rescan").status, 200);
+  ASSERT_EQ(admin("POST", "/admin/plugins/potok/enable").status, 200);
+  buyThrough("buyer-potok", "kamskaya", "XTA21099043765412", {{"purchaseCheckMs", 4000}});
+  auto stats = insurerStats("kamskaya");
+  EXPECT_GE(stats["polls"].get<long>(), 1) << "the calculation was an operation polled: " << stats.dump();
 }
 
 }  // namespace

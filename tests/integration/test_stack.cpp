@@ -128,6 +128,7 @@ insurers:
   - {id: sibir-rezerv, name: "Сибирь-Резерв", dialect: volna, api_key: k-sibir, base_rate_rub: 6900, pending_ms: 500}
   - {id: yuzhny-bereg, name: "Южный берег", dialect: volna, api_key: k-yuzhny, base_rate_rub: 7600, pending_ms: 1500}
   - {id: dobry-put, name: "Добрый путь", dialect: polisnet, api_key: dev-dobry-put-key, base_rate_rub: 6100, pending_ms: 500}
+  - {id: kamskaya, name: "Камская страховая", dialect: potok, api_key: k-kama, base_rate_rub: 6700, pending_ms: 4500}
 )";
   // The bundled plugins, each with a manifest of this stack's own; partners over HTTPS.
   std::string sim = simulatorTlsUrl();

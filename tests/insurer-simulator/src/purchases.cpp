@@ -129,16 +129,25 @@ void InsurerSimulator::issue(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPS
       phone = text(buyer, "tel");
       break;
     }
+    case Dialect::kPotok:
+      throw http::HttpError(404, "NOT_FOUND", "potok sells through POST /sales/v2/policies");
   }
   if (application_id.empty() || key.empty() || email.empty() || phone.empty())
     throw http::HttpError(400, "BAD_PURCHASE", "the application, the idempotency key, e-mail and phone are required");
-  // The same key again is the same purchase (a retry after a lost answer).
-  for (const auto& [id, p] : purchases_)
-    if (p.insurer_id == ins.profile.id && p.key == key) return sendPurchase(resp, ins, id, p, 200);
   // Volna's purchases name the offer (quoteRef: "<application>-1"), the others the application.
   if (ins.profile.dialect == Dialect::kVolna && application_id.size() > 2 &&
       application_id.compare(application_id.size() - 2, 2, "-1") == 0)
     application_id.resize(application_id.size() - 2);
+  long before = ins.stats.purchases;
+  std::string id = newPurchase(ins, application_id, key);
+  // The same key again is the same purchase (a retry after a lost answer): its state, 200.
+  int status = ins.stats.purchases == before ? 200 : ins.profile.dialect == Dialect::kGarant ? 202 : 201;
+  sendPurchase(resp, ins, id, purchases_.at(id), status);
+}
+
+std::string InsurerSimulator::newPurchase(Insurer& ins, const std::string& application_id, const std::string& key) {
+  for (const auto& [id, p] : purchases_)
+    if (p.insurer_id == ins.profile.id && p.key == key) return id;
   auto app = applications_.find(application_id);
   if (app == applications_.end() || app->second.insurer_id != ins.profile.id)
     throw http::HttpError(404, "UNKNOWN_APPLICATION", "no application " + application_id.substr(0, 64));
@@ -159,14 +168,14 @@ void InsurerSimulator::issue(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPS
   }
   std::string id = newUuid();
   ++ins.stats.purchases;
-  Poco::Logger::get("simulator").information(insurer_id + ": purchase " + id + " of application " + application_id);
-  auto& stored = purchases_[id] = std::move(p);
+  Poco::Logger::get("simulator").information(ins.profile.id + ": purchase " + id + " of application " + application_id);
+  purchases_[id] = std::move(p);
   purchase_order_.push_back(id);
   if (purchase_order_.size() > kMaxApplications) {
     purchases_.erase(purchase_order_.front());
     purchase_order_.erase(purchase_order_.begin());
   }
-  sendPurchase(resp, ins, id, stored, ins.profile.dialect == Dialect::kGarant ? 202 : 201);
+  return id;
 }
 
 void InsurerSimulator::policy(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
@@ -239,6 +248,8 @@ void InsurerSimulator::sendPurchase(Poco::Net::HTTPServerResponse& resp, const I
       }
       return http::sendJson(resp, 200, j);
     }
+    case Dialect::kPotok:
+      return http::sendJson(resp, created_status, potokPolicyState(id, p));
   }
 }
 

@@ -23,6 +23,7 @@ const char* dialectName(Dialect d) {
   switch (d) {
     case Dialect::kGarant: return "garant";
     case Dialect::kVolna: return "volna";
+    case Dialect::kPotok: return "potok";
     default: return "polisnet";
   }
 }
@@ -86,7 +87,8 @@ SimulatorConfig SimulatorConfig::load(const std::string& file) {
     if (dialect == "polisnet") p.dialect = Dialect::kPolisNet;
     else if (dialect == "garant") p.dialect = Dialect::kGarant;
     else if (dialect == "volna") p.dialect = Dialect::kVolna;
-    else throw ConfigError(file, s.qualified("dialect"), "must be polisnet, garant or volna");
+    else if (dialect == "potok") p.dialect = Dialect::kPotok;
+    else throw ConfigError(file, s.qualified("dialect"), "must be polisnet, garant, volna or potok");
     p.api_key = s.get<std::string>("api_key", "");
     p.client_id = s.get<std::string>("client_id", "");
     p.client_secret = s.get<std::string>("client_secret", "");
@@ -154,6 +156,9 @@ void InsurerSimulator::authenticate(Insurer& ins, const Poco::Net::HTTPServerReq
       break;
     case Dialect::kVolna:
       ok = request.get("Authorization", "") == "ApiKey " + p.api_key;
+      break;
+    case Dialect::kPotok:
+      ok = request.get("Authorization", "") == "Token " + p.api_key;
       break;
     case Dialect::kGarant: {
       auto it = ins.tokens.find(http::bearerToken(request));
@@ -248,6 +253,7 @@ void InsurerSimulator::registerRoutes(http::Router& router) {
   router.add("POST", "/{insurer}/oauth/token",
              [this](auto& req, auto& resp, const http::PathParams& p) { token(req, resp, p.at("insurer")); });
   registerPurchaseRoutes(router);
+  registerPotokRoutes(router);
 
   router.add("GET", "/control/insurers", [this](auto&, auto& resp, const auto&) {
     std::lock_guard lock(mutex_);
@@ -343,13 +349,7 @@ InsurerSimulator::Insurer* InsurerSimulator::enter(std::unique_lock<std::mutex>&
   return &ins;
 }
 
-void InsurerSimulator::submit(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
-                              const std::string& insurer_id) {
-  json body = http::readJsonBody(req, 64 * 1024);
-  std::unique_lock lock(mutex_);
-  Insurer* entered = enter(lock, req, resp, insurer_id, nullptr);
-  if (!entered) return;
-  Insurer& ins = *entered;
+std::string InsurerSimulator::newApplication(Insurer& ins, const json& body, const Poco::Net::HTTPServerRequest& req) {
   const InsurerProfile& p = ins.profile;
   std::string id = newUuid();
   json outcome;
@@ -371,17 +371,30 @@ void InsurerSimulator::submit(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTP
   ++ins.stats.applications;
   // The caller's W3C trace, as a partner's own logs would keep it: one quote followed to here.
   if (auto trace = TraceContext::parse(req.get("traceparent", "")))
-    Poco::Logger::get("simulator").information(logTag(id, trace->trace_id) + insurer_id + ": application accepted (traceparent " +
+    Poco::Logger::get("simulator").information(logTag(id, trace->trace_id) + p.id + ": application accepted (traceparent " +
                                                trace->header() + ")");
   while (applications_.size() > kMaxApplications) applications_.erase(order_[evict_from_++]);
   if (evict_from_ > kMaxApplications) {
     order_.erase(order_.begin(), order_.begin() + static_cast<long>(evict_from_));
     evict_from_ = 0;
   }
+  return id;
+}
+
+void InsurerSimulator::submit(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
+                              const std::string& insurer_id) {
+  json body = http::readJsonBody(req, 64 * 1024);
+  std::unique_lock lock(mutex_);
+  Insurer* entered = enter(lock, req, resp, insurer_id, nullptr);
+  if (!entered) return;
+  Insurer& ins = *entered;
+  const InsurerProfile& p = ins.profile;
+  std::string id = newApplication(ins, body, req);
   switch (p.dialect) {
     case Dialect::kPolisNet: http::sendJson(resp, 201, {{"applicationId", id}}); break;
     case Dialect::kGarant: http::sendJson(resp, 201, {{"application_id", id}}); break;
     case Dialect::kVolna: http::sendJson(resp, 200, {{"id", id}, {"state", "processing"}}); break;
+    case Dialect::kPotok: break;  // not reached: potok's applications come through /sales/v2 (potok.cpp)
   }
 }
 
@@ -446,6 +459,8 @@ void InsurerSimulator::offer(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPS
                                    {"comment", o["message"]}});
       }
       break;
+    case Dialect::kPotok:
+      throw http::HttpError(404, "NOT_FOUND", "potok's calculations are operations: GET /sales/v2/operations?oper_id=…");
   }
 }
 

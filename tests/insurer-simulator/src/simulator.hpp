@@ -19,8 +19,11 @@ using Clock = std::chrono::steady_clock;
 /// The API dialects real partners differ in (docs/insurer-simulator.md):
 /// kPolisNet — X-Api-Key, camelCase, rubles as decimal strings, a status field;
 /// kGarant — OAuth-style token, snake_case, kopecks, HTTP 202 + Retry-After while pending;
-/// kVolna — "Authorization: ApiKey", states processing/hold/done/rejected/error, Retry-After.
-enum class Dialect { kPolisNet, kGarant, kVolna };
+/// kVolna — "Authorization: ApiKey", states processing/hold/done/rejected/error, Retry-After;
+/// kPotok — asynchronous operations: the caller says how long it will wait
+/// (`desired-timeout`, seconds); past that it gets `202 {"draftId", "href"}` and
+/// polls the operation (`/sales/v2/operations?oper_id=…`), as some insurers' public APIs do.
+enum class Dialect { kPolisNet, kGarant, kVolna, kPotok };
 
 /// What an insurer does, switchable at run time through the control endpoint.
 struct Behaviour {
@@ -41,7 +44,7 @@ struct InsurerProfile {
   std::string id;                          ///< path prefix: /{id}/osago/applications
   std::string name;
   Dialect dialect = Dialect::kPolisNet;
-  std::string api_key;                     ///< PolisNet and Volna
+  std::string api_key;                     ///< PolisNet, Volna and Potok
   std::string client_id;                   ///< Garant
   std::string client_secret;               ///< Garant
   int token_ttl_seconds = 300;             ///< Garant
@@ -137,6 +140,8 @@ class InsurerSimulator {
   bool misbehave(Insurer& ins, Poco::Net::HTTPServerResponse& response);
   nlohmann::json decide(const InsurerProfile& p, const nlohmann::json& quote, const std::string& id) const;
 
+  /// Takes an application (`body` in the insurer's dialect) and decides its outcome; its id (caller holds mutex_).
+  std::string newApplication(Insurer& ins, const nlohmann::json& body, const Poco::Net::HTTPServerRequest& req);
   void submit(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, const std::string& insurer_id);
   void offer(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, const std::string& insurer_id,
              const std::string& application_id);
@@ -150,6 +155,20 @@ class InsurerSimulator {
   /// The payment page; `pay`: its button was pressed (from the page's form: answered with a redirect back to it).
   void paymentPage(Poco::Net::HTTPServerResponse& resp, const std::string& purchase_id, bool pay, bool from_form);
   void registerPurchaseRoutes(http::Router& router);
+  void registerPotokRoutes(http::Router& router);
+  // The potok dialect (potok.cpp): a calculation or a purchase is an operation.
+  void potokCalculate(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, const std::string& insurer_id);
+  void potokOperation(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, const std::string& insurer_id);
+  void potokBuy(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, const std::string& insurer_id);
+  void potokPolicy(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, const std::string& insurer_id,
+                   const std::string& policy_id);
+  /// Waits, without the lock, until `ready` or the caller's desired-timeout passes; true when ready.
+  bool holdUntil(std::unique_lock<std::mutex>& lock, Clock::time_point ready, const Poco::Net::HTTPServerRequest& req);
+  /// A potok calculation's result, or a purchase's state, as the dialect writes it (caller holds mutex_).
+  nlohmann::json potokResult(const Application& app) const;
+  nlohmann::json potokPolicyState(const std::string& id, const Purchase& p) const;
+  /// Records a new purchase of `application_id` for `ins` under `key` (or finds the one already made with it); its id.
+  std::string newPurchase(Insurer& ins, const std::string& application_id, const std::string& key);
 
   std::mutex mutex_;
   std::map<std::string, Insurer> insurers_;
