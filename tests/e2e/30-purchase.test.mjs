@@ -12,6 +12,9 @@ after(async () => { await browser?.close(); });
 
 test('an offer is bought: factors, «Оформить», the payment page, and the policy number live', async () => {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  // Every stream the page opens, so that one can be cut mid-purchase as a flaky network would.
+  const streams = [];
+  await page.routeWebSocket(/\/ws\?fromSeq=/, (ws) => { streams.push(ws); ws.connectToServer(); });
   await signIn(page);  // the demo user, whose saved profile fills the form
   await page.getByRole('button', { name: 'Узнать цены' }).click();
   await page.locator('#offers-section').waitFor();
@@ -47,6 +50,9 @@ test('an offer is bought: factors, «Оформить», the payment page, and t
   assert.equal(await live.locator('.buy').textContent(), 'Ожидает оплаты');
   assert.equal(await page.locator('button.buy-button').count(), 0, 'one policy per request: no other offer to buy meanwhile');
   await page.screenshot({ path: artifact('purchase-payment.png'), fullPage: true });
+  // The connection drops while the buyer pays: the page resumes from what it has shown.
+  const opened = streams.length;
+  await streams[streams.length - 1].close({ code: 4000, reason: 'dropped by the test' });
   const [payment] = await Promise.all([page.waitForEvent('popup'), payLink.click()]);
   await payment.waitForLoadState();
   assert.ok(payment.url().startsWith(`${env.simulator}/pay/`), payment.url());
@@ -61,6 +67,7 @@ test('an offer is bought: factors, «Оформить», the payment page, and t
   const policy = await number.textContent();
   assert.match(policy, /^ХХХ \d{10}$/);
   assert.equal(await live.locator('.buy').textContent(), `Полис оформлен: ${policy}`);
+  assert.ok(streams.length > opened, 'the page reconnected after the drop');
   await page.locator('#policy-link').waitFor();
   await page.screenshot({ path: artifact('purchase-issued.png'), fullPage: true });
 

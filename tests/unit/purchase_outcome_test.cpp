@@ -117,4 +117,15 @@ TEST(PurchaseOutcome, ShowableLinks) {
     EXPECT_FALSE(sdk::isShowableLink(bad)) << bad;
 }
 
+TEST(PurchaseOutcome, ARejectionQuotingTheOutcomeCutsNoCharacterInTwo) {
+  // Found by fuzz_plugin_outcome: an unknown outcome of 63 ASCII bytes and then Cyrillic was quoted
+  // cut in the middle of a letter, and the message could not be written as JSON.
+  std::string outcome = std::string(63, '`') + "ЖЖЖЖ";
+  auto out = parsePurchaseOutcome(nlohmann::json{{"v", 1}, {"outcome", outcome}}.dump());
+  ASSERT_EQ(out.kind, PurchaseOutcome::Kind::Failed);
+  auto write = [&] { return nlohmann::json{{"m", out.message}}.dump(); };
+  EXPECT_NO_THROW(write()) << out.message;
+  EXPECT_NE(out.message.find(std::string(63, '`') + "'"), std::string::npos) << out.message;
+}
+
 }  // namespace

@@ -1,6 +1,7 @@
 #include "plugins/purchase_outcome.hpp"
 
 #include <osago/common/outside_json.hpp>
+#include <osago/common/utf8.hpp>
 #include <osago/plugin_abi.h>
 #include <osago/plugin_sdk/plugin.hpp>
 
@@ -14,7 +15,9 @@ PurchaseOutcome rejected(const std::string& why) {
   countRejected("plugin_purchase_outcome");
   PurchaseOutcome out;
   out.failure = FailureCode::kPluginError;
-  out.message = "plugin purchase outcome rejected: " + why;
+  // `why` may quote the plugin's bytes cut short: clipped whole characters only (the
+  // message is stored and published as JSON; the fuzz target found a cut one).
+  out.message = utf8::clip("plugin purchase outcome rejected: " + why, 1000);
   return out;
 }
 
@@ -83,7 +86,7 @@ PurchaseOutcome parsePurchaseOutcome(const std::string& json_text) {
   else if (kind == "PAYMENT") out.kind = PurchaseOutcome::Kind::Payment;
   else if (kind == "PAID") out.kind = PurchaseOutcome::Kind::Paid;
   else if (kind == "ISSUED") out.kind = PurchaseOutcome::Kind::Issued;
-  else return rejected("unknown outcome '" + kind.substr(0, 64) + "' (PENDING, PAYMENT, PAID, ISSUED or DECLINED)");
+  else return rejected("unknown outcome '" + utf8::clip(kind, 64) + "' (PENDING, PAYMENT, PAID, ISSUED or DECLINED)");
 
   text("externalId", OSAGO_OUTCOME_MAX_EXTERNAL_ID, true, out.external_id);
   if (out.kind == PurchaseOutcome::Kind::Payment) {
