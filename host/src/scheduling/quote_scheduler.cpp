@@ -239,17 +239,7 @@ void QuoteScheduler::process(const WorkItem& item) {
   auto& log = Poco::Logger::get("scheduler");
   std::string tag = logTag(item.correlation_id, item.trace_id) + "request " + item.request_id + " company " + item.company_id + ": ";
   PartnerOutcome outcome;
-  auto route = plugins_.route(item.company_id);
-  if (route && !route->enabled) {
-    // This instance's copy of the switches is up to a second old (another instance may have
-    // just switched the plugin on): read the stored switches before failing the work for good.
-    try {
-      plugins_.refreshSwitches();
-      route = plugins_.route(item.company_id);
-    } catch (const std::exception& e) {
-      log.warning(tag + "cannot re-read the plugin switches: " + errorText(e));
-    }
-  }
+  auto route = currentRoute(item, tag);
   PartnerOutlook outlook;
   if (route && route->adapter) {
     auto& health = route->adapter->health();
@@ -343,11 +333,26 @@ std::optional<QuoteStore::Recorded> QuoteScheduler::storeResult(const std::strin
   }
 }
 
+std::optional<CompanyRoute> QuoteScheduler::currentRoute(const WorkItem& item, const std::string& tag) {
+  auto route = plugins_.route(item.company_id);
+  if (route && !route->enabled) {
+    // This instance's copy of the switches is up to a second old (another instance may have
+    // just switched the plugin on): read the stored switches before failing the work for good.
+    try {
+      plugins_.refreshSwitches();
+      route = plugins_.route(item.company_id);
+    } catch (const std::exception& e) {
+      Poco::Logger::get("scheduler").warning(tag + "cannot re-read the plugin switches: " + errorText(e));
+    }
+  }
+  return route;
+}
+
 void QuoteScheduler::processPurchase(const WorkItem& item) {
   auto& log = Poco::Logger::get("scheduler");
   std::string tag = logTag(item.correlation_id, item.trace_id) + "request " + item.request_id + " company " +
                     item.company_id + " purchase " + item.purchase->id + ": ";
-  auto route = plugins_.route(item.company_id);
+  auto route = currentRoute(item, tag);
   PurchaseOutcome outcome;
   auto refuse = [&](FailureCode code, const std::string& message, bool retryable) {
     outcome.failure = code;

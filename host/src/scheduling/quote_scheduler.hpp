@@ -69,6 +69,8 @@ class QuoteScheduler {
   void leaseKeeperLoop();
   void process(const WorkItem& item);
   void processPurchase(const WorkItem& item);
+  /// The company's route, its switch re-read from PostgreSQL when this instance's copy says off.
+  std::optional<CompanyRoute> currentRoute(const WorkItem& item, const std::string& tag);
   /// The outcome of a call whose input killed the plugin's worker, counted over every instance:
   /// quarantined (not retryable, message says so) at kMaxWorkerCrashes.
   bool quarantineAfterCrash(const WorkItem& item, const std::optional<CompanyRoute>& route, const std::string& tag,
