@@ -32,3 +32,12 @@ TEST(CivilDate, FullYearsCountsBirthdays) {
   EXPECT_EQ(osago::fullYearsBetween(birth, {2026, 6, 12}), 46);
   EXPECT_EQ(osago::fullYearsBetween(birth, {1979, 1, 1}), -2);
 }
+
+TEST(CivilDate, IsoUtcWritesMillisecondsInUtc) {
+  using std::chrono::milliseconds;
+  using Clock = std::chrono::system_clock;
+  EXPECT_EQ(osago::isoUtc(Clock::time_point(milliseconds(0))), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(osago::isoUtc(Clock::time_point(milliseconds(1'765'121'400'250LL))), "2025-12-07T15:30:00.250Z");
+  EXPECT_EQ(osago::isoUtc(Clock::time_point(milliseconds(1'709'164'799'999LL))), "2024-02-28T23:59:59.999Z");
+  EXPECT_EQ(osago::isoUtc(Clock::time_point(milliseconds(-1))), "1969-12-31T23:59:59.999Z");
+}

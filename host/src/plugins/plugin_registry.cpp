@@ -1,10 +1,10 @@
 #include "plugins/plugin_registry.hpp"
 
+#include <osago/common/civil_date.hpp>
 #include <osago/common/errors.hpp>
 #include <osago/common/metrics.hpp>
 
 #include <Poco/DateTimeFormat.h>
-#include <Poco/DateTimeFormatter.h>
 #include <Poco/Logger.h>
 
 #include <algorithm>
@@ -18,9 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string nowIso() {
-  return Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y-%m-%dT%H:%M:%S.%iZ");
-}
 
 fs::path manifestFor(const fs::path& so) {
   fs::path m = so;
@@ -94,7 +91,7 @@ std::optional<std::vector<fs::path>> PluginRegistry::pluginFiles() const {
 
 void PluginRegistry::considerFile(RescanPass& pass, const fs::path& file) {
   auto reject = [&](const std::string& error) {
-    pass.next->rejected.push_back({file.string(), error, nowIso()});
+    pass.next->rejected.push_back({file.string(), error, isoUtc(std::chrono::system_clock::now())});
     pass.report.rejected.push_back({file.string(), error, pass.next->rejected.back().since});
   };
   // A file version (content, inode, times, manifest) refused before is refused again from
@@ -165,7 +162,7 @@ void PluginRegistry::serve(RescanPass& pass, const std::shared_ptr<PluginLibrary
   auto loaded = std::make_shared<LoadedPlugin>();
   loaded->library = lib;
   loaded->manifest_sha256 = manifest_sha;
-  loaded->loaded_at = nowIso();
+  loaded->loaded_at = isoUtc(std::chrono::system_clock::now());
   std::string manifest_file = manifestFor(lib->path()).string();
   try {
     if (manifest_sha.empty())

@@ -2,9 +2,9 @@
 
 #include "plugins/plugin_library.hpp"
 
+#include <osago/common/civil_date.hpp>
 #include <osago/common/metrics.hpp>
 
-#include <Poco/DateTimeFormatter.h>
 #include <Poco/Logger.h>
 #include <Poco/Timestamp.h>
 
@@ -40,7 +40,6 @@ constexpr std::size_t kStderrTail = 2048;
 constexpr std::size_t kOutputBytesPerSecond = 512 * 1024;
 constexpr int kLinesPerSecond = 20;
 
-std::string nowIso() { return Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y-%m-%dT%H:%M:%S.%iZ"); }
 
 std::string signalName(int signo) {
   const char* abbrev = ::sigabbrev_np(signo);
@@ -506,7 +505,7 @@ void PluginWorker::monitor() {
         state_ = State::kRunning;
       } else {
         ++restarts_["load_failed"];
-        last_exit_ = {{"at", nowIso()}, {"reason", "load_failed"}, {"message", error}};
+        last_exit_ = {{"at", isoUtc(std::chrono::system_clock::now())}, {"reason", "load_failed"}, {"message", error}};
       }
     }
     changed_.notify_all();
@@ -815,7 +814,7 @@ void PluginWorker::died(const std::shared_ptr<Process>& p) {
   ++restarts_[reason];
   restartsMetric().Add({{"company", spec_.company_id}, {"reason", reason}}).Increment();
   last_exit_ = {{"pid", pid},
-                {"at", nowIso()},
+                {"at", isoUtc(std::chrono::system_clock::now())},
                 {"reason", reason},
                 {"message", what},
                 {"stderrTail", p->stderr_tail}};
