@@ -438,12 +438,10 @@ function finish(reason) {
   clearInterval(state.countdownTimer);
   $('#countdown').textContent = '';
   render();
+  // A purchase began after this stream's end was sent: follow it on a new stream.
+  if (reason === 'COMPLETED' && livePurchase()) return follow();
   const all = [...state.rows.values()];
   const offers = all.filter((c) => c.status === 'COMPLETED' && c.offer);
-  if (reason === 'COMPLETED' && livePurchase()) {
-    // A purchase began after this stream's end was sent: follow it on a new stream.
-    return follow();
-  }
   if (reason === 'TOKEN_EXPIRED') {
     setStreamState('ended', 'Сессия истекла — войдите снова, чтобы увидеть итог.');
   } else if (reason === 'NOT_FOUND') {

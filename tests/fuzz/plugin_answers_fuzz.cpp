@@ -63,12 +63,7 @@ void checkPurchase(const char* operation, const osago::testing::CallResult& r) {
 
 /// The purchase document of the offer, as the host builds it at the claim.
 const nlohmann::json& purchaseDocument() {
-  static const nlohmann::json doc = {{"v", 1},
-                                     {"purchaseId", "5b0c5a0e-0d5c-4a55-9a43-3e1c2f8b7a61"},
-                                     {"applicationId", "app-17"},
-                                     {"offer", {{"premium", {{"amount", "12371.81"}, {"currency", "RUB"}}}, {"offerId", "app-17-1"}}},
-                                     {"quote", json::parse(quoteText())},
-                                     {"buyer", {{"email", "ivanov@example.ru"}, {"phone", "+79001234567"}}}};
+  static const nlohmann::json doc = osago::testing::samplePurchase(json::parse(quoteText()));
   return doc;
 }
 

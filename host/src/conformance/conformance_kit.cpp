@@ -100,28 +100,35 @@ class Kit {
   }
 
   /// Buys the offer `offered` as the host does: issue (twice, with one purchaseId, when
-  /// `twice`), then issue_poll until the purchase leaves `until_past` or 15 s passed.
+  /// `twice`), then issue_poll while the purchase is in one of `while_in` (follow()).
   std::vector<PurchaseOutcome> buy(InsurerAdapter& adapter, const PartnerOutcome& offered, bool twice,
-                                   std::initializer_list<PurchaseOutcome::Kind> until_past) {
-    CallContext ctx{"conformance-" + newUuid().substr(0, 8), std::chrono::system_clock::now() + 60s, {}};
+                                   std::initializer_list<PurchaseOutcome::Kind> while_in) {
     json document = {{"v", 1},
                      {"purchaseId", newUuid()},
                      {"applicationId", offered.external_id},
                      {"offer", offered.offer},
                      {"quote", quote_},
                      {"buyer", {{"email", "petrov@example.ru"}, {"phone", "+79001234567"}}}};
-    std::vector<PurchaseOutcome> seen{adapter.issue(ctx, document.dump())};
-    if (twice) seen.push_back(adapter.issue(ctx, document.dump()));
-    auto until = std::chrono::steady_clock::now() + 15s;
-    auto waiting = [&] {
-      auto k = seen.back().kind;
-      return std::find(until_past.begin(), until_past.end(), k) != until_past.end();
-    };
-    while (waiting() && !seen.back().external_id.empty() && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(200ms);
-      seen.push_back(adapter.issuePoll(ctx, seen.back().external_id));
-    }
+    std::vector<PurchaseOutcome> seen{adapter.issue(context(), document.dump())};
+    if (twice) seen.push_back(adapter.issue(context(), document.dump()));
+    follow(adapter, seen, while_in);
     return seen;
+  }
+
+  /// Polls the purchase of `seen` (issue_poll) while it is in one of `while_in`, for at most 15 s.
+  static void follow(InsurerAdapter& adapter, std::vector<PurchaseOutcome>& seen,
+                     std::initializer_list<PurchaseOutcome::Kind> while_in) {
+    auto until = std::chrono::steady_clock::now() + 15s;
+    auto in = [&](PurchaseOutcome::Kind k) { return std::find(while_in.begin(), while_in.end(), k) != while_in.end(); };
+    while (in(seen.back().kind) && !seen.back().external_id.empty() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(200ms);
+      seen.push_back(adapter.issuePoll(context(), seen.back().external_id));
+    }
+  }
+
+  /// A call of the kit's, with a minute to its deadline.
+  static CallContext context() {
+    return CallContext{"conformance-" + newUuid().substr(0, 8), std::chrono::system_clock::now() + 60s, {}};
   }
 
   std::shared_ptr<InsurerAdapter> adapter(std::chrono::milliseconds call_timeout) {
@@ -267,20 +274,16 @@ std::vector<ScenarioResult> runConformance(const ConformanceTarget& target, json
   } else {
     purchase("purchase to policy", quick_purchase, [&](const PartnerOutcome& offered) {
       auto seen = kit.buy(*normal, offered, false, {Kind::Pending});
-      std::string trail;
-      for (const auto& o : seen) trail += (trail.empty() ? "" : " → ") + describe(o);
+      auto trail = [&] {
+        std::string t;
+        for (const auto& o : seen) t += (t.empty() ? "" : " → ") + describe(o);
+        return t;
+      };
       if (seen.back().kind != Kind::Payment || seen.back().payment_url.empty() || !seen.back().expires_at)
-        return ScenarioResult{"", false, "expected PAYMENT with a link and its deadline: " + trail};
+        return ScenarioResult{"", false, "expected PAYMENT with a link and its deadline: " + trail()};
       kit.pay(seen.back().external_id);  // as the buyer would on the payment page
-      CallContext ctx{"conformance-" + newUuid().substr(0, 8), std::chrono::system_clock::now() + 60s, {}};
-      auto until = std::chrono::steady_clock::now() + 15s;
-      PurchaseOutcome o = seen.back();
-      while (o.kind != Kind::Issued && o.kind != Kind::Failed && std::chrono::steady_clock::now() < until) {
-        std::this_thread::sleep_for(200ms);
-        o = normal->issuePoll(ctx, seen.back().external_id);
-        trail += " → " + describe(o);
-      }
-      return ScenarioResult{"", o.kind == Kind::Issued && !o.policy_number.empty(), trail};
+      Kit::follow(*normal, seen, {Kind::Payment, Kind::Paid, Kind::Pending});
+      return ScenarioResult{"", seen.back().kind == Kind::Issued && !seen.back().policy_number.empty(), trail()};
     });
     purchase("purchase idempotent", quick_purchase, [&](const PartnerOutcome& offered) {
       long before = kit.stats().value("purchases", 0L);

@@ -149,20 +149,11 @@ TEST_F(GarantTest, AWrongTypedFieldIsPermanentAndNamed) {
   }
 }
 
-json purchaseDocument() {
-  return {{"v", 1},
-          {"purchaseId", "5b0c5a0e-0d5c-4a55-9a43-3e1c2f8b7a61"},
-          {"applicationId", "app-17"},
-          {"offer", {{"premium", {{"amount", "12371.81"}, {"currency", "RUB"}}}, {"offerId", "app-17-1"}}},
-          {"quote", {{"v", 1}}},
-          {"buyer", {{"email", "ivanov@example.ru"}, {"phone", "+79001234567"}}}};
-}
-
 TEST_F(GarantTest, SellsAnOfferInItsOwnWords) {
   ASSERT_TRUE(plugin_.purchasable());
   host_.respond(200, R"({"access_token":"t-1","expires_in":300})");
   host_.respond(202, R"({"policy_id":"g-pol","status":"VALIDATION"})", "2");
-  auto r = plugin_.issue(purchaseDocument());
+  auto r = plugin_.issue(osago::testing::samplePurchase());
   ASSERT_EQ(r.status, OSAGO_STATUS_OK) << r.reply_text;
   EXPECT_EQ(r.reply["outcome"], "PENDING");
   EXPECT_EQ(r.reply["externalId"], "g-pol");

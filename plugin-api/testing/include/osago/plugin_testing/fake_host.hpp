@@ -194,4 +194,16 @@ class PluginUnderTest {
   void* instance_ = nullptr;
 };
 
+/// A purchase document as the host sends it to issue() (docs/plugin-abi.md,
+/// "Purchase documents"): purchase 5b0c5a0e-… of application "app-17", whose
+/// offer was "app-17-1" at 12371.81 RUB, for `quote`, by ivanov@example.ru, +79001234567.
+inline nlohmann::json samplePurchase(nlohmann::json quote = nlohmann::json{{"v", 1}}) {
+  return {{"v", 1},
+          {"purchaseId", "5b0c5a0e-0d5c-4a55-9a43-3e1c2f8b7a61"},
+          {"applicationId", "app-17"},
+          {"offer", {{"premium", {{"amount", "12371.81"}, {"currency", "RUB"}}}, {"offerId", "app-17-1"}}},
+          {"quote", std::move(quote)},
+          {"buyer", {{"email", "ivanov@example.ru"}, {"phone", "+79001234567"}}}};
+}
+
 }  // namespace osago::testing
