@@ -72,6 +72,10 @@ std::string randomHex(std::size_t bytes) {
   return s;
 }
 
+bool isCompanyId(const std::string& s) {
+  return !s.empty() && s.size() <= 64 && s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
+}
+
 bool isUuid(const std::string& s) {
   if (s.size() != 36) return false;
   for (std::size_t i = 0; i < s.size(); ++i) {

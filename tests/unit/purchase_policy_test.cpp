@@ -18,7 +18,7 @@ WorkItem buying(PurchaseStatus status, int attempts = 1, std::string external_id
   w.external_id = std::move(external_id);
   w.attempts = attempts;
   w.deadline = kNow + 30min;
-  w.purchase = WorkItem::Purchase{"p-1", status, nullptr};
+  w.purchase = WorkItem::Purchase{"p-1", status};
   return w;
 }
 
@@ -29,12 +29,11 @@ PurchaseOutcome answer(PurchaseOutcome::Kind kind) {
   return o;
 }
 
-PurchaseOutcome failure(FailureCode code, bool retryable, bool reached_partner = true) {
+PurchaseOutcome failure(FailureCode code, bool retryable) {
   PurchaseOutcome o;
   o.failure = code;
   o.message = "it broke";
   o.retryable = retryable;
-  o.reached_partner = reached_partner;
   return o;
 }
 
@@ -104,10 +103,10 @@ TEST(PurchasePolicy, FailuresAreRetriedWhenTheyMayPassAndEndItOtherwise) {
   EXPECT_EQ(timeout.status, PurchaseStatus::kCreated);
   EXPECT_EQ(timeout.next_poll_at, kNow + 1s);
   EXPECT_TRUE(timeout.error.is_null());
-  auto open = decidePurchase(buying(PurchaseStatus::kPending), failure(FailureCode::kCircuitOpen, true, false), kNow, config());
+  auto open = decidePurchase(buying(PurchaseStatus::kPending), failure(FailureCode::kCircuitOpen, true), kNow, config());
   EXPECT_EQ(open.status, PurchaseStatus::kPending);
   // A plugin that cannot sell (replaced by an older one) never will: nothing was sent, and nothing is tried again.
-  auto old_plugin = decidePurchase(buying(PurchaseStatus::kCreated, 0, ""), failure(FailureCode::kNotPurchasable, false, false), kNow,
+  auto old_plugin = decidePurchase(buying(PurchaseStatus::kCreated, 0, ""), failure(FailureCode::kNotPurchasable, false), kNow,
                                    config());
   EXPECT_EQ(old_plugin.status, PurchaseStatus::kFailed);
   EXPECT_EQ(old_plugin.error["code"], "NOT_PURCHASABLE");

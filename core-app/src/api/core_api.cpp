@@ -236,9 +236,11 @@ void CoreApi::purchase(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPSer
   if (!errors.empty()) throw http::HttpError(400, "VALIDATION_FAILED", "the purchase has invalid fields", quote::toJson(errors));
   std::string key = request.get("Idempotency-Key", "");
   if (key.size() > 128) throw http::HttpError(400, "VALIDATION_FAILED", "Idempotency-Key is longer than 128 characters");
-  // Only the owner's request; a company id that could not be one goes no further than a missing one.
-  fetchOwned(id, user);
-  if (!validUserId(company_id)) throw http::HttpError(404, "NOT_FOUND", "no offer of company " + company_id.substr(0, 64));
+  // The aggregator buys only the owner's offer (someone else's request is its 404, as a missing
+  // one is); a company id that could not be one goes no further than the aggregator would let it.
+  if (!isUuid(id)) throw http::HttpError(404, "NOT_FOUND", "no quote request " + id.substr(0, 64));
+  if (!isCompanyId(company_id))
+    throw http::HttpError(409, "NO_OFFER", "company " + company_id.substr(0, 64) + " has no offer in this request");
   auto trace = TraceContext::continueOrStart(request.get("traceparent", ""));
   json forwarded{{"userId", user.user_id}, {"buyer", buyer.input}};
   AggregatorAnswer answer =

@@ -41,7 +41,8 @@ class CoreApi {
   void login(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
   void create(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
   void get(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, const std::string& id);
-  /// Buys one of the user's offers: the request must be the user's (else 404), the buyer's contact data valid (else 400).
+  /// Buys one of the user's offers: the buyer's contact data checked here (else 400); the aggregator,
+  /// told the user, refuses someone else's request (404) and everything else that is not for sale.
   void purchase(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response, const std::string& id,
                 const std::string& company_id);
   /// Reserves a stream on the reactor for `id`: 404 for an id that cannot exist, 503 when the instance is full.

@@ -221,8 +221,8 @@ void QuoteApi::purchase(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPSe
   std::string idempotency_key = request.get("Idempotency-Key", "");
   if (idempotency_key.size() > 128)
     throw http::HttpError(400, "VALIDATION_FAILED", "Idempotency-Key is longer than 128 characters");
-  if (!isUuid(id) || company_id.empty() || company_id.size() > 128)
-    throw http::HttpError(404, "NOT_FOUND", "no quote request " + id.substr(0, 64));
+  if (!isUuid(id)) throw http::HttpError(404, "NOT_FOUND", "no quote request " + id.substr(0, 64));
+  if (!isCompanyId(company_id)) throw http::HttpError(409, "NO_OFFER", "company " + company_id.substr(0, 64) + " has no offer in this request");
 
   NewPurchase n;
   n.request_id = id;
@@ -266,17 +266,10 @@ void QuoteApi::purchase(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPSe
                                          " created");
     on_created_();  // the workers take it at once
   }
-  auto view = store_.find(id);
-  if (!view) throw Error("request " + id + " vanished right after its purchase was stored");
-  for (const auto& c : view->companies) {
-    if (c.company_id != company_id || !c.purchase) continue;
-    auto answer = purchaseJson(*c.purchase);
-    answer["osagoRequestId"] = id;
-    answer["companyId"] = company_id;
-    http::sendJson(response, created.kind == Kind::Created ? 201 : 200, answer);
-    return;
-  }
-  throw Error("request " + id + ": purchase " + created.purchase_id + " vanished right after it was stored");
+  auto answer = purchaseJson(*created.purchase);
+  answer["osagoRequestId"] = id;
+  answer["companyId"] = company_id;
+  http::sendJson(response, created.kind == Kind::Created ? 201 : 200, answer);
 }
 
 void QuoteApi::get(Poco::Net::HTTPServerResponse& response, const std::string& id) {

@@ -532,7 +532,6 @@ PurchaseOutcome InsurerAdapter::purchaseCall(const CallContext& ctx, const char*
     purchase.failure = FailureCode::kNotPurchasable;
     purchase.message = "plugin " + library_->id() + " " + library_->version() + " (ABI " + library_->abiVersion() +
                        ") cannot sell policies through this host";
-    purchase.reached_partner = false;
     count(operation, "not_purchasable");
     return purchase;
   }
@@ -550,7 +549,6 @@ PurchaseOutcome InsurerAdapter::purchaseCall(const CallContext& ctx, const char*
     purchase.failure = call.failure;
     purchase.message = call.message;
     purchase.retryable = call.retryable;
-    purchase.reached_partner = call.reached_partner;
     purchase.killed_worker = call.killed_worker;
     purchase.retry_after = call.retry_after;
   }

@@ -2,6 +2,7 @@
 
 #include "plugins/verified_file.hpp"
 
+#include <osago/common/ids.hpp>
 #include <osago/common/yaml_config.hpp>
 
 #include <Poco/URI.h>
@@ -174,8 +175,8 @@ PluginManifest PluginManifest::parse(const std::string& text, const std::string&
   for (auto& c : root.children("companies")) {
     CompanyConfig company;
     company.id = c.require<std::string>("id");
-    if (company.id.empty() || company.id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
-      throw ConfigError(file, c.qualified("id"), "must be lower-case letters, digits and '-'");
+    if (!isCompanyId(company.id))
+      throw ConfigError(file, c.qualified("id"), "must be 1 to 64 lower-case letters, digits and '-'");
     if (!ids.insert(company.id).second) throw ConfigError(file, c.qualified("id"), "duplicate company id '" + company.id + "'");
     company.name = c.require<std::string>("name");
     const std::string prefix = companyVariablePrefix(company.id);

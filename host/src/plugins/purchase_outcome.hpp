@@ -24,7 +24,6 @@ struct PurchaseOutcome {
   std::string message;        ///< Declined, Failed
   FailureCode failure = FailureCode::kPluginError;  ///< Failed
   bool retryable = false;        ///< Failed: the same call may succeed later
-  bool reached_partner = true;   ///< Failed: whether a request may have gone out
   bool killed_worker = false;    ///< Failed PLUGIN_CRASHED/HUNG: this call's input killed the plugin's worker
   std::optional<std::chrono::milliseconds> retry_after;
 };

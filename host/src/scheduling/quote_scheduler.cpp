@@ -31,7 +31,8 @@ std::string finalReason(const CompanyUpdate& update) {
 constexpr auto kDueCountPeriod = std::chrono::milliseconds(250);
 /// An instance that reported partner health this recently counts as live.
 constexpr auto kLiveInstance = std::chrono::seconds(10);
-/// How often the dispatcher looks for due purchases (at once after wake()): their polls are a second or more apart.
+/// While it is busy, how often the dispatcher looks for due purchases besides quotes (idle, it
+/// sleeps until the earliest is due; after wake(), it looks at once): their polls are seconds apart.
 constexpr auto kPurchaseLook = std::chrono::milliseconds(500);
 }  // namespace
 
@@ -179,8 +180,13 @@ void QuoteScheduler::dispatchLoop() {
       }
       for (auto& item : quotes) items.push_back(std::move(item));
       if (items.empty()) {
-        if (auto due = store_.nextDueIn()) sleep = std::clamp(*due, std::chrono::milliseconds(2), sleep);
-        sleep = std::min<std::chrono::milliseconds>(sleep, kPurchaseLook);
+        // Nothing due now: sleep until the earliest work of either kind comes due (at most a second).
+        auto due = store_.nextDueIn();
+        if (due.quotes) sleep = std::clamp(*due.quotes, std::chrono::milliseconds(2), sleep);
+        auto purchase_due = std::min(due.purchases.value_or(sleep), sleep);
+        sleep = std::max(std::min(sleep, purchase_due), std::chrono::milliseconds(2));
+        std::lock_guard lock(mutex_);
+        purchases_look_at_ = std::chrono::steady_clock::now() + purchase_due;
       }
     } catch (const std::exception& e) {
       log.error(std::string("cannot claim work (database unavailable?): ") + errorText(e));
@@ -358,7 +364,6 @@ void QuoteScheduler::processPurchase(const WorkItem& item) {
     outcome.failure = code;
     outcome.message = message;
     outcome.retryable = retryable;
-    outcome.reached_partner = true;  // decided here: a retry is only for what the outcome says
   };
   if (Clock::now() >= item.deadline) {
     refuse(FailureCode::kDeadlineExceeded, "the deadline passed", false);  // decidePurchase words it

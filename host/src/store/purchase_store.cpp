@@ -63,9 +63,11 @@ PurchaseView purchaseAt(const pg::Result& r, int row, int first) {
   return p;
 }
 
-/// Advances the request's event sequence for one more event and sets its status:
-/// IN_PROGRESS while a company or a purchase of it is, else COMPLETED. Returns (seq, status).
-std::pair<long long, std::string> nextEvent(pg::Connection& c, const std::string& request_id) {
+/// Commits (with the caller's transaction, the request's row locked) the quote.purchase-status
+/// event of `purchase`: the request's next seq, and its status after the change — IN_PROGRESS
+/// while a company or a purchase of it is, else COMPLETED.
+void appendPurchaseEvent(pg::Connection& c, const std::string& request_id, const std::string& trace_id,
+                         const std::string& company_id, const std::string& company_name, const PurchaseView& purchase) {
   auto r = c.query(
       std::string("UPDATE quote_requests q SET last_seq = q.last_seq + 1, "
                   "  status = CASE WHEN x.pending THEN 'IN_PROGRESS' ELSE 'COMPLETED' END, "
@@ -75,7 +77,10 @@ std::pair<long long, std::string> nextEvent(pg::Connection& c, const std::string
                   "  OR EXISTS (SELECT 1 FROM purchases WHERE request_id = $1 AND status IN ") + kLive + ") AS pending) x "
                   "WHERE q.id = $1 RETURNING q.last_seq, q.status",
       request_id);
-  return {r.int64(0, 0), r.text(0, 1)};
+  long long seq = r.int64(0, 0);
+  std::string event_id = newUuid();
+  c.query("INSERT INTO outbox_events (event_id, request_id, seq, payload) VALUES ($1::uuid, $2, $3, $4::jsonb)", event_id,
+          request_id, seq, purchaseEvent(event_id, request_id, trace_id, seq, company_id, company_name, purchase, r.text(0, 1)));
 }
 
 }  // namespace
@@ -83,7 +88,7 @@ std::pair<long long, std::string> nextEvent(pg::Connection& c, const std::string
 PurchaseCreated QuoteStore::createPurchase(const NewPurchase& n) {
   using Kind = PurchaseCreated::Kind;
   auto result = [](Kind kind, std::string purchase_id = {}, std::string company_id = {}) {
-    return PurchaseCreated{kind, std::move(purchase_id), std::move(company_id)};
+    return PurchaseCreated{kind, std::move(purchase_id), std::move(company_id), std::nullopt};
   };
   std::string buyer = n.buyer.dump();
   auto c = db_.acquire();
@@ -94,11 +99,15 @@ PurchaseCreated QuoteStore::createPurchase(const NewPurchase& n) {
   if (request.rows() == 0) return result(Kind::NoRequest);
   std::string trace_id = request.text(0, 0);
 
-  auto keyed = c->query("SELECT id::text, company_id, buyer = $3::jsonb FROM purchases WHERE request_id = $1 AND idempotency_key = $2",
+  auto keyed = c->query("SELECT p.company_id, p.buyer = $3::jsonb, " + purchaseColumns() +
+                            " FROM purchases p WHERE p.request_id = $1 AND p.idempotency_key = $2",
                         n.request_id, n.idempotency_key, buyer);
   if (keyed.rows() == 1) {
-    bool same = keyed.text(0, 1) == n.company_id && keyed.text(0, 2) == "t";
-    return result(same ? Kind::Replayed : Kind::KeyReused, keyed.text(0, 0));
+    auto stored = purchaseAt(keyed, 0, 2);
+    if (keyed.text(0, 0) != n.company_id || keyed.text(0, 1) != "t") return result(Kind::KeyReused, stored.id);
+    auto replayed = result(Kind::Replayed, stored.id);
+    replayed.purchase = std::move(stored);
+    return replayed;
   }
 
   // The offer: answered, purchasable here, still valid, and not replaced by a newer request for the same vehicle.
@@ -130,14 +139,11 @@ PurchaseCreated QuoteStore::createPurchase(const NewPurchase& n) {
       "VALUES ($1, $2, $3::uuid, $4, $5::jsonb, 'CREATED', now() + make_interval(secs => $6::int)) "
       "RETURNING " + purchaseColumns(),
       n.request_id, n.company_id, id, n.idempotency_key, buyer, static_cast<long long>(n.deadline.count()));
-  auto [seq, request_status] = nextEvent(*c, n.request_id);
-  std::string event_id = newUuid();
-  c->query("INSERT INTO outbox_events (event_id, request_id, seq, payload) VALUES ($1::uuid, $2, $3, $4::jsonb)", event_id,
-           n.request_id, seq,
-           purchaseEvent(event_id, n.request_id, trace_id, seq, n.company_id, company_name, purchaseAt(stored, 0, 0),
-                         request_status));
+  auto created = result(Kind::Created, id);
+  created.purchase = purchaseAt(stored, 0, 0);
+  appendPurchaseEvent(*c, n.request_id, trace_id, n.company_id, company_name, *created.purchase);
   tx.commit();
-  return result(Kind::Created, id);
+  return created;
 }
 
 std::vector<WorkItem> QuoteStore::claimDuePurchases(const std::string& owner, int limit, std::chrono::seconds lease) {
@@ -159,18 +165,9 @@ std::vector<WorkItem> QuoteStore::claimDuePurchases(const std::string& owner, in
           "  'offer', q.offer - 'validUntil' - 'purchasable', 'quote', r.input, 'buyer', p.buyer)::text, "
           "q.status, " + sql::unixMsOf("p.created_at") + ", p.unrecorded_claims, p.worker_crashes, "
           "(extract(epoch FROM now() - p.next_poll_at) * 1000)::bigint, NULL::bigint, NULL::bigint, coalesce(r.trace_id, ''), "
-          "p.id::text, p.status, p.payment::text",
+          "p.id::text, p.status",
       owner, static_cast<long long>(lease.count()), limit);
-  return claimedItems(rows);
-}
-
-std::optional<std::chrono::milliseconds> QuoteStore::nextPurchaseDueIn() {
-  auto c = db_.acquire();
-  auto r = c->exec(
-      std::string("SELECT greatest(0, (extract(epoch FROM min(least(next_poll_at, deadline_at)) - now()) * 1000)::bigint) "
-                  "FROM purchases WHERE status IN ") + kLive + " AND (lease_until IS NULL OR lease_until < now())");
-  if (r.rows() == 0 || r.isNull(0, 0)) return std::nullopt;
-  return std::chrono::milliseconds(r.int64(0, 0));
+  return claimedItems(rows, true);
 }
 
 QuoteStore::Recorded QuoteStore::recordPurchase(const WorkItem& item, const PurchaseUpdate& u, const std::string& owner) {
@@ -192,14 +189,8 @@ QuoteStore::Recorded QuoteStore::recordPurchase(const WorkItem& item, const Purc
       json_param(u.payment), json_param(u.policy), json_param(u.error));
   if (r.rows() == 0) return {};  // the lease expired and another instance took the work
   Recorded recorded{true};
-  if (r.text(0, 0) == "t") {
-    auto [seq, request_status] = nextEvent(*c, item.request_id);
-    std::string event_id = newUuid();
-    c->query("INSERT INTO outbox_events (event_id, request_id, seq, payload) VALUES ($1::uuid, $2, $3, $4::jsonb)",
-             event_id, item.request_id, seq,
-             purchaseEvent(event_id, item.request_id, item.trace_id, seq, item.company_id, item.company_name,
-                           purchaseAt(r, 0, 1), request_status));
-  }
+  if (r.text(0, 0) == "t")
+    appendPurchaseEvent(*c, item.request_id, item.trace_id, item.company_id, item.company_name, purchaseAt(r, 0, 1));
   tx.commit();
   return recorded;
 }

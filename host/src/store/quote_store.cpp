@@ -198,10 +198,10 @@ std::vector<WorkItem> QuoteStore::claimDue(const std::string& owner, int limit, 
       "(extract(epoch FROM now() - c.submitted_at) * 1000)::bigint, (extract(epoch FROM now() - c.last_poll_at) * 1000)::bigint, "
       "coalesce(r.trace_id, '')",
       owner, static_cast<long long>(lease.count()), limit);
-  return claimedItems(rows);
+  return claimedItems(rows, false);
 }
 
-std::vector<WorkItem> QuoteStore::claimedItems(const pg::Result& rows) {
+std::vector<WorkItem> QuoteStore::claimedItems(const pg::Result& rows, bool purchases) {
   auto claimed_at = std::chrono::steady_clock::now();
   std::vector<WorkItem> items;
   items.reserve(static_cast<std::size_t>(rows.rows()));
@@ -224,13 +224,7 @@ std::vector<WorkItem> QuoteStore::claimedItems(const pg::Result& rows) {
     if (!rows.isNull(i, 14)) w.since_last_call = std::chrono::milliseconds(rows.int64(i, 14));
     w.trace_id = rows.text(i, 15);
     w.claimed_at = claimed_at;
-    if (rows.columns() > 16) {  // a purchase's claim: its id, status and payment page follow
-      WorkItem::Purchase p;
-      p.id = rows.text(i, 16);
-      p.status = purchaseStatusNamed(rows.text(i, 17));
-      if (!rows.isNull(i, 18)) p.payment = nlohmann::json::parse(rows.text(i, 18));
-      w.purchase = std::move(p);
-    }
+    if (purchases) w.purchase = WorkItem::Purchase{rows.text(i, 16), purchaseStatusNamed(rows.text(i, 17))};
     items.push_back(std::move(w));
   }
   return items;
@@ -308,13 +302,20 @@ QuoteStore::DueBacklog QuoteStore::dueBacklog(std::chrono::seconds live) {
   return {r.int64(0, 0), static_cast<int>(r.int64(0, 1))};
 }
 
-std::optional<std::chrono::milliseconds> QuoteStore::nextDueIn() {
+QuoteStore::NextDue QuoteStore::nextDueIn() {
   auto c = db_.acquire();
+  // Unleased unfinished work only; a deadline counts as due (the work is then failed).
   auto r = c->exec(
-      "SELECT greatest(0, (extract(epoch FROM min(least(next_poll_at, deadline_at)) - now()) * 1000)::bigint) "
-      "FROM company_quotes WHERE status IN ('CREATED', 'IN_PROGRESS') AND (lease_until IS NULL OR lease_until < now())");
-  if (r.rows() == 0 || r.isNull(0, 0)) return std::nullopt;
-  return std::chrono::milliseconds(r.int64(0, 0));
+      "SELECT (SELECT greatest(0, (extract(epoch FROM min(least(next_poll_at, deadline_at)) - now()) * 1000)::bigint) "
+      "          FROM company_quotes WHERE status IN ('CREATED', 'IN_PROGRESS') "
+      "          AND (lease_until IS NULL OR lease_until < now())), "
+      "       (SELECT greatest(0, (extract(epoch FROM min(least(next_poll_at, deadline_at)) - now()) * 1000)::bigint) "
+      "          FROM purchases WHERE status IN ('CREATED', 'PENDING', 'PAYMENT', 'PAID') "
+      "          AND (lease_until IS NULL OR lease_until < now()))");
+  NextDue due;
+  if (!r.isNull(0, 0)) due.quotes = std::chrono::milliseconds(r.int64(0, 0));
+  if (!r.isNull(0, 1)) due.purchases = std::chrono::milliseconds(r.int64(0, 1));
+  return due;
 }
 
 struct QuoteStore::UnchangedRecord {

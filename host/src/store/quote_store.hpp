@@ -112,8 +112,9 @@ struct PurchaseCreated {
     Taken,           ///< this offer is already being bought under another key, or another of the request's is
   };
   Kind kind = Kind::Created;
-  std::string purchase_id;  ///< Created, Replayed, Taken (the live purchase that stands in the way)
+  std::string purchase_id;  ///< Created, Replayed, KeyReused, Taken (the live purchase that stands in the way)
   std::string company_id;   ///< Taken: the company of the live purchase
+  std::optional<PurchaseView> purchase;  ///< Created, Replayed: the purchase as stored
 };
 
 /// One (request, company) pair claimed by this instance under a lease.
@@ -142,7 +143,6 @@ struct WorkItem {
   struct Purchase {
     std::string id;
     PurchaseStatus status = PurchaseStatus::kCreated;
-    nlohmann::json payment;  ///< as stored (kept while the partner does not repeat it)
   };
   std::optional<Purchase> purchase;
 };
@@ -232,9 +232,13 @@ class QuoteStore {
   /// purchase's, held by `owner`) and returns the count over every instance.
   int countWorkerCrash(const WorkItem& item, const std::string& owner);
 
-  /// How long until the earliest unfinished work comes due (zero if some is due now);
-  /// nullopt when there is none.
-  std::optional<std::chrono::milliseconds> nextDueIn();
+  /// How long until the earliest unfinished work comes due (zero if some is due now),
+  /// quotes' and purchases' apart; nullopt when there is none. One statement.
+  struct NextDue {
+    std::optional<std::chrono::milliseconds> quotes;
+    std::optional<std::chrono::milliseconds> purchases;
+  };
+  NextDue nextDueIn();
 
   /// The channel on which a NOTIFY announces new due work (WorkAnnouncer).
   static constexpr const char* kWorkChannel = "osago_work";
@@ -273,8 +277,6 @@ class QuoteStore {
 
   /// Claims up to `limit` due purchases (due for a call, or past their deadline) as claimDue does.
   std::vector<WorkItem> claimDuePurchases(const std::string& owner, int limit, std::chrono::seconds lease);
-  /// How long until the earliest unfinished purchase comes due; nullopt when there is none.
-  std::optional<std::chrono::milliseconds> nextPurchaseDueIn();
 
   /// Writes a purchase's new state and releases its lease; a change of status
   /// (or a new payment page) commits its quote.purchase-status event with it,
@@ -300,8 +302,9 @@ class QuoteStore {
   std::size_t releaseOutbox(const std::string& owner, const std::vector<long long>& ids);
 
  private:
-  /// The work items of a claim's RETURNING rows (claimDue's columns; a purchase's claim adds three).
-  static std::vector<WorkItem> claimedItems(const pg::Result& rows);
+  /// The work items of a claim's RETURNING rows: claimDue's columns, and for `purchases`
+  /// the purchase's id and status after them.
+  static std::vector<WorkItem> claimedItems(const pg::Result& rows, bool purchases);
   static std::optional<CreateResult> storedUnderKey(pg::Connection& c, const NewQuoteRequest& r, const std::string& input_hash);
   struct UnchangedRecord;
   bool recordUnchanged(const WorkItem& item, const CompanyUpdate& update, const std::string& owner);
