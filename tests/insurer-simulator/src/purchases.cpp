@@ -146,8 +146,8 @@ void InsurerSimulator::issue(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPS
 }
 
 std::string InsurerSimulator::newPurchase(Insurer& ins, const std::string& application_id, const std::string& key) {
-  for (const auto& [id, p] : purchases_)
-    if (p.insurer_id == ins.profile.id && p.key == key) return id;
+  std::string keyed = ins.profile.id + '\n' + key;
+  if (auto known = purchase_keys_.find(keyed); known != purchase_keys_.end()) return known->second;
   auto app = applications_.find(application_id);
   if (app == applications_.end() || app->second.insurer_id != ins.profile.id)
     throw http::HttpError(404, "UNKNOWN_APPLICATION", "no application " + application_id.substr(0, 64));
@@ -170,10 +170,13 @@ std::string InsurerSimulator::newPurchase(Insurer& ins, const std::string& appli
   ++ins.stats.purchases;
   Poco::Logger::get("simulator").information(ins.profile.id + ": purchase " + id + " of application " + application_id);
   purchases_[id] = std::move(p);
+  purchase_keys_[keyed] = id;
   purchase_order_.push_back(id);
   if (purchase_order_.size() > kMaxApplications) {
-    purchases_.erase(purchase_order_.front());
-    purchase_order_.erase(purchase_order_.begin());
+    auto oldest = purchases_.find(purchase_order_.front());
+    purchase_keys_.erase(oldest->second.insurer_id + '\n' + oldest->second.key);
+    purchases_.erase(oldest);
+    purchase_order_.pop_front();
   }
   return id;
 }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -174,7 +175,8 @@ class InsurerSimulator {
   std::map<std::string, Insurer> insurers_;
   std::map<std::string, Application> applications_;
   std::map<std::string, Purchase> purchases_;
-  std::vector<std::string> purchase_order_;   ///< oldest first: beyond kMaxApplications the oldest are dropped
+  std::map<std::string, std::string> purchase_keys_;  ///< "<insurer>\n<idempotency key>" → purchase id
+  std::deque<std::string> purchase_order_;    ///< oldest first: beyond kMaxApplications the oldest are dropped
   std::string public_url_ = "http://127.0.0.1:8090";
   std::vector<std::string> order_;
   std::size_t evict_from_ = 0;
