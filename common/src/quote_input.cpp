@@ -346,8 +346,8 @@ json checkDrivers(Checker& c, const json& body, const PolicyPart& policy, const 
 
 }  // namespace
 
-ValidatedQuote validateBuyer(const json& buyer, const std::string& path) {
-  ValidatedQuote result;
+Validated validateBuyer(const json& buyer, const std::string& path) {
+  Validated result;
   Checker c(result.errors);
   if (!buyer.is_object()) {
     c.fail(path, buyer.is_null() ? "is required" : "must be an object");
@@ -394,8 +394,8 @@ ValidatedQuote validateBuyer(const json& buyer, const std::string& path) {
   return result;
 }
 
-ValidatedQuote validateQuoteInput(const json& body, const CivilDate& today) {
-  ValidatedQuote result;
+Validated validateQuoteInput(const json& body, const CivilDate& today) {
+  Validated result;
   Checker c(result.errors);
   if (!body.is_object()) {
     c.fail("", "the quote input must be a JSON object");

@@ -136,6 +136,13 @@ TEST_F(StoreTest, EveryRoundTripIsBoundedOnBothSides) {
   EXPECT_THROW(client_side.query("SELECT 1"), pg::Error);
 }
 
+/// The test Kafka's plaintext listener, or `env`'s.
+osago::kafka::ClientSettings testBrokers(const char* env = "OSAGO_TEST_KAFKA_BROKERS") {
+  osago::kafka::ClientSettings s;
+  s.brokers = requiredEnv(env);
+  return s;
+}
+
 // Issue 14, defect 2: the relay held the outbox rows locked, in an open
 // transaction, across the whole wait for Kafka.
 TEST_F(StoreTest, TheOutboxClaimIsCommittedBeforeKafkaIsAsked) {
@@ -200,7 +207,7 @@ TEST_F(StoreTest, PublishedEventsAreDoneAndUnsentOnesComeBackAtOnce) {
 // Issue 14, defect 2: a delivery report that came after publish() returned
 // pointed into that call's dead vector and was counted for the next batch.
 TEST_F(StoreTest, ALateDeliveryReportIsNotCountedForALaterBatch) {
-  osago::kafka::ClientSettings brokers{.brokers = requiredEnv("OSAGO_TEST_KAFKA_BROKERS")};
+  osago::kafka::ClientSettings brokers = testBrokers();
   osago::kafka::ensureTopic(brokers, "osago.store-test", 1);
   KafkaEventPublisher publisher(brokers, "osago.store-test");
   std::vector<OutboxEvent> first, second;
@@ -219,7 +226,7 @@ TEST_F(StoreTest, ALateDeliveryReportIsNotCountedForALaterBatch) {
 // replica. Now only a service told so (kafka.create_topic) creates it, with the
 // brokers' default replication; asking about a topic never creates it.
 TEST(KafkaTopic, AMissingTopicIsNamedWithHowToCreateItAndNotCreatedByAsking) {
-  osago::kafka::ClientSettings brokers{.brokers = requiredEnv("OSAGO_TEST_KAFKA_BROKERS")};
+  osago::kafka::ClientSettings brokers = testBrokers();
   std::string topic = "osago.missing-" + osago::newUuid().substr(0, 8);
   for (int i = 0; i < 2; ++i) {
     try {
@@ -241,7 +248,7 @@ TEST(KafkaTopic, AMissingTopicIsNamedWithHowToCreateItAndNotCreatedByAsking) {
 // forge the events other instances show as offers.
 osago::kafka::ClientSettings tlsClient(const std::string& user) {
   const std::string dir = requiredEnv("OSAGO_TEST_KAFKA_TLS_DIR");
-  osago::kafka::ClientSettings s{.brokers = requiredEnv("OSAGO_TEST_KAFKA_TLS_BROKERS")};
+  osago::kafka::ClientSettings s = testBrokers("OSAGO_TEST_KAFKA_TLS_BROKERS");
   s.security = osago::kafka::ClientSettings::Security::kSsl;
   s.ca_file = dir + "/ca.pem";
   s.client_cert = dir + "/kafka-" + user + ".pem";
@@ -251,7 +258,7 @@ osago::kafka::ClientSettings tlsClient(const std::string& user) {
 
 TEST(KafkaTls, OnlyTheAggregatorsUserPublishesQuoteEvents) {
   const std::string topic = "osago.tls-test-" + osago::newUuid().substr(0, 8);
-  osago::kafka::ensureTopic({.brokers = requiredEnv("OSAGO_TEST_KAFKA_BROKERS")}, topic, 1);
+  osago::kafka::ensureTopic(testBrokers(), topic, 1);
   std::vector<OutboxEvent> events;
   for (long long i = 1; i <= 3; ++i) events.push_back({i, osago::newUuid(), R"({"n":)" + std::to_string(i) + "}"});
 

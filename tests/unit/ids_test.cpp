@@ -41,7 +41,7 @@ TEST(Ids, NewUuidsAreCanonicalVersion4AndDistinctAcrossThreads) {
 TEST(Ids, CompanyIdsAreShortLowerCaseAndUrlSafe) {
   EXPECT_TRUE(osago::isCompanyId("severny-shchit"));
   EXPECT_TRUE(osago::isCompanyId(std::string(64, 'a')));
-  for (const std::string bad : {std::string(), std::string(65, 'a'), std::string("Severny"), std::string("a/b"),
+  for (const std::string& bad : {std::string(), std::string(65, 'a'), std::string("Severny"), std::string("a/b"),
                                 std::string("a b"), std::string("a%2F"), std::string("северный")})
     EXPECT_FALSE(osago::isCompanyId(bad)) << bad;
 }

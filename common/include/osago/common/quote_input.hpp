@@ -16,9 +16,10 @@ struct FieldError {
   std::string reason;
 };
 
-/// The result of validating a quote input. When `errors` is empty, `input`
-/// holds the canonical, normalised quote input (version 1, see docs/api.md).
-struct ValidatedQuote {
+/// The result of validating what a driver sent (a quote input or a buyer).
+/// When `errors` is empty, `input` holds it canonical and normalised (the
+/// quote input: version 1, see docs/api.md).
+struct Validated {
   nlohmann::json input;
   std::vector<FieldError> errors;
   bool ok() const { return errors.empty(); }
@@ -34,14 +35,14 @@ inline constexpr int kMaxDaysAhead = 60;
 /// date for ages and the policy start. Unknown fields are rejected. Plates are
 /// normalised (Latin look-alikes to Cyrillic, upper case); VINs to upper case.
 /// Never throws on bad input: every problem becomes a FieldError.
-ValidatedQuote validateQuoteInput(const nlohmann::json& body, const CivilDate& today);
+Validated validateQuoteInput(const nlohmann::json& body, const CivilDate& today);
 
 /// Validates the buyer's contact data sent with a purchase (docs/api.md,
 /// "Purchases"): {"email": "ivanov@example.ru", "phone": "+7 900 123-45-67"}.
 /// Unknown fields are rejected; paths are prefixed with `path` ("buyer").
 /// When ok(), `input` is {"email" (lower-cased domain), "phone" ("+79001234567")}.
 /// Never throws on bad input.
-ValidatedQuote validateBuyer(const nlohmann::json& buyer, const std::string& path = "buyer");
+Validated validateBuyer(const nlohmann::json& buyer, const std::string& path = "buyer");
 
 /// Converts Latin look-alike letters (ABEKMHOPCTYX) and lower-case Cyrillic
 /// to the upper-case Cyrillic letters used on Russian plates.
