@@ -18,7 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-
 fs::path manifestFor(const fs::path& so) {
   fs::path m = so;
   m.replace_extension(".yaml");

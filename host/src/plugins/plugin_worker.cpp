@@ -40,7 +40,6 @@ constexpr std::size_t kStderrTail = 2048;
 constexpr std::size_t kOutputBytesPerSecond = 512 * 1024;
 constexpr int kLinesPerSecond = 20;
 
-
 std::string signalName(int signo) {
   const char* abbrev = ::sigabbrev_np(signo);
   return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(signo);
@@ -349,7 +348,6 @@ PluginWorker::~PluginWorker() {
   if (p) killProcess(p, "stopped by the host");
   if (monitor_.joinable()) monitor_.join();
 }
-
 
 namespace {
 

@@ -23,8 +23,6 @@ nlohmann::json purchaseJson(const PurchaseView& p) {
 
 namespace {
 
-constexpr const char* kLive = "('CREATED', 'PENDING', 'PAYMENT', 'PAID')";
-
 /// A quote.purchase-status event (docs/events.md).
 std::string purchaseEvent(const std::string& event_id, const std::string& request_id, const std::string& trace_id,
                           long long seq, const std::string& company_id, const std::string& company_name,
@@ -74,7 +72,7 @@ void appendPurchaseEvent(pg::Connection& c, const std::string& request_id, const
                   "  finished_at = CASE WHEN x.pending THEN NULL ELSE coalesce(q.finished_at, now()) END "
                   "FROM (SELECT EXISTS (SELECT 1 FROM company_quotes WHERE request_id = $1 "
                   "    AND status IN ('CREATED', 'IN_PROGRESS')) "
-                  "  OR EXISTS (SELECT 1 FROM purchases WHERE request_id = $1 AND status IN ") + kLive + ") AS pending) x "
+                  "  OR EXISTS (SELECT 1 FROM purchases WHERE request_id = $1 AND status IN ") + QuoteStore::kLivePurchase + ") AS pending) x "
                   "WHERE q.id = $1 RETURNING q.last_seq, q.status",
       request_id);
   long long seq = r.int64(0, 0);
@@ -156,7 +154,7 @@ std::vector<WorkItem> QuoteStore::claimDuePurchases(const std::string& owner, in
                   "FROM quote_requests r, company_quotes q "
                   "WHERE r.id = p.request_id AND q.request_id = p.request_id AND q.company_id = p.company_id "
                   "  AND (p.request_id, p.company_id) IN ("
-                  "  SELECT request_id, company_id FROM purchases WHERE status IN ") + kLive +
+                  "  SELECT request_id, company_id FROM purchases WHERE status IN ") + QuoteStore::kLivePurchase +
           "    AND (next_poll_at <= now() OR deadline_at <= now()) AND (lease_until IS NULL OR lease_until < now()) "
           "  ORDER BY next_poll_at LIMIT $3 FOR UPDATE SKIP LOCKED) "
           "RETURNING p.request_id::text, p.company_id, q.company_name, r.correlation_id, coalesce(p.external_id, ''), "

@@ -310,7 +310,7 @@ QuoteStore::NextDue QuoteStore::nextDueIn() {
       "          FROM company_quotes WHERE status IN ('CREATED', 'IN_PROGRESS') "
       "          AND (lease_until IS NULL OR lease_until < now())), "
       "       (SELECT greatest(0, (extract(epoch FROM min(least(next_poll_at, deadline_at)) - now()) * 1000)::bigint) "
-      "          FROM purchases WHERE status IN ('CREATED', 'PENDING', 'PAYMENT', 'PAID') "
+      "          FROM purchases WHERE status IN " + std::string(kLivePurchase) +
       "          AND (lease_until IS NULL OR lease_until < now()))");
   NextDue due;
   if (!r.isNull(0, 0)) due.quotes = std::chrono::milliseconds(r.int64(0, 0));

@@ -242,6 +242,8 @@ class QuoteStore {
 
   /// The channel on which a NOTIFY announces new due work (WorkAnnouncer).
   static constexpr const char* kWorkChannel = "osago_work";
+  /// The statuses of a purchase still under way, as an SQL list (`status IN ...`).
+  static constexpr const char* kLivePurchase = "('CREATED', 'PENDING', 'PAYMENT', 'PAID')";
 
   /// Throws pg::Error when no connection comes free or PostgreSQL does not answer, each within `bound` (readiness).
   void ping(std::chrono::milliseconds bound);
